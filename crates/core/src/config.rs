@@ -1,0 +1,407 @@
+//! Command-line configuration shared by every server: flags, environment variables and an
+//! optional TOML file, in that order of precedence.
+//!
+//! A server describes its own options as a `clap::Args` struct (every field with `long` and
+//! `env`); [`parse`] wraps it with the transport options of [`TransportArgs`] and the global
+//! `--config` flag. Values from the TOML file become clap *defaults*, so a flag or an
+//! environment variable always wins over the file and the file wins over built-in defaults.
+//!
+//! Secrets are [`Secret`] values: their `Debug` and `Display` never show the value, their
+//! arguments are declared with `hide_env_values = true` so `--help` does not print them, and a
+//! default that came from the config file is hidden from `--help` as well.
+//!
+//! This module does not know about MCP.
+
+use std::{
+    collections::BTreeMap,
+    ffi::OsString,
+    fmt,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    str::FromStr,
+};
+
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+
+/// A configuration value that must never be printed (tokens, passwords).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret value itself; call this only where the value is sent to a backend.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+/// The whole command line of a server: its own options, `--config` and the transport.
+#[derive(Debug, Parser)]
+#[command(version, propagate_version = true, disable_help_subcommand = true)]
+pub struct Cli<A: Args> {
+    /// Optional TOML file with defaults for any flag below (keys are flag names)
+    #[arg(long, env = "OPSMCP_CONFIG", global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub server: A,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands; none means stdio.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve streamable HTTP at /mcp, legacy HTTP+SSE at /sse and /message, plus /healthz,
+    /// /readyz and /metrics
+    Serve(HttpArgs),
+}
+
+/// How the process talks MCP.
+#[derive(Debug, Clone)]
+pub enum TransportArgs {
+    /// Newline-delimited JSON-RPC on stdin/stdout.
+    Stdio,
+    /// HTTP server.
+    Http(HttpArgs),
+}
+
+impl<A: Args> Cli<A> {
+    pub fn transport(&self) -> TransportArgs {
+        match &self.command {
+            None => TransportArgs::Stdio,
+            Some(Command::Serve(http)) => TransportArgs::Http(http.clone()),
+        }
+    }
+}
+
+/// Options of `serve`.
+#[derive(Debug, Clone, Args)]
+pub struct HttpArgs {
+    /// Address to listen on
+    #[arg(long, env = "OPSMCP_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Bearer token required on /mcp, /sse and /message (required on non-loopback addresses)
+    #[arg(long, env = "OPSMCP_HTTP_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    pub http_token: Option<Secret>,
+
+    /// Extra accepted Host header values (host or host:port), e.g. the proxy's public name
+    #[arg(
+        long,
+        env = "OPSMCP_ALLOWED_HOSTS",
+        value_delimiter = ',',
+        value_name = "HOST"
+    )]
+    pub allowed_hosts: Vec<String>,
+
+    /// Extra accepted browser Origins (scheme://host[:port]); loopback origins are always accepted
+    #[arg(
+        long,
+        env = "OPSMCP_ALLOWED_ORIGINS",
+        value_delimiter = ',',
+        value_name = "ORIGIN"
+    )]
+    pub allowed_origins: Vec<String>,
+
+    /// Serve /mcp without sessions: every POST is answered on its own
+    #[arg(long, env = "OPSMCP_STATELESS")]
+    pub stateless: bool,
+
+    /// Largest accepted request body in bytes
+    #[arg(long, env = "OPSMCP_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Seconds to let open requests finish after SIGINT/SIGTERM
+    #[arg(long, env = "OPSMCP_SHUTDOWN_GRACE", default_value_t = 10)]
+    pub shutdown_grace_secs: u64,
+}
+
+/// Why the configuration could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid TOML: {message}")]
+    Toml { path: PathBuf, message: String },
+    #[error("config file {path}: unknown key `{key}` (known keys: {known})")]
+    UnknownKey {
+        path: PathBuf,
+        key: String,
+        known: String,
+    },
+    #[error("config file {path}: key `{key}` must be a string, number, boolean or array of them")]
+    BadValue { path: PathBuf, key: String },
+    #[error(transparent)]
+    Clap(#[from] clap::Error),
+}
+
+impl ConfigError {
+    /// Print the error the way clap would (help and version go to stdout with exit code 0).
+    pub fn exit(self) -> ! {
+        match self {
+            ConfigError::Clap(e) => e.exit(),
+            other => {
+                eprintln!("error: {other}");
+                std::process::exit(2)
+            }
+        }
+    }
+}
+
+/// Parse the process's arguments and environment, applying the config file if one is given.
+pub fn parse<A: Args>() -> Cli<A> {
+    parse_from::<A, _, _>(std::env::args_os()).unwrap_or_else(|e| e.exit())
+}
+
+/// [`parse`] over explicit arguments (the first is the program name); for tests.
+pub fn parse_from<A, I, T>(args: I) -> Result<Cli<A>, ConfigError>
+where
+    A: Args,
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let mut command = Cli::<A>::command();
+    if let Some(path) = config_path(&args) {
+        let table = read_table(&path)?;
+        command = apply_file_defaults(command, &table, &path)?;
+    }
+    let matches: ArgMatches = command.try_get_matches_from(args)?;
+    Ok(Cli::<A>::from_arg_matches(&matches)?)
+}
+
+/// `--config FILE`, `--config=FILE` or `OPSMCP_CONFIG`, found before clap runs.
+fn config_path(args: &[OsString]) -> Option<PathBuf> {
+    let mut iter = args.iter().skip(1);
+    while let Some(arg) = iter.next() {
+        let arg = arg.to_string_lossy();
+        if arg == "--config" {
+            return iter.next().map(PathBuf::from);
+        }
+        if let Some(value) = arg.strip_prefix("--config=") {
+            return Some(PathBuf::from(value));
+        }
+    }
+    std::env::var_os("OPSMCP_CONFIG").map(PathBuf::from)
+}
+
+fn read_table(path: &Path) -> Result<toml::Table, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    text.parse::<toml::Table>().map_err(|e| ConfigError::Toml {
+        path: path.to_owned(),
+        message: e.to_string().trim().replace('\n', " "),
+    })
+}
+
+/// Turn the keys of the file into defaults of the matching arguments. Top-level keys belong to
+/// the server's own options; a `[serve]` table to the HTTP options.
+fn apply_file_defaults(
+    mut command: clap::Command,
+    table: &toml::Table,
+    path: &Path,
+) -> Result<clap::Command, ConfigError> {
+    for (key, value) in table {
+        if key == "serve" {
+            let toml::Value::Table(serve) = value else {
+                return Err(ConfigError::BadValue {
+                    path: path.to_owned(),
+                    key: key.clone(),
+                });
+            };
+            for (key, value) in serve {
+                let (id, values) = file_entry(command.find_subcommand("serve").unwrap(), key, value, path)?;
+                command = command.mut_subcommand("serve", |sub| set_default(sub, &id, values));
+            }
+        } else {
+            let (id, values) = file_entry(&command, key, value, path)?;
+            command = set_default(command, &id, values);
+        }
+    }
+    Ok(command)
+}
+
+fn file_entry(
+    command: &clap::Command,
+    key: &str,
+    value: &toml::Value,
+    path: &Path,
+) -> Result<(String, Vec<String>), ConfigError> {
+    let id = key.replace('-', "_");
+    let known: BTreeMap<String, ()> = command
+        .get_arguments()
+        .filter(|a| a.get_long().is_some() && a.get_id() != "config")
+        .map(|a| (a.get_id().as_str().to_owned(), ()))
+        .collect();
+    if !known.contains_key(&id) {
+        return Err(ConfigError::UnknownKey {
+            path: path.to_owned(),
+            key: key.to_owned(),
+            known: known
+                .keys()
+                .map(|k| k.replace('_', "-"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
+    let bad = || ConfigError::BadValue {
+        path: path.to_owned(),
+        key: key.to_owned(),
+    };
+    let scalar = |v: &toml::Value| match v {
+        toml::Value::String(s) => Some(s.clone()),
+        toml::Value::Integer(i) => Some(i.to_string()),
+        toml::Value::Float(f) => Some(f.to_string()),
+        toml::Value::Boolean(b) => Some(b.to_string()),
+        _ => None,
+    };
+    let values = match value {
+        toml::Value::Array(items) => items.iter().map(scalar).collect::<Option<Vec<_>>>().ok_or_else(bad)?,
+        other => vec![scalar(other).ok_or_else(bad)?],
+    };
+    Ok((id, values))
+}
+
+fn set_default(command: clap::Command, id: &str, values: Vec<String>) -> clap::Command {
+    command.mut_arg(id, |arg| {
+        // A secret keeps its value out of --help even when it came from the file.
+        let secret = arg.is_hide_env_values_set();
+        let arg = arg.default_values(values);
+        if secret { arg.hide_default_value(true) } else { arg }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Args)]
+    struct Demo {
+        /// Backend URL
+        #[arg(long, env = "OPSMCP_TEST_DEMO_URL", default_value = "http://builtin")]
+        url: String,
+        /// API key
+        #[arg(long, env = "OPSMCP_TEST_DEMO_KEY", hide_env_values = true)]
+        api_key: Option<Secret>,
+    }
+
+    fn write(contents: &str) -> (tempdir::Dir, PathBuf) {
+        let dir = tempdir::Dir::new();
+        let path = dir.path().join("opsmcp.toml");
+        std::fs::write(&path, contents).unwrap();
+        (dir, path)
+    }
+
+    /// A minimal temporary directory, removed on drop, so tests need no extra crate.
+    mod tempdir {
+        pub struct Dir(std::path::PathBuf);
+        impl Dir {
+            pub fn new() -> Self {
+                let path = std::env::temp_dir().join(format!("opsmcp-cfg-{}", uuid::Uuid::new_v4()));
+                std::fs::create_dir_all(&path).unwrap();
+                Self(path)
+            }
+            pub fn path(&self) -> &std::path::Path {
+                &self.0
+            }
+        }
+        impl Drop for Dir {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+    }
+
+    #[test]
+    fn file_values_are_defaults_and_flags_win() {
+        let (_dir, path) = write("url = \"http://file\"\n[serve]\nlisten = \"127.0.0.1:9999\"\n");
+        let p = path.to_str().unwrap();
+        let cli = parse_from::<Demo, _, _>(["x", "--config", p, "serve"]).unwrap();
+        assert_eq!(cli.server.url, "http://file");
+        let TransportArgs::Http(http) = cli.transport() else { panic!("expected http") };
+        assert_eq!(http.listen.port(), 9999);
+
+        let cli = parse_from::<Demo, _, _>(["x", "--config", p, "--url", "http://flag"]).unwrap();
+        assert_eq!(cli.server.url, "http://flag");
+        assert!(matches!(cli.transport(), TransportArgs::Stdio));
+    }
+
+    #[test]
+    fn built_in_default_without_file() {
+        let cli = parse_from::<Demo, _, _>(["x"]).unwrap();
+        assert_eq!(cli.server.url, "http://builtin");
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let (_dir, path) = write("urll = \"x\"\n");
+        let err = parse_from::<Demo, _, _>(["x", "--config", path.to_str().unwrap()]).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("unknown key `urll`"), "{text}");
+        assert!(text.contains("url"), "{text}");
+    }
+
+    #[test]
+    fn secrets_from_the_file_stay_out_of_help() {
+        let (_dir, path) = write("api-key = \"s3cr3t-value\"\n");
+        let p = path.to_str().unwrap();
+        let cli = parse_from::<Demo, _, _>(["x", "--config", p]).unwrap();
+        assert_eq!(cli.server.api_key.as_ref().unwrap().expose(), "s3cr3t-value");
+        assert_eq!(format!("{:?}", cli.server.api_key), "Some(Secret(***))");
+        let help = parse_from::<Demo, _, _>(["x", "--config", p, "--help"]).unwrap_err().to_string();
+        assert!(!help.contains("s3cr3t-value"), "{help}");
+        assert!(help.contains("OPSMCP_TEST_DEMO_KEY"), "{help}");
+    }
+
+    #[test]
+    fn help_lists_every_flag_with_its_environment_variable() {
+        let help = parse_from::<Demo, _, _>(["x", "serve", "--help"]).unwrap_err().to_string();
+        for env in [
+            "OPSMCP_LISTEN",
+            "OPSMCP_HTTP_TOKEN",
+            "OPSMCP_ALLOWED_HOSTS",
+            "OPSMCP_ALLOWED_ORIGINS",
+            "OPSMCP_STATELESS",
+            "OPSMCP_MAX_BODY_BYTES",
+            "OPSMCP_CONFIG",
+        ] {
+            assert!(help.contains(env), "{env} missing from:\n{help}");
+        }
+    }
+
+    #[test]
+    fn invalid_toml_reports_the_file() {
+        let (_dir, path) = write("url = \n");
+        let err = parse_from::<Demo, _, _>(["x", "--config", path.to_str().unwrap()]).unwrap_err();
+        assert!(err.to_string().contains("not valid TOML"), "{err}");
+    }
+}

@@ -1,0 +1,141 @@
+//! The legacy HTTP+SSE transport of protocol 2024-11-05 (`GET /sse`, `POST /message`) for
+//! clients that predate streamable HTTP. rmcp dropped it, and it is small: each `GET /sse`
+//! starts one MCP session over a pair of channels, announces where to post with an `endpoint`
+//! event, and streams every server message as a `message` event. `POST /message?sessionId=…`
+//! hands a client message to that session and answers 202. The session ends when the stream is
+//! dropped or the server shuts down.
+
+use std::{
+    collections::HashMap,
+    convert::Infallible,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use axum::{
+    Json,
+    body::Bytes,
+    extract::{Query, State},
+    http::StatusCode,
+    response::{
+        IntoResponse, Response,
+        sse::{Event, KeepAlive, Sse},
+    },
+};
+use futures::{Stream, StreamExt};
+use rmcp::{ServerHandler, ServiceExt, model::ClientJsonRpcMessage};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::{CancellationToken, PollSender};
+
+/// Messages a session may have queued before a slow client holds up the poster.
+const CHANNEL_CAPACITY: usize = 64;
+
+type Sessions = Arc<Mutex<HashMap<String, mpsc::Sender<ClientJsonRpcMessage>>>>;
+
+/// State of the legacy endpoint: the live sessions and how to make a server for a new one.
+pub struct LegacySse<S> {
+    factory: Arc<dyn Fn() -> S + Send + Sync>,
+    sessions: Sessions,
+    shutdown: CancellationToken,
+}
+
+impl<S> Clone for LegacySse<S> {
+    fn clone(&self) -> Self {
+        Self {
+            factory: self.factory.clone(),
+            sessions: self.sessions.clone(),
+            shutdown: self.shutdown.clone(),
+        }
+    }
+}
+
+impl<S: ServerHandler> LegacySse<S> {
+    pub fn new(factory: Arc<dyn Fn() -> S + Send + Sync>, shutdown: CancellationToken) -> Self {
+        Self {
+            factory,
+            sessions: Arc::default(),
+            shutdown,
+        }
+    }
+
+    /// `GET /sse`: open a session and stream its messages.
+    pub async fn connect(State(this): State<Self>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let (to_server, from_client) = mpsc::channel::<ClientJsonRpcMessage>(CHANNEL_CAPACITY);
+        let (to_client, from_server) = mpsc::channel(CHANNEL_CAPACITY);
+        this.sessions.lock().unwrap().insert(id.clone(), to_server);
+
+        let session = this.shutdown.child_token();
+        let server = (this.factory)();
+        let sessions = this.sessions.clone();
+        let (task_id, task_session) = (id.clone(), session.clone());
+        tokio::spawn(async move {
+            let transport = (PollSender::new(to_client), ReceiverStream::new(from_client));
+            match server.serve_with_ct(transport, task_session).await {
+                Ok(running) => {
+                    let _ = running.waiting().await;
+                }
+                Err(e) => tracing::debug!(session = %task_id, error = %e, "legacy SSE session ended before initialize"),
+            }
+            sessions.lock().unwrap().remove(&task_id);
+        });
+
+        // Relative to the URL of this stream, so a proxy that mounts us under a prefix still works.
+        let endpoint = Event::default().event("endpoint").data(format!("message?sessionId={id}"));
+        // Dropping the stream (client gone) cancels the session.
+        let guard = session.clone().drop_guard();
+        let messages = ReceiverStream::new(from_server)
+            .take_until(session.cancelled_owned())
+            .map(move |message| {
+                let _alive = &guard;
+                let data = serde_json::to_string(&message).unwrap_or_else(|e| {
+                    tracing::error!(error = %e, "cannot serialize a server message");
+                    String::from("{}")
+                });
+                Ok(Event::default().event("message").data(data))
+            });
+        let stream = futures::stream::once(async move { Ok(endpoint) }).chain(messages);
+        Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    }
+
+    /// `POST /message?sessionId=…`: forward one client message to its session.
+    pub async fn post(
+        State(this): State<Self>,
+        Query(query): Query<HashMap<String, String>>,
+        body: Bytes,
+    ) -> Response {
+        let Some(id) = query.get("sessionId") else {
+            return error(StatusCode::BAD_REQUEST, -32600, "missing sessionId query parameter");
+        };
+        let sender = this.sessions.lock().unwrap().get(id).cloned();
+        let Some(sender) = sender else {
+            return error(
+                StatusCode::NOT_FOUND,
+                -32600,
+                "unknown or closed session; open GET /sse again",
+            );
+        };
+        let value: serde_json::Value = match serde_json::from_slice(&body) {
+            Ok(v) => v,
+            Err(e) => return error(StatusCode::BAD_REQUEST, -32700, &format!("parse error: {e}")),
+        };
+        let message: ClientJsonRpcMessage = match serde_json::from_value(value) {
+            Ok(m) => m,
+            Err(e) => return error(StatusCode::BAD_REQUEST, -32600, &format!("invalid JSON-RPC message: {e}")),
+        };
+        match sender.send(message).await {
+            Ok(()) => (StatusCode::ACCEPTED, "Accepted").into_response(),
+            Err(_) => error(StatusCode::NOT_FOUND, -32600, "session closed; open GET /sse again"),
+        }
+    }
+}
+
+fn error(status: StatusCode, code: i32, message: &str) -> Response {
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": { "code": code, "message": message },
+    });
+    (status, Json(body)).into_response()
+}

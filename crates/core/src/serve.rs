@@ -1,0 +1,454 @@
+//! The process bootstrap every server's `main` calls: [`run`] serves stdio when no subcommand is
+//! given and HTTP for `serve --listen ADDR`.
+//!
+//! HTTP routes (see [`router`], which tests call without opening a socket):
+//! - `/mcp`: streamable HTTP (rmcp), session mode by default, `--stateless` without sessions;
+//! - `/sse` + `/message`: the legacy HTTP+SSE transport ([`crate::legacy_sse`]);
+//! - `/healthz` (the process is up), `/readyz` (the backend answers), `/metrics`.
+//!
+//! The MCP routes check, in this order: the `Host` header against the allow-list (403), the
+//! `Origin` header when present (403), the bearer token when one is configured (401).
+//! A non-loopback listen address without a token is refused at start-up.
+//!
+//! Logs go to stderr only; on stdio, stdout carries nothing but MCP frames.
+
+use std::{
+    future::Future,
+    net::SocketAddr,
+    pin::Pin,
+    sync::{Arc, Once},
+    time::Duration,
+};
+
+use axum::{
+    Router,
+    body::Body,
+    extract::{DefaultBodyLimit, Request, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use rmcp::{
+    ServerHandler, ServiceExt,
+    transport::{
+        StreamableHttpServerConfig, StreamableHttpService, stdio_pipes,
+        streamable_http_server::session::local::LocalSessionManager,
+    },
+};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    config::{HttpArgs, TransportArgs},
+    legacy_sse::LegacySse,
+    metrics::Metrics,
+};
+
+/// The result of a readiness probe: `Err` says what is not ready.
+pub type ReadinessFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+
+/// Everything [`run`] needs to know about a server.
+pub struct App<S> {
+    name: String,
+    version: String,
+    factory: Arc<dyn Fn() -> S + Send + Sync>,
+    readiness: Option<Arc<dyn Fn() -> ReadinessFuture + Send + Sync>>,
+    metrics: Metrics,
+}
+
+impl<S> Clone for App<S> {
+    fn clone(&self) -> Self {
+        Self {
+            name: self.name.clone(),
+            version: self.version.clone(),
+            factory: self.factory.clone(),
+            readiness: self.readiness.clone(),
+            metrics: self.metrics.clone(),
+        }
+    }
+}
+
+impl<S: ServerHandler + Send + Sync + 'static> App<S> {
+    /// `factory` makes one handler per MCP session (or per request in stateless mode): state
+    /// shared across sessions must live behind an `Arc` the factory clones.
+    pub fn new(
+        name: impl Into<String>,
+        version: impl Into<String>,
+        metrics: Metrics,
+        factory: impl Fn() -> S + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            version: version.into(),
+            factory: Arc::new(factory),
+            readiness: None,
+            metrics,
+        }
+    }
+
+    /// A probe for `/readyz`, e.g. a cheap request to the backend.
+    pub fn readiness<F, Fut>(mut self, probe: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        self.readiness = Some(Arc::new(move || Box::pin(probe())));
+        self
+    }
+}
+
+/// Why serving stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(
+        "refusing to listen on {0} without a bearer token: anyone who can reach this address could call the tools. \
+         Set --http-token or OPSMCP_HTTP_TOKEN (clients send `Authorization: Bearer <token>`), \
+         or listen on a loopback address such as 127.0.0.1 behind a reverse proxy"
+    )]
+    TokenRequired(SocketAddr),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("stdio session failed: {0}")]
+    Stdio(String),
+    #[error("HTTP server failed: {0}")]
+    Http(std::io::Error),
+}
+
+/// Send logs to stderr, filtered by `RUST_LOG` (default `info`). Safe to call more than once.
+pub fn init_logging() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .try_init();
+    });
+}
+
+/// Serve `app` over the transport chosen on the command line until the client leaves (stdio)
+/// or SIGINT/SIGTERM arrives.
+pub async fn run<S: ServerHandler + Send + Sync + 'static>(
+    transport: TransportArgs,
+    app: App<S>,
+) -> Result<(), ServeError> {
+    init_logging();
+    match transport {
+        TransportArgs::Stdio => run_stdio(app).await,
+        TransportArgs::Http(args) => run_http(args, app).await,
+    }
+}
+
+async fn run_stdio<S: ServerHandler + Send + Sync + 'static>(app: App<S>) -> Result<(), ServeError> {
+    tracing::debug!(server = %app.name, version = %app.version, "serving stdio");
+    let ct = CancellationToken::new();
+    let service = (app.factory)()
+        .serve_with_ct(stdio_pipes(), ct.clone())
+        .await
+        .map_err(|e| ServeError::Stdio(e.to_string()))?;
+    tokio::select! {
+        result = service.waiting() => {
+            result.map_err(|e| ServeError::Stdio(e.to_string()))?;
+        }
+        () = shutdown_signal() => ct.cancel(),
+    }
+    Ok(())
+}
+
+async fn run_http<S: ServerHandler + Send + Sync + 'static>(args: HttpArgs, app: App<S>) -> Result<(), ServeError> {
+    if args.http_token.is_none() && !args.listen.ip().is_loopback() {
+        return Err(ServeError::TokenRequired(args.listen));
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: args.listen,
+            source,
+        })?;
+    let local = listener.local_addr().map_err(ServeError::Http)?;
+    let shutdown = CancellationToken::new();
+    let grace = Duration::from_secs(args.shutdown_grace_secs);
+    let mode = if args.stateless { "stateless" } else { "session" };
+    let auth = if args.http_token.is_some() { "bearer token" } else { "none (loopback only)" };
+    let app_router = router(&args, app.clone(), shutdown.clone());
+    tracing::info!(server = %app.name, version = %app.version, %local, mode, auth, "serving HTTP: /mcp, /sse, /healthz, /readyz, /metrics");
+
+    // axum::serve does not set TCP_NODELAY; without it keep-alive clients stall ~40 ms a call.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let signal = {
+        let shutdown = shutdown.clone();
+        async move {
+            shutdown_signal().await;
+            tracing::info!(?grace, "shutting down: closing sessions and waiting for open requests");
+            shutdown.cancel();
+        }
+    };
+    let server = axum::serve(listener, app_router).with_graceful_shutdown(signal);
+    tokio::select! {
+        result = server => result.map_err(ServeError::Http),
+        () = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
+            tracing::warn!("open requests did not finish within the grace period; exiting");
+            Ok(())
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+/// The HTTP application: MCP routes behind the guard, probes and metrics open.
+pub fn router<S: ServerHandler + Send + Sync + 'static>(
+    args: &HttpArgs,
+    app: App<S>,
+    shutdown: CancellationToken,
+) -> Router {
+    let factory = app.factory.clone();
+    let config = StreamableHttpServerConfig::default()
+        .with_legacy_session_mode(!args.stateless)
+        .with_json_response(args.stateless)
+        .with_cancellation_token(shutdown.child_token())
+        .with_max_request_body_bytes(args.max_body_bytes)
+        // Host and Origin are checked by `guard` for every MCP route, legacy SSE included.
+        .disable_allowed_hosts()
+        .disable_allowed_origins();
+    let streamable = StreamableHttpService::new(
+        move || Ok(factory()),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    );
+    let legacy = LegacySse::new(app.factory.clone(), shutdown.child_token());
+    let guard = Arc::new(Guard::new(args));
+
+    let mcp = Router::new()
+        .route_service("/mcp", streamable)
+        .route("/sse", get(LegacySse::<S>::connect))
+        .route("/message", axum::routing::post(LegacySse::<S>::post))
+        .with_state(legacy)
+        .layer(DefaultBodyLimit::max(args.max_body_bytes))
+        .layer(middleware::from_fn_with_state(guard, guard_layer));
+
+    let probes = Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
+        .with_state(app);
+
+    mcp.merge(probes)
+}
+
+async fn ready<S>(State(app): State<App<S>>) -> Response {
+    let Some(probe) = &app.readiness else {
+        return (StatusCode::OK, "ready\n").into_response();
+    };
+    match tokio::time::timeout(Duration::from_secs(5), probe()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ready\n").into_response(),
+        Ok(Err(reason)) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {reason}\n")).into_response(),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "not ready: the backend did not answer within 5s\n").into_response(),
+    }
+}
+
+async fn metrics<S>(State(app): State<App<S>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        app.metrics.render(),
+    )
+        .into_response()
+}
+
+/// Host, Origin and token checks for the MCP routes.
+struct Guard {
+    hosts: Vec<String>,
+    origins: Vec<String>,
+    token: Option<String>,
+}
+
+impl Guard {
+    fn new(args: &HttpArgs) -> Self {
+        let mut hosts: Vec<String> = ["localhost", "127.0.0.1", "[::1]", "::1"].map(String::from).into();
+        hosts.extend(args.allowed_hosts.iter().map(|h| h.trim().to_ascii_lowercase()));
+        Self {
+            hosts,
+            origins: args
+                .allowed_origins
+                .iter()
+                .map(|o| o.trim().trim_end_matches('/').to_ascii_lowercase())
+                .collect(),
+            token: args.http_token.as_ref().map(|t| t.expose().to_owned()),
+        }
+    }
+
+    /// A host entry without a port accepts any port; with one, only that port.
+    fn host_allowed(&self, host: &str) -> bool {
+        let host = host.trim().to_ascii_lowercase();
+        let name = strip_port(&host);
+        self.hosts.iter().any(|allowed| *allowed == host || *allowed == name)
+    }
+
+    /// Loopback origins are always accepted (a local desktop host); others must be listed.
+    fn origin_allowed(&self, origin: &str) -> bool {
+        let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
+        if self.origins.iter().any(|o| *o == origin || o == "*") {
+            return true;
+        }
+        let Some((scheme, authority)) = origin.split_once("://") else {
+            return false;
+        };
+        matches!(scheme, "http" | "https")
+            && matches!(strip_port(authority), "localhost" | "127.0.0.1" | "[::1]")
+    }
+
+    fn token_ok(&self, headers: &HeaderMap) -> bool {
+        let Some(expected) = &self.token else { return true };
+        let Some(given) = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        else {
+            return false;
+        };
+        constant_time_eq(given.trim().as_bytes(), expected.as_bytes())
+    }
+}
+
+fn strip_port(authority: &str) -> &str {
+    if authority.starts_with('[') {
+        return authority.split_once(']').map_or(authority, |(h, _)| &authority[..=h.len()]);
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) => host,
+        _ => authority,
+    }
+}
+
+/// Comparison whose time does not depend on where the inputs differ.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn guard_layer(State(guard): State<Arc<Guard>>, request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| request.uri().authority().map(|a| a.to_string()));
+    match host {
+        Some(h) if guard.host_allowed(&h) => {}
+        Some(h) => {
+            return reject(
+                StatusCode::FORBIDDEN,
+                &format!("Host `{h}` is not allowed; add it with --allowed-hosts"),
+            );
+        }
+        None => return reject(StatusCode::BAD_REQUEST, "missing Host header"),
+    }
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok())
+        && !guard.origin_allowed(origin)
+    {
+        return reject(
+            StatusCode::FORBIDDEN,
+            &format!("Origin `{origin}` is not allowed; add it with --allowed-origins"),
+        );
+    }
+    if !guard.token_ok(headers) {
+        let mut response = reject(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return response;
+    }
+    next.run(request).await
+}
+
+fn reject(status: StatusCode, message: &str) -> Response {
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": { "code": -32000, "message": message },
+    });
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .expect("static response parts are valid")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn guard(hosts: &[&str], origins: &[&str], token: Option<&str>) -> Guard {
+        let args = crate::config::parse_from::<NoArgs, _, _>(["x", "serve"]).unwrap();
+        let crate::config::TransportArgs::Http(mut http) = args.transport() else { unreachable!() };
+        http.allowed_hosts = hosts.iter().map(|s| s.to_string()).collect();
+        http.allowed_origins = origins.iter().map(|s| s.to_string()).collect();
+        http.http_token = token.map(crate::config::Secret::new);
+        Guard::new(&http)
+    }
+
+    #[derive(Debug, clap::Args)]
+    struct NoArgs {}
+
+    #[test]
+    fn hosts() {
+        let g = guard(&["mcp.example.com", "proxy:8443"], &[], None);
+        for ok in ["localhost", "localhost:8080", "127.0.0.1:1", "[::1]:80", "mcp.example.com", "MCP.example.com:443", "proxy:8443"] {
+            assert!(g.host_allowed(ok), "{ok}");
+        }
+        for bad in ["evil.com", "evil.com:8080", "proxy:9999", "127.0.0.2", "localhost.evil.com"] {
+            assert!(!g.host_allowed(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn origins() {
+        let g = guard(&[], &["https://app.example.com"], None);
+        assert!(g.origin_allowed("http://localhost:6274"));
+        assert!(g.origin_allowed("http://127.0.0.1"));
+        assert!(g.origin_allowed("https://app.example.com/"));
+        assert!(!g.origin_allowed("https://evil.example.com"));
+        assert!(!g.origin_allowed("http://localhost.evil.com"));
+        assert!(!g.origin_allowed("null"));
+    }
+
+    #[test]
+    fn tokens() {
+        let g = guard(&[], &[], Some("s3cret"));
+        let mut h = HeaderMap::new();
+        assert!(!g.token_ok(&h));
+        h.insert(header::AUTHORIZATION, "Bearer wrong".parse().unwrap());
+        assert!(!g.token_ok(&h));
+        h.insert(header::AUTHORIZATION, "Bearer s3cret".parse().unwrap());
+        assert!(g.token_ok(&h));
+        assert!(guard(&[], &[], None).token_ok(&HeaderMap::new()));
+    }
+}

@@ -1,0 +1,145 @@
+//! Tool-schema helpers: every tool declares its [`Effect`], and the MCP annotations
+//! (`readOnlyHint`, `destructiveHint`, `idempotentHint`, `openWorldHint`) are derived from it
+//! in one place, so no tool can forget one and no two tools spell the same effect differently.
+//! Also the instrumented dispatch that records each call in [`Metrics`].
+
+use std::time::Instant;
+
+use rmcp::{
+    ErrorData,
+    handler::server::{router::tool::ToolRouter, tool::ToolCallContext},
+    model::{CallToolResponse, Tool, ToolAnnotations},
+};
+
+use crate::metrics::{Metrics, Outcome};
+
+/// What a tool does to the world it talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// Reads only.
+    Read,
+    /// Changes something. `destructive`: the change removes or overwrites state that cannot be
+    /// recovered by calling another tool; `idempotent`: repeating the call changes nothing more.
+    Write { destructive: bool, idempotent: bool },
+}
+
+impl Effect {
+    pub fn is_read_only(self) -> bool {
+        matches!(self, Effect::Read)
+    }
+}
+
+/// The annotations implied by `effect`. `open_world` is true for tools that reach an external
+/// system (a cluster, an API), false for tools that only compute.
+pub fn annotations(effect: Effect, open_world: bool) -> ToolAnnotations {
+    let base = ToolAnnotations::new().open_world(open_world);
+    match effect {
+        Effect::Read => base.read_only(true).destructive(false).idempotent(true),
+        Effect::Write { destructive, idempotent } => {
+            base.read_only(false).destructive(destructive).idempotent(idempotent)
+        }
+    }
+}
+
+/// Set the annotations of every tool in `router` from `effects` (by tool name). Fails with the
+/// names of tools that have no declared effect, and of declared names that are not tools.
+pub fn declare_effects<S>(
+    router: &mut ToolRouter<S>,
+    effects: &[(&str, Effect)],
+    open_world: bool,
+) -> Result<(), String> {
+    let mut problems = Vec::new();
+    for (name, effect) in effects {
+        match router.map.get_mut(*name) {
+            Some(route) => route.attr.annotations = Some(annotations(*effect, open_world)),
+            None => problems.push(format!("`{name}` has an effect but is not a tool")),
+        }
+    }
+    for name in router.map.keys() {
+        if !effects.iter().any(|(n, _)| *n == name.as_ref()) {
+            problems.push(format!("tool `{name}` declares no effect"));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        problems.sort();
+        Err(problems.join("; "))
+    }
+}
+
+/// Problems with the annotations of `tools`: each must say whether it is read-only and, if not,
+/// whether it is destructive and idempotent, and whether it reaches an open world.
+pub fn annotation_problems(tools: &[Tool]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for tool in tools {
+        let Some(a) = &tool.annotations else {
+            problems.push(format!("{}: no annotations", tool.name));
+            continue;
+        };
+        let mut missing = Vec::new();
+        if a.read_only_hint.is_none() {
+            missing.push("readOnlyHint");
+        }
+        if a.destructive_hint.is_none() {
+            missing.push("destructiveHint");
+        }
+        if a.idempotent_hint.is_none() {
+            missing.push("idempotentHint");
+        }
+        if a.open_world_hint.is_none() {
+            missing.push("openWorldHint");
+        }
+        if a.read_only_hint == Some(true) && a.destructive_hint == Some(true) {
+            problems.push(format!("{}: read-only and destructive at once", tool.name));
+        }
+        if !missing.is_empty() {
+            problems.push(format!("{}: missing {}", tool.name, missing.join(", ")));
+        }
+    }
+    problems
+}
+
+/// Dispatch a `tools/call` through `router` and record it in `metrics`: the call a server's
+/// `ServerHandler::call_tool` makes.
+pub async fn call_instrumented<S: Send + Sync + 'static>(
+    router: &ToolRouter<S>,
+    metrics: &Metrics,
+    context: ToolCallContext<'_, S>,
+) -> Result<CallToolResponse, ErrorData> {
+    let name = context.name().to_owned();
+    let started = Instant::now();
+    let result = router.call(context).await;
+    let outcome = match &result {
+        Ok(CallToolResponse::Complete(r)) if r.is_error == Some(true) => Outcome::ToolError,
+        Ok(CallToolResponse::InputRequired(_)) => Outcome::InputRequired,
+        Ok(_) => Outcome::Ok,
+        Err(_) => Outcome::ProtocolError,
+    };
+    metrics.tool_call(&name, outcome, started.elapsed());
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_tools_are_never_destructive() {
+        let a = annotations(Effect::Read, true);
+        assert_eq!(a.read_only_hint, Some(true));
+        assert_eq!(a.destructive_hint, Some(false));
+        assert_eq!(a.open_world_hint, Some(true));
+        let w = annotations(Effect::Write { destructive: true, idempotent: false }, true);
+        assert_eq!((w.read_only_hint, w.destructive_hint, w.idempotent_hint), (Some(false), Some(true), Some(false)));
+    }
+
+    #[test]
+    fn problems_name_the_tool() {
+        let schema = serde_json::Map::new();
+        let bare = Tool::new("pods_list", "list pods", schema.clone());
+        let good = Tool::new("pods_get", "get", schema).with_annotations(annotations(Effect::Read, true));
+        let problems = annotation_problems(&[bare, good]);
+        assert_eq!(problems, vec!["pods_list: no annotations".to_owned()]);
+    }
+}
