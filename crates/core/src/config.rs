@@ -106,7 +106,12 @@ pub struct HttpArgs {
     pub listen: SocketAddr,
 
     /// Bearer token required on /mcp, /sse and /message (required on non-loopback addresses)
-    #[arg(long, env = "OPSMCP_HTTP_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    #[arg(
+        long,
+        env = "OPSMCP_HTTP_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
     pub http_token: Option<Secret>,
 
     /// Extra accepted Host header values (host or host:port), e.g. the proxy's public name
@@ -239,7 +244,8 @@ fn apply_file_defaults(
                 });
             };
             for (key, value) in serve {
-                let (id, values) = file_entry(command.find_subcommand("serve").unwrap(), key, value, path)?;
+                let (id, values) =
+                    file_entry(command.find_subcommand("serve").unwrap(), key, value, path)?;
                 command = command.mut_subcommand("serve", |sub| set_default(sub, &id, values));
             }
         } else {
@@ -285,7 +291,11 @@ fn file_entry(
         _ => None,
     };
     let values = match value {
-        toml::Value::Array(items) => items.iter().map(scalar).collect::<Option<Vec<_>>>().ok_or_else(bad)?,
+        toml::Value::Array(items) => items
+            .iter()
+            .map(scalar)
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(bad)?,
         other => vec![scalar(other).ok_or_else(bad)?],
     };
     Ok((id, values))
@@ -296,7 +306,11 @@ fn set_default(command: clap::Command, id: &str, values: Vec<String>) -> clap::C
         // A secret keeps its value out of --help even when it came from the file.
         let secret = arg.is_hide_env_values_set();
         let arg = arg.default_values(values);
-        if secret { arg.hide_default_value(true) } else { arg }
+        if secret {
+            arg.hide_default_value(true)
+        } else {
+            arg
+        }
     })
 }
 
@@ -326,7 +340,8 @@ mod tests {
         pub struct Dir(std::path::PathBuf);
         impl Dir {
             pub fn new() -> Self {
-                let path = std::env::temp_dir().join(format!("opsmcp-cfg-{}", uuid::Uuid::new_v4()));
+                let path =
+                    std::env::temp_dir().join(format!("opsmcp-cfg-{}", uuid::Uuid::new_v4()));
                 std::fs::create_dir_all(&path).unwrap();
                 Self(path)
             }
@@ -347,7 +362,9 @@ mod tests {
         let p = path.to_str().unwrap();
         let cli = parse_from::<Demo, _, _>(["x", "--config", p, "serve"]).unwrap();
         assert_eq!(cli.server.url, "http://file");
-        let TransportArgs::Http(http) = cli.transport() else { panic!("expected http") };
+        let TransportArgs::Http(http) = cli.transport() else {
+            panic!("expected http")
+        };
         assert_eq!(http.listen.port(), 9999);
 
         let cli = parse_from::<Demo, _, _>(["x", "--config", p, "--url", "http://flag"]).unwrap();
@@ -375,16 +392,23 @@ mod tests {
         let (_dir, path) = write("api-key = \"s3cr3t-value\"\n");
         let p = path.to_str().unwrap();
         let cli = parse_from::<Demo, _, _>(["x", "--config", p]).unwrap();
-        assert_eq!(cli.server.api_key.as_ref().unwrap().expose(), "s3cr3t-value");
+        assert_eq!(
+            cli.server.api_key.as_ref().unwrap().expose(),
+            "s3cr3t-value"
+        );
         assert_eq!(format!("{:?}", cli.server.api_key), "Some(Secret(***))");
-        let help = parse_from::<Demo, _, _>(["x", "--config", p, "--help"]).unwrap_err().to_string();
+        let help = parse_from::<Demo, _, _>(["x", "--config", p, "--help"])
+            .unwrap_err()
+            .to_string();
         assert!(!help.contains("s3cr3t-value"), "{help}");
         assert!(help.contains("OPSMCP_TEST_DEMO_KEY"), "{help}");
     }
 
     #[test]
     fn help_lists_every_flag_with_its_environment_variable() {
-        let help = parse_from::<Demo, _, _>(["x", "serve", "--help"]).unwrap_err().to_string();
+        let help = parse_from::<Demo, _, _>(["x", "serve", "--help"])
+            .unwrap_err()
+            .to_string();
         for env in [
             "OPSMCP_LISTEN",
             "OPSMCP_HTTP_TOKEN",

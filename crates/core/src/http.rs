@@ -175,7 +175,11 @@ impl Backend {
     }
 
     /// A request to `path` (relative to the base URL, e.g. `api/v1/query`).
-    pub fn request(&self, method: Method, path: &str) -> Result<reqwest::RequestBuilder, HttpError> {
+    pub fn request(
+        &self,
+        method: Method,
+        path: &str,
+    ) -> Result<reqwest::RequestBuilder, HttpError> {
         let url = self.url(path)?;
         Ok(self.inner.client.request(method, url))
     }
@@ -186,10 +190,11 @@ impl Backend {
             let p = format!("{}/", base.path());
             base.set_path(&p);
         }
-        base.join(path.trim_start_matches('/')).map_err(|e| HttpError::Request {
-            backend: self.name().to_owned(),
-            reason: format!("bad path `{path}`: {e}"),
-        })
+        base.join(path.trim_start_matches('/'))
+            .map_err(|e| HttpError::Request {
+                backend: self.name().to_owned(),
+                reason: format!("bad path `{path}`: {e}"),
+            })
     }
 
     /// `GET path?query` and decode the JSON body.
@@ -199,7 +204,9 @@ impl Backend {
         Q: serde::Serialize + ?Sized,
     {
         let url = self.url(path)?;
-        let response = self.send(self.inner.client.get(url.clone()).query(query)).await?;
+        let response = self
+            .send(self.inner.client.get(url.clone()).query(query))
+            .await?;
         response.json().map_err(|e| HttpError::Body {
             backend: self.name().to_owned(),
             url: self.clean_url(&url),
@@ -214,11 +221,18 @@ impl Backend {
 
     /// Send a request and retry it even if its method is not idempotent: for APIs where a
     /// repeat is known to be harmless (e.g. a POST that only reads, or has an idempotency key).
-    pub async fn send_retrying(&self, request: reqwest::RequestBuilder) -> Result<Response, HttpError> {
+    pub async fn send_retrying(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Response, HttpError> {
         self.send_with(request, true).await
     }
 
-    async fn send_with(&self, request: reqwest::RequestBuilder, force_retry: bool) -> Result<Response, HttpError> {
+    async fn send_with(
+        &self,
+        request: reqwest::RequestBuilder,
+        force_retry: bool,
+    ) -> Result<Response, HttpError> {
         let request = request.build().map_err(|e| HttpError::Request {
             backend: self.name().to_owned(),
             reason: e.without_url().to_string(),
@@ -226,7 +240,12 @@ impl Backend {
         let idempotent = force_retry
             || matches!(
                 *request.method(),
-                Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
+                Method::GET
+                    | Method::HEAD
+                    | Method::OPTIONS
+                    | Method::PUT
+                    | Method::DELETE
+                    | Method::TRACE
             );
         // A body that cannot be cloned (a stream) can only be sent once.
         let replayable = request.try_clone().is_some();
@@ -238,7 +257,9 @@ impl Backend {
             .with_jitter();
         let max_retry_after = config.max_retry_after;
         let attempt = || async {
-            let req = request.try_clone().expect("only replayable requests are retried");
+            let req = request
+                .try_clone()
+                .expect("only replayable requests are retried");
             self.attempt(req).await
         };
         attempt
@@ -247,7 +268,11 @@ impl Backend {
                 // The request never left: always safe to repeat.
                 HttpError::Connect { .. } => true,
                 HttpError::Timeout { .. } => idempotent,
-                HttpError::Status { status, retry_after, .. } => {
+                HttpError::Status {
+                    status,
+                    retry_after,
+                    ..
+                } => {
                     idempotent
                         && matches!(status.as_u16(), 429 | 502 | 503 | 504)
                         && retry_after.is_none_or(|d| d <= max_retry_after)
@@ -267,7 +292,12 @@ impl Backend {
     }
 
     async fn attempt(&self, request: reqwest::Request) -> Result<Response, HttpError> {
-        let _permit = self.inner.limiter.acquire().await.expect("the semaphore is never closed");
+        let _permit = self
+            .inner
+            .limiter
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
         let url = self.clean_url(request.url());
         let backend = self.name().to_owned();
         let result = self.inner.client.execute(request).await;
@@ -279,11 +309,20 @@ impl Backend {
             }
         };
         let status = response.status();
-        self.inner.metrics.backend_request(&backend, Some(status.as_u16()));
+        self.inner
+            .metrics
+            .backend_request(&backend, Some(status.as_u16()));
         let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(|e| self.transport_error(e, url.clone()))?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(e, url.clone()))?;
         if status.is_success() {
-            return Ok(Response { status, headers, body });
+            return Ok(Response {
+                status,
+                headers,
+                body,
+            });
         }
         Err(HttpError::Status {
             retry_after: retry_after(&headers),
@@ -314,9 +353,17 @@ impl Backend {
         }
         let reason = self.redact(&reason);
         if is_connect {
-            HttpError::Connect { backend, url, reason }
+            HttpError::Connect {
+                backend,
+                url,
+                reason,
+            }
         } else {
-            HttpError::Body { backend, url, reason }
+            HttpError::Body {
+                backend,
+                url,
+                reason,
+            }
         }
     }
 
@@ -328,7 +375,11 @@ impl Backend {
         if text.chars().count() > ERROR_BODY_CHARS {
             text = text.chars().take(ERROR_BODY_CHARS).collect::<String>() + "…";
         }
-        if text.is_empty() { "(empty body)".to_owned() } else { text }
+        if text.is_empty() {
+            "(empty body)".to_owned()
+        } else {
+            text
+        }
     }
 
     fn redact(&self, text: &str) -> String {
@@ -352,7 +403,11 @@ impl Backend {
 
 /// `Retry-After` as seconds or an HTTP date.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
@@ -374,7 +429,10 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("retry-after", "7".parse().unwrap());
         assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
-        h.insert("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap());
+        h.insert(
+            "retry-after",
+            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
+        );
         assert_eq!(retry_after(&h), Some(Duration::ZERO));
         h.insert("retry-after", "soon".parse().unwrap());
         assert_eq!(retry_after(&h), None);
@@ -382,11 +440,15 @@ mod tests {
 
     #[test]
     fn urls_in_errors_lose_credentials() {
-        let mut config = BackendConfig::new("demo", "http://user:pw@127.0.0.1:1/base/".parse().unwrap());
+        let mut config =
+            BackendConfig::new("demo", "http://user:pw@127.0.0.1:1/base/".parse().unwrap());
         config.secrets.push("tok3n-value".into());
         let b = Backend::new(config, Metrics::new("t", "0")).unwrap();
         let url = b.url("api/v1/query?token=tok3n-value").unwrap();
         assert_eq!(b.clean_url(&url), "http://127.0.0.1:1/base/api/v1/query");
-        assert_eq!(b.error_message(b"bad token tok3n-value\n here"), "bad token *** here");
+        assert_eq!(
+            b.error_message(b"bad token tok3n-value\n here"),
+            "bad token *** here"
+        );
     }
 }

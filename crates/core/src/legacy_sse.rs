@@ -60,7 +60,9 @@ impl<S: ServerHandler> LegacySse<S> {
     }
 
     /// `GET /sse`: open a session and stream its messages.
-    pub async fn connect(State(this): State<Self>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    pub async fn connect(
+        State(this): State<Self>,
+    ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let (to_server, from_client) = mpsc::channel::<ClientJsonRpcMessage>(CHANNEL_CAPACITY);
         let (to_client, from_server) = mpsc::channel(CHANNEL_CAPACITY);
@@ -76,13 +78,17 @@ impl<S: ServerHandler> LegacySse<S> {
                 Ok(running) => {
                     let _ = running.waiting().await;
                 }
-                Err(e) => tracing::debug!(session = %task_id, error = %e, "legacy SSE session ended before initialize"),
+                Err(e) => {
+                    tracing::debug!(session = %task_id, error = %e, "legacy SSE session ended before initialize")
+                }
             }
             sessions.lock().unwrap().remove(&task_id);
         });
 
         // Relative to the URL of this stream, so a proxy that mounts us under a prefix still works.
-        let endpoint = Event::default().event("endpoint").data(format!("message?sessionId={id}"));
+        let endpoint = Event::default()
+            .event("endpoint")
+            .data(format!("message?sessionId={id}"));
         // Dropping the stream (client gone) cancels the session.
         let guard = session.clone().drop_guard();
         let messages = ReceiverStream::new(from_server)
@@ -106,7 +112,11 @@ impl<S: ServerHandler> LegacySse<S> {
         body: Bytes,
     ) -> Response {
         let Some(id) = query.get("sessionId") else {
-            return error(StatusCode::BAD_REQUEST, -32600, "missing sessionId query parameter");
+            return error(
+                StatusCode::BAD_REQUEST,
+                -32600,
+                "missing sessionId query parameter",
+            );
         };
         let sender = this.sessions.lock().unwrap().get(id).cloned();
         let Some(sender) = sender else {
@@ -118,15 +128,31 @@ impl<S: ServerHandler> LegacySse<S> {
         };
         let value: serde_json::Value = match serde_json::from_slice(&body) {
             Ok(v) => v,
-            Err(e) => return error(StatusCode::BAD_REQUEST, -32700, &format!("parse error: {e}")),
+            Err(e) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    -32700,
+                    &format!("parse error: {e}"),
+                );
+            }
         };
         let message: ClientJsonRpcMessage = match serde_json::from_value(value) {
             Ok(m) => m,
-            Err(e) => return error(StatusCode::BAD_REQUEST, -32600, &format!("invalid JSON-RPC message: {e}")),
+            Err(e) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    -32600,
+                    &format!("invalid JSON-RPC message: {e}"),
+                );
+            }
         };
         match sender.send(message).await {
             Ok(()) => (StatusCode::ACCEPTED, "Accepted").into_response(),
-            Err(_) => error(StatusCode::NOT_FOUND, -32600, "session closed; open GET /sse again"),
+            Err(_) => error(
+                StatusCode::NOT_FOUND,
+                -32600,
+                "session closed; open GET /sse again",
+            ),
         }
     }
 }

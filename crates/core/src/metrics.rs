@@ -96,12 +96,22 @@ impl Metrics {
     pub fn new(server: &str, version: &str) -> Self {
         let mut registry = Registry::with_prefix("opsmcp");
         let tool_calls = Family::<ToolOutcome, Counter>::default();
-        registry.register("tool_calls", "MCP tool calls by tool and outcome", tool_calls.clone());
+        registry.register(
+            "tool_calls",
+            "MCP tool calls by tool and outcome",
+            tool_calls.clone(),
+        );
         let tool_seconds = Family::<ToolLabel, Histogram>::new_with_constructor(|| {
             // 0.5 ms .. ~16 s: in-process tools answer in microseconds, backends in seconds.
-            Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(0.0005, 2.0, 16))
+            Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
+                0.0005, 2.0, 16,
+            ))
         });
-        registry.register("tool_call_duration_seconds", "MCP tool call latency", tool_seconds.clone());
+        registry.register(
+            "tool_call_duration_seconds",
+            "MCP tool call latency",
+            tool_seconds.clone(),
+        );
         let backend_requests = Family::<BackendStatus, Counter>::default();
         registry.register(
             "backend_requests",
@@ -109,7 +119,11 @@ impl Metrics {
             backend_requests.clone(),
         );
         let backend_retries = Family::<BackendLabel, Counter>::default();
-        registry.register("backend_retries", "Outbound requests retried", backend_retries.clone());
+        registry.register(
+            "backend_retries",
+            "Outbound requests retried",
+            backend_retries.clone(),
+        );
         let build = Family::<BuildLabels, Gauge>::default();
         build
             .get_or_create(&BuildLabels {
@@ -140,7 +154,9 @@ impl Metrics {
             .inc();
         self.inner
             .tool_seconds
-            .get_or_create(&ToolLabel { tool: tool.to_owned() })
+            .get_or_create(&ToolLabel {
+                tool: tool.to_owned(),
+            })
             .observe(elapsed.as_secs_f64());
     }
 
@@ -167,14 +183,24 @@ impl Metrics {
     }
 
     /// Register a server-specific metric (e.g. cache hits, breaker state) in the same registry.
-    pub fn register(&self, name: &str, help: &str, metric: impl prometheus_client::registry::Metric) {
-        self.inner.registry.lock().unwrap().register(name, help, metric);
+    pub fn register(
+        &self,
+        name: &str,
+        help: &str,
+        metric: impl prometheus_client::registry::Metric,
+    ) {
+        self.inner
+            .registry
+            .lock()
+            .unwrap()
+            .register(name, help, metric);
     }
 
     /// The OpenMetrics text exposition of every metric.
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(4096);
-        encode(&mut out, &self.inner.registry.lock().unwrap()).expect("writing to a String cannot fail");
+        encode(&mut out, &self.inner.registry.lock().unwrap())
+            .expect("writing to a String cannot fail");
         out
     }
 }
@@ -193,11 +219,22 @@ mod tests {
         m.backend_request("prometheus", None);
         m.backend_retry("prometheus");
         let text = m.render();
-        assert!(text.contains(r#"opsmcp_tool_calls_total{tool="pods_list",outcome="ok"} 2"#), "{text}");
-        assert!(text.contains(r#"opsmcp_tool_calls_total{tool="pods_list",outcome="tool_error"} 1"#));
+        assert!(
+            text.contains(r#"opsmcp_tool_calls_total{tool="pods_list",outcome="ok"} 2"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"opsmcp_tool_calls_total{tool="pods_list",outcome="tool_error"} 1"#)
+        );
         assert!(text.contains(r#"opsmcp_tool_call_duration_seconds_count{tool="pods_list"} 3"#));
-        assert!(text.contains(r#"opsmcp_backend_requests_total{backend="prometheus",status="503"} 1"#));
-        assert!(text.contains(r#"opsmcp_backend_requests_total{backend="prometheus",status="error"} 1"#));
+        assert!(
+            text.contains(r#"opsmcp_backend_requests_total{backend="prometheus",status="503"} 1"#)
+        );
+        assert!(
+            text.contains(
+                r#"opsmcp_backend_requests_total{backend="prometheus",status="error"} 1"#
+            )
+        );
         assert!(text.contains(r#"opsmcp_backend_retries_total{backend="prometheus"} 1"#));
         assert!(text.contains(r#"opsmcp_build_info{server="opsmcp-test",version="1.2.3"} 1"#));
         assert!(text.ends_with("# EOF\n"));

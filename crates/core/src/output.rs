@@ -70,7 +70,10 @@ impl Table {
 
     /// The rendered lines: the header first, trailing spaces trimmed.
     pub fn lines(&self) -> Vec<String> {
-        let columns = self.headers.len().max(self.rows.iter().map(Vec::len).max().unwrap_or(0));
+        let columns = self
+            .headers
+            .len()
+            .max(self.rows.iter().map(Vec::len).max().unwrap_or(0));
         let mut widths = vec![0usize; columns];
         for row in std::iter::once(&self.headers).chain(&self.rows) {
             for (i, cell) in row.iter().enumerate() {
@@ -121,7 +124,9 @@ pub struct Cursor {
 pub enum CursorError {
     #[error("invalid cursor: it is not one this server returned")]
     Malformed,
-    #[error("invalid cursor: it belongs to a different query; repeat the original arguments or drop the cursor")]
+    #[error(
+        "invalid cursor: it belongs to a different query; repeat the original arguments or drop the cursor"
+    )]
     OtherQuery,
 }
 
@@ -141,7 +146,9 @@ impl Cursor {
 
     /// Decode a cursor and check it belongs to `query_key`.
     pub fn decode(text: &str, query_key: &str) -> Result<Self, CursorError> {
-        let raw = URL_SAFE_NO_PAD.decode(text.trim()).map_err(|_| CursorError::Malformed)?;
+        let raw = URL_SAFE_NO_PAD
+            .decode(text.trim())
+            .map_err(|_| CursorError::Malformed)?;
         let raw = String::from_utf8(raw).map_err(|_| CursorError::Malformed)?;
         let (offset, query) = raw.split_once('.').ok_or(CursorError::Malformed)?;
         let offset = offset.parse().map_err(|_| CursorError::Malformed)?;
@@ -155,8 +162,9 @@ impl Cursor {
 
 /// FNV-1a: a stable, dependency-free fingerprint (not a security boundary).
 fn fnv1a(text: &str) -> u64 {
-    text.bytes()
-        .fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// One page of a longer result, ready to render.
@@ -184,7 +192,10 @@ impl<T> Page<T> {
             format!("{}-{}", self.offset + 1, self.offset + shown)
         };
         Some(match &self.next {
-            Some(cursor) => format!("showing {range} of {}; pass cursor=\"{cursor}\" for more", self.total),
+            Some(cursor) => format!(
+                "showing {range} of {}; pass cursor=\"{cursor}\" for more",
+                self.total
+            ),
             None => format!("showing {range} of {}", self.total),
         })
     }
@@ -298,7 +309,10 @@ pub fn parse_time(input: &str, now: Timestamp) -> Result<Timestamp, TimeError> {
     if text.eq_ignore_ascii_case("now") {
         return Ok(now);
     }
-    if let Some(rest) = text.strip_prefix("now").or_else(|| text.strip_prefix("NOW")) {
+    if let Some(rest) = text
+        .strip_prefix("now")
+        .or_else(|| text.strip_prefix("NOW"))
+    {
         let rest = rest.trim_start();
         let (sign, amount) = match rest.as_bytes().first() {
             Some(b'-') => (-1, &rest[1..]),
@@ -316,9 +330,12 @@ pub fn parse_time(input: &str, now: Timestamp) -> Result<Timestamp, TimeError> {
         if !secs.is_finite() || !(0.0..=253_402_300_799.0).contains(&secs) {
             return Err(err("unix seconds out of range"));
         }
-        return Timestamp::from_duration(SignedDuration::from_secs_f64(secs)).map_err(|e| err(&e.to_string()));
+        return Timestamp::from_duration(SignedDuration::from_secs_f64(secs))
+            .map_err(|e| err(&e.to_string()));
     }
-    if text.starts_with(|c: char| c.is_ascii_digit()) && text.contains(['T', 't', ' ']) || text.contains('-') {
+    if text.starts_with(|c: char| c.is_ascii_digit()) && text.contains(['T', 't', ' '])
+        || text.contains('-')
+    {
         return text
             .parse::<Timestamp>()
             .map_err(|_| err("not an RFC 3339 time with a UTC offset"));
@@ -343,13 +360,19 @@ pub fn parse_duration(input: &str) -> Result<SignedDuration, String> {
     let mut total_ms: i128 = 0;
     let mut rest = text;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if digits == 0 {
             return Err(format!("expected a number in `{text}`"));
         }
-        let n: i128 = rest[..digits].parse().map_err(|_| format!("number too large in `{text}`"))?;
+        let n: i128 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("number too large in `{text}`"))?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
         let ms: i128 = match unit {
@@ -361,7 +384,11 @@ pub fn parse_duration(input: &str) -> Result<SignedDuration, String> {
             "w" => 604_800_000,
             "y" => 31_536_000_000,
             "" => return Err(format!("missing unit in `{text}` (ms, s, m, h, d, w, y)")),
-            other => return Err(format!("unknown unit `{other}` in `{text}` (ms, s, m, h, d, w, y)")),
+            other => {
+                return Err(format!(
+                    "unknown unit `{other}` in `{text}` (ms, s, m, h, d, w, y)"
+                ));
+            }
         };
         total_ms = total_ms.saturating_add(n.saturating_mul(ms));
     }
@@ -399,7 +426,15 @@ mod tests {
 
     #[test]
     fn bad_times_explain_the_accepted_forms() {
-        for bad in ["", "yesterday", "now*2", "15", "15x", "2026-13-01T00:00:00Z", "-"] {
+        for bad in [
+            "",
+            "yesterday",
+            "now*2",
+            "15",
+            "15x",
+            "2026-13-01T00:00:00Z",
+            "-",
+        ] {
             let e = parse_time(bad, now());
             let Err(e) = e else {
                 if bad == "15" {
@@ -432,16 +467,26 @@ mod tests {
     #[test]
     fn pages_walk_the_whole_result_with_cursors() {
         let items: Vec<u32> = (0..812).collect();
-        let budget = Budget { limit: 50, max_tokens: 10_000 };
-        let first = budget.page(items.clone(), None, "q", |i| i.to_string()).unwrap();
+        let budget = Budget {
+            limit: 50,
+            max_tokens: 10_000,
+        };
+        let first = budget
+            .page(items.clone(), None, "q", |i| i.to_string())
+            .unwrap();
         assert_eq!(first.items.len(), 50);
         let notice = first.notice().unwrap();
-        assert!(notice.starts_with("showing 1-50 of 812; pass cursor=\""), "{notice}");
+        assert!(
+            notice.starts_with("showing 1-50 of 812; pass cursor=\""),
+            "{notice}"
+        );
         let mut seen = first.items.len();
         let mut next = first.next;
         let mut rounds = 0;
         while let Some(cursor) = next {
-            let page = budget.page(items.clone(), Some(&cursor), "q", |i| i.to_string()).unwrap();
+            let page = budget
+                .page(items.clone(), Some(&cursor), "q", |i| i.to_string())
+                .unwrap();
             assert_eq!(page.items[0] as usize, seen);
             seen += page.items.len();
             next = page.next;
@@ -454,10 +499,20 @@ mod tests {
     #[test]
     fn token_budget_stops_early_but_makes_progress() {
         let items: Vec<String> = (0..10).map(|_| "x".repeat(300)).collect();
-        let page = Budget { limit: 50, max_tokens: 250 }.page(items, None, "q", Clone::clone).unwrap();
+        let page = Budget {
+            limit: 50,
+            max_tokens: 250,
+        }
+        .page(items, None, "q", Clone::clone)
+        .unwrap();
         assert_eq!(page.items.len(), 2);
         let huge = vec!["y".repeat(10_000)];
-        let page = Budget { limit: 50, max_tokens: 10 }.page(huge, None, "q", Clone::clone).unwrap();
+        let page = Budget {
+            limit: 50,
+            max_tokens: 10,
+        }
+        .page(huge, None, "q", Clone::clone)
+        .unwrap();
         assert_eq!(page.items.len(), 1);
     }
 
@@ -465,7 +520,10 @@ mod tests {
     fn cursors_are_bound_to_their_query() {
         let c = Cursor::new(50, "pods ns=default").encode();
         assert_eq!(Cursor::decode(&c, "pods ns=default").unwrap().offset, 50);
-        assert_eq!(Cursor::decode(&c, "pods ns=prod"), Err(CursorError::OtherQuery));
+        assert_eq!(
+            Cursor::decode(&c, "pods ns=prod"),
+            Err(CursorError::OtherQuery)
+        );
         assert_eq!(Cursor::decode("!!", "q"), Err(CursorError::Malformed));
     }
 

@@ -144,7 +144,9 @@ pub async fn run<S: ServerHandler + Send + Sync + 'static>(
     }
 }
 
-async fn run_stdio<S: ServerHandler + Send + Sync + 'static>(app: App<S>) -> Result<(), ServeError> {
+async fn run_stdio<S: ServerHandler + Send + Sync + 'static>(
+    app: App<S>,
+) -> Result<(), ServeError> {
     tracing::debug!(server = %app.name, version = %app.version, "serving stdio");
     let ct = CancellationToken::new();
     let service = (app.factory)()
@@ -160,7 +162,10 @@ async fn run_stdio<S: ServerHandler + Send + Sync + 'static>(app: App<S>) -> Res
     Ok(())
 }
 
-async fn run_http<S: ServerHandler + Send + Sync + 'static>(args: HttpArgs, app: App<S>) -> Result<(), ServeError> {
+async fn run_http<S: ServerHandler + Send + Sync + 'static>(
+    args: HttpArgs,
+    app: App<S>,
+) -> Result<(), ServeError> {
     if args.http_token.is_none() && !args.listen.ip().is_loopback() {
         return Err(ServeError::TokenRequired(args.listen));
     }
@@ -173,8 +178,16 @@ async fn run_http<S: ServerHandler + Send + Sync + 'static>(args: HttpArgs, app:
     let local = listener.local_addr().map_err(ServeError::Http)?;
     let shutdown = CancellationToken::new();
     let grace = Duration::from_secs(args.shutdown_grace_secs);
-    let mode = if args.stateless { "stateless" } else { "session" };
-    let auth = if args.http_token.is_some() { "bearer token" } else { "none (loopback only)" };
+    let mode = if args.stateless {
+        "stateless"
+    } else {
+        "session"
+    };
+    let auth = if args.http_token.is_some() {
+        "bearer token"
+    } else {
+        "none (loopback only)"
+    };
     let app_router = router(&args, app.clone(), shutdown.clone());
     tracing::info!(server = %app.name, version = %app.version, %local, mode, auth, "serving HTTP: /mcp, /sse, /healthz, /readyz, /metrics");
 
@@ -186,7 +199,10 @@ async fn run_http<S: ServerHandler + Send + Sync + 'static>(args: HttpArgs, app:
         let shutdown = shutdown.clone();
         async move {
             shutdown_signal().await;
-            tracing::info!(?grace, "shutting down: closing sessions and waiting for open requests");
+            tracing::info!(
+                ?grace,
+                "shutting down: closing sessions and waiting for open requests"
+            );
             shutdown.cancel();
         }
     };
@@ -268,8 +284,16 @@ async fn ready<S>(State(app): State<App<S>>) -> Response {
     };
     match tokio::time::timeout(Duration::from_secs(5), probe()).await {
         Ok(Ok(())) => (StatusCode::OK, "ready\n").into_response(),
-        Ok(Err(reason)) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {reason}\n")).into_response(),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "not ready: the backend did not answer within 5s\n").into_response(),
+        Ok(Err(reason)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {reason}\n"),
+        )
+            .into_response(),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: the backend did not answer within 5s\n",
+        )
+            .into_response(),
     }
 }
 
@@ -293,8 +317,14 @@ struct Guard {
 
 impl Guard {
     fn new(args: &HttpArgs) -> Self {
-        let mut hosts: Vec<String> = ["localhost", "127.0.0.1", "[::1]", "::1"].map(String::from).into();
-        hosts.extend(args.allowed_hosts.iter().map(|h| h.trim().to_ascii_lowercase()));
+        let mut hosts: Vec<String> = ["localhost", "127.0.0.1", "[::1]", "::1"]
+            .map(String::from)
+            .into();
+        hosts.extend(
+            args.allowed_hosts
+                .iter()
+                .map(|h| h.trim().to_ascii_lowercase()),
+        );
         Self {
             hosts,
             origins: args
@@ -310,7 +340,9 @@ impl Guard {
     fn host_allowed(&self, host: &str) -> bool {
         let host = host.trim().to_ascii_lowercase();
         let name = strip_port(&host);
-        self.hosts.iter().any(|allowed| *allowed == host || *allowed == name)
+        self.hosts
+            .iter()
+            .any(|allowed| *allowed == host || *allowed == name)
     }
 
     /// Loopback origins are always accepted (a local desktop host); others must be listed.
@@ -327,11 +359,16 @@ impl Guard {
     }
 
     fn token_ok(&self, headers: &HeaderMap) -> bool {
-        let Some(expected) = &self.token else { return true };
+        let Some(expected) = &self.token else {
+            return true;
+        };
         let Some(given) = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
         else {
             return false;
         };
@@ -341,7 +378,9 @@ impl Guard {
 
 fn strip_port(authority: &str) -> &str {
     if authority.starts_with('[') {
-        return authority.split_once(']').map_or(authority, |(h, _)| &authority[..=h.len()]);
+        return authority
+            .split_once(']')
+            .map_or(authority, |(h, _)| &authority[..=h.len()]);
     }
     match authority.rsplit_once(':') {
         Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) => host,
@@ -408,7 +447,9 @@ mod tests {
 
     fn guard(hosts: &[&str], origins: &[&str], token: Option<&str>) -> Guard {
         let args = crate::config::parse_from::<NoArgs, _, _>(["x", "serve"]).unwrap();
-        let crate::config::TransportArgs::Http(mut http) = args.transport() else { unreachable!() };
+        let crate::config::TransportArgs::Http(mut http) = args.transport() else {
+            unreachable!()
+        };
         http.allowed_hosts = hosts.iter().map(|s| s.to_string()).collect();
         http.allowed_origins = origins.iter().map(|s| s.to_string()).collect();
         http.http_token = token.map(crate::config::Secret::new);
@@ -421,10 +462,24 @@ mod tests {
     #[test]
     fn hosts() {
         let g = guard(&["mcp.example.com", "proxy:8443"], &[], None);
-        for ok in ["localhost", "localhost:8080", "127.0.0.1:1", "[::1]:80", "mcp.example.com", "MCP.example.com:443", "proxy:8443"] {
+        for ok in [
+            "localhost",
+            "localhost:8080",
+            "127.0.0.1:1",
+            "[::1]:80",
+            "mcp.example.com",
+            "MCP.example.com:443",
+            "proxy:8443",
+        ] {
             assert!(g.host_allowed(ok), "{ok}");
         }
-        for bad in ["evil.com", "evil.com:8080", "proxy:9999", "127.0.0.2", "localhost.evil.com"] {
+        for bad in [
+            "evil.com",
+            "evil.com:8080",
+            "proxy:9999",
+            "127.0.0.2",
+            "localhost.evil.com",
+        ] {
             assert!(!g.host_allowed(bad), "{bad}");
         }
     }

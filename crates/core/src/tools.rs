@@ -35,9 +35,13 @@ pub fn annotations(effect: Effect, open_world: bool) -> ToolAnnotations {
     let base = ToolAnnotations::new().open_world(open_world);
     match effect {
         Effect::Read => base.read_only(true).destructive(false).idempotent(true),
-        Effect::Write { destructive, idempotent } => {
-            base.read_only(false).destructive(destructive).idempotent(idempotent)
-        }
+        Effect::Write {
+            destructive,
+            idempotent,
+        } => base
+            .read_only(false)
+            .destructive(destructive)
+            .idempotent(idempotent),
     }
 }
 
@@ -110,14 +114,18 @@ pub async fn call_instrumented<S: Send + Sync + 'static>(
     let name = context.name().to_owned();
     let started = Instant::now();
     let result = router.call(context).await;
-    let outcome = match &result {
+    metrics.tool_call(&name, outcome_of(&result), started.elapsed());
+    result
+}
+
+/// How a `tools/call` ended, for [`Metrics::tool_call`].
+pub fn outcome_of(result: &Result<CallToolResponse, ErrorData>) -> Outcome {
+    match result {
         Ok(CallToolResponse::Complete(r)) if r.is_error == Some(true) => Outcome::ToolError,
         Ok(CallToolResponse::InputRequired(_)) => Outcome::InputRequired,
         Ok(_) => Outcome::Ok,
         Err(_) => Outcome::ProtocolError,
-    };
-    metrics.tool_call(&name, outcome, started.elapsed());
-    result
+    }
 }
 
 #[cfg(test)]
@@ -130,15 +138,25 @@ mod tests {
         assert_eq!(a.read_only_hint, Some(true));
         assert_eq!(a.destructive_hint, Some(false));
         assert_eq!(a.open_world_hint, Some(true));
-        let w = annotations(Effect::Write { destructive: true, idempotent: false }, true);
-        assert_eq!((w.read_only_hint, w.destructive_hint, w.idempotent_hint), (Some(false), Some(true), Some(false)));
+        let w = annotations(
+            Effect::Write {
+                destructive: true,
+                idempotent: false,
+            },
+            true,
+        );
+        assert_eq!(
+            (w.read_only_hint, w.destructive_hint, w.idempotent_hint),
+            (Some(false), Some(true), Some(false))
+        );
     }
 
     #[test]
     fn problems_name_the_tool() {
         let schema = serde_json::Map::new();
         let bare = Tool::new("pods_list", "list pods", schema.clone());
-        let good = Tool::new("pods_get", "get", schema).with_annotations(annotations(Effect::Read, true));
+        let good =
+            Tool::new("pods_get", "get", schema).with_annotations(annotations(Effect::Read, true));
         let problems = annotation_problems(&[bare, good]);
         assert_eq!(problems, vec!["pods_list: no annotations".to_owned()]);
     }
