@@ -180,20 +180,46 @@ impl ConfigError {
     }
 }
 
+/// Who a server is: its package name, version and one-line description. Build it with
+/// [`crate::identity!`] so the values come from the server's own `Cargo.toml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Identity {
+    pub name: &'static str,
+    pub version: &'static str,
+    pub about: &'static str,
+}
+
+/// The [`Identity`] of the calling crate, from its `Cargo.toml`.
+#[macro_export]
+macro_rules! identity {
+    () => {
+        $crate::config::Identity {
+            name: env!("CARGO_PKG_NAME"),
+            version: env!("CARGO_PKG_VERSION"),
+            about: env!("CARGO_PKG_DESCRIPTION"),
+        }
+    };
+}
+
 /// Parse the process's arguments and environment, applying the config file if one is given.
-pub fn parse<A: Args>() -> Cli<A> {
-    parse_from::<A, _, _>(std::env::args_os()).unwrap_or_else(|e| e.exit())
+/// Prints help, version or the error and exits when that is what the command line asks for.
+pub fn parse<A: Args>(identity: Identity) -> Cli<A> {
+    parse_from::<A, _, _>(identity, std::env::args_os()).unwrap_or_else(|e| e.exit())
 }
 
 /// [`parse`] over explicit arguments (the first is the program name); for tests.
-pub fn parse_from<A, I, T>(args: I) -> Result<Cli<A>, ConfigError>
+pub fn parse_from<A, I, T>(identity: Identity, args: I) -> Result<Cli<A>, ConfigError>
 where
     A: Args,
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
     let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-    let mut command = Cli::<A>::command();
+    let mut command = Cli::<A>::command()
+        .name(identity.name)
+        .bin_name(identity.name)
+        .version(identity.version)
+        .about(identity.about);
     if let Some(path) = config_path(&args) {
         let table = read_table(&path)?;
         command = apply_file_defaults(command, &table, &path)?;
@@ -318,6 +344,12 @@ fn set_default(command: clap::Command, id: &str, values: Vec<String>) -> clap::C
 mod tests {
     use super::*;
 
+    const ID: Identity = Identity {
+        name: "opsmcp-demo",
+        version: "9.9.9",
+        about: "demo server",
+    };
+
     #[derive(Debug, Args)]
     struct Demo {
         /// Backend URL
@@ -360,28 +392,38 @@ mod tests {
     fn file_values_are_defaults_and_flags_win() {
         let (_dir, path) = write("url = \"http://file\"\n[serve]\nlisten = \"127.0.0.1:9999\"\n");
         let p = path.to_str().unwrap();
-        let cli = parse_from::<Demo, _, _>(["x", "--config", p, "serve"]).unwrap();
+        let cli = parse_from::<Demo, _, _>(ID, ["x", "--config", p, "serve"]).unwrap();
         assert_eq!(cli.server.url, "http://file");
         let TransportArgs::Http(http) = cli.transport() else {
             panic!("expected http")
         };
         assert_eq!(http.listen.port(), 9999);
 
-        let cli = parse_from::<Demo, _, _>(["x", "--config", p, "--url", "http://flag"]).unwrap();
+        let cli =
+            parse_from::<Demo, _, _>(ID, ["x", "--config", p, "--url", "http://flag"]).unwrap();
         assert_eq!(cli.server.url, "http://flag");
         assert!(matches!(cli.transport(), TransportArgs::Stdio));
     }
 
     #[test]
+    fn version_is_the_servers() {
+        let text = parse_from::<Demo, _, _>(ID, ["x", "--version"])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(text.trim(), "opsmcp-demo 9.9.9");
+    }
+
+    #[test]
     fn built_in_default_without_file() {
-        let cli = parse_from::<Demo, _, _>(["x"]).unwrap();
+        let cli = parse_from::<Demo, _, _>(ID, ["x"]).unwrap();
         assert_eq!(cli.server.url, "http://builtin");
     }
 
     #[test]
     fn unknown_key_is_named() {
         let (_dir, path) = write("urll = \"x\"\n");
-        let err = parse_from::<Demo, _, _>(["x", "--config", path.to_str().unwrap()]).unwrap_err();
+        let err =
+            parse_from::<Demo, _, _>(ID, ["x", "--config", path.to_str().unwrap()]).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("unknown key `urll`"), "{text}");
         assert!(text.contains("url"), "{text}");
@@ -391,13 +433,13 @@ mod tests {
     fn secrets_from_the_file_stay_out_of_help() {
         let (_dir, path) = write("api-key = \"s3cr3t-value\"\n");
         let p = path.to_str().unwrap();
-        let cli = parse_from::<Demo, _, _>(["x", "--config", p]).unwrap();
+        let cli = parse_from::<Demo, _, _>(ID, ["x", "--config", p]).unwrap();
         assert_eq!(
             cli.server.api_key.as_ref().unwrap().expose(),
             "s3cr3t-value"
         );
         assert_eq!(format!("{:?}", cli.server.api_key), "Some(Secret(***))");
-        let help = parse_from::<Demo, _, _>(["x", "--config", p, "--help"])
+        let help = parse_from::<Demo, _, _>(ID, ["x", "--config", p, "--help"])
             .unwrap_err()
             .to_string();
         assert!(!help.contains("s3cr3t-value"), "{help}");
@@ -406,7 +448,7 @@ mod tests {
 
     #[test]
     fn help_lists_every_flag_with_its_environment_variable() {
-        let help = parse_from::<Demo, _, _>(["x", "serve", "--help"])
+        let help = parse_from::<Demo, _, _>(ID, ["x", "serve", "--help"])
             .unwrap_err()
             .to_string();
         for env in [
@@ -425,7 +467,8 @@ mod tests {
     #[test]
     fn invalid_toml_reports_the_file() {
         let (_dir, path) = write("url = \n");
-        let err = parse_from::<Demo, _, _>(["x", "--config", path.to_str().unwrap()]).unwrap_err();
+        let err =
+            parse_from::<Demo, _, _>(ID, ["x", "--config", path.to_str().unwrap()]).unwrap_err();
         assert!(err.to_string().contains("not valid TOML"), "{err}");
     }
 }

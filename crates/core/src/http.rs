@@ -443,7 +443,7 @@ mod tests {
         let mut config =
             BackendConfig::new("demo", "http://user:pw@127.0.0.1:1/base/".parse().unwrap());
         config.secrets.push("tok3n-value".into());
-        let b = Backend::new(config, Metrics::new("t", "0")).unwrap();
+        let b = Backend::new(config, Metrics::new(crate::identity!())).unwrap();
         let url = b.url("api/v1/query?token=tok3n-value").unwrap();
         assert_eq!(b.clean_url(&url), "http://127.0.0.1:1/base/api/v1/query");
         assert_eq!(

@@ -93,7 +93,8 @@ impl std::fmt::Debug for Metrics {
 
 impl Metrics {
     /// Create the registry with the `opsmcp_` prefix and an `opsmcp_build_info` gauge.
-    pub fn new(server: &str, version: &str) -> Self {
+    pub fn new(identity: crate::config::Identity) -> Self {
+        let (server, version) = (identity.name, identity.version);
         let mut registry = Registry::with_prefix("opsmcp");
         let tool_calls = Family::<ToolOutcome, Counter>::default();
         registry.register(
@@ -211,7 +212,11 @@ mod tests {
 
     #[test]
     fn renders_counts_and_latency() {
-        let m = Metrics::new("opsmcp-test", "1.2.3");
+        let m = Metrics::new(crate::config::Identity {
+            name: "opsmcp-test",
+            version: "1.2.3",
+            about: "",
+        });
         m.tool_call("pods_list", Outcome::Ok, Duration::from_millis(3));
         m.tool_call("pods_list", Outcome::Ok, Duration::from_millis(5));
         m.tool_call("pods_list", Outcome::ToolError, Duration::from_millis(1));

@@ -39,7 +39,7 @@ use rmcp::{
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    config::{HttpArgs, TransportArgs},
+    config::{HttpArgs, Identity, TransportArgs},
     legacy_sse::LegacySse,
     metrics::Metrics,
 };
@@ -49,8 +49,7 @@ pub type ReadinessFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Sen
 
 /// Everything [`run`] needs to know about a server.
 pub struct App<S> {
-    name: String,
-    version: String,
+    identity: Identity,
     factory: Arc<dyn Fn() -> S + Send + Sync>,
     readiness: Option<Arc<dyn Fn() -> ReadinessFuture + Send + Sync>>,
     metrics: Metrics,
@@ -59,8 +58,7 @@ pub struct App<S> {
 impl<S> Clone for App<S> {
     fn clone(&self) -> Self {
         Self {
-            name: self.name.clone(),
-            version: self.version.clone(),
+            identity: self.identity,
             factory: self.factory.clone(),
             readiness: self.readiness.clone(),
             metrics: self.metrics.clone(),
@@ -72,14 +70,12 @@ impl<S: ServerHandler + Send + Sync + 'static> App<S> {
     /// `factory` makes one handler per MCP session (or per request in stateless mode): state
     /// shared across sessions must live behind an `Arc` the factory clones.
     pub fn new(
-        name: impl Into<String>,
-        version: impl Into<String>,
+        identity: Identity,
         metrics: Metrics,
         factory: impl Fn() -> S + Send + Sync + 'static,
     ) -> Self {
         Self {
-            name: name.into(),
-            version: version.into(),
+            identity,
             factory: Arc::new(factory),
             readiness: None,
             metrics,
@@ -122,7 +118,8 @@ pub fn init_logging() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+            // rmcp logs every session at info; keep that for RUST_LOG=rmcp=info.
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rmcp=warn"));
         let _ = tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(std::io::stderr)
@@ -147,7 +144,11 @@ pub async fn run<S: ServerHandler + Send + Sync + 'static>(
 async fn run_stdio<S: ServerHandler + Send + Sync + 'static>(
     app: App<S>,
 ) -> Result<(), ServeError> {
-    tracing::debug!(server = %app.name, version = %app.version, "serving stdio");
+    tracing::debug!(
+        server = app.identity.name,
+        version = app.identity.version,
+        "serving stdio"
+    );
     let ct = CancellationToken::new();
     let service = (app.factory)()
         .serve_with_ct(stdio_pipes(), ct.clone())
@@ -189,7 +190,7 @@ async fn run_http<S: ServerHandler + Send + Sync + 'static>(
         "none (loopback only)"
     };
     let app_router = router(&args, app.clone(), shutdown.clone());
-    tracing::info!(server = %app.name, version = %app.version, %local, mode, auth, "serving HTTP: /mcp, /sse, /healthz, /readyz, /metrics");
+    tracing::info!(server = app.identity.name, version = app.identity.version, %local, mode, auth, "serving HTTP: /mcp, /sse, /healthz, /readyz, /metrics");
 
     // axum::serve does not set TCP_NODELAY; without it keep-alive clients stall ~40 ms a call.
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
@@ -262,7 +263,15 @@ pub fn router<S: ServerHandler + Send + Sync + 'static>(
     let guard = Arc::new(Guard::new(args));
 
     let mcp = Router::new()
-        .route_service("/mcp", streamable)
+        .route_service(
+            "/mcp",
+            tower::ServiceBuilder::new()
+                .layer(middleware::from_fn_with_state(
+                    args.max_body_bytes,
+                    jsonrpc_errors,
+                ))
+                .service(streamable),
+        )
         .route("/sse", get(LegacySse::<S>::connect))
         .route("/message", axum::routing::post(LegacySse::<S>::post))
         .with_state(legacy)
@@ -428,11 +437,77 @@ async fn guard_layer(State(guard): State<Arc<Guard>>, request: Request, next: Ne
     next.run(request).await
 }
 
+/// Give malformed POST bodies on `/mcp` the JSON-RPC answers clients expect: rmcp answers
+/// `415 fail to deserialize` for both bad JSON and bad messages; this turns that into
+/// `400` with `-32700 Parse error` or `-32600 Invalid Request`, and an oversized body into a
+/// `413` with a JSON-RPC error. Happy-path requests pass through unchanged.
+async fn jsonrpc_errors(State(limit): State<usize>, request: Request, next: Next) -> Response {
+    let is_json_post = request.method() == http::Method::POST
+        && request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+    if !is_json_post {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+        return jsonrpc_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            -32600,
+            &format!("request body is larger than {limit} bytes"),
+        );
+    };
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes.clone())))
+        .await;
+    if response.status() != StatusCode::UNSUPPORTED_MEDIA_TYPE {
+        return response;
+    }
+    let value = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(value) => value,
+        Err(e) => {
+            return jsonrpc_error(
+                StatusCode::BAD_REQUEST,
+                -32700,
+                &format!("Parse error: {e}"),
+            );
+        }
+    };
+    // A well-formed request whose params do not fit its method: answer it by id.
+    if let Some(method) = value.get("method").and_then(|m| m.as_str())
+        && value.get("jsonrpc").and_then(|v| v.as_str()) == Some("2.0")
+    {
+        let id = value.get("id").cloned().unwrap_or_default();
+        let message = format!("Invalid params: the params of `{method}` do not match its schema");
+        return jsonrpc_error_for(id, StatusCode::BAD_REQUEST, -32602, &message);
+    }
+    jsonrpc_error(
+        StatusCode::BAD_REQUEST,
+        -32600,
+        "Invalid Request: the body is JSON but not a JSON-RPC 2.0 request, notification or response",
+    )
+}
+
 fn reject(status: StatusCode, message: &str) -> Response {
+    jsonrpc_error(status, -32000, message)
+}
+
+fn jsonrpc_error(status: StatusCode, code: i32, message: &str) -> Response {
+    jsonrpc_error_for(serde_json::Value::Null, status, code, message)
+}
+
+fn jsonrpc_error_for(
+    id: serde_json::Value,
+    status: StatusCode,
+    code: i32,
+    message: &str,
+) -> Response {
     let body = serde_json::json!({
         "jsonrpc": "2.0",
-        "id": null,
-        "error": { "code": -32000, "message": message },
+        "id": id,
+        "error": { "code": code, "message": message },
     });
     Response::builder()
         .status(status)
@@ -446,7 +521,8 @@ mod tests {
     use super::*;
 
     fn guard(hosts: &[&str], origins: &[&str], token: Option<&str>) -> Guard {
-        let args = crate::config::parse_from::<NoArgs, _, _>(["x", "serve"]).unwrap();
+        let args =
+            crate::config::parse_from::<NoArgs, _, _>(crate::identity!(), ["x", "serve"]).unwrap();
         let crate::config::TransportArgs::Http(mut http) = args.transport() else {
             unreachable!()
         };

@@ -8,7 +8,7 @@ use std::time::Instant;
 use rmcp::{
     ErrorData,
     handler::server::{router::tool::ToolRouter, tool::ToolCallContext},
-    model::{CallToolResponse, Tool, ToolAnnotations},
+    model::{CallToolResponse, JsonObject, Tool, ToolAnnotations},
 };
 
 use crate::metrics::{Metrics, Outcome};
@@ -104,6 +104,25 @@ pub fn annotation_problems(tools: &[Tool]) -> Vec<String> {
     problems
 }
 
+/// Decode the arguments of `tool` into its parameter type. A mismatch is an invalid-params
+/// protocol error that names the field and what was expected, e.g.
+/// `invalid arguments for echo: text: invalid type: integer `42`, expected a string`.
+pub fn arguments<T: serde::de::DeserializeOwned>(
+    tool: &str,
+    args: Option<JsonObject>,
+) -> Result<T, ErrorData> {
+    let value = serde_json::Value::Object(args.unwrap_or_default());
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let message = if path == "." {
+            format!("invalid arguments for {tool}: {}", e.inner())
+        } else {
+            format!("invalid arguments for {tool}: {path}: {}", e.inner())
+        };
+        ErrorData::invalid_params(message, None)
+    })
+}
+
 /// Dispatch a `tools/call` through `router` and record it in `metrics`: the call a server's
 /// `ServerHandler::call_tool` makes.
 pub async fn call_instrumented<S: Send + Sync + 'static>(
@@ -148,6 +167,31 @@ mod tests {
         assert_eq!(
             (w.read_only_hint, w.destructive_hint, w.idempotent_hint),
             (Some(false), Some(true), Some(false))
+        );
+    }
+
+    #[test]
+    fn argument_errors_name_the_field() {
+        #[derive(Debug, serde::Deserialize)]
+        struct Echo {
+            #[allow(dead_code)]
+            text: String,
+        }
+        let mut args = JsonObject::new();
+        args.insert("text".into(), serde_json::json!(42));
+        let err = arguments::<Echo>("echo", Some(args)).unwrap_err();
+        assert_eq!(err.code, rmcp::model::ErrorCode::INVALID_PARAMS);
+        assert!(
+            err.message
+                .contains("echo: text: invalid type: integer `42`, expected a string"),
+            "{}",
+            err.message
+        );
+        let err = arguments::<Echo>("echo", None).unwrap_err();
+        assert!(
+            err.message.contains("missing field `text`"),
+            "{}",
+            err.message
         );
     }
 
