@@ -1,0 +1,179 @@
+//! Real third-party MCP clients against the conformance fixture: the official conformance suite,
+//! the Python SDK (stdio, streamable HTTP, legacy SSE; directly and through nginx) and the MCP
+//! Inspector CLI. The tools come from `scripts/setup.sh`; a missing one fails the test with the
+//! install step.
+
+use std::{process::Command, time::Duration};
+
+use anyhow::{Context, Result};
+use opsmcp_e2e::{HttpServer, Nginx, binary, node, python, run, workspace_root};
+use serde_json::Value;
+
+const FIXTURE: &str = "opsmcp-fixture";
+
+/// Run `tests/python/client.py` and return its JSON report.
+fn python_client(args: &[&str]) -> Result<Value> {
+    let mut cmd = Command::new(python()?);
+    cmd.arg(workspace_root().join("tests/python/client.py"))
+        .args(args);
+    let (ok, stdout, stderr) = run(cmd, Duration::from_secs(90))?;
+    let report: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
+        .with_context(|| {
+            format!("python client printed no report; stdout: {stdout}; stderr: {stderr}")
+        })?;
+    anyhow::ensure!(ok, "python client failed: {report}; stderr: {stderr}");
+    Ok(report)
+}
+
+fn check_python_report(report: &Value, transport: &str) {
+    assert_eq!(report["transport"], transport);
+    assert_eq!(report["server"], "opsmcp-fixture", "{report}");
+    assert!(
+        report["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "echo"),
+        "{report}"
+    );
+    assert_eq!(report["echo"], "hello from python", "{report}");
+    assert_eq!(report["echo_is_error"], false);
+    assert_eq!(report["tool_error_flagged"], true, "{report}");
+    let elicitation = report["elicitation"].as_str().unwrap();
+    assert!(
+        elicitation.contains("action=accept") && elicitation.contains("oncall@example.com"),
+        "{report}"
+    );
+    assert_eq!(
+        report["resource"],
+        "This is the content of the static text resource."
+    );
+}
+
+#[test]
+fn python_sdk_over_stdio() -> Result<()> {
+    let bin = binary(FIXTURE);
+    let report = python_client(&["stdio", bin.to_str().unwrap()])?;
+    check_python_report(&report, "stdio");
+    Ok(())
+}
+
+#[test]
+fn python_sdk_over_streamable_http_and_legacy_sse() -> Result<()> {
+    let server = HttpServer::start(FIXTURE, &["--http-token", "py-token"])?;
+    let report = python_client(&["http", &server.url("/mcp"), "--token", "py-token"])?;
+    check_python_report(&report, "http");
+    let report = python_client(&["sse", &server.url("/sse"), "--token", "py-token"])?;
+    check_python_report(&report, "sse");
+    Ok(())
+}
+
+#[test]
+fn python_sdk_through_nginx() -> Result<()> {
+    let server = HttpServer::start(FIXTURE, &[])?;
+    let nginx = Nginx::start(server.addr)?;
+    let report = python_client(&["http", &nginx.url("/mcp")])?;
+    check_python_report(&report, "http");
+    // The legacy stream stays open through the proxy and its endpoint resolves through it.
+    let report = python_client(&["sse", &nginx.url("/sse")])?;
+    check_python_report(&report, "sse");
+    Ok(())
+}
+
+/// Run the official conformance suite's required server scenarios for `revision`.
+fn conformance(revision: &str, url: &str) -> Result<String> {
+    let (node, modules) = node()?;
+    let out = tempfile_dir()?;
+    let mut cmd = Command::new(node);
+    cmd.arg(modules.join("@modelcontextprotocol/conformance/dist/index.js"))
+        .args([
+            "server",
+            "--url",
+            url,
+            "--requirements",
+            revision,
+            "--output-dir",
+        ])
+        .arg(out.path());
+    let (ok, stdout, stderr) = run(cmd, Duration::from_secs(600))?;
+    let summary: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with('✗') || l.starts_with("Total"))
+        .collect();
+    assert!(
+        ok,
+        "conformance {revision} failed:\n{}\n{stderr}",
+        summary.join("\n")
+    );
+    Ok(stdout)
+}
+
+fn tempfile_dir() -> Result<opsmcp_e2e::TempDir> {
+    opsmcp_e2e::TempDir::new("conformance")
+}
+
+#[test]
+fn conformance_suite_2025_11_25() -> Result<()> {
+    let server = HttpServer::start(FIXTURE, &[])?;
+    let stdout = conformance("2025-11-25", &server.url("/mcp"))?;
+    assert!(stdout.contains(" 0 failed"), "{stdout}");
+    Ok(())
+}
+
+#[test]
+fn conformance_suite_2026_07_28() -> Result<()> {
+    let server = HttpServer::start(FIXTURE, &[])?;
+    let stdout = conformance("2026-07-28", &server.url("/mcp"))?;
+    // Every scored scenario passed (the exit status says so); the line below lists each one.
+    assert!(
+        stdout.contains("input-required-result-tampered-state"),
+        "{stdout}"
+    );
+    Ok(())
+}
+
+#[test]
+fn inspector_cli_lists_and_calls() -> Result<()> {
+    let (node, modules) = node()?;
+    let inspector = modules.join(".bin/mcp-inspector");
+    let server = HttpServer::start(FIXTURE, &[])?;
+    let bin = binary(FIXTURE);
+    let targets: Vec<Vec<String>> = vec![
+        vec![server.url("/mcp")],
+        vec![server.url("/sse"), "--transport".into(), "sse".into()],
+        vec![bin.to_str().unwrap().to_owned()],
+    ];
+    for target in targets {
+        let mut cmd = Command::new(&node);
+        cmd.arg(&inspector)
+            .arg("--cli")
+            .args(&target)
+            .args(["--method", "tools/list"]);
+        let (ok, stdout, stderr) = run(cmd, Duration::from_secs(90))?;
+        assert!(ok, "inspector {target:?}: {stderr}");
+        let listed: Value = serde_json::from_str(&stdout).with_context(|| stdout.clone())?;
+        assert!(
+            listed["tools"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["name"] == "echo"),
+            "{target:?}"
+        );
+
+        let mut cmd = Command::new(&node);
+        cmd.arg(&inspector).arg("--cli").args(&target).args([
+            "--method",
+            "tools/call",
+            "--tool-name",
+            "echo",
+            "--tool-arg",
+            "text=from inspector",
+        ]);
+        let (ok, stdout, stderr) = run(cmd, Duration::from_secs(90))?;
+        assert!(ok, "inspector {target:?}: {stderr}");
+        let called: Value = serde_json::from_str(&stdout).with_context(|| stdout.clone())?;
+        assert_eq!(called["content"][0]["text"], "from inspector", "{target:?}");
+    }
+    Ok(())
+}
