@@ -1,1 +1,446 @@
-fn main() {}
+//! `opsmcp-bench`: measures an opsmcp server binary the way a host experiences it.
+//!
+//! - cold start: spawn over stdio → the `initialize` response (median and p90 over `--runs`);
+//! - resident memory after `tools/list` (VmRSS from /proc);
+//! - `tools/list` size in bytes and in cl100k tokens (tiktoken-rs, the tokenizer of GPT-4-class
+//!   models; a fair proxy for what the listing costs in every conversation);
+//! - HTTP `tools/call` throughput and p50/p99 latency with `--sessions` concurrent sessions on
+//!   loopback, in session mode and in stateless mode.
+//!
+//! Results go to stdout as a table and to `--out` as JSON; targets are reported, not asserted.
+
+use std::{
+    io::{BufRead, BufReader, Write},
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// The server binary (build it with --release first)
+    #[arg(long)]
+    server: PathBuf,
+    /// Extra arguments for the server (before `serve`), e.g. backend URLs
+    #[arg(long = "server-arg", allow_hyphen_values = true)]
+    server_args: Vec<String>,
+    /// Cold-start runs
+    #[arg(long, default_value_t = 50)]
+    runs: usize,
+    /// Concurrent HTTP sessions
+    #[arg(long, default_value_t = 16)]
+    sessions: usize,
+    /// How long to drive HTTP load, per mode
+    #[arg(long, default_value = "5", value_name = "SECONDS")]
+    seconds: u64,
+    /// Tool to call under load, and its arguments as JSON
+    #[arg(long, default_value = "echo")]
+    tool: String,
+    #[arg(long, default_value = r#"{"text":"ping"}"#)]
+    tool_args: String,
+    /// Where to write the JSON results
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Targets to report against
+    #[arg(long, default_value_t = 5.0)]
+    target_cold_start_ms: f64,
+    #[arg(long, default_value_t = 8.0)]
+    target_rss_mib: f64,
+    #[arg(long, default_value_t = 5000.0)]
+    target_calls_per_sec: f64,
+    #[arg(long, default_value_t = 10.0)]
+    target_p99_ms: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct ColdStart {
+    runs: usize,
+    median_ms: f64,
+    p90_ms: f64,
+    min_ms: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct ToolsList {
+    tools: usize,
+    bytes: usize,
+    cl100k_tokens: usize,
+    rss_after_mib: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct Load {
+    mode: &'static str,
+    sessions: usize,
+    seconds: f64,
+    calls: usize,
+    errors: usize,
+    calls_per_sec: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    server: String,
+    version: String,
+    cores: usize,
+    cold_start: ColdStart,
+    tools_list: ToolsList,
+    http: Vec<Load>,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    anyhow::ensure!(
+        args.server.is_file(),
+        "no server binary at {}",
+        args.server.display()
+    );
+    let (cold_start, version) = cold_start(&args)?;
+    let tools_list = tools_list(&args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let mut http = Vec::new();
+    for stateless in [false, true] {
+        http.push(runtime.block_on(load(&args, stateless))?);
+    }
+    let report = Report {
+        server: args
+            .server
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned(),
+        version,
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        cold_start,
+        tools_list,
+        http,
+    };
+    print_report(&report, &args);
+    if let Some(out) = &args.out {
+        if let Some(dir) = out.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(out, serde_json::to_string_pretty(&report)? + "\n")?;
+        println!("\nwritten to {}", out.display());
+    }
+    Ok(())
+}
+
+/// A server on stdio, killed when dropped.
+struct StdioServer {
+    child: Child,
+    stdin: std::process::ChildStdin,
+    stdout: BufReader<std::process::ChildStdout>,
+}
+
+impl StdioServer {
+    fn spawn(args: &Args) -> Result<Self> {
+        let mut child = Command::new(&args.server)
+            .args(&args.server_args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("spawning {}", args.server.display()))?;
+        let stdin = child.stdin.take().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        Ok(Self {
+            child,
+            stdin,
+            stdout,
+        })
+    }
+
+    fn send(&mut self, message: &Value) -> Result<()> {
+        writeln!(self.stdin, "{message}")?;
+        self.stdin.flush()?;
+        Ok(())
+    }
+
+    /// The next line that answers request `id`.
+    fn answer(&mut self, id: u64) -> Result<(Value, usize)> {
+        loop {
+            let mut line = String::new();
+            if self.stdout.read_line(&mut line)? == 0 {
+                bail!("the server closed stdout");
+            }
+            let value: Value =
+                serde_json::from_str(&line).context("stdout carried a non-JSON line")?;
+            if value["id"] == id {
+                return Ok((value, line.trim_end().len()));
+            }
+        }
+    }
+}
+
+impl Drop for StdioServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn initialize() -> Value {
+    json!({ "jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": { "name": "opsmcp-bench", "version": env!("CARGO_PKG_VERSION") } } })
+}
+
+fn cold_start(args: &Args) -> Result<(ColdStart, String)> {
+    let mut times = Vec::with_capacity(args.runs);
+    let mut version = String::new();
+    for _ in 0..args.runs.max(1) {
+        let started = Instant::now();
+        let mut server = StdioServer::spawn(args)?;
+        server.send(&initialize())?;
+        let (answer, _) = server.answer(0)?;
+        times.push(started.elapsed());
+        version = answer["result"]["serverInfo"]["version"]
+            .as_str()
+            .unwrap_or("?")
+            .to_owned();
+    }
+    times.sort();
+    Ok((
+        ColdStart {
+            runs: times.len(),
+            median_ms: ms(percentile(&times, 0.5)),
+            p90_ms: ms(percentile(&times, 0.9)),
+            min_ms: ms(times[0]),
+        },
+        version,
+    ))
+}
+
+fn tools_list(args: &Args) -> Result<ToolsList> {
+    let mut server = StdioServer::spawn(args)?;
+    server.send(&initialize())?;
+    server.answer(0)?;
+    server.send(&json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }))?;
+    server.send(&json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/list" }))?;
+    let (answer, _) = server.answer(1)?;
+    let tools = answer["result"]["tools"].clone();
+    // What a host puts in the model's context is the tools array, not the JSON-RPC envelope.
+    let text = serde_json::to_string(&tools)?;
+    let bpe = tiktoken_rs::cl100k_base()?;
+    let rss = rss_kib(server.child.id())? as f64 / 1024.0;
+    Ok(ToolsList {
+        tools: tools.as_array().map_or(0, Vec::len),
+        bytes: text.len(),
+        cl100k_tokens: bpe.encode_with_special_tokens(&text).len(),
+        rss_after_mib: rss,
+    })
+}
+
+fn rss_kib(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .context("no VmRSS in /proc status")
+}
+
+/// Start `serve --listen 127.0.0.1:0` and read the address it reports.
+fn start_http(args: &Args, stateless: bool) -> Result<(Child, String)> {
+    let mut cmd = Command::new(&args.server);
+    cmd.args(&args.server_args)
+        .args(["serve", "--listen", "127.0.0.1:0"]);
+    if stateless {
+        cmd.arg("--stateless");
+    }
+    let mut child = cmd
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            if let Some(addr) = line
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix("local="))
+            {
+                let _ = tx.send(addr.to_owned());
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(10))
+        .context("the server did not report its address")?;
+    Ok((child, format!("http://{addr}/mcp")))
+}
+
+async fn load(args: &Args, stateless: bool) -> Result<Load> {
+    let (mut child, url) = start_http(args, stateless)?;
+    let tool_args: Value =
+        serde_json::from_str(&args.tool_args).context("--tool-args is not JSON")?;
+    let deadline = Instant::now() + Duration::from_secs(args.seconds);
+    let url = Arc::new(url);
+    let mut tasks = Vec::new();
+    for _ in 0..args.sessions {
+        let (url, tool, tool_args) = (url.clone(), args.tool.clone(), tool_args.clone());
+        tasks.push(tokio::spawn(async move {
+            session(&url, stateless, &tool, tool_args, deadline).await
+        }));
+    }
+    let started = Instant::now();
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for task in tasks {
+        let (mut l, e) = task.await??;
+        latencies.append(&mut l);
+        errors += e;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let _ = child.kill();
+    let _ = child.wait();
+    latencies.sort();
+    anyhow::ensure!(!latencies.is_empty(), "no call succeeded");
+    Ok(Load {
+        mode: if stateless { "stateless" } else { "session" },
+        sessions: args.sessions,
+        seconds: elapsed,
+        calls: latencies.len(),
+        errors,
+        calls_per_sec: latencies.len() as f64 / elapsed,
+        p50_ms: ms(percentile(&latencies, 0.5)),
+        p99_ms: ms(percentile(&latencies, 0.99)),
+    })
+}
+
+/// One client session: its own connection, calls back to back until the deadline.
+async fn session(
+    url: &str,
+    stateless: bool,
+    tool: &str,
+    tool_args: Value,
+    deadline: Instant,
+) -> Result<(Vec<Duration>, usize)> {
+    let http = reqwest::Client::builder()
+        .http1_only()
+        .pool_max_idle_per_host(1)
+        .tcp_nodelay(true)
+        .build()?;
+    let mut session_id = None;
+    if !stateless {
+        let response = post(&http, url, None, &initialize()).await?;
+        session_id = response
+            .headers()
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        response.bytes().await?;
+        let note = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
+        post(&http, url, session_id.as_deref(), &note)
+            .await?
+            .bytes()
+            .await?;
+    }
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    let mut id = 1u64;
+    while Instant::now() < deadline {
+        id += 1;
+        let call = json!({ "jsonrpc": "2.0", "id": id, "method": "tools/call", "params": { "name": tool, "arguments": tool_args } });
+        let started = Instant::now();
+        let ok = match post(&http, url, session_id.as_deref(), &call).await {
+            Ok(r) if r.status().is_success() => r.bytes().await.is_ok_and(|b| memchr_result(&b)),
+            _ => false,
+        };
+        if ok {
+            latencies.push(started.elapsed());
+        } else {
+            errors += 1;
+        }
+    }
+    Ok((latencies, errors))
+}
+
+fn memchr_result(body: &[u8]) -> bool {
+    body.windows(9).any(|w| w == b"\"result\":")
+}
+
+async fn post(
+    http: &reqwest::Client,
+    url: &str,
+    session: Option<&str>,
+    body: &Value,
+) -> Result<reqwest::Response> {
+    let mut request = http
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-11-25");
+    if let Some(s) = session {
+        request = request.header("mcp-session-id", s);
+    }
+    Ok(request.body(body.to_string()).send().await?)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "met" } else { "MISSED" }
+}
+
+fn print_report(r: &Report, args: &Args) {
+    println!("{} {} on {} cores", r.server, r.version, r.cores);
+    let c = &r.cold_start;
+    println!(
+        "cold start (stdio spawn → initialize, {} runs): median {:.2} ms, p90 {:.2} ms, min {:.2} ms  [target ≤ {} ms median: {}]",
+        c.runs,
+        c.median_ms,
+        c.p90_ms,
+        c.min_ms,
+        args.target_cold_start_ms,
+        verdict(c.median_ms <= args.target_cold_start_ms)
+    );
+    let t = &r.tools_list;
+    println!(
+        "tools/list: {} tools, {} bytes, {} cl100k tokens; RSS after tools/list {:.1} MiB  [target ≤ {} MiB: {}]",
+        t.tools,
+        t.bytes,
+        t.cl100k_tokens,
+        t.rss_after_mib,
+        args.target_rss_mib,
+        verdict(t.rss_after_mib <= args.target_rss_mib)
+    );
+    for l in &r.http {
+        println!(
+            "HTTP tools/call `{}` ({} mode, {} sessions, {:.1} s): {} calls, {} errors, {:.0} calls/s, p50 {:.2} ms, p99 {:.2} ms  [targets ≥ {} calls/s: {}; p99 ≤ {} ms: {}]",
+            args.tool,
+            l.mode,
+            l.sessions,
+            l.seconds,
+            l.calls,
+            l.errors,
+            l.calls_per_sec,
+            l.p50_ms,
+            l.p99_ms,
+            args.target_calls_per_sec,
+            verdict(l.calls_per_sec >= args.target_calls_per_sec),
+            args.target_p99_ms,
+            verdict(l.p99_ms <= args.target_p99_ms)
+        );
+    }
+}
