@@ -205,3 +205,70 @@ mod tests {
         assert_eq!(problems, vec!["pods_list: no annotations".to_owned()]);
     }
 }
+
+#[cfg(test)]
+mod router_tests {
+    use rmcp::{handler::server::wrapper::Parameters, tool, tool_router};
+
+    use super::*;
+
+    #[derive(Debug, Clone)]
+    struct Demo;
+
+    #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+    struct Name {
+        /// Pod name
+        name: String,
+    }
+
+    #[tool_router]
+    impl Demo {
+        /// List pods
+        #[tool]
+        fn pods_list(&self) -> String {
+            "pods".into()
+        }
+
+        /// Delete a pod
+        #[tool]
+        fn pods_delete(&self, Parameters(Name { name }): Parameters<Name>) -> String {
+            format!("deleted {name}")
+        }
+    }
+
+    #[test]
+    fn effects_become_annotations_and_gaps_are_named() {
+        let mut router = Demo::tool_router();
+        let effects = [
+            ("pods_list", Effect::Read),
+            (
+                "pods_delete",
+                Effect::Write {
+                    destructive: true,
+                    idempotent: true,
+                },
+            ),
+        ];
+        declare_effects(&mut router, &effects, true).unwrap();
+        assert!(annotation_problems(&router.list_all()).is_empty());
+        let delete = router
+            .get("pods_delete")
+            .unwrap()
+            .annotations
+            .clone()
+            .unwrap();
+        assert_eq!(delete.destructive_hint, Some(true));
+
+        let mut router = Demo::tool_router();
+        let err = declare_effects(
+            &mut router,
+            &[("pods_list", Effect::Read), ("nodes_list", Effect::Read)],
+            true,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            "`nodes_list` has an effect but is not a tool; tool `pods_delete` declares no effect"
+        );
+    }
+}

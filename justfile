@@ -1,0 +1,39 @@
+# The one entry point for people and CI. `just --list` shows the recipes.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# List the recipes
+default:
+    @just --list
+
+# Install what the tests need (nginx, Prometheus, Node 22 + MCP clients, Python MCP SDK)
+setup *args:
+    scripts/setup.sh {{args}}
+
+# Build every crate and binary
+build:
+    cargo build --workspace --all-targets
+
+# All tests: unit, integration, and e2e with real MCP clients, nginx and backends
+test:
+    cargo build --workspace --bins
+    cargo test --workspace --no-fail-fast
+
+# Formatting, clippy with warnings as errors, licences and sources of dependencies
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+    cargo deny --offline check licenses bans sources
+
+# Only the official MCP conformance suite against the fixture (both protocol revisions)
+conformance:
+    cargo test -p opsmcp-e2e --test clients conformance -- --nocapture
+
+# Benchmarks (release build); results in bench-results/
+bench:
+    cargo build --release -p opsmcp-bench -p opsmcp-fixture
+    target/release/opsmcp-bench --server target/release/opsmcp-fixture --out bench-results/opsmcp-fixture.json
+
+# The incident demo arrives with the first real server (opsmcp-prometheus)
+demo:
+    @echo "the demo arrives with opsmcp-prometheus; for now: cargo run -p opsmcp-fixture -- serve" && exit 1
