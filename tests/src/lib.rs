@@ -134,11 +134,17 @@ pub struct HttpServer {
 
 impl HttpServer {
     pub fn start(package: &str, extra: &[&str]) -> Result<Self> {
+        Self::start_with_env(package, extra, &[])
+    }
+
+    /// [`HttpServer::start`] with extra environment variables.
+    pub fn start_with_env(package: &str, extra: &[&str], env: &[(&str, &str)]) -> Result<Self> {
         let bin = binary(package);
         let mut child = Command::new(&bin)
             .arg("serve")
             .args(["--listen", "127.0.0.1:0"])
             .args(extra)
+            .envs(env.iter().copied())
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -452,3 +452,45 @@ async fn graceful_shutdown_on_sigterm() -> Result<()> {
     assert!(status.success(), "{status:?}");
     Ok(())
 }
+
+#[tokio::test]
+async fn flags_beat_environment_beats_config_file() -> Result<()> {
+    let dir = opsmcp_e2e::TempDir::new("config")?;
+    let file = dir.path().join("opsmcp.toml");
+    std::fs::write(&file, "[serve]\nhttp-token = \"from-file\"\n")?;
+    let file = file.to_str().unwrap();
+    let http = reqwest::Client::new();
+    let accepted = async |server: &HttpServer, token: &str| -> Result<bool> {
+        let status = http
+            .post(server.url("/mcp"))
+            .bearer_auth(token)
+            .send()
+            .await?
+            .status();
+        Ok(status != 401)
+    };
+
+    let only_file = HttpServer::start_with_env(
+        FIXTURE,
+        &["--shutdown-grace-secs", "1"],
+        &[("OPSMCP_CONFIG", file)],
+    )?;
+    assert!(accepted(&only_file, "from-file").await?);
+
+    let env_too = HttpServer::start_with_env(
+        FIXTURE,
+        &[],
+        &[("OPSMCP_CONFIG", file), ("OPSMCP_HTTP_TOKEN", "from-env")],
+    )?;
+    assert!(accepted(&env_too, "from-env").await?);
+    assert!(!accepted(&env_too, "from-file").await?);
+
+    let flag_too = HttpServer::start_with_env(
+        FIXTURE,
+        &["--http-token", "from-flag"],
+        &[("OPSMCP_CONFIG", file), ("OPSMCP_HTTP_TOKEN", "from-env")],
+    )?;
+    assert!(accepted(&flag_too, "from-flag").await?);
+    assert!(!accepted(&flag_too, "from-env").await?);
+    Ok(())
+}

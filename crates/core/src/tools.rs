@@ -8,10 +8,13 @@ use std::time::Instant;
 use rmcp::{
     ErrorData,
     handler::server::{router::tool::ToolRouter, tool::ToolCallContext},
-    model::{CallToolResponse, JsonObject, Tool, ToolAnnotations},
+    model::{
+        CacheScope, CallToolResponse, JsonObject, ReadResourceResult, Resource, ResourceContents,
+        Tool, ToolAnnotations,
+    },
 };
 
-use crate::metrics::{Metrics, Outcome};
+use crate::metrics::{METRICS_RESOURCE_URI, Metrics, Outcome};
 
 /// What a tool does to the world it talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,6 +124,26 @@ pub fn arguments<T: serde::de::DeserializeOwned>(
         };
         ErrorData::invalid_params(message, None)
     })
+}
+
+/// The `opsmcp://metrics` resource every server lists: its own Prometheus metrics.
+pub fn metrics_resource() -> Resource {
+    Resource::new(METRICS_RESOURCE_URI, "metrics")
+        .with_description(
+            "This server's Prometheus metrics: tool calls, latency, backend requests, retries",
+        )
+        .with_mime_type("text/plain")
+}
+
+/// Read `opsmcp://metrics`; never cached (`ttlMs: 0`, private).
+pub fn read_metrics(metrics: &Metrics) -> ReadResourceResult {
+    let mut result = ReadResourceResult::new(vec![ResourceContents::text(
+        metrics.render(),
+        METRICS_RESOURCE_URI,
+    )]);
+    result.ttl_ms = Some(0);
+    result.cache_scope = Some(CacheScope::Private);
+    result
 }
 
 /// Dispatch a `tools/call` through `router` and record it in `metrics`: the call a server's
