@@ -186,32 +186,41 @@ async fn token_host_and_origin_are_enforced_on_every_mcp_route() -> Result<()> {
         } else {
             reqwest::Method::GET
         };
-        let no_token = http
-            .request(method.clone(), server.url(path))
-            .send()
-            .await?;
-        assert_eq!(no_token.status(), 401, "{path}");
-        assert_eq!(no_token.headers()["www-authenticate"], "Bearer");
-        let wrong = http
-            .request(method.clone(), server.url(path))
-            .bearer_auth("wrong")
-            .send()
-            .await?;
-        assert_eq!(wrong.status(), 401, "{path}");
-        let evil_host = http
-            .request(method.clone(), server.url(path))
-            .bearer_auth("t0ken-for-tests")
-            .header("host", "evil.example.net")
-            .send()
-            .await?;
-        assert_eq!(evil_host.status(), 403, "{path}");
-        let evil_origin = http
-            .request(method.clone(), server.url(path))
-            .bearer_auth("t0ken-for-tests")
-            .header("origin", "https://evil.example.net")
-            .send()
-            .await?;
-        assert_eq!(evil_origin.status(), 403, "{path}");
+        let cases: [(&str, &[(&str, &str)], u16); 4] = [
+            ("no token", &[], 401),
+            ("wrong token", &[("authorization", "Bearer wrong")], 401),
+            (
+                "foreign Host",
+                &[
+                    ("authorization", "Bearer t0ken-for-tests"),
+                    ("host", "evil.example.net"),
+                ],
+                403,
+            ),
+            (
+                "foreign Origin",
+                &[
+                    ("authorization", "Bearer t0ken-for-tests"),
+                    ("origin", "https://evil.example.net"),
+                ],
+                403,
+            ),
+        ];
+        for (case, headers, expected) in cases {
+            let mut request = http.request(method.clone(), server.url(path));
+            for (name, value) in headers {
+                request = request.header(*name, *value);
+            }
+            let response = request.send().await?;
+            assert_eq!(response.status(), expected, "{path}: {case}");
+            if expected == 401 {
+                assert_eq!(
+                    response.headers()["www-authenticate"],
+                    "Bearer",
+                    "{path}: {case}"
+                );
+            }
+        }
     }
     // The right token, an allowed proxy Host and a loopback Origin pass.
     let mut s = RawSession::new(server.url("/mcp"))

@@ -9,8 +9,9 @@ use rmcp::{
     ErrorData,
     handler::server::{router::tool::ToolRouter, tool::ToolCallContext},
     model::{
-        CacheScope, CallToolResponse, JsonObject, ReadResourceResult, Resource, ResourceContents,
-        Tool, ToolAnnotations,
+        CacheScope, CallToolResponse, JsonObject, ListPromptsResult, ListResourceTemplatesResult,
+        ListResourcesResult, ListToolsResult, ReadResourceResult, Resource, ResourceContents, Tool,
+        ToolAnnotations,
     },
 };
 
@@ -125,6 +126,32 @@ pub fn arguments<T: serde::de::DeserializeOwned>(
         ErrorData::invalid_params(message, None)
     })
 }
+
+/// Caching hints (`ttlMs`, `cacheScope`, SEP-2549) on the results that carry them, so a host
+/// knows how long a listing stays valid.
+pub trait CachingHints: Sized {
+    fn cache(self, ttl_ms: u64, scope: CacheScope) -> Self;
+}
+
+macro_rules! caching_hints {
+    ($($result:ty),*) => {$(
+        impl CachingHints for $result {
+            fn cache(mut self, ttl_ms: u64, scope: CacheScope) -> Self {
+                self.ttl_ms = Some(ttl_ms);
+                self.cache_scope = Some(scope);
+                self
+            }
+        }
+    )*};
+}
+
+caching_hints!(
+    ListToolsResult,
+    ListPromptsResult,
+    ListResourcesResult,
+    ListResourceTemplatesResult,
+    ReadResourceResult
+);
 
 /// The `opsmcp://metrics` resource every server lists: its own Prometheus metrics.
 pub fn metrics_resource() -> Resource {
