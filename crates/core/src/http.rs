@@ -32,6 +32,8 @@ pub struct BackendConfig {
     pub max_retry_after: Duration,
     /// Requests in flight at once.
     pub concurrency: usize,
+    /// Largest response body read; a larger one is an error that says to narrow the request.
+    pub max_body_bytes: usize,
     /// Sent on every request (authorization, tenant headers).
     pub default_headers: HeaderMap,
     /// Values to scrub from error messages (tokens, passwords).
@@ -50,6 +52,7 @@ impl BackendConfig {
             max_backoff: Duration::from_secs(5),
             max_retry_after: Duration::from_secs(30),
             concurrency: 8,
+            max_body_bytes: 32 * 1024 * 1024,
             default_headers: HeaderMap::new(),
             secrets: Vec::new(),
         }
@@ -87,6 +90,14 @@ pub enum HttpError {
     },
     #[error("invalid request to {backend}: {reason}")]
     Request { backend: String, reason: String },
+    #[error(
+        "{backend} sent more than {limit} bytes for {url}; narrow the request (shorter range, more selective matchers, a lower limit)"
+    )]
+    TooLarge {
+        backend: String,
+        url: String,
+        limit: usize,
+    },
 }
 
 impl HttpError {
@@ -313,10 +324,7 @@ impl Backend {
             .metrics
             .backend_request(&backend, Some(status.as_u16()));
         let headers = response.headers().clone();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| self.transport_error(e, url.clone()))?;
+        let body = self.read_body(response, &url).await?;
         if status.is_success() {
             return Ok(Response {
                 status,
@@ -331,6 +339,35 @@ impl Backend {
             url,
             status,
         })
+    }
+
+    /// Read the body, refusing to buffer more than `max_body_bytes`.
+    async fn read_body(
+        &self,
+        mut response: reqwest::Response,
+        url: &str,
+    ) -> Result<bytes::Bytes, HttpError> {
+        let limit = self.inner.config.max_body_bytes;
+        let too_large = || HttpError::TooLarge {
+            backend: self.name().to_owned(),
+            url: url.to_owned(),
+            limit,
+        };
+        if response.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(too_large());
+        }
+        let mut body = bytes::BytesMut::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| self.transport_error(e, url.to_owned()))?
+        {
+            if body.len() + chunk.len() > limit {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body.freeze())
     }
 
     fn transport_error(&self, e: reqwest::Error, url: String) -> HttpError {

@@ -266,3 +266,21 @@ async fn concurrency_is_limited_per_backend() {
     }
     assert_eq!(peak.load(Ordering::SeqCst), 2);
 }
+
+#[tokio::test]
+async fn oversized_responses_are_refused_with_advice() {
+    let router = Router::new().route("/api", get(|| async { "x".repeat(10_000) }));
+    let url = serve(router).await;
+    let mut config = BackendConfig::new("big", url);
+    config.max_body_bytes = 1_000;
+    let err = Backend::new(config, Metrics::new(identity!()))
+        .unwrap()
+        .get_json::<serde_json::Value, _>("api", &())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, HttpError::TooLarge { limit: 1_000, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("narrow the request"), "{err}");
+}

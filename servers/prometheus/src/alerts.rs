@@ -1,0 +1,592 @@
+//! Alerting: alerts and rules as Prometheus evaluates them, Alertmanager's alerts and silences,
+//! and (only with `--enable-writes`) creating and expiring silences.
+
+use jiff::{SignedDuration, Timestamp};
+use opsmcp_core::output::{Table, parse_duration};
+use reqwest::Method;
+use rmcp::{
+    ErrorData,
+    handler::server::wrapper::Parameters,
+    model::CallToolResult,
+    schemars::{self, JsonSchema},
+    tool, tool_router,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{
+    PrometheusServer,
+    render::{Labels, failure, number, sample, text},
+};
+
+/// Alert states Prometheus reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertState {
+    #[default]
+    All,
+    Firing,
+    Pending,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct AlertsArgs {
+    /// firing, pending or all (default)
+    pub state: Option<AlertState>,
+    /// Case-insensitive text to find in the alert's labels or annotations
+    pub filter: Option<String>,
+}
+
+/// Rule kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleKind {
+    Alert,
+    Record,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct RulesArgs {
+    /// Only alerting or only recording rules
+    #[serde(rename = "type")]
+    pub kind: Option<RuleKind>,
+    /// Only rules whose last evaluation failed
+    #[serde(default)]
+    pub unhealthy_only: bool,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct AmAlertsArgs {
+    /// Label matchers such as severity="critical" or alertname=~"High.*"
+    #[serde(default)]
+    pub matchers: Vec<String>,
+    /// Include silenced alerts (default true)
+    pub silenced: Option<bool>,
+    /// Include inhibited alerts (default true)
+    pub inhibited: Option<bool>,
+    /// Include active alerts (default true)
+    pub active: Option<bool>,
+}
+
+/// Silence states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SilenceState {
+    Active,
+    Pending,
+    Expired,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct SilencesArgs {
+    /// Only silences in this state (default: active and pending)
+    pub state: Option<SilenceState>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct SilenceCreateArgs {
+    /// Label matchers, e.g. alertname="HighMemory", pod=~"leaky.*"
+    pub matchers: Vec<String>,
+    /// How long, e.g. 2h
+    pub duration: String,
+    /// Why (shown to everyone who sees the silence)
+    pub comment: String,
+    /// Author (default opsmcp)
+    pub created_by: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct SilenceExpireArgs {
+    /// Silence ID
+    pub id: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PromAlerts {
+    alerts: Vec<PromAlert>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PromAlert {
+    labels: Labels,
+    annotations: Labels,
+    state: String,
+    active_at: Option<String>,
+    value: Option<String>,
+}
+
+/// One Alertmanager label matcher.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matcher {
+    pub name: String,
+    pub value: String,
+    pub is_regex: bool,
+    pub is_equal: bool,
+}
+
+impl Matcher {
+    /// Parse `name="value"`, `name!="value"`, `name=~"re"` or `name!~"re"` (quotes optional).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let ops = [
+            ("!~", true, false),
+            ("=~", true, true),
+            ("!=", false, false),
+            ("=", false, true),
+        ];
+        for (op, is_regex, is_equal) in ops {
+            if let Some((name, value)) = text.split_once(op) {
+                let name = name.trim();
+                if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    return Err(format!("invalid label name in matcher `{text}`"));
+                }
+                let value = value.trim();
+                let value = value
+                    .strip_prefix('"')
+                    .and_then(|v| v.strip_suffix('"'))
+                    .unwrap_or(value)
+                    .to_owned();
+                return Ok(Self {
+                    name: name.to_owned(),
+                    value,
+                    is_regex,
+                    is_equal,
+                });
+            }
+        }
+        Err(format!(
+            "invalid matcher `{text}`: expected name=\"value\", name!=\"value\", name=~\"regex\" or name!~\"regex\""
+        ))
+    }
+
+    fn to_filter(&self) -> String {
+        let op = match (self.is_regex, self.is_equal) {
+            (false, true) => "=",
+            (false, false) => "!=",
+            (true, true) => "=~",
+            (true, false) => "!~",
+        };
+        format!("{}{op}\"{}\"", self.name, self.value.replace('"', "\\\""))
+    }
+}
+
+fn labels_text(labels: &Labels, skip: &[&str]) -> String {
+    labels
+        .iter()
+        .filter(|(k, _)| !skip.contains(&k.as_str()))
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn since(at: &str, now: Timestamp) -> String {
+    match at.parse::<Timestamp>() {
+        Ok(t) => {
+            let secs = now.duration_since(t).as_secs().max(0);
+            let ago = match secs {
+                s if s < 120 => format!("{s}s"),
+                s if s < 7200 => format!("{}m", s / 60),
+                s if s < 172_800 => format!("{}h{}m", s / 3600, (s % 3600) / 60),
+                s => format!("{}d", s / 86400),
+            };
+            format!("{} ({ago} ago)", t.round(jiff::Unit::Second).unwrap_or(t))
+        }
+        Err(_) => at.to_owned(),
+    }
+}
+
+#[tool_router(router = alerts_router, vis = "pub(crate)")]
+impl PrometheusServer {
+    /// Alerts as Prometheus evaluates them: firing first, with since, labels and summary.
+    #[tool]
+    pub async fn alerts_list(
+        &self,
+        Parameters(args): Parameters<AlertsArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let mut alerts = match self
+            .prometheus()
+            .prometheus::<PromAlerts>("api/v1/alerts", &[])
+            .await
+        {
+            Ok(a) => a.data.alerts,
+            Err(e) => return Ok(failure(e)),
+        };
+        let state = args.state.unwrap_or_default();
+        let filter = args.filter.as_deref().unwrap_or("").to_lowercase();
+        alerts.retain(|a| {
+            let state_ok = match state {
+                AlertState::All => true,
+                AlertState::Firing => a.state == "firing",
+                AlertState::Pending => a.state == "pending",
+            };
+            let text_ok = filter.is_empty()
+                || a.labels
+                    .values()
+                    .chain(a.annotations.values())
+                    .any(|v| v.to_lowercase().contains(&filter));
+            state_ok && text_ok
+        });
+        if alerts.is_empty() {
+            return Ok(text("no alerts match"));
+        }
+        alerts.sort_by(|a, b| {
+            (a.state != "firing", &a.active_at).cmp(&(b.state != "firing", &b.active_at))
+        });
+        let now = Timestamp::now();
+        let firing = alerts.iter().filter(|a| a.state == "firing").count();
+        let mut table = Table::new(["ALERT", "STATE", "SINCE", "VALUE", "LABELS", "SUMMARY"]);
+        for a in &alerts {
+            let summary = a
+                .annotations
+                .get("summary")
+                .or_else(|| a.annotations.get("description"))
+                .cloned()
+                .unwrap_or_default();
+            table.row([
+                a.labels.get("alertname").cloned().unwrap_or_default(),
+                a.state.clone(),
+                a.active_at
+                    .as_deref()
+                    .map(|t| since(t, now))
+                    .unwrap_or_default(),
+                a.value
+                    .as_deref()
+                    .map(|v| number(sample(v)))
+                    .unwrap_or_default(),
+                labels_text(&a.labels, &["alertname"]),
+                summary,
+            ]);
+        }
+        Ok(text(format!(
+            "{} alerts, {firing} firing\n{}",
+            alerts.len(),
+            table.render()
+        )))
+    }
+
+    /// Alerting and recording rules with their state, health and last error.
+    #[tool]
+    pub async fn rules_list(
+        &self,
+        Parameters(args): Parameters<RulesArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let mut query = Vec::new();
+        if let Some(kind) = args.kind {
+            query.push((
+                "type",
+                if kind == RuleKind::Alert {
+                    "alert"
+                } else {
+                    "record"
+                }
+                .to_owned(),
+            ));
+        }
+        let groups = match self
+            .prometheus()
+            .prometheus::<Value>("api/v1/rules", &query)
+            .await
+        {
+            Ok(a) => a.data,
+            Err(e) => return Ok(failure(e)),
+        };
+        let mut table = Table::new([
+            "GROUP",
+            "RULE",
+            "TYPE",
+            "STATE",
+            "HEALTH",
+            "LAST ERROR",
+            "EXPR",
+        ]);
+        let mut count = 0;
+        for group in groups
+            .get("groups")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let group_name = group.get("name").and_then(Value::as_str).unwrap_or("");
+            for rule in group
+                .get("rules")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let field = |k: &str| rule.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+                if args.unhealthy_only && field("health") == "ok" {
+                    continue;
+                }
+                count += 1;
+                table.row([
+                    group_name.to_owned(),
+                    field("name"),
+                    field("type")
+                        .replace("alerting", "alert")
+                        .replace("recording", "record"),
+                    field("state"),
+                    field("health"),
+                    field("lastError"),
+                    field("query"),
+                ]);
+            }
+        }
+        if count == 0 {
+            return Ok(text(if args.unhealthy_only {
+                "every rule evaluated fine"
+            } else {
+                "no rules are loaded"
+            }));
+        }
+        Ok(text(format!("{count} rules\n{}", table.render())))
+    }
+}
+
+#[tool_router(router = alertmanager_router, vis = "pub(crate)")]
+impl PrometheusServer {
+    /// Alertmanager's alerts (active, silenced, inhibited), filtered by label matchers.
+    #[tool]
+    pub async fn alertmanager_alerts(
+        &self,
+        Parameters(args): Parameters<AmAlertsArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let Some(am) = self.alertmanager() else {
+            return Ok(failure("no Alertmanager configured: set ALERTMANAGER_URL"));
+        };
+        let mut query = Vec::new();
+        for m in &args.matchers {
+            match Matcher::parse(m) {
+                Ok(m) => query.push(("filter", m.to_filter())),
+                Err(e) => return Ok(failure(e)),
+            }
+        }
+        for (key, value) in [
+            ("active", args.active),
+            ("silenced", args.silenced),
+            ("inhibited", args.inhibited),
+        ] {
+            query.push((key, value.unwrap_or(true).to_string()));
+        }
+        let alerts = match am.get_json::<Vec<Value>>("api/v2/alerts", &query).await {
+            Ok(a) => a,
+            Err(e) => return Ok(failure(e)),
+        };
+        if alerts.is_empty() {
+            return Ok(text("Alertmanager has no alerts matching that"));
+        }
+        let now = Timestamp::now();
+        let mut table = Table::new([
+            "ALERT",
+            "STATE",
+            "SINCE",
+            "SILENCED BY",
+            "LABELS",
+            "SUMMARY",
+        ]);
+        for a in &alerts {
+            let labels: Labels =
+                serde_json::from_value(a.get("labels").cloned().unwrap_or_default())
+                    .unwrap_or_default();
+            let state = a
+                .pointer("/status/state")
+                .and_then(Value::as_str)
+                .unwrap_or("?");
+            let silenced: Vec<&str> = a
+                .pointer("/status/silencedBy")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            table.row([
+                labels.get("alertname").cloned().unwrap_or_default(),
+                state.to_owned(),
+                a.get("startsAt")
+                    .and_then(Value::as_str)
+                    .map(|t| since(t, now))
+                    .unwrap_or_default(),
+                silenced.join(","),
+                labels_text(&labels, &["alertname"]),
+                a.pointer("/annotations/summary")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned(),
+            ]);
+        }
+        Ok(text(format!("{} alerts\n{}", alerts.len(), table.render())))
+    }
+
+    /// Alertmanager silences (active and pending by default).
+    #[tool]
+    pub async fn silences_list(
+        &self,
+        Parameters(args): Parameters<SilencesArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let Some(am) = self.alertmanager() else {
+            return Ok(failure("no Alertmanager configured: set ALERTMANAGER_URL"));
+        };
+        let silences = match am.get_json::<Vec<Value>>("api/v2/silences", &[]).await {
+            Ok(s) => s,
+            Err(e) => return Ok(failure(e)),
+        };
+        let wanted = |state: &str| match args.state {
+            Some(SilenceState::Active) => state == "active",
+            Some(SilenceState::Pending) => state == "pending",
+            Some(SilenceState::Expired) => state == "expired",
+            None => state != "expired",
+        };
+        let mut table = Table::new(["ID", "STATE", "MATCHERS", "ENDS", "BY", "COMMENT"]);
+        let mut count = 0;
+        for s in &silences {
+            let state = s
+                .pointer("/status/state")
+                .and_then(Value::as_str)
+                .unwrap_or("?");
+            if !wanted(state) {
+                continue;
+            }
+            count += 1;
+            let matchers: Vec<String> = s
+                .get("matchers")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|m| {
+                    let matcher = Matcher {
+                        name: m
+                            .get("name")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_owned(),
+                        value: m
+                            .get("value")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_owned(),
+                        is_regex: m.get("isRegex").and_then(Value::as_bool).unwrap_or(false),
+                        is_equal: m.get("isEqual").and_then(Value::as_bool).unwrap_or(true),
+                    };
+                    matcher.to_filter()
+                })
+                .collect();
+            let field = |k: &str| s.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+            table.row([
+                field("id"),
+                state.to_owned(),
+                matchers.join(", "),
+                field("endsAt"),
+                field("createdBy"),
+                field("comment"),
+            ]);
+        }
+        if count == 0 {
+            return Ok(text("no silences in that state"));
+        }
+        Ok(text(format!("{count} silences\n{}", table.render())))
+    }
+}
+
+#[tool_router(router = silence_writes_router, vis = "pub(crate)")]
+impl PrometheusServer {
+    /// Create an Alertmanager silence for the matching alerts, starting now.
+    #[tool]
+    pub async fn silences_create(
+        &self,
+        Parameters(args): Parameters<SilenceCreateArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let Some(am) = self.alertmanager() else {
+            return Ok(failure("no Alertmanager configured: set ALERTMANAGER_URL"));
+        };
+        if args.matchers.is_empty() {
+            return Ok(failure(
+                "a silence needs at least one matcher, e.g. alertname=\"HighMemory\"",
+            ));
+        }
+        let mut matchers = Vec::new();
+        for m in &args.matchers {
+            match Matcher::parse(m) {
+                Ok(m) => matchers.push(json!({ "name": m.name, "value": m.value, "isRegex": m.is_regex, "isEqual": m.is_equal })),
+                Err(e) => return Ok(failure(e)),
+            }
+        }
+        let duration = match parse_duration(&args.duration) {
+            Ok(d) if d > SignedDuration::ZERO => d,
+            Ok(_) => return Ok(failure("the duration must be positive")),
+            Err(e) => return Ok(failure(format!("invalid duration: {e}"))),
+        };
+        if args.comment.trim().is_empty() {
+            return Ok(failure(
+                "say why in `comment`: it is what the on-call team sees",
+            ));
+        }
+        let now = Timestamp::now();
+        let body = json!({
+            "matchers": matchers,
+            "startsAt": now.to_string(),
+            "endsAt": (now + duration).to_string(),
+            "createdBy": args.created_by.as_deref().unwrap_or("opsmcp"),
+            "comment": args.comment,
+        });
+        match am
+            .send_json(Method::POST, "api/v2/silences", Some(&body))
+            .await
+        {
+            Ok(answer) => Ok(text(format!(
+                "silence {} created until {}",
+                answer
+                    .get("silenceID")
+                    .and_then(Value::as_str)
+                    .unwrap_or("?"),
+                (now + duration)
+                    .round(jiff::Unit::Second)
+                    .unwrap_or(now + duration)
+            ))),
+            Err(e) => Ok(failure(e)),
+        }
+    }
+
+    /// Expire (end) an Alertmanager silence now.
+    #[tool]
+    pub async fn silences_expire(
+        &self,
+        Parameters(args): Parameters<SilenceExpireArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let Some(am) = self.alertmanager() else {
+            return Ok(failure("no Alertmanager configured: set ALERTMANAGER_URL"));
+        };
+        if args.id.is_empty() || !args.id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            return Ok(failure(format!("`{}` is not a silence ID", args.id)));
+        }
+        match am
+            .send_json(Method::DELETE, &format!("api/v2/silence/{}", args.id), None)
+            .await
+        {
+            Ok(_) => Ok(text(format!("silence {} expired", args.id))),
+            Err(e) => Ok(failure(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matchers() {
+        let m = Matcher::parse("alertname=\"HighMemory\"").unwrap();
+        assert_eq!(
+            (m.name.as_str(), m.value.as_str(), m.is_regex, m.is_equal),
+            ("alertname", "HighMemory", false, true)
+        );
+        let m = Matcher::parse("pod=~leaky.*").unwrap();
+        assert_eq!(
+            (m.is_regex, m.is_equal, m.to_filter()),
+            (true, true, "pod=~\"leaky.*\"".to_owned())
+        );
+        assert!(!Matcher::parse("severity!=\"info\"").unwrap().is_equal);
+        assert!(Matcher::parse("no operator").is_err());
+        assert!(Matcher::parse("=\"x\"").is_err());
+    }
+}

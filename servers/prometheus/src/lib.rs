@@ -1,0 +1,244 @@
+//! opsmcp-prometheus: an MCP server for Prometheus and Alertmanager.
+//!
+//! [`PrometheusServer`] holds the API clients and the tool router; each tool group lives in its
+//! own module with its parameter types and tests: [`query`] (PromQL), [`discovery`] (metric
+//! names, metadata, labels, series), [`health`] (targets, TSDB cardinality, build info),
+//! [`alerts`] (alerts, rules, Alertmanager alerts and silences) and [`incident`] (shortcuts
+//! that save a model several calls). The server never contacts a backend at start-up.
+
+pub mod alerts;
+pub mod client;
+pub mod config;
+pub mod discovery;
+pub mod health;
+pub mod incident;
+pub mod promql;
+pub mod query;
+pub mod render;
+
+use std::sync::Arc;
+
+use opsmcp_core::{
+    metrics::{METRICS_RESOURCE_URI, Metrics},
+    tools::{
+        CachingHints, Effect, call_instrumented, declare_effects, metrics_resource, read_metrics,
+    },
+};
+use rmcp::{
+    ErrorData, RoleServer, ServerHandler,
+    handler::server::{router::tool::ToolRouter, tool::ToolCallContext},
+    model::{
+        CacheScope, CallToolRequestParams, CallToolResponse, Implementation, InitializeResult,
+        ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
+        ReadResourceResponse, ServerCapabilities, Tool,
+    },
+    service::RequestContext,
+};
+
+use crate::{client::Api, config::PrometheusArgs};
+
+/// Every tool and what it does to the world; annotations are derived from this table.
+const EFFECTS: &[(&str, Effect)] = &[
+    ("query_instant", Effect::Read),
+    ("query_range", Effect::Read),
+    ("metrics_list", Effect::Read),
+    ("metrics_metadata", Effect::Read),
+    ("labels_list", Effect::Read),
+    ("label_values", Effect::Read),
+    ("series_list", Effect::Read),
+    ("targets_list", Effect::Read),
+    ("tsdb_status", Effect::Read),
+    ("prometheus_health", Effect::Read),
+    ("alerts_list", Effect::Read),
+    ("rules_list", Effect::Read),
+    ("alertmanager_alerts", Effect::Read),
+    ("silences_list", Effect::Read),
+    (
+        "silences_create",
+        Effect::Write {
+            destructive: false,
+            idempotent: false,
+        },
+    ),
+    (
+        "silences_expire",
+        Effect::Write {
+            destructive: true,
+            idempotent: true,
+        },
+    ),
+    ("pod_resources", Effect::Read),
+    ("service_error_ratio", Effect::Read),
+];
+
+/// Names of the request counter and its labels used by `service_error_ratio`.
+#[derive(Debug, Clone)]
+pub struct ErrorRatioConfig {
+    pub metric: String,
+    pub status_label: String,
+    pub service_label: String,
+}
+
+struct Inner {
+    prometheus: Api,
+    alertmanager: Option<Api>,
+    metrics: Metrics,
+    router: ToolRouter<PrometheusServer>,
+    tools: Vec<Tool>,
+    error_ratio: ErrorRatioConfig,
+}
+
+/// The server; cheap to clone (one clone per MCP session).
+#[derive(Clone)]
+pub struct PrometheusServer {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for PrometheusServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrometheusServer")
+            .field("tools", &self.inner.tools.len())
+            .finish()
+    }
+}
+
+impl PrometheusServer {
+    /// Build the server from its options; no backend is contacted.
+    pub fn new(args: &PrometheusArgs, metrics: Metrics) -> Result<Self, config::SetupError> {
+        let (prometheus, alertmanager) = args.apis(&metrics)?;
+        let error_ratio = ErrorRatioConfig {
+            metric: args.error_metric.clone(),
+            status_label: args.status_label.clone(),
+            service_label: args.service_label.clone(),
+        };
+        Ok(Self::with_apis(
+            prometheus,
+            alertmanager,
+            args.enable_writes,
+            error_ratio,
+            metrics,
+        ))
+    }
+
+    /// Build the server around given clients (tests inject their own).
+    pub fn with_apis(
+        prometheus: Api,
+        alertmanager: Option<Api>,
+        enable_writes: bool,
+        error_ratio: ErrorRatioConfig,
+        metrics: Metrics,
+    ) -> Self {
+        let mut router = Self::query_router()
+            + Self::discovery_router()
+            + Self::health_router()
+            + Self::alerts_router()
+            + Self::incident_router();
+        if alertmanager.is_some() {
+            router = router + Self::alertmanager_router();
+            if enable_writes {
+                router = router + Self::silence_writes_router();
+            }
+        }
+        let effects: Vec<(&str, Effect)> = EFFECTS
+            .iter()
+            .copied()
+            .filter(|(name, _)| router.has_route(name))
+            .collect();
+        declare_effects(&mut router, &effects, true).expect("EFFECTS lists every tool");
+        let tools = router.list_all();
+        Self {
+            inner: Arc::new(Inner {
+                prometheus,
+                alertmanager,
+                metrics,
+                router,
+                tools,
+                error_ratio,
+            }),
+        }
+    }
+
+    pub(crate) fn prometheus(&self) -> &Api {
+        &self.inner.prometheus
+    }
+
+    pub(crate) fn alertmanager(&self) -> Option<&Api> {
+        self.inner.alertmanager.as_ref()
+    }
+
+    pub(crate) fn error_ratio_config(&self) -> &ErrorRatioConfig {
+        &self.inner.error_ratio
+    }
+
+    /// Readiness for `/readyz`: Prometheus answers `/-/ready`.
+    pub async fn ready(&self) -> Result<(), String> {
+        self.prometheus()
+            .get_text("-/ready")
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl ServerHandler for PrometheusServer {
+    fn get_info(&self) -> InitializeResult {
+        InitializeResult::new(ServerCapabilities::builder().enable_tools().enable_resources().build())
+            .with_server_info(Implementation::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION")))
+            .with_instructions(
+                "Prometheus and Alertmanager. Start an incident with alerts_list, then query_range for the shape of a \
+                 metric over time (summarised by default) and query_instant for current values. Times accept now-1h, \
+                 15m (ago), RFC 3339 or unix seconds.",
+            )
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _cx: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        Ok(ListToolsResult::with_all_items(self.inner.tools.clone())
+            .cache(300_000, CacheScope::Public))
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.inner.router.get(name).cloned()
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        cx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        call_instrumented(
+            &self.inner.router,
+            &self.inner.metrics,
+            ToolCallContext::new(self, request, cx),
+        )
+        .await
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _cx: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        Ok(
+            ListResourcesResult::with_all_items(vec![metrics_resource()])
+                .cache(300_000, CacheScope::Public),
+        )
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _cx: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        if request.uri == METRICS_RESOURCE_URI {
+            return Ok(read_metrics(&self.inner.metrics).into());
+        }
+        Err(ErrorData::resource_not_found(
+            "Resource not found",
+            Some(serde_json::json!({ "uri": request.uri })),
+        ))
+    }
+}
