@@ -13,6 +13,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+pub mod prometheus;
+
 use anyhow::{Context, Result, bail};
 
 /// The workspace root (where `Cargo.toml` with `[workspace]` lives).
@@ -36,9 +38,12 @@ pub fn binary(package: &str) -> PathBuf {
     static BUILT: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
     let built = BUILT.get_or_init(Mutex::default);
     let mut built = built.lock().unwrap();
-    // Tests run from target/<profile>/deps; binaries sit one level up.
+    // Tests run from target/<profile>/deps, binaries (the demo) from target/<profile>.
     let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+    let mut dir = exe.parent().unwrap().to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
     let path = dir.join(package);
     if !built.iter().any(|p| p == package) {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());

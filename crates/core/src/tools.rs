@@ -34,11 +34,13 @@ impl Effect {
 }
 
 /// The annotations implied by `effect`. `open_world` is true for tools that reach an external
-/// system (a cluster, an API), false for tools that only compute.
+/// system (a cluster, an API), false for tools that only compute. `destructiveHint` and
+/// `idempotentHint` mean something only when `readOnlyHint` is false, so read tools leave them
+/// out: every tool definition is paid for in tokens in every conversation.
 pub fn annotations(effect: Effect, open_world: bool) -> ToolAnnotations {
     let base = ToolAnnotations::new().open_world(open_world);
     match effect {
-        Effect::Read => base.read_only(true).destructive(false).idempotent(true),
+        Effect::Read => base.read_only(true),
         Effect::Write {
             destructive,
             idempotent,
@@ -76,8 +78,104 @@ pub fn declare_effects<S>(
     }
 }
 
-/// Problems with the annotations of `tools`: each must say whether it is read-only and, if not,
-/// whether it is destructive and idempotent, and whether it reaches an open world.
+/// Make the input schemas of every tool in `router` as small as they can be without losing
+/// meaning, since hosts send them with every conversation: drop `$schema`, inline `$defs`,
+/// turn one-of-constants enums into `enum`, drop `null` from optional types (absence already
+/// says it), and drop `format` hints on integers and empty defaults.
+pub fn compact_schemas<S>(router: &mut ToolRouter<S>) {
+    for route in router.map.values_mut() {
+        let mut schema = serde_json::Value::Object((*route.attr.input_schema).clone());
+        let defs = schema.as_object_mut().and_then(|o| o.remove("$defs"));
+        if let Some(o) = schema.as_object_mut() {
+            o.remove("$schema");
+        }
+        compact(&mut schema, defs.as_ref());
+        if let serde_json::Value::Object(o) = schema {
+            route.attr.input_schema = std::sync::Arc::new(o);
+        }
+    }
+}
+
+fn compact(node: &mut serde_json::Value, defs: Option<&serde_json::Value>) {
+    use serde_json::Value;
+    let Value::Object(o) = node else {
+        if let Value::Array(items) = node {
+            items.iter_mut().for_each(|i| compact(i, defs));
+        }
+        return;
+    };
+    // {"anyOf": [{"$ref": …}, {"type": "null"}]} → the referenced schema.
+    if let Some(Value::Array(any)) = o.get("anyOf")
+        && any.len() == 2
+        && any
+            .iter()
+            .any(|a| a.get("type") == Some(&Value::from("null")))
+        && let Some(other) = any
+            .iter()
+            .find(|a| a.get("type") != Some(&Value::from("null")))
+            .cloned()
+    {
+        o.remove("anyOf");
+        let mut inner = other;
+        if let Some(reference) = inner.get("$ref").and_then(Value::as_str)
+            && let Some(def) = reference
+                .strip_prefix("#/$defs/")
+                .and_then(|name| defs?.get(name))
+        {
+            inner = def.clone();
+        }
+        if let Value::Object(inner) = inner {
+            for (k, v) in inner {
+                // The property's own description wins over the type's.
+                o.entry(k).or_insert(v);
+            }
+        }
+    }
+    if let Some(reference) = o.get("$ref").and_then(Value::as_str).map(str::to_owned)
+        && let Some(def) = reference
+            .strip_prefix("#/$defs/")
+            .and_then(|name| defs?.get(name))
+    {
+        o.remove("$ref");
+        if let Value::Object(def) = def.clone() {
+            for (k, v) in def {
+                o.entry(k).or_insert(v);
+            }
+        }
+    }
+    // oneOf of string constants → enum.
+    if let Some(Value::Array(one)) = o.get("oneOf")
+        && one
+            .iter()
+            .all(|c| c.get("const").is_some_and(Value::is_string))
+    {
+        let values: Vec<Value> = one.iter().filter_map(|c| c.get("const").cloned()).collect();
+        o.remove("oneOf");
+        o.insert("type".into(), "string".into());
+        o.insert("enum".into(), Value::Array(values));
+    }
+    if let Some(Value::Array(types)) = o.get("type") {
+        let kept: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
+        if kept.len() == 1 {
+            o.insert("type".into(), kept[0].clone());
+        }
+    }
+    if o.get("type") == Some(&Value::from("integer")) {
+        o.remove("format");
+    }
+    if matches!(o.get("default"), Some(Value::Array(a)) if a.is_empty())
+        || o.get("default") == Some(&Value::Null)
+    {
+        o.remove("default");
+    }
+    o.remove("title");
+    for value in o.values_mut() {
+        compact(value, defs);
+    }
+}
+
+/// Problems with the annotations of `tools`: each must say whether it is read-only and whether
+/// it reaches an open world and, if it writes, whether it is destructive and idempotent.
 pub fn annotation_problems(tools: &[Tool]) -> Vec<String> {
     let mut problems = Vec::new();
     for tool in tools {
@@ -89,10 +187,11 @@ pub fn annotation_problems(tools: &[Tool]) -> Vec<String> {
         if a.read_only_hint.is_none() {
             missing.push("readOnlyHint");
         }
-        if a.destructive_hint.is_none() {
+        let writes = a.read_only_hint == Some(false);
+        if writes && a.destructive_hint.is_none() {
             missing.push("destructiveHint");
         }
-        if a.idempotent_hint.is_none() {
+        if writes && a.idempotent_hint.is_none() {
             missing.push("idempotentHint");
         }
         if a.open_world_hint.is_none() {
@@ -205,7 +304,7 @@ mod tests {
     fn read_tools_are_never_destructive() {
         let a = annotations(Effect::Read, true);
         assert_eq!(a.read_only_hint, Some(true));
-        assert_eq!(a.destructive_hint, Some(false));
+        assert_eq!(a.destructive_hint, None);
         assert_eq!(a.open_world_hint, Some(true));
         let w = annotations(
             Effect::Write {
@@ -301,6 +400,16 @@ mod router_tests {
         ];
         declare_effects(&mut router, &effects, true).unwrap();
         assert!(annotation_problems(&router.list_all()).is_empty());
+        let list = router
+            .get("pods_list")
+            .unwrap()
+            .annotations
+            .clone()
+            .unwrap();
+        assert_eq!(
+            list.destructive_hint, None,
+            "read tools leave write hints out"
+        );
         let delete = router
             .get("pods_delete")
             .unwrap()

@@ -67,6 +67,10 @@ pub struct PrometheusArgs {
     #[arg(long, env = "PROMETHEUS_TIMEOUT", default_value_t = 30)]
     pub prometheus_timeout_secs: u64,
 
+    /// Largest answer read from Prometheus, in bytes
+    #[arg(long, env = "PROMETHEUS_MAX_RESPONSE_BYTES", default_value_t = 32 * 1024 * 1024)]
+    pub prometheus_max_response_bytes: usize,
+
     /// Offer the tools that create and expire Alertmanager silences
     #[arg(long, env = "OPSMCP_ENABLE_WRITES")]
     pub enable_writes: bool,
@@ -195,6 +199,7 @@ impl PrometheusArgs {
             let mut config = BackendConfig::new(name, url.clone());
             config.request_timeout = Duration::from_secs(self.prometheus_timeout_secs);
             config.secrets = self.secrets();
+            config.max_body_bytes = self.prometheus_max_response_bytes;
             Api::new(
                 Backend::with_client(config, client.clone(), metrics.clone()),
                 self.auth(),

@@ -21,7 +21,8 @@ use std::sync::Arc;
 use opsmcp_core::{
     metrics::{METRICS_RESOURCE_URI, Metrics},
     tools::{
-        CachingHints, Effect, call_instrumented, declare_effects, metrics_resource, read_metrics,
+        CachingHints, Effect, call_instrumented, compact_schemas, declare_effects,
+        metrics_resource, read_metrics,
     },
 };
 use rmcp::{
@@ -145,6 +146,7 @@ impl PrometheusServer {
             .filter(|(name, _)| router.has_route(name))
             .collect();
         declare_effects(&mut router, &effects, true).expect("EFFECTS lists every tool");
+        compact_schemas(&mut router);
         let tools = router.list_all();
         Self {
             inner: Arc::new(Inner {

@@ -1,0 +1,494 @@
+//! Every tool of opsmcp-prometheus through a real MCP client (rmcp, in process) against a real
+//! Prometheus and Alertmanager started by the harness with six hours of incident history.
+
+use std::{
+    sync::OnceLock,
+    time::{Duration, Instant},
+};
+
+use opsmcp_core::{
+    identity, metrics::Metrics, output::estimate_tokens, tools::annotation_problems,
+};
+use opsmcp_e2e::prometheus::{Backends, WORKER_POD};
+use opsmcp_prometheus::{PrometheusServer, config::PrometheusArgs};
+use rmcp::{RoleClient, ServiceExt, model::CallToolRequestParams, service::RunningService};
+use serde_json::{Value, json};
+
+/// One Prometheus + Alertmanager for the whole test binary (started on first use).
+fn backends() -> &'static Backends {
+    static BACKENDS: OnceLock<Backends> = OnceLock::new();
+    BACKENDS.get_or_init(|| Backends::start().expect("start Prometheus and Alertmanager"))
+}
+
+fn args(extra: &[&str]) -> PrometheusArgs {
+    let b = backends();
+    let mut argv = vec![
+        "opsmcp-prometheus".to_owned(),
+        "--prometheus-url".into(),
+        b.prometheus_url.clone(),
+        "--alertmanager-url".into(),
+        b.alertmanager_url.clone(),
+    ];
+    argv.extend(extra.iter().map(|s| s.to_string()));
+    opsmcp_core::config::parse_from::<PrometheusArgs, _, _>(identity!(), argv)
+        .unwrap()
+        .server
+}
+
+struct Client {
+    client: RunningService<RoleClient, ()>,
+    metrics: Metrics,
+}
+
+async fn connect(args: PrometheusArgs) -> Client {
+    let metrics = Metrics::new(identity!());
+    let server = PrometheusServer::new(&args, metrics.clone()).unwrap();
+    let (a, b) = tokio::io::duplex(1 << 20);
+    tokio::spawn(async move {
+        let running = server.serve(a).await.unwrap();
+        let _ = running.waiting().await;
+    });
+    Client {
+        client: ().serve(b).await.unwrap(),
+        metrics,
+    }
+}
+
+impl Client {
+    /// Call a tool; returns (is_error, text).
+    async fn call(&self, tool: &str, arguments: Value) -> (bool, String) {
+        let Value::Object(arguments) = arguments else {
+            panic!("arguments are an object")
+        };
+        let result = self
+            .client
+            .call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments))
+            .await
+            .unwrap_or_else(|e| panic!("{tool}: {e}"));
+        let value = serde_json::to_value(&result).unwrap();
+        let text = value["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        (value["isError"] == json!(true), text)
+    }
+
+    async fn ok(&self, tool: &str, arguments: Value) -> String {
+        let (is_error, text) = self.call(tool, arguments).await;
+        assert!(!is_error, "{tool} failed: {text}");
+        text
+    }
+
+    /// Call until `check` holds (alerts and scrapes take a few seconds to appear).
+    async fn eventually(
+        &self,
+        tool: &str,
+        arguments: Value,
+        check: impl Fn(&str) -> bool,
+    ) -> String {
+        let deadline = Instant::now() + Duration::from_secs(45);
+        loop {
+            let text = self.ok(tool, arguments.clone()).await;
+            if check(&text) {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{tool} never satisfied the check; last answer:\n{text}"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    fn backend_requests(&self) -> usize {
+        self.metrics
+            .render()
+            .lines()
+            .filter(|l| l.starts_with("opsmcp_backend_requests_total{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<usize>().ok())
+            .sum()
+    }
+}
+
+#[tokio::test]
+async fn tools_list_matches_the_snapshot_and_is_annotated() {
+    let c = connect(args(&[])).await;
+    let tools = c.client.list_all_tools().await.unwrap();
+    assert!(
+        annotation_problems(&tools).is_empty(),
+        "{:?}",
+        annotation_problems(&tools)
+    );
+    let listed = serde_json::to_string_pretty(&tools).unwrap() + "\n";
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/snapshots/tools_list.json"
+    );
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(path, &listed).unwrap();
+    }
+    let stored = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        stored == listed,
+        "tools/list changed: run `UPDATE_SNAPSHOTS=1 cargo test -p opsmcp-prometheus --test tools` and review the diff"
+    );
+    // Writes are offered only when asked for.
+    assert!(!tools.iter().any(|t| t.name.starts_with("silences_create")));
+    let compact = serde_json::to_string(&tools).unwrap();
+    assert!(
+        estimate_tokens(&compact) <= 2_600,
+        "tools/list grew to ~{} tokens",
+        estimate_tokens(&compact)
+    );
+}
+
+#[tokio::test]
+async fn instant_queries_sort_factor_labels_and_explain_empty_results() {
+    let c = connect(args(&[])).await;
+    let text = c
+        .ok("query_instant", json!({ "query": "container_memory_working_set_bytes{namespace=\"shop\"}", "time": "now-90s" }))
+        .await;
+    assert!(text.starts_with("vector: 2 series at"), "{text}");
+    assert!(
+        text.contains("common labels: container_memory_working_set_bytes{namespace=\"shop\"}"),
+        "{text}"
+    );
+    let checkout = text.find("checkout-").unwrap();
+    let worker = text.find("worker-").unwrap();
+    assert!(
+        checkout < worker || text.contains("highest first"),
+        "{text}"
+    );
+
+    let text = c
+        .ok(
+            "query_instant",
+            json!({ "query": "container_memory_working_set_bytes{pod=\"nope\"}" }),
+        )
+        .await;
+    assert!(text.contains("no data"), "{text}");
+    assert!(
+        text.contains(WORKER_POD),
+        "the hint lists the pods that exist: {text}"
+    );
+    let text = c
+        .ok(
+            "query_instant",
+            json!({ "query": "container_memory_usage_bytes" }),
+        )
+        .await;
+    assert!(
+        text.contains("does not exist; similar: container_memory_working_set_bytes"),
+        "{text}"
+    );
+
+    let json = c.ok("query_instant", json!({ "query": "sum by (pod) (kube_pod_container_status_restarts_total)", "time": "now-90s", "format": "json" })).await;
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["series"].as_array().unwrap().len(), 2, "{json}");
+}
+
+#[tokio::test]
+async fn syntax_errors_never_reach_prometheus() {
+    let c = connect(args(&[])).await;
+    let before = c.backend_requests();
+    let (is_error, text) = c
+        .call(
+            "query_instant",
+            json!({ "query": "rate(http_requests_total{code=~\"5..\"}[5m]" }),
+        )
+        .await;
+    assert!(is_error);
+    assert!(
+        text.contains("at char 5: unclosed left parenthesis")
+            && text.contains("not sent to Prometheus"),
+        "{text}"
+    );
+    let (is_error, text) = c
+        .call(
+            "query_range",
+            json!({ "query": "rate(http_requests_total)" }),
+        )
+        .await;
+    assert!(is_error && text.contains("[5m]"), "{text}");
+    assert_eq!(
+        c.backend_requests(),
+        before,
+        "a request reached the backend"
+    );
+}
+
+#[tokio::test]
+async fn prometheus_errors_are_passed_through_cleaned_up() {
+    let c = connect(args(&[])).await;
+    let (is_error, text) = c
+        .call(
+            "query_instant",
+            json!({ "query": "label_replace(up, \"a\", \"$1\", \"job\", \"(\")" }),
+        )
+        .await;
+    assert!(is_error, "{text}");
+    // Prometheus answers 422 `execution` here; its own words come through on one line.
+    assert!(text.starts_with("prometheus rejected the request (execution): invalid regular expression in label_replace()"), "{text}");
+}
+
+#[tokio::test]
+async fn range_queries_summarise_six_hours_in_few_tokens() {
+    let c = connect(args(&[])).await;
+    let text = c
+        .ok("query_range", json!({ "query": "container_memory_working_set_bytes{namespace=\"shop\"}", "start": "now-6h" }))
+        .await;
+    assert!(text.contains("step 2m"), "{text}");
+    assert!(text.contains("TREND"), "{text}");
+    let worker = text.lines().find(|l| l.contains("worker-")).unwrap();
+    let columns: Vec<&str> = worker
+        .split('}')
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    let max: f64 = columns[1].trim_end_matches('M').parse().unwrap();
+    assert!(
+        (64.0..70.0).contains(&max),
+        "the worker peaks at its 64Mi (67.1M) limit: {worker}"
+    );
+    assert!(
+        estimate_tokens(&text) <= 1_500,
+        "{} tokens:\n{text}",
+        estimate_tokens(&text)
+    );
+    assert!(text.contains("mode=points"), "says how to get more: {text}");
+
+    let points = c
+        .ok("query_range", json!({ "query": format!("container_memory_working_set_bytes{{pod=\"{WORKER_POD}\"}}"), "start": "now-30m", "step": "5m", "mode": "points" }))
+        .await;
+    assert!(
+        points.contains("step 5m") && points.matches(", ").count() >= 4,
+        "{points}"
+    );
+    let (is_error, text) = c
+        .call(
+            "query_range",
+            json!({ "query": "up", "start": "now", "end": "now-1h" }),
+        )
+        .await;
+    assert!(is_error && text.contains("range is empty"), "{text}");
+}
+
+#[tokio::test]
+async fn discovery() {
+    let c = connect(args(&[])).await;
+    let names = c.ok("metrics_list", json!({ "filter": "CONTAINER" })).await;
+    assert!(
+        names.contains("container_memory_working_set_bytes")
+            && !names.contains("http_requests_total"),
+        "{names}"
+    );
+    let page = c.ok("metrics_list", json!({ "limit": 2 })).await;
+    assert!(page.contains("pass cursor="), "{page}");
+    let labels = c
+        .ok(
+            "labels_list",
+            json!({ "match": ["container_memory_working_set_bytes"] }),
+        )
+        .await;
+    assert!(
+        labels.contains("pod") && labels.contains("namespace"),
+        "{labels}"
+    );
+    let values = c
+        .ok(
+            "label_values",
+            json!({ "label": "pod", "match": ["kube_pod_container_status_restarts_total"] }),
+        )
+        .await;
+    assert!(
+        values.starts_with("2 values of `pod`") && values.contains(WORKER_POD),
+        "{values}"
+    );
+    let series = c.ok("series_list", json!({ "match": ["kube_pod_container_resource_limits{resource=\"memory\"}"], "start": "now-1h" })).await;
+    assert!(series.starts_with("2 series"), "{series}");
+    let meta = c
+        .eventually(
+            "metrics_metadata",
+            json!({ "metric": "checkout_cart_items" }),
+            |t| t.contains("gauge"),
+        )
+        .await;
+    assert!(meta.contains("Items in an open cart"), "{meta}");
+    let none = c
+        .ok(
+            "metrics_metadata",
+            json!({ "metric": "container_memory_working_set_bytes" }),
+        )
+        .await;
+    assert!(none.contains("metadata comes from scrapes"), "{none}");
+}
+
+#[tokio::test]
+async fn scrape_health_and_cardinality() {
+    let c = connect(args(&[])).await;
+    let health = |line: &str| line.split_whitespace().nth(2).map(str::to_owned);
+    let targets = c
+        .eventually("targets_list", json!({}), |t| {
+            let states: Vec<_> = t.lines().skip(2).filter_map(health).collect();
+            states.iter().any(|s| s == "down") && !states.iter().any(|s| s == "unknown")
+        })
+        .await;
+    let first_row = targets.lines().nth(2).unwrap();
+    assert!(
+        first_row.starts_with("node") && first_row.contains("connection refused"),
+        "down first, with its error:\n{targets}"
+    );
+    let tsdb = c
+        .eventually("tsdb_status", json!({ "limit": 5 }), |t| {
+            t.contains("checkout_cart_items")
+        })
+        .await;
+    assert!(tsdb.contains("session_id"), "{tsdb}");
+    let health = c.ok("prometheus_health", json!({})).await;
+    assert!(
+        health.contains("prometheus: ready")
+            && health.contains("version 2.")
+            && health.contains("alertmanager: ready"),
+        "{health}"
+    );
+}
+
+#[tokio::test]
+async fn alerts_rules_and_alertmanager() {
+    let c = connect(args(&[])).await;
+    let alerts = c
+        .eventually("alerts_list", json!({}), |t| {
+            t.contains("firing") && t.contains("PendingForever")
+        })
+        .await;
+    assert!(
+        alerts
+            .lines()
+            .nth(2)
+            .unwrap()
+            .starts_with("CheckoutErrorBudgetBurn"),
+        "firing first:\n{alerts}"
+    );
+    assert!(
+        alerts.contains("checkout is burning its error budget"),
+        "{alerts}"
+    );
+    let firing = c
+        .ok(
+            "alerts_list",
+            json!({ "state": "firing", "filter": "checkout" }),
+        )
+        .await;
+    assert!(!firing.contains("PendingForever"), "{firing}");
+    let rules = c.ok("rules_list", json!({})).await;
+    assert!(
+        rules.starts_with("4 rules") && rules.contains("job:up:sum"),
+        "{rules}"
+    );
+    let recording = c.ok("rules_list", json!({ "type": "record" })).await;
+    assert!(recording.starts_with("1 rules"), "{recording}");
+    let am = c
+        .eventually(
+            "alertmanager_alerts",
+            json!({ "matchers": ["severity=\"critical\""] }),
+            |t| t.contains("CheckoutErrorBudgetBurn"),
+        )
+        .await;
+    assert!(am.contains("active"), "{am}");
+    let (is_error, text) = c
+        .call("alertmanager_alerts", json!({ "matchers": ["bogus"] }))
+        .await;
+    assert!(is_error && text.contains("invalid matcher"), "{text}");
+    assert!(
+        c.ok("silences_list", json!({}))
+            .await
+            .contains("no silences")
+    );
+}
+
+#[tokio::test]
+async fn silences_are_written_only_when_enabled() {
+    let c = connect(args(&["--enable-writes"])).await;
+    let created = c
+        .ok("silences_create", json!({ "matchers": ["alertname=\"PendingForever\""], "duration": "1h", "comment": "known: waits an hour by design", "created_by": "test" }))
+        .await;
+    let id = created.split_whitespace().nth(1).unwrap().to_owned();
+    assert!(
+        created.starts_with("silence ") && created.contains("created until"),
+        "{created}"
+    );
+    let listed = c.ok("silences_list", json!({})).await;
+    assert!(
+        listed.contains(&id) && listed.contains("alertname=\"PendingForever\""),
+        "{listed}"
+    );
+    let expired = c.ok("silences_expire", json!({ "id": id })).await;
+    assert!(expired.ends_with("expired"), "{expired}");
+    let listed = c.ok("silences_list", json!({ "state": "expired" })).await;
+    assert!(listed.contains(&id), "{listed}");
+    let (is_error, text) = c
+        .call(
+            "silences_create",
+            json!({ "matchers": [], "duration": "1h", "comment": "x" }),
+        )
+        .await;
+    assert!(is_error && text.contains("at least one matcher"), "{text}");
+}
+
+#[tokio::test]
+async fn incident_shortcuts() {
+    let c = connect(args(&[])).await;
+    let pods = c
+        .ok(
+            "pod_resources",
+            json!({ "namespace": "shop", "workload": "worker" }),
+        )
+        .await;
+    assert!(
+        pods.contains(WORKER_POD) && pods.contains("64M") || pods.contains("67.109M"),
+        "{pods}"
+    );
+    assert!(
+        !pods.contains("checkout-"),
+        "only the workload's pods: {pods}"
+    );
+    let ratio = c
+        .ok(
+            "service_error_ratio",
+            json!({ "service": "checkout", "range": "2h" }),
+        )
+        .await;
+    assert!(
+        ratio.starts_with("checkout: 0.4% of requests fail now"),
+        "{ratio}"
+    );
+    assert!(ratio.contains("peak over the last 2h: 33"), "{ratio}");
+    let missing = c
+        .ok("service_error_ratio", json!({ "service": "payments" }))
+        .await;
+    assert!(
+        missing.contains("no traffic found") && missing.contains("service values: checkout"),
+        "{missing}"
+    );
+}
+
+#[tokio::test]
+async fn oversized_answers_are_refused_with_advice() {
+    // Within the byte bound, long results are cut to the limit with a notice (once scraped).
+    let c = connect(args(&[])).await;
+    let text = c
+        .eventually(
+            "query_instant",
+            json!({ "query": "checkout_cart_items", "limit": 20 }),
+            |t| t.contains("of 300"),
+        )
+        .await;
+    assert!(text.contains("showing 20 of 300 series"), "{text}");
+    // Beyond it, nothing is buffered and the error says what to do.
+    let c = connect(args(&["--prometheus-max-response-bytes", "2000"])).await;
+    let (is_error, text) = c
+        .call("query_instant", json!({ "query": "checkout_cart_items" }))
+        .await;
+    assert!(is_error && text.contains("narrow the request"), "{text}");
+}

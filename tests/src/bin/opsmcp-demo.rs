@@ -1,0 +1,133 @@
+//! `opsmcp-demo`: the incident walk-through of the README. Starts a real Prometheus and
+//! Alertmanager with six hours of incident history, spawns `opsmcp-prometheus` over stdio the
+//! way a desktop host does, and makes the calls an agent would make during the incident,
+//! printing each call and a short view of its result.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use opsmcp_e2e::{binary, prometheus::Backends};
+use rmcp::{
+    RoleClient, ServiceExt,
+    model::CallToolRequestParams,
+    service::RunningService,
+    transport::{ConfigureCommandExt, TokioChildProcess},
+};
+use serde_json::{Value, json};
+
+/// Lines of each result shown.
+const VIEW_LINES: usize = 14;
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    println!("Starting Prometheus and Alertmanager with six hours of incident history…");
+    let backends = Backends::start()?;
+    println!("  prometheus   {}", backends.prometheus_url);
+    println!("  alertmanager {}", backends.alertmanager_url);
+
+    let server = binary("opsmcp-prometheus");
+    let transport =
+        TokioChildProcess::new(tokio::process::Command::new(&server).configure(|cmd| {
+            cmd.env("PROMETHEUS_URL", &backends.prometheus_url)
+                .env("ALERTMANAGER_URL", &backends.alertmanager_url)
+                .stderr(std::process::Stdio::null());
+        }))?;
+    let client = ().serve(transport).await.context("connecting to opsmcp-prometheus over stdio")?;
+    let tools = client.list_all_tools().await?;
+    println!(
+        "\nConnected to opsmcp-prometheus over stdio: {} tools.\n",
+        tools.len()
+    );
+
+    step(&client, "What is firing?", "alerts_list", json!({}), |t| {
+        t.contains("firing")
+    })
+    .await?;
+    step(
+        &client,
+        "Which alerts reached Alertmanager?",
+        "alertmanager_alerts",
+        json!({}),
+        |t| t.contains("CheckoutErrorBudgetBurn"),
+    )
+    .await?;
+    step(
+        &client,
+        "The worker's memory over six hours (summarised):",
+        "query_range",
+        json!({ "query": "container_memory_working_set_bytes{namespace=\"shop\", container=\"worker\"}", "start": "now-6h" }),
+        |_| true,
+    )
+    .await?;
+    step(
+        &client,
+        "Against its requests and limits, with restarts:",
+        "pod_resources",
+        json!({ "namespace": "shop", "workload": "worker" }),
+        |_| true,
+    )
+    .await?;
+    step(
+        &client,
+        "The checkout error spike:",
+        "service_error_ratio",
+        json!({ "service": "checkout", "range": "2h" }),
+        |_| true,
+    )
+    .await?;
+    step(
+        &client,
+        "Who is blowing up the series count?",
+        "tsdb_status",
+        json!({ "limit": 5 }),
+        |t| t.contains("checkout_cart_items"),
+    )
+    .await?;
+    client.cancel().await?;
+    println!("Done. Prometheus and Alertmanager are stopped.");
+    Ok(())
+}
+
+/// One call, repeated for up to 30 s until `ready` holds (alerts and scrapes arrive within
+/// seconds of start-up), then printed.
+async fn step(
+    client: &RunningService<RoleClient, ()>,
+    title: &str,
+    tool: &str,
+    arguments: Value,
+    ready: impl Fn(&str) -> bool,
+) -> Result<()> {
+    println!("== {title}");
+    println!("→ {tool} {arguments}");
+    let Value::Object(args) = arguments else {
+        unreachable!()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (text, is_error) = loop {
+        let result = client
+            .call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(args.clone()))
+            .await?;
+        let value = serde_json::to_value(&result)?;
+        let text = value["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let is_error = value["isError"] == json!(true);
+        if (!is_error && ready(&text)) || Instant::now() > deadline {
+            break (text, is_error);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    for line in lines.iter().take(VIEW_LINES) {
+        println!("← {line}");
+    }
+    if lines.len() > VIEW_LINES {
+        println!("← … ({} more lines)", lines.len() - VIEW_LINES);
+    }
+    if is_error {
+        println!("(the tool reported an error)");
+    }
+    println!();
+    Ok(())
+}
