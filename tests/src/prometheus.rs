@@ -289,6 +289,17 @@ pub fn history_openmetrics(now: i64) -> String {
             "container_memory_working_set_bytes{{namespace=\"{NAMESPACE}\",pod=\"{WORKER_POD}\",container=\"worker\"}} {worker:.0} {t}"
         );
     }
+    // Ten batch pods with slow waves: the "6-hour range query over 10 series" of the benchmark.
+    for i in 0..10 {
+        for &t in &times {
+            let v =
+                200e6 + 20e6 * i as f64 + 30e6 * ((t as f64) / (1800.0 + 300.0 * i as f64)).sin();
+            let _ = writeln!(
+                out,
+                "container_memory_working_set_bytes{{namespace=\"batch\",pod=\"batch-{i}\",container=\"job\"}} {v:.0} {t}"
+            );
+        }
+    }
     for &t in &times {
         let checkout = 120e6 + 6e6 * ((t as f64) / 900.0).sin();
         let _ = writeln!(

@@ -271,16 +271,25 @@ impl PrometheusServer {
                 });
                 continue;
             }
-            for (label, value) in matchers {
+            for (label, value) in &matchers {
+                // The values this label takes on the series the other matchers select.
+                let others: Vec<String> = matchers
+                    .iter()
+                    .filter(|(l, _)| l != label)
+                    .map(|(l, v)| {
+                        format!("{l}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))
+                    })
+                    .collect();
+                let selector = format!("{metric}{{{}}}", others.join(","));
                 let path = format!("api/v1/label/{label}/values");
                 let Ok(values) = self
                     .prometheus()
-                    .prometheus::<Vec<String>>(&path, &[("match[]", metric.clone())])
+                    .prometheus::<Vec<String>>(&path, &[("match[]", selector)])
                     .await
                 else {
                     continue;
                 };
-                if !values.data.contains(&value) {
+                if !values.data.contains(value) {
                     let shown: Vec<&str> =
                         values.data.iter().take(10).map(String::as_str).collect();
                     let more = values.data.len().saturating_sub(shown.len());

@@ -163,13 +163,13 @@ async fn instant_queries_sort_factor_labels_and_explain_empty_results() {
     let text = c
         .ok(
             "query_instant",
-            json!({ "query": "container_memory_working_set_bytes{pod=\"nope\"}" }),
+            json!({ "query": "container_memory_working_set_bytes{namespace=\"shop\", pod=\"nope\"}" }),
         )
         .await;
     assert!(text.contains("no data"), "{text}");
     assert!(
-        text.contains(WORKER_POD),
-        "the hint lists the pods that exist: {text}"
+        text.contains(WORKER_POD) && !text.contains("batch-"),
+        "the hint lists the pods that exist in shop: {text}"
     );
     let text = c
         .ok(
@@ -491,4 +491,48 @@ async fn oversized_answers_are_refused_with_advice() {
         .call("query_instant", json!({ "query": "checkout_cart_items" }))
         .await;
     assert!(is_error && text.contains("narrow the request"), "{text}");
+}
+
+/// The README's tool table is generated from the server; this fails when it is stale.
+#[tokio::test]
+async fn readme_tool_table_is_current() {
+    let c = connect(args(&["--enable-writes"])).await;
+    let tools = c.client.list_all_tools().await.unwrap();
+    let mut table = String::from("| tool | what it does | kind |\n|---|---|---|\n");
+    for tool in &tools {
+        let description = tool.description.as_deref().unwrap_or("").replace('\n', " ");
+        let writes = tool.annotations.as_ref().and_then(|a| a.read_only_hint) == Some(false);
+        let kind = match (
+            writes,
+            tool.name.starts_with("silences") || tool.name.starts_with("alertmanager"),
+        ) {
+            (true, _) => "write; needs `--enable-writes` and `ALERTMANAGER_URL`",
+            (false, true) => "read; needs `ALERTMANAGER_URL`",
+            (false, false) => "read",
+        };
+        table.push_str(&format!(
+            "| `{}` | {} | {kind} |\n",
+            tool.name,
+            description.replace('|', "\\|")
+        ));
+    }
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md");
+    let readme = std::fs::read_to_string(path).unwrap();
+    let (start, end) = (
+        "<!-- tools:opsmcp-prometheus -->\n",
+        "<!-- /tools:opsmcp-prometheus -->",
+    );
+    let from = readme
+        .find(start)
+        .expect("README has the tools:opsmcp-prometheus marker")
+        + start.len();
+    let to = readme.find(end).expect("README has the closing marker");
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(path, format!("{}{table}{}", &readme[..from], &readme[to..])).unwrap();
+        return;
+    }
+    assert!(
+        readme[from..to] == table,
+        "the README's opsmcp-prometheus tool table is stale: run `UPDATE_SNAPSHOTS=1 cargo test -p opsmcp-prometheus --test tools`"
+    );
 }
