@@ -31,9 +31,11 @@ conformance:
 
 # Benchmarks (release build); results in bench-results/
 bench:
-    cargo build --release -p opsmcp-bench -p opsmcp-fixture
+    cargo build --release -p opsmcp-bench -p opsmcp-fixture -p opsmcp-prometheus
     target/release/opsmcp-bench --server target/release/opsmcp-fixture --out bench-results/opsmcp-fixture.json
+    target/release/opsmcp-bench --server target/release/opsmcp-prometheus --with-prometheus --tool query_instant --tool-args '{"query":"up"}' --seconds 3 --out bench-results/opsmcp-prometheus.json
 
-# The incident demo arrives with the first real server (opsmcp-prometheus)
+# The incident walk-through: a real Prometheus + Alertmanager with incident history, opsmcp-prometheus over stdio
 demo:
-    @echo "the demo arrives with opsmcp-prometheus; for now: cargo run -p opsmcp-fixture -- serve" && exit 1
+    cargo build --quiet -p opsmcp-prometheus -p opsmcp-e2e --bins
+    cargo run --quiet -p opsmcp-e2e --bin opsmcp-demo

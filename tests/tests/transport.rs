@@ -186,7 +186,8 @@ async fn token_host_and_origin_are_enforced_on_every_mcp_route() -> Result<()> {
         } else {
             reqwest::Method::GET
         };
-        let cases: [(&str, &[(&str, &str)], u16); 4] = [
+        type Headers<'a> = &'a [(&'a str, &'a str)];
+        let cases: [(&str, Headers, u16); 4] = [
             ("no token", &[], 401),
             ("wrong token", &[("authorization", "Bearer wrong")], 401),
             (

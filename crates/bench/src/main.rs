@@ -48,6 +48,17 @@ struct Args {
     /// Where to write the JSON results
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Start a real Prometheus + Alertmanager with the incident history, point the server at
+    /// them, and measure the response tokens of a 6-hour range query over 10 series against
+    /// Prometheus' raw JSON for the same query
+    #[arg(long)]
+    with_prometheus: bool,
+    /// Target for the 6-hour range query, in cl100k tokens
+    #[arg(long, default_value_t = 1500)]
+    target_range_tokens: usize,
+    /// Target for tools/list, in cl100k tokens
+    #[arg(long, default_value_t = 2000)]
+    target_tools_list_tokens: usize,
     /// Targets to report against
     #[arg(long, default_value_t = 5.0)]
     target_cold_start_ms: f64,
@@ -88,30 +99,51 @@ struct Load {
 }
 
 #[derive(Debug, Serialize)]
+struct Task {
+    name: String,
+    tokens: usize,
+    raw_tokens: usize,
+    ratio: f64,
+}
+
+#[derive(Debug, Serialize)]
 struct Report {
     server: String,
     version: String,
     cores: usize,
     cold_start: ColdStart,
     tools_list: ToolsList,
+    tasks: Vec<Task>,
     http: Vec<Load>,
 }
 
 fn main() -> Result<()> {
-    let args = Args::parse();
-    anyhow::ensure!(
-        args.server.is_file(),
-        "no server binary at {}",
-        args.server.display()
-    );
+    let mut args = Args::parse();
+    anyhow::ensure!(args.server.is_file(), "no server binary at {}", args.server.display());
+    let backends = if args.with_prometheus {
+        let b = opsmcp_e2e::prometheus::Backends::start()?;
+        args.server_args.extend([
+            "--prometheus-url".into(),
+            b.prometheus_url.clone(),
+            "--alertmanager-url".into(),
+            b.alertmanager_url.clone(),
+        ]);
+        Some(b)
+    } else {
+        None
+    };
     let (cold_start, version) = cold_start(&args)?;
     let tools_list = tools_list(&args)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let mut tasks = Vec::new();
+    if let Some(b) = &backends {
+        tasks.push(runtime.block_on(range_task(&args, &b.prometheus_url))?);
+    }
     let mut http = Vec::new();
-    for stateless in [false, true] {
-        http.push(runtime.block_on(load(&args, stateless))?);
+    if args.seconds > 0 {
+        for stateless in [false, true] {
+            http.push(runtime.block_on(load(&args, stateless))?);
+        }
     }
     let report = Report {
         server: args
@@ -124,6 +156,7 @@ fn main() -> Result<()> {
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         cold_start,
         tools_list,
+        tasks,
         http,
     };
     print_report(&report, &args);
@@ -239,6 +272,42 @@ fn tools_list(args: &Args) -> Result<ToolsList> {
         bytes: text.len(),
         cl100k_tokens: bpe.encode_with_special_tokens(&text).len(),
         rss_after_mib: rss,
+    })
+}
+
+/// The incident task of the Prometheus targets: a 6-hour range query over 10 series through
+/// the server (default output) against Prometheus' own JSON for the same query and step.
+async fn range_task(args: &Args, prometheus: &str) -> Result<Task> {
+    let query = "container_memory_working_set_bytes{namespace=\"batch\"}";
+    let mut server = StdioServer::spawn(args)?;
+    server.send(&initialize())?;
+    server.answer(0)?;
+    server.send(&json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }))?;
+    server.send(&json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": { "name": "query_range", "arguments": { "query": query, "start": "now-6h" } } }))?;
+    let (answer, _) = server.answer(1)?;
+    let text = answer["result"]["content"][0]["text"].as_str().context("query_range returned no text")?.to_owned();
+    let step = text
+        .split("step ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .context("no step in the answer")?
+        .to_owned();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+    let raw = reqwest::Client::new()
+        .get(format!("{prometheus}/api/v1/query_range"))
+        .query(&[("query", query.to_owned()), ("start", (now - 6 * 3600).to_string()), ("end", now.to_string()), ("step", step)])
+        .send()
+        .await?
+        .text()
+        .await?;
+    let bpe = tiktoken_rs::cl100k_base()?;
+    let tokens = bpe.encode_with_special_tokens(&text).len();
+    let raw_tokens = bpe.encode_with_special_tokens(&raw).len();
+    Ok(Task {
+        name: "query_range, 6h, 10 series (default summary)".into(),
+        tokens,
+        raw_tokens,
+        ratio: tokens as f64 / raw_tokens as f64,
     })
 }
 
@@ -425,6 +494,22 @@ fn print_report(r: &Report, args: &Args) {
         args.target_rss_mib,
         verdict(t.rss_after_mib <= args.target_rss_mib)
     );
+    println!(
+        "tools/list tokens [target ≤ {}: {}]",
+        args.target_tools_list_tokens,
+        verdict(t.cl100k_tokens <= args.target_tools_list_tokens)
+    );
+    for task in &r.tasks {
+        println!(
+            "{}: {} cl100k tokens vs {} for Prometheus' raw JSON ({:.1}%)  [target ≤ {} tokens: {}]",
+            task.name,
+            task.tokens,
+            task.raw_tokens,
+            task.ratio * 100.0,
+            args.target_range_tokens,
+            verdict(task.tokens <= args.target_range_tokens)
+        );
+    }
     for l in &r.http {
         println!(
             "HTTP tools/call `{}` ({} mode, {} sessions, {:.1} s): {} calls, {} errors, {:.0} calls/s, p50 {:.2} ms, p99 {:.2} ms  [targets ≥ {} calls/s: {}; p99 ≤ {} ms: {}]",

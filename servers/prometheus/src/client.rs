@@ -2,7 +2,11 @@
 //! retries, concurrency limit, redaction). Authentication is applied per request so a bearer
 //! token read from a file follows the file when it is rotated.
 
-use std::{path::PathBuf, sync::Mutex, time::SystemTime};
+use std::{
+    path::PathBuf,
+    sync::{Mutex, OnceLock},
+    time::SystemTime,
+};
 
 use opsmcp_core::{
     config::Secret,
@@ -88,6 +92,7 @@ pub enum ApiError {
         kind: String,
         message: String,
     },
+    /// Credentials or client set-up failed.
     #[error("{0}")]
     Auth(String),
     #[error("{backend} answered with something that is not its API's JSON: {reason}")]
@@ -113,24 +118,48 @@ pub struct Answer<T> {
     pub warnings: Vec<String>,
 }
 
-/// One backend (Prometheus or Alertmanager) with its authentication.
-#[derive(Debug)]
+type MakeBackend = Box<dyn Fn() -> Result<Backend, String> + Send + Sync>;
+
+/// One backend (Prometheus or Alertmanager) with its authentication. The HTTP client is built
+/// on first use: loading the system's CA certificates costs milliseconds and megabytes that a
+/// session which never queries (or a `tools/list`) should not pay.
 pub struct Api {
-    backend: Backend,
+    name: String,
+    backend: OnceLock<Result<Backend, String>>,
+    make: MakeBackend,
     auth: Auth,
 }
 
+impl std::fmt::Debug for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Api").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
 impl Api {
-    pub fn new(backend: Backend, auth: Auth) -> Self {
-        Self { backend, auth }
+    /// `make` builds the backend client when it is first needed.
+    pub fn new(name: impl Into<String>, make: impl Fn() -> Result<Backend, String> + Send + Sync + 'static, auth: Auth) -> Self {
+        Self {
+            name: name.into(),
+            backend: OnceLock::new(),
+            make: Box::new(make),
+            auth,
+        }
     }
 
     pub fn name(&self) -> &str {
-        self.backend.name()
+        &self.name
+    }
+
+    fn backend(&self) -> Result<&Backend, ApiError> {
+        self.backend
+            .get_or_init(|| (self.make)())
+            .as_ref()
+            .map_err(|e| ApiError::Auth(format!("cannot set up the {} client: {e}", self.name)))
     }
 
     fn request(&self, method: Method, path: &str) -> Result<RequestBuilder, ApiError> {
-        let request = self.backend.request(method, path)?;
+        let request = self.backend()?.request(method, path)?;
         self.auth.apply(request).map_err(ApiError::Auth)
     }
 
@@ -141,9 +170,7 @@ impl Api {
         query: &[(&str, String)],
     ) -> Result<Answer<T>, ApiError> {
         let request = self.request(Method::GET, path)?.query(query);
-        let response = self
-            .backend
-            .send(request)
+        let response = self.backend()?.send(request)
             .await
             .map_err(|e| self.explain(e))?;
         let envelope: Envelope<T> = response.json().map_err(|e| ApiError::Decode {
@@ -172,9 +199,7 @@ impl Api {
         query: &[(&str, String)],
     ) -> Result<T, ApiError> {
         let request = self.request(Method::GET, path)?.query(query);
-        let response = self
-            .backend
-            .send(request)
+        let response = self.backend()?.send(request)
             .await
             .map_err(|e| self.explain(e))?;
         response.json().map_err(|e| ApiError::Decode {
@@ -186,9 +211,7 @@ impl Api {
     /// `GET` a path and return its text (health endpoints).
     pub async fn get_text(&self, path: &str) -> Result<String, ApiError> {
         let request = self.request(Method::GET, path)?;
-        let response = self
-            .backend
-            .send(request)
+        let response = self.backend()?.send(request)
             .await
             .map_err(|e| self.explain(e))?;
         Ok(response.text())
@@ -205,9 +228,7 @@ impl Api {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = self
-            .backend
-            .send(request)
+        let response = self.backend()?.send(request)
             .await
             .map_err(|e| self.explain(e))?;
         if response.body.is_empty() {

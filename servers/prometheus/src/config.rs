@@ -99,8 +99,6 @@ pub enum SetupError {
     Header(String),
     #[error("cannot read the CA file {path}: {reason}")]
     Ca { path: PathBuf, reason: String },
-    #[error("cannot build the HTTP client: {0}")]
-    Client(String),
 }
 
 impl PrometheusArgs {
@@ -160,57 +158,74 @@ impl PrometheusArgs {
         secrets
     }
 
-    fn http_client(&self) -> Result<reqwest::Client, SetupError> {
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(self.prometheus_timeout_secs))
-            .default_headers(self.headers()?)
-            .user_agent(concat!("opsmcp-prometheus/", env!("CARGO_PKG_VERSION")))
-            .tcp_nodelay(true);
+    /// Check everything that can be checked now (headers, CA file) and return what builds the
+    /// HTTP client later.
+    fn client_spec(&self) -> Result<ClientSpec, SetupError> {
+        let mut certificates = Vec::new();
         if let Some(path) = &self.prometheus_ca_file {
             let pem = std::fs::read(path).map_err(|e| SetupError::Ca {
                 path: path.clone(),
                 reason: e.to_string(),
             })?;
-            let certs =
-                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| SetupError::Ca {
-                    path: path.clone(),
-                    reason: e.to_string(),
-                })?;
-            for cert in certs {
-                builder = builder.add_root_certificate(cert);
-            }
+            certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| SetupError::Ca {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
         }
         if self.prometheus_insecure_skip_verify {
-            tracing::warn!(
-                "TLS certificate verification is off for Prometheus and Alertmanager (--prometheus-insecure-skip-verify)"
-            );
-            builder = builder.danger_accept_invalid_certs(true);
+            tracing::warn!("TLS certificate verification is off for Prometheus and Alertmanager (--prometheus-insecure-skip-verify)");
         }
-        builder
-            .build()
-            .map_err(|e| SetupError::Client(e.to_string()))
+        Ok(ClientSpec {
+            headers: self.headers()?,
+            certificates,
+            insecure: self.prometheus_insecure_skip_verify,
+            timeout: Duration::from_secs(self.prometheus_timeout_secs),
+        })
     }
 
-    /// The Prometheus API client and, when configured, the Alertmanager one.
+    /// The Prometheus API client and, when configured, the Alertmanager one. Nothing is
+    /// contacted, and the HTTP client itself is built on first use.
     pub fn apis(&self, metrics: &Metrics) -> Result<(Api, Option<Api>), SetupError> {
-        let client = self.http_client()?;
+        let spec = std::sync::Arc::new(self.client_spec()?);
         let make = |name: &str, url: &reqwest::Url| {
             let mut config = BackendConfig::new(name, url.clone());
-            config.request_timeout = Duration::from_secs(self.prometheus_timeout_secs);
+            config.request_timeout = spec.timeout;
             config.secrets = self.secrets();
             config.max_body_bytes = self.prometheus_max_response_bytes;
+            let (spec, metrics) = (spec.clone(), metrics.clone());
             Api::new(
-                Backend::with_client(config, client.clone(), metrics.clone()),
+                name,
+                move || Ok(Backend::with_client(config.clone(), spec.build()?, metrics.clone())),
                 self.auth(),
             )
         };
         let prometheus = make("prometheus", &self.prometheus_url);
-        let alertmanager = self
-            .alertmanager_url
-            .as_ref()
-            .map(|url| make("alertmanager", url));
+        let alertmanager = self.alertmanager_url.as_ref().map(|url| make("alertmanager", url));
         Ok((prometheus, alertmanager))
+    }
+}
+
+/// Validated settings of the HTTP client.
+struct ClientSpec {
+    headers: HeaderMap,
+    certificates: Vec<reqwest::Certificate>,
+    insecure: bool,
+    timeout: Duration,
+}
+
+impl ClientSpec {
+    fn build(&self) -> Result<reqwest::Client, String> {
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(self.timeout)
+            .default_headers(self.headers.clone())
+            .user_agent(concat!("opsmcp-prometheus/", env!("CARGO_PKG_VERSION")))
+            .tcp_nodelay(true)
+            .danger_accept_invalid_certs(self.insecure);
+        for cert in &self.certificates {
+            builder = builder.add_root_certificate(cert.clone());
+        }
+        builder.build().map_err(|e| e.to_string())
     }
 }
 

@@ -135,9 +135,9 @@ impl PrometheusServer {
             + Self::alerts_router()
             + Self::incident_router();
         if alertmanager.is_some() {
-            router = router + Self::alertmanager_router();
+            router += Self::alertmanager_router();
             if enable_writes {
-                router = router + Self::silence_writes_router();
+                router += Self::silence_writes_router();
             }
         }
         let effects: Vec<(&str, Effect)> = EFFECTS

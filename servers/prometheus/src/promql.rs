@@ -63,15 +63,18 @@ pub fn parse(query: &str) -> Result<Expr, SyntaxError> {
     })
 }
 
+/// A vector selector's metric name (if any) and its equality label matchers.
+pub type Selector = (Option<String>, Vec<(String, String)>);
+
 /// The metric names and equality label matchers of every vector selector in `expr`, used to
 /// explain empty results.
-pub fn selectors(expr: &Expr) -> Vec<(Option<String>, Vec<(String, String)>)> {
+pub fn selectors(expr: &Expr) -> Vec<Selector> {
     let mut out = Vec::new();
     collect(expr, &mut out);
     out
 }
 
-fn collect(expr: &Expr, out: &mut Vec<(Option<String>, Vec<(String, String)>)>) {
+fn collect(expr: &Expr, out: &mut Vec<Selector>) {
     match expr {
         Expr::VectorSelector(v) => {
             let equal = v
