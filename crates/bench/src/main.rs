@@ -119,7 +119,11 @@ struct Report {
 
 fn main() -> Result<()> {
     let mut args = Args::parse();
-    anyhow::ensure!(args.server.is_file(), "no server binary at {}", args.server.display());
+    anyhow::ensure!(
+        args.server.is_file(),
+        "no server binary at {}",
+        args.server.display()
+    );
     let backends = if args.with_prometheus {
         let b = opsmcp_e2e::prometheus::Backends::start()?;
         args.server_args.extend([
@@ -134,7 +138,9 @@ fn main() -> Result<()> {
     };
     let (cold_start, version) = cold_start(&args)?;
     let tools_list = tools_list(&args)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let mut tasks = Vec::new();
     if let Some(b) = &backends {
         tasks.push(runtime.block_on(range_task(&args, &b.prometheus_url))?);
@@ -285,17 +291,27 @@ async fn range_task(args: &Args, prometheus: &str) -> Result<Task> {
     server.send(&json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }))?;
     server.send(&json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": { "name": "query_range", "arguments": { "query": query, "start": "now-6h" } } }))?;
     let (answer, _) = server.answer(1)?;
-    let text = answer["result"]["content"][0]["text"].as_str().context("query_range returned no text")?.to_owned();
+    let text = answer["result"]["content"][0]["text"]
+        .as_str()
+        .context("query_range returned no text")?
+        .to_owned();
     let step = text
         .split("step ")
         .nth(1)
         .and_then(|s| s.split_whitespace().next())
         .context("no step in the answer")?
         .to_owned();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
     let raw = reqwest::Client::new()
         .get(format!("{prometheus}/api/v1/query_range"))
-        .query(&[("query", query.to_owned()), ("start", (now - 6 * 3600).to_string()), ("end", now.to_string()), ("step", step)])
+        .query(&[
+            ("query", query.to_owned()),
+            ("start", (now - 6 * 3600).to_string()),
+            ("end", now.to_string()),
+            ("step", step),
+        ])
         .send()
         .await?
         .text()

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::{
     PrometheusServer,
-    render::{Labels, failure, number, sample, text},
+    render::{Labels, failure, number, or_fail, sample, text},
 };
 
 /// Alert states Prometheus reports.
@@ -205,14 +205,13 @@ impl PrometheusServer {
         &self,
         Parameters(args): Parameters<AlertsArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        let mut alerts = match self
-            .prometheus()
-            .prometheus::<PromAlerts>("api/v1/alerts", &[])
-            .await
-        {
-            Ok(a) => a.data.alerts,
-            Err(e) => return Ok(failure(e)),
-        };
+        let mut alerts = or_fail!(
+            self.prometheus()
+                .prometheus::<PromAlerts>("api/v1/alerts", &[])
+                .await
+        )
+        .data
+        .alerts;
         let state = args.state.unwrap_or_default();
         let filter = args.filter.as_deref().unwrap_or("").to_lowercase();
         alerts.retain(|a| {
@@ -284,14 +283,12 @@ impl PrometheusServer {
                 .to_owned(),
             ));
         }
-        let groups = match self
-            .prometheus()
-            .prometheus::<Value>("api/v1/rules", &query)
-            .await
-        {
-            Ok(a) => a.data,
-            Err(e) => return Ok(failure(e)),
-        };
+        let groups = or_fail!(
+            self.prometheus()
+                .prometheus::<Value>("api/v1/rules", &query)
+                .await
+        )
+        .data;
         let mut table = Table::new([
             "GROUP",
             "RULE",
@@ -369,10 +366,7 @@ impl PrometheusServer {
         ] {
             query.push((key, value.unwrap_or(true).to_string()));
         }
-        let alerts = match am.get_json::<Vec<Value>>("api/v2/alerts", &query).await {
-            Ok(a) => a,
-            Err(e) => return Ok(failure(e)),
-        };
+        let alerts = or_fail!(am.get_json::<Vec<Value>>("api/v2/alerts", &query).await);
         if alerts.is_empty() {
             return Ok(text("Alertmanager has no alerts matching that"));
         }
@@ -427,10 +421,7 @@ impl PrometheusServer {
         let Some(am) = self.alertmanager() else {
             return Ok(failure("no Alertmanager configured: set ALERTMANAGER_URL"));
         };
-        let silences = match am.get_json::<Vec<Value>>("api/v2/silences", &[]).await {
-            Ok(s) => s,
-            Err(e) => return Ok(failure(e)),
-        };
+        let silences = or_fail!(am.get_json::<Vec<Value>>("api/v2/silences", &[]).await);
         let wanted = |state: &str| match args.state {
             Some(SilenceState::Active) => state == "active",
             Some(SilenceState::Pending) => state == "pending",

@@ -132,13 +132,19 @@ pub struct Api {
 
 impl std::fmt::Debug for Api {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Api").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("Api")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
 impl Api {
     /// `make` builds the backend client when it is first needed.
-    pub fn new(name: impl Into<String>, make: impl Fn() -> Result<Backend, String> + Send + Sync + 'static, auth: Auth) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        make: impl Fn() -> Result<Backend, String> + Send + Sync + 'static,
+        auth: Auth,
+    ) -> Self {
         Self {
             name: name.into(),
             backend: OnceLock::new(),
@@ -170,7 +176,9 @@ impl Api {
         query: &[(&str, String)],
     ) -> Result<Answer<T>, ApiError> {
         let request = self.request(Method::GET, path)?.query(query);
-        let response = self.backend()?.send(request)
+        let response = self
+            .backend()?
+            .send(request)
             .await
             .map_err(|e| self.explain(e))?;
         let envelope: Envelope<T> = response.json().map_err(|e| ApiError::Decode {
@@ -199,7 +207,9 @@ impl Api {
         query: &[(&str, String)],
     ) -> Result<T, ApiError> {
         let request = self.request(Method::GET, path)?.query(query);
-        let response = self.backend()?.send(request)
+        let response = self
+            .backend()?
+            .send(request)
             .await
             .map_err(|e| self.explain(e))?;
         response.json().map_err(|e| ApiError::Decode {
@@ -211,7 +221,9 @@ impl Api {
     /// `GET` a path and return its text (health endpoints).
     pub async fn get_text(&self, path: &str) -> Result<String, ApiError> {
         let request = self.request(Method::GET, path)?;
-        let response = self.backend()?.send(request)
+        let response = self
+            .backend()?
+            .send(request)
             .await
             .map_err(|e| self.explain(e))?;
         Ok(response.text())
@@ -228,7 +240,9 @@ impl Api {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = self.backend()?.send(request)
+        let response = self
+            .backend()?
+            .send(request)
             .await
             .map_err(|e| self.explain(e))?;
         if response.body.is_empty() {

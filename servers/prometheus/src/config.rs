@@ -167,13 +167,16 @@ impl PrometheusArgs {
                 path: path.clone(),
                 reason: e.to_string(),
             })?;
-            certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| SetupError::Ca {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
+            certificates =
+                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| SetupError::Ca {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?;
         }
         if self.prometheus_insecure_skip_verify {
-            tracing::warn!("TLS certificate verification is off for Prometheus and Alertmanager (--prometheus-insecure-skip-verify)");
+            tracing::warn!(
+                "TLS certificate verification is off for Prometheus and Alertmanager (--prometheus-insecure-skip-verify)"
+            );
         }
         Ok(ClientSpec {
             headers: self.headers()?,
@@ -195,12 +198,21 @@ impl PrometheusArgs {
             let (spec, metrics) = (spec.clone(), metrics.clone());
             Api::new(
                 name,
-                move || Ok(Backend::with_client(config.clone(), spec.build()?, metrics.clone())),
+                move || {
+                    Ok(Backend::with_client(
+                        config.clone(),
+                        spec.build()?,
+                        metrics.clone(),
+                    ))
+                },
                 self.auth(),
             )
         };
         let prometheus = make("prometheus", &self.prometheus_url);
-        let alertmanager = self.alertmanager_url.as_ref().map(|url| make("alertmanager", url));
+        let alertmanager = self
+            .alertmanager_url
+            .as_ref()
+            .map(|url| make("alertmanager", url));
         Ok((prometheus, alertmanager))
     }
 }

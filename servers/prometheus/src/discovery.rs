@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use crate::{
     PrometheusServer,
-    render::{Labels, common_labels, common_line, failure, series, text},
+    render::{Labels, common_labels, common_line, failure, or_fail, series, text},
 };
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -121,14 +121,12 @@ impl PrometheusServer {
         &self,
         Parameters(args): Parameters<MetricsListArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        let names = match self
-            .prometheus()
-            .prometheus::<Vec<String>>("api/v1/label/__name__/values", &[])
-            .await
-        {
-            Ok(a) => a.data,
-            Err(e) => return Ok(failure(e)),
-        };
+        let names = or_fail!(
+            self.prometheus()
+                .prometheus::<Vec<String>>("api/v1/label/__name__/values", &[])
+                .await
+        )
+        .data;
         let filter = args.filter.as_deref().unwrap_or("").to_lowercase();
         let matching: Vec<String> = names
             .into_iter()
@@ -167,14 +165,12 @@ impl PrometheusServer {
         if let Some(m) = &args.metric {
             query.push(("metric", m.clone()));
         }
-        let metadata = match self
-            .prometheus()
-            .prometheus::<BTreeMap<String, Vec<Metadata>>>("api/v1/metadata", &query)
-            .await
-        {
-            Ok(a) => a.data,
-            Err(e) => return Ok(failure(e)),
-        };
+        let metadata = or_fail!(
+            self.prometheus()
+                .prometheus::<BTreeMap<String, Vec<Metadata>>>("api/v1/metadata", &query)
+                .await
+        )
+        .data;
         if metadata.is_empty() {
             return Ok(text(match &args.metric {
                 Some(m) => format!(
@@ -206,10 +202,11 @@ impl PrometheusServer {
         &self,
         Parameters(args): Parameters<LabelsArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        let query = match window(&args.matchers, args.start.as_deref(), args.end.as_deref()) {
-            Ok(q) => q,
-            Err(e) => return Ok(failure(e)),
-        };
+        let query = or_fail!(window(
+            &args.matchers,
+            args.start.as_deref(),
+            args.end.as_deref()
+        ));
         match self
             .prometheus()
             .prometheus::<Vec<String>>("api/v1/labels", &query)
@@ -230,10 +227,11 @@ impl PrometheusServer {
         if args.label.is_empty() || args.label.contains(['/', '?', '#']) {
             return Ok(failure(format!("invalid label name `{}`", args.label)));
         }
-        let query = match window(&args.matchers, args.start.as_deref(), args.end.as_deref()) {
-            Ok(q) => q,
-            Err(e) => return Ok(failure(e)),
-        };
+        let query = or_fail!(window(
+            &args.matchers,
+            args.start.as_deref(),
+            args.end.as_deref()
+        ));
         let path = format!("api/v1/label/{}/values", args.label);
         match self
             .prometheus()
@@ -265,18 +263,17 @@ impl PrometheusServer {
                 "pass at least one selector in `match`, e.g. [\"up\"] or [\"{namespace=\\\"shop\\\"}\"]",
             ));
         }
-        let query = match window(&args.matchers, args.start.as_deref(), args.end.as_deref()) {
-            Ok(q) => q,
-            Err(e) => return Ok(failure(e)),
-        };
-        let found = match self
-            .prometheus()
-            .prometheus::<Vec<Labels>>("api/v1/series", &query)
-            .await
-        {
-            Ok(a) => a.data,
-            Err(e) => return Ok(failure(e)),
-        };
+        let query = or_fail!(window(
+            &args.matchers,
+            args.start.as_deref(),
+            args.end.as_deref()
+        ));
+        let found = or_fail!(
+            self.prometheus()
+                .prometheus::<Vec<Labels>>("api/v1/series", &query)
+                .await
+        )
+        .data;
         if found.is_empty() {
             return Ok(text("no series matched"));
         }

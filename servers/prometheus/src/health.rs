@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::{
     PrometheusServer,
-    render::{failure, number, text},
+    render::{failure, number, or_fail, text},
 };
 
 /// Which targets to list.
@@ -95,14 +95,13 @@ impl PrometheusServer {
         &self,
         Parameters(args): Parameters<TargetsArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        let mut targets = match self
-            .prometheus()
-            .prometheus::<Targets>("api/v1/targets", &[("state", "active".into())])
-            .await
-        {
-            Ok(a) => a.data.active_targets,
-            Err(e) => return Ok(failure(e)),
-        };
+        let mut targets = or_fail!(
+            self.prometheus()
+                .prometheus::<Targets>("api/v1/targets", &[("state", "active".into())])
+                .await
+        )
+        .data
+        .active_targets;
         let state = args.state.unwrap_or_default();
         targets.retain(|t| match state {
             TargetState::Any => true,
@@ -165,14 +164,12 @@ impl PrometheusServer {
         &self,
         Parameters(args): Parameters<TsdbArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        let tsdb = match self
-            .prometheus()
-            .prometheus::<Tsdb>("api/v1/status/tsdb", &[])
-            .await
-        {
-            Ok(a) => a.data,
-            Err(e) => return Ok(failure(e)),
-        };
+        let tsdb = or_fail!(
+            self.prometheus()
+                .prometheus::<Tsdb>("api/v1/status/tsdb", &[])
+                .await
+        )
+        .data;
         let limit = args.limit.unwrap_or(10).max(1);
         let mut out = String::new();
         if let Some(head) = &tsdb.head_stats {

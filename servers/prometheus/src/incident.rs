@@ -18,7 +18,7 @@ use serde::Deserialize;
 use crate::{
     PrometheusServer,
     client::ApiError,
-    render::{Labels, failure, number, sample, text, time},
+    render::{Labels, failure, number, or_fail, sample, text, time},
 };
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -157,10 +157,7 @@ impl PrometheusServer {
         &self,
         Parameters(args): Parameters<PodResourcesArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        let window = match checked_window(args.window.as_deref(), "5m") {
-            Ok(w) => w,
-            Err(e) => return Ok(failure(e)),
-        };
+        let window = or_fail!(checked_window(args.window.as_deref(), "5m"));
         let pods = match (&args.workload, &args.pod) {
             (Some(w), _) => format!("{}-.*", regex_escape(w)),
             (None, Some(p)) => p.clone(),
@@ -267,10 +264,7 @@ impl PrometheusServer {
         &self,
         Parameters(args): Parameters<ErrorRatioArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        let window = match checked_window(args.window.as_deref(), "5m") {
-            Ok(w) => w,
-            Err(e) => return Ok(failure(e)),
-        };
+        let window = or_fail!(checked_window(args.window.as_deref(), "5m"));
         let range = match parse_duration(args.range.as_deref().unwrap_or("1h")) {
             Ok(r) if r > SignedDuration::ZERO => r,
             Ok(_) => return Ok(failure("the range must be positive")),
@@ -284,11 +278,10 @@ impl PrometheusServer {
         );
         let total = format!("sum(rate({}{{{service}}}[{window}]))", c.metric);
         let ratio = format!("{errors} / {total}");
-        let (now_ratio, now_total) =
-            match tokio::try_join!(self.scalar(&ratio, None), self.scalar(&total, None)) {
-                Ok(v) => v,
-                Err(e) => return Ok(failure(e)),
-            };
+        let (now_ratio, now_total) = or_fail!(tokio::try_join!(
+            self.scalar(&ratio, None),
+            self.scalar(&total, None)
+        ));
         let Some(now_total) = now_total else {
             let expr = match crate::promql::parse(&total) {
                 Ok(e) => e,
@@ -309,14 +302,13 @@ impl PrometheusServer {
             ("end", end.as_second().to_string()),
             ("step", step.to_string()),
         ];
-        let history = match self
-            .prometheus()
-            .prometheus::<MatrixData>("api/v1/query_range", &params)
-            .await
-        {
-            Ok(a) => a.data.result,
-            Err(e) => return Ok(failure(e)),
-        };
+        let history = or_fail!(
+            self.prometheus()
+                .prometheus::<MatrixData>("api/v1/query_range", &params)
+                .await
+        )
+        .data
+        .result;
         let peak = history.first().and_then(|s| {
             s.values
                 .iter()

@@ -19,7 +19,9 @@ use serde_json::{Value, json};
 
 use crate::{
     PrometheusServer, promql,
-    render::{Labels, common_labels, common_line, failure, number, sample, series, text, time},
+    render::{
+        Labels, common_labels, common_line, failure, number, or_fail, sample, series, text, time,
+    },
 };
 
 /// Output format of query results.
@@ -114,14 +116,11 @@ impl PrometheusServer {
             Err(e) => return Ok(failure(e)),
         };
         let query = [("query", args.query.clone()), ("time", unix(at))];
-        let answer = match self
-            .prometheus()
-            .prometheus::<QueryData>("api/v1/query", &query)
-            .await
-        {
-            Ok(a) => a,
-            Err(e) => return Ok(failure(e)),
-        };
+        let answer = or_fail!(
+            self.prometheus()
+                .prometheus::<QueryData>("api/v1/query", &query)
+                .await
+        );
         let limit = args.limit.unwrap_or(50).max(1);
         let format = args.format.unwrap_or_default();
         let mut out = match answer.data.result_type.as_str() {
@@ -181,10 +180,7 @@ impl PrometheusServer {
                 .unwrap_or(now);
             Ok::<_, opsmcp_core::output::TimeError>((start, end))
         })();
-        let (start, end) = match window {
-            Ok(w) => w,
-            Err(e) => return Ok(failure(e)),
-        };
+        let (start, end) = or_fail!(window);
         if end <= start {
             return Ok(failure(format!(
                 "the range is empty: start {start} is not before end {end}"
@@ -202,14 +198,11 @@ impl PrometheusServer {
             ("end", unix(end)),
             ("step", format!("{}", step.as_secs_f64())),
         ];
-        let answer = match self
-            .prometheus()
-            .prometheus::<QueryData>("api/v1/query_range", &query)
-            .await
-        {
-            Ok(a) => a,
-            Err(e) => return Ok(failure(e)),
-        };
+        let answer = or_fail!(
+            self.prometheus()
+                .prometheus::<QueryData>("api/v1/query_range", &query)
+                .await
+        );
         let series: Vec<RangeSeries> =
             serde_json::from_value(answer.data.result).map_err(decode)?;
         if series.is_empty() {

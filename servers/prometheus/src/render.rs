@@ -8,6 +8,18 @@ use rmcp::model::{CallToolResult, ContentBlock};
 
 pub type Labels = BTreeMap<String, String>;
 
+/// Inside a tool: the `Ok` value, or return the error as a failed tool result (`isError: true`)
+/// whose message is the error's.
+macro_rules! or_fail {
+    ($result:expr) => {
+        match $result {
+            Ok(value) => value,
+            Err(e) => return Ok($crate::render::failure(e)),
+        }
+    };
+}
+pub(crate) use or_fail;
+
 /// A successful tool result with one text block.
 pub fn text(body: impl Into<String>) -> CallToolResult {
     CallToolResult::success(vec![ContentBlock::text(body.into())])
