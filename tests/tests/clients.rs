@@ -177,3 +177,41 @@ fn inspector_cli_lists_and_calls() -> Result<()> {
     }
     Ok(())
 }
+
+/// The protocol-level scenarios of the conformance suite against a real server binary (the
+/// tool scenarios need the fixture's tools; these need none).
+#[test]
+fn conformance_protocol_scenarios_against_opsmcp_prometheus() -> Result<()> {
+    let server = HttpServer::start_with_env(
+        "opsmcp-prometheus",
+        &[],
+        &[("PROMETHEUS_URL", "http://127.0.0.1:1")],
+    )?;
+    let (node, modules) = node()?;
+    for (version, scenario) in [
+        ("2025-11-25", "server-initialize"),
+        ("2025-11-25", "ping"),
+        ("2025-11-25", "tools-list"),
+        ("2025-11-25", "dns-rebinding-protection"),
+        ("2026-07-28", "tools-list"),
+        ("2026-07-28", "dns-rebinding-protection"),
+    ] {
+        let mut cmd = Command::new(&node);
+        cmd.arg(modules.join("@modelcontextprotocol/conformance/dist/index.js"))
+            .args([
+                "server",
+                "--url",
+                &server.url("/mcp"),
+                "--scenario",
+                scenario,
+                "--spec-version",
+                version,
+            ]);
+        let (ok, stdout, stderr) = run(cmd, Duration::from_secs(120))?;
+        assert!(
+            ok && stdout.contains(" 0 failed"),
+            "{scenario} ({version}):\n{stdout}\n{stderr}"
+        );
+    }
+    Ok(())
+}
