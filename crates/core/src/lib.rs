@@ -14,6 +14,7 @@ pub mod http;
 pub mod legacy_sse;
 pub mod metrics;
 pub mod output;
+pub mod risk;
 pub mod serve;
 pub mod tools;
 
