@@ -5,15 +5,21 @@
 //! - [`http`]: the outbound HTTP client with timeouts, retries and redaction;
 //! - [`output`]: tables, cursors, token budgets and time parsing for tool output;
 //! - [`metrics`]: Prometheus metrics of tool calls and backend requests;
-//! - [`tools`]: tool annotations derived from each tool's declared effect.
+//! - [`tools`]: tool annotations derived from each tool's declared effect;
+//! - the safety engine: [`risk`] (classification), [`policy`] (the decision), [`breaker`]
+//!   (automatic execution stops after repeated failures) and [`audit`] (the hash-chained log).
 //!
-//! Only [`serve`], [`legacy_sse`] and [`tools`] touch rmcp types; the rest is plain Rust.
+//! Only [`serve`], [`legacy_sse`] and [`tools`] touch rmcp types; the rest is plain Rust, and
+//! `risk`, `policy`, `breaker` and `audit` know nothing of MCP or of any backend.
 
+pub mod audit;
+pub mod breaker;
 pub mod config;
 pub mod http;
 pub mod legacy_sse;
 pub mod metrics;
 pub mod output;
+pub mod policy;
 pub mod risk;
 pub mod serve;
 pub mod tools;
