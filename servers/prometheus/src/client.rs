@@ -92,9 +92,12 @@ pub enum ApiError {
         kind: String,
         message: String,
     },
-    /// Credentials or client set-up failed.
+    /// Credentials could not be read (e.g. the token file).
     #[error("{0}")]
     Auth(String),
+    /// The client could not be set up, or a query task died.
+    #[error("{0}")]
+    Internal(String),
     #[error("{backend} answered with something that is not its API's JSON: {reason}")]
     Decode { backend: String, reason: String },
 }
@@ -161,7 +164,7 @@ impl Api {
         self.backend
             .get_or_init(|| (self.make)())
             .as_ref()
-            .map_err(|e| ApiError::Auth(format!("cannot set up the {} client: {e}", self.name)))
+            .map_err(|e| ApiError::Internal(format!("cannot set up the {} client: {e}", self.name)))
     }
 
     fn request(&self, method: Method, path: &str) -> Result<RequestBuilder, ApiError> {

@@ -355,7 +355,7 @@ async fn futures_join(
     }
     results
         .into_iter()
-        .map(|r| r.unwrap_or_else(|| Err(ApiError::Auth("a query task failed".into()))))
+        .map(|r| r.unwrap_or_else(|| Err(ApiError::Internal("a query task failed".into()))))
         .collect()
 }
 
