@@ -1,16 +1,23 @@
-//! The tamper-evident audit log: one JSON line per decision (planned, asked, approved, denied,
+//! The tamper-evident audit log: one JSON line per decision (planned, asked, approved, declined,
 //! executed, failed, refused, skipped), each carrying the SHA-256 of the previous line, written
-//! and fsync'd before the tool answers. [`verify`] walks a log and reports the first line that
-//! does not chain.
+//! and fsync'd before the tool answers. [`verify`] walks a log (and the files rotated out of
+//! it) and reports the first record that does not chain, or a torn last line.
 //!
-//! Arguments are redacted before they are written: values under keys that name secrets
-//! (token, password, secret, key, authorization, credential, cookie) become `***`.
+//! - Several processes may write one file: each append takes an exclusive lock on
+//!   `<file>.lock`, reads the hash of the last line under the lock, writes one complete line
+//!   with a single `write` and fsyncs. Lines never interleave and the chain stays single.
+//! - Size-based rotation: when the file would grow past `max_bytes` it becomes `<file>.1`
+//!   (older ones shift to `.2`, …, up to `keep`), and the new file opens with a `rotated`
+//!   record chained to the last record of the old one, so the chain runs across files.
+//! - Arguments are redacted before they are written: values under keys that name secrets
+//!   (token, password, secret, key, authorization, credential, cookie) become `***`.
 //!
 //! Plain Rust: no MCP and no backend types.
 
 use std::{
     fs::{File, OpenOptions},
-    io::{BufRead, BufReader, Write},
+    io::{Read, Seek, SeekFrom, Write},
+    os::unix::fs::MetadataExt,
     path::{Path, PathBuf},
     sync::Mutex,
 };
@@ -22,6 +29,9 @@ use sha2::{Digest, Sha256};
 /// The hash that the first line chains to.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+/// The decision of the record that opens a file after rotation.
+pub const ROTATED: &str = "rotated";
+
 /// One decision, as the caller describes it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
@@ -31,15 +41,24 @@ pub struct Entry {
     pub tool: String,
     pub arguments: Value,
     pub risk: String,
+    /// Why the action has that risk.
+    pub reason: String,
     pub mode: String,
     pub confidence: Option<f64>,
-    /// planned, asked, approved, denied, executed, failed, refused, skipped
+    /// planned, asked, approved, declined, executed, failed, refused, skipped (or rotated)
     pub decision: String,
-    /// What came of it: a short result or error.
+    /// What came of it: why it was decided so, a short result or the error.
     pub outcome: String,
     pub duration_ms: u64,
-    /// Who asked: the client's name, a user if known.
+    /// Who asked: the client's name and version, and the HTTP principal when authenticated.
     pub caller: String,
+}
+
+impl Entry {
+    /// The current time in RFC 3339, for [`Entry::time`].
+    pub fn now() -> String {
+        jiff::Timestamp::now().to_string()
+    }
 }
 
 /// A line of the log: the entry, the previous line's hash and its own.
@@ -64,6 +83,11 @@ pub enum AuditError {
         line: usize,
         problem: String,
     },
+    #[error(
+        "audit log {path}, line {line}: the last line is torn (the writer stopped mid-line); \
+         keep the file as evidence, move it aside and a new chain starts"
+    )]
+    Torn { path: PathBuf, line: usize },
 }
 
 /// The hash of a record: SHA-256 over the entry and the previous hash, as compact JSON.
@@ -109,103 +133,418 @@ pub fn redact(value: &Value) -> Value {
     }
 }
 
-/// An append-only audit log file.
+/// When the log rotates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rotation {
+    /// Rotate before a line would take the file past this size.
+    pub max_bytes: u64,
+    /// How many rotated files to keep (`<file>.1` … `<file>.<keep>`).
+    pub keep: usize,
+}
+
+impl Default for Rotation {
+    fn default() -> Self {
+        Self {
+            max_bytes: 16 * 1024 * 1024,
+            keep: 5,
+        }
+    }
+}
+
+/// The default location: `$XDG_STATE_HOME/opsmcp/audit.jsonl`, else
+/// `~/.local/state/opsmcp/audit.jsonl` (the XDG base-directory default), else the temp dir.
+pub fn default_path() -> PathBuf {
+    let non_empty = |name| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    non_empty("XDG_STATE_HOME")
+        .filter(|p| p.is_absolute())
+        .or_else(|| non_empty("HOME").map(|home| home.join(".local").join("state")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("opsmcp")
+        .join("audit.jsonl")
+}
+
+/// The last line of the current file, as seen by this process: lets an append skip re-reading
+/// the tail when no other process wrote since.
+#[derive(Debug, Clone)]
+struct Tail {
+    inode: u64,
+    len: u64,
+    hash: String,
+}
+
+/// An append-only audit log file, safe to share between threads and processes.
 #[derive(Debug)]
 pub struct AuditLog {
     path: PathBuf,
-    state: Mutex<(File, String)>,
+    lock_path: PathBuf,
+    rotation: Rotation,
+    tail: Mutex<Option<Tail>>,
+}
+
+fn io_error(path: &Path) -> impl Fn(std::io::Error) -> AuditError + '_ {
+    move |source| AuditError::Io {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 impl AuditLog {
-    /// Open (or create) the log and continue its chain; a broken log refuses to open.
+    /// Open (or create) the log with the default rotation.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, AuditError> {
+        Self::open_with(path, Rotation::default())
+    }
+
+    /// Open (or create) the log. An existing file must end in an intact line: a torn or
+    /// unparsable last line refuses to open (it would break the chain).
+    pub fn open_with(path: impl AsRef<Path>, rotation: Rotation) -> Result<Self, AuditError> {
         let path = path.as_ref().to_path_buf();
-        let io = |source| AuditError::Io {
-            path: path.clone(),
-            source,
-        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(io)?;
+            std::fs::create_dir_all(dir).map_err(io_error(&path))?;
         }
-        let last = if path.exists() {
-            verify(&path)?.1
-        } else {
-            GENESIS.to_owned()
+        let mut lock_path = path.clone().into_os_string();
+        lock_path.push(".lock");
+        let log = Self {
+            lock_path: lock_path.into(),
+            path,
+            rotation,
+            tail: Mutex::new(None),
         };
-        let file = OpenOptions::new()
+        log.locked(|file, tail| {
+            *tail = Some(log.read_tail(file)?);
+            Ok(())
+        })?;
+        Ok(log)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Run `f` on the current file under the cross-process lock.
+    fn locked<T>(
+        &self,
+        f: impl FnOnce(&mut File, &mut Option<Tail>) -> Result<T, AuditError>,
+    ) -> Result<T, AuditError> {
+        let mut tail = self.tail.lock().unwrap_or_else(|e| e.into_inner());
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&self.lock_path)
+            .map_err(io_error(&self.lock_path))?;
+        lock.lock().map_err(io_error(&self.lock_path))?;
+        let mut file = self.open_current()?;
+        let result = f(&mut file, &mut tail);
+        drop(lock); // closing the descriptor releases the lock
+        result
+    }
+
+    fn open_current(&self) -> Result<File, AuditError> {
+        OpenOptions::new()
             .create(true)
             .append(true)
-            .open(&path)
-            .map_err(io)?;
-        Ok(Self {
-            path,
-            state: Mutex::new((file, last)),
+            .read(true)
+            .open(&self.path)
+            .map_err(io_error(&self.path))
+    }
+
+    /// The hash of the file's last record (or [`GENESIS`] for an empty file).
+    fn read_tail(&self, file: &mut File) -> Result<Tail, AuditError> {
+        let meta = file.metadata().map_err(io_error(&self.path))?;
+        let (inode, len) = (meta.ino(), meta.len());
+        if len == 0 {
+            return Ok(Tail {
+                inode,
+                len,
+                hash: GENESIS.to_owned(),
+            });
+        }
+        let (line, number) = last_line(file, len).map_err(io_error(&self.path))?;
+        let Some(line) = line.strip_suffix(b"\n") else {
+            return Err(AuditError::Torn {
+                path: self.path.clone(),
+                line: number,
+            });
+        };
+        let record: Record = serde_json::from_slice(line).map_err(|e| AuditError::Broken {
+            path: self.path.clone(),
+            line: number,
+            problem: format!("the last line is not a record: {e}"),
+        })?;
+        Ok(Tail {
+            inode,
+            len,
+            hash: record.hash,
         })
     }
 
     /// Append one entry (arguments redacted) and fsync before returning.
     pub fn append(&self, mut entry: Entry) -> Result<Record, AuditError> {
         entry.arguments = redact(&entry.arguments);
-        let mut state = self.state.lock().unwrap();
-        let (file, last) = &mut *state;
-        let hash = hash_of(&entry, last);
-        let record = Record {
-            entry,
-            prev: last.clone(),
-            hash: hash.clone(),
+        self.locked(|file, cached| {
+            let meta = file.metadata().map_err(io_error(&self.path))?;
+            let mut tail = match cached.take() {
+                Some(t) if t.inode == meta.ino() && t.len == meta.len() => t,
+                _ => self.read_tail(file)?,
+            };
+            // The line's size does not depend on the previous hash (always 64 hex digits).
+            let size = serde_json::to_vec(&entry).map_or(0, |v| v.len()) as u64 + 160;
+            if tail.len > 0 && tail.len + size > self.rotation.max_bytes {
+                *file = self.rotate(&tail)?;
+                tail = self.read_tail(file)?;
+            }
+            let (record, line) = seal(entry, &tail.hash);
+            self.write_line(file, &line)?;
+            *cached = Some(Tail {
+                inode: tail.inode,
+                len: tail.len + line.len() as u64,
+                hash: record.hash.clone(),
+            });
+            Ok(record)
+        })
+    }
+
+    fn write_line(&self, file: &mut File, line: &[u8]) -> Result<(), AuditError> {
+        // One write of the whole line: with O_APPEND, concurrent writers cannot split it.
+        file.write_all(line).map_err(io_error(&self.path))?;
+        file.sync_data().map_err(io_error(&self.path))
+    }
+
+    /// Shift `<file>.N` to `<file>.N+1`, move the file to `<file>.1` and start a new one whose
+    /// first record continues the chain. Runs under the lock.
+    fn rotate(&self, tail: &Tail) -> Result<File, AuditError> {
+        let keep = self.rotation.keep.max(1);
+        let _ = std::fs::remove_file(rotated(&self.path, keep));
+        for n in (1..keep).rev() {
+            let from = rotated(&self.path, n);
+            if from.exists() {
+                std::fs::rename(&from, rotated(&self.path, n + 1)).map_err(io_error(&from))?;
+            }
+        }
+        let first = rotated(&self.path, 1);
+        std::fs::rename(&self.path, &first).map_err(io_error(&self.path))?;
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty())
+            && let Ok(dir) = File::open(dir)
+        {
+            let _ = dir.sync_all();
+        }
+        let mut file = self.open_current()?;
+        let entry = Entry {
+            time: Entry::now(),
+            decision: ROTATED.into(),
+            outcome: format!(
+                "continues {} (its last record {})",
+                first.file_name().unwrap_or_default().to_string_lossy(),
+                &tail.hash[..16]
+            ),
+            ..Entry::default()
         };
-        let mut line = serde_json::to_vec(&record).expect("records serialize");
-        line.push(b'\n');
-        let io = |source| AuditError::Io {
-            path: self.path.clone(),
-            source,
-        };
-        file.write_all(&line).map_err(io)?;
-        file.sync_data().map_err(io)?;
-        *last = hash;
-        Ok(record)
+        let (_, line) = seal(entry, &tail.hash);
+        self.write_line(&mut file, &line)?;
+        Ok(file)
+    }
+
+    /// The last `n` records of the current file, oldest first.
+    pub fn recent(&self, n: usize) -> Result<Vec<Record>, AuditError> {
+        let mut file = File::open(&self.path).map_err(io_error(&self.path))?;
+        let len = file.metadata().map_err(io_error(&self.path))?.len();
+        let start = len.saturating_sub(256 * 1024);
+        file.seek(SeekFrom::Start(start))
+            .map_err(io_error(&self.path))?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(io_error(&self.path))?;
+        let mut lines: Vec<&[u8]> = bytes.split_inclusive(|b| *b == b'\n').collect();
+        if start > 0 && !lines.is_empty() {
+            lines.remove(0); // probably cut at the front
+        }
+        let records: Vec<Record> = lines
+            .iter()
+            .filter(|l| l.ends_with(b"\n"))
+            .filter_map(|l| serde_json::from_slice(l).ok())
+            .collect();
+        Ok(records[records.len().saturating_sub(n)..].to_vec())
     }
 }
 
-/// Check every line of a log: valid JSON, chained to the line before, hash matching its content.
-/// Returns the number of records and the last hash.
-pub fn verify(path: &Path) -> Result<(usize, String), AuditError> {
-    let file = File::open(path).map_err(|source| AuditError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    let broken = |line: usize, problem: String| AuditError::Broken {
+/// The record of `entry` chained to `prev`, and its line.
+fn seal(entry: Entry, prev: &str) -> (Record, Vec<u8>) {
+    let hash = hash_of(&entry, prev);
+    let record = Record {
+        entry,
+        prev: prev.to_owned(),
+        hash,
+    };
+    let mut line = serde_json::to_vec(&record).expect("records serialize");
+    line.push(b'\n');
+    (record, line)
+}
+
+/// `<file>.<n>`.
+fn rotated(path: &Path, n: usize) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".{n}"));
+    name.into()
+}
+
+/// The last line of a file of `len > 0` bytes (with its newline, if it has one) and its
+/// 1-based line number, reading backwards from the end.
+fn last_line(file: &mut File, len: u64) -> std::io::Result<(Vec<u8>, usize)> {
+    const CHUNK: u64 = 8192;
+    let mut end = len;
+    let mut buf: Vec<u8> = Vec::new();
+    // Skip the final newline when looking for the start of the last line.
+    let start_of_last = loop {
+        let from = end.saturating_sub(CHUNK);
+        let mut chunk = vec![0; (end - from) as usize];
+        file.seek(SeekFrom::Start(from))?;
+        file.read_exact(&mut chunk)?;
+        chunk.extend_from_slice(&buf);
+        buf = chunk;
+        let search = if buf.ends_with(b"\n") {
+            &buf[..buf.len() - 1]
+        } else {
+            &buf[..]
+        };
+        if let Some(pos) = search.iter().rposition(|b| *b == b'\n') {
+            break from + pos as u64 + 1;
+        }
+        if from == 0 {
+            break 0;
+        }
+        end = from;
+    };
+    let offset = (start_of_last - (len - buf.len() as u64)) as usize;
+    let line = buf[offset..].to_vec();
+    // The line number: newlines before the last line, plus one.
+    let mut number = 1;
+    let mut counted = 0u64;
+    file.seek(SeekFrom::Start(0))?;
+    let mut reader = std::io::BufReader::new(&mut *file);
+    let mut block = [0u8; 64 * 1024];
+    while counted < start_of_last {
+        let n = reader.read(&mut block)?;
+        if n == 0 {
+            break;
+        }
+        let take = ((start_of_last - counted) as usize).min(n);
+        number += block[..take].iter().filter(|b| **b == b'\n').count();
+        counted += n as u64;
+    }
+    Ok((line, number))
+}
+
+/// What [`verify`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// Each file checked, oldest first, with its record count.
+    pub files: Vec<(PathBuf, usize)>,
+    pub records: usize,
+    pub last_hash: String,
+    /// The oldest file kept starts with a `rotated` record: older files were pruned.
+    pub pruned_before: bool,
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let files = self
+            .files
+            .iter()
+            .map(|(p, n)| format!("{} ({n})", p.display()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        write!(
+            f,
+            "intact: {} records in {} file(s): {files}; last hash {}",
+            self.records,
+            self.files.len(),
+            self.last_hash
+        )?;
+        if self.pruned_before {
+            write!(
+                f,
+                "; the chain starts at a rotation (older files were pruned)"
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Check the log at `path` and the files rotated out of it (`<path>.N`, oldest first): every
+/// line valid JSON ending in a newline, chained to the record before (across files), its hash
+/// matching its content. Only the oldest file may start anywhere but [`GENESIS`], and then
+/// only with a `rotated` record.
+pub fn verify(path: &Path) -> Result<Report, AuditError> {
+    let mut files: Vec<PathBuf> = (1..)
+        .map(|n| rotated(path, n))
+        .take_while(|p| p.exists())
+        .collect();
+    files.reverse();
+    files.push(path.to_owned());
+    let mut report = Report {
+        files: Vec::new(),
+        records: 0,
+        last_hash: GENESIS.to_owned(),
+        pruned_before: false,
+    };
+    for (index, file) in files.iter().enumerate() {
+        let count = verify_file(file, index == 0, &mut report)?;
+        report.files.push((file.clone(), count));
+        report.records += count;
+    }
+    Ok(report)
+}
+
+fn verify_file(path: &Path, oldest: bool, report: &mut Report) -> Result<usize, AuditError> {
+    let bytes = std::fs::read(path).map_err(io_error(path))?;
+    let broken = |line: usize, problem: &str| AuditError::Broken {
         path: path.to_owned(),
         line,
-        problem,
+        problem: problem.to_owned(),
     };
-    let mut last = GENESIS.to_owned();
     let mut count = 0;
-    for (i, line) in BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(|source| AuditError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
+    for (i, line) in bytes.split_inclusive(|b| *b == b'\n').enumerate() {
         let n = i + 1;
+        let Some(line) = line.strip_suffix(b"\n") else {
+            return Err(AuditError::Torn {
+                path: path.to_owned(),
+                line: n,
+            });
+        };
         let record: Record =
-            serde_json::from_str(&line).map_err(|e| broken(n, format!("not a record: {e}")))?;
-        if record.prev != last {
+            serde_json::from_slice(line).map_err(|e| broken(n, &format!("not a record: {e}")))?;
+        let starts_here = n == 1 && oldest && report.last_hash == GENESIS;
+        if starts_here && record.prev != GENESIS {
+            if record.entry.decision != ROTATED {
+                return Err(broken(
+                    n,
+                    "the first record does not start the chain (lines were removed from the start)",
+                ));
+            }
+            report.pruned_before = true;
+        } else if record.prev != report.last_hash {
             return Err(broken(
                 n,
-                "does not chain to the line before (a line was removed, reordered or inserted)"
-                    .into(),
+                if n == 1 {
+                    "does not continue the file rotated before it (a file was removed or replaced)"
+                } else {
+                    "does not chain to the line before (a line was removed, reordered or inserted)"
+                },
             ));
         }
         if hash_of(&record.entry, &record.prev) != record.hash {
             return Err(broken(
                 n,
-                "its content does not match its hash (the line was edited)".into(),
+                "its content does not match its hash (the line was edited)",
             ));
         }
-        last = record.hash;
+        report.last_hash = record.hash;
         count += 1;
     }
-    Ok((count, last))
+    Ok(count)
 }
 
 #[cfg(test)]
@@ -214,12 +553,21 @@ mod tests {
 
     use super::*;
 
-    fn temp(name: &str) -> PathBuf {
-        std::env::temp_dir().join(format!(
-            "opsmcp-audit-{}-{name}-{}.jsonl",
-            std::process::id(),
-            uuid::Uuid::new_v4()
-        ))
+    struct Dir(PathBuf);
+    impl Dir {
+        fn new() -> Self {
+            let dir = std::env::temp_dir().join(format!("opsmcp-audit-{}", uuid::Uuid::new_v4()));
+            std::fs::create_dir_all(&dir).unwrap();
+            Self(dir)
+        }
+        fn file(&self) -> PathBuf {
+            self.0.join("audit.jsonl")
+        }
+    }
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
 
     fn entry(i: u64) -> Entry {
@@ -229,6 +577,7 @@ mod tests {
             tool: "deployments_scale".into(),
             arguments: json!({ "name": "web", "replicas": i, "token": "s3cret", "nested": { "apiKey": "k" } }),
             risk: "medium".into(),
+            reason: "scales deployment web".into(),
             mode: "approval".into(),
             confidence: Some(0.85),
             decision: "executed".into(),
@@ -240,7 +589,8 @@ mod tests {
 
     #[test]
     fn chains_redacts_and_reopens() {
-        let path = temp("chain");
+        let dir = Dir::new();
+        let path = dir.file();
         let log = AuditLog::open(&path).unwrap();
         let first = log.append(entry(1)).unwrap();
         assert_eq!(first.prev, GENESIS);
@@ -253,15 +603,36 @@ mod tests {
         let log = AuditLog::open(&path).unwrap();
         let third = log.append(entry(3)).unwrap();
         assert_eq!(third.prev, second.hash);
-        assert_eq!(verify(&path).unwrap().0, 3);
+        assert_eq!(verify(&path).unwrap().records, 3);
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(!text.contains("s3cret"));
-        std::fs::remove_file(&path).unwrap();
+        let recent = log.recent(2).unwrap();
+        assert_eq!(recent.len(), 2);
+        assert_eq!(recent[1].hash, third.hash);
+    }
+
+    #[test]
+    fn two_writers_on_one_file_keep_one_chain() {
+        let dir = Dir::new();
+        let path = dir.file();
+        let a = AuditLog::open(&path).unwrap();
+        let b = AuditLog::open(&path).unwrap();
+        std::thread::scope(|s| {
+            for log in [&a, &b] {
+                s.spawn(move || {
+                    for i in 0..50 {
+                        log.append(entry(i)).unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(verify(&path).unwrap().records, 100);
     }
 
     #[test]
     fn tampering_is_found_with_its_line() {
-        let path = temp("tamper");
+        let dir = Dir::new();
+        let path = dir.file();
         let log = AuditLog::open(&path).unwrap();
         for i in 0..4 {
             log.append(entry(i)).unwrap();
@@ -286,10 +657,84 @@ mod tests {
         std::fs::write(&path, removed).unwrap();
         let err = verify(&path).unwrap_err().to_string();
         assert!(err.contains("line 2: does not chain"), "{err}");
+
+        let headless = [lines[1], lines[2]].join("\n") + "\n";
+        std::fs::write(&path, headless).unwrap();
+        let err = verify(&path).unwrap_err().to_string();
         assert!(
-            AuditLog::open(&path).is_err(),
-            "a broken log does not take new lines"
+            err.contains("line 1: the first record does not start"),
+            "{err}"
         );
-        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn a_torn_last_line_is_reported_and_refuses_appends() {
+        let dir = Dir::new();
+        let path = dir.file();
+        let log = AuditLog::open(&path).unwrap();
+        log.append(entry(1)).unwrap();
+        log.append(entry(2)).unwrap();
+        let mut text = std::fs::read(&path).unwrap();
+        text.truncate(text.len() - 20);
+        std::fs::write(&path, &text).unwrap();
+        let err = verify(&path).unwrap_err().to_string();
+        assert!(err.contains("line 2: the last line is torn"), "{err}");
+        let err = log.append(entry(3)).unwrap_err().to_string();
+        assert!(err.contains("torn"), "{err}");
+        assert!(AuditLog::open(&path).is_err());
+    }
+
+    #[test]
+    fn rotation_keeps_the_chain_across_files() {
+        let dir = Dir::new();
+        let path = dir.file();
+        let log = AuditLog::open_with(
+            &path,
+            Rotation {
+                max_bytes: 1500,
+                keep: 2,
+            },
+        )
+        .unwrap();
+        for i in 0..20 {
+            log.append(entry(i)).unwrap();
+        }
+        assert!(rotated(&path, 1).exists() && rotated(&path, 2).exists());
+        assert!(!rotated(&path, 3).exists(), "only `keep` files are kept");
+        let report = verify(&path).unwrap();
+        assert_eq!(report.files.len(), 3);
+        assert!(report.pruned_before, "{report}");
+        let first = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            first
+                .lines()
+                .next()
+                .unwrap()
+                .contains("\"decision\":\"rotated\"")
+        );
+
+        // Removing the middle file breaks the chain at the start of the next one.
+        std::fs::remove_file(rotated(&path, 1)).unwrap();
+        std::fs::rename(rotated(&path, 2), rotated(&path, 1)).unwrap();
+        let err = verify(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("does not continue the file rotated before it"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn long_lines_are_found_from_the_end() {
+        let dir = Dir::new();
+        let path = dir.file();
+        let log = AuditLog::open(&path).unwrap();
+        let mut big = entry(1);
+        big.outcome = "x".repeat(20_000);
+        log.append(big).unwrap();
+        log.append(entry(2)).unwrap();
+        drop(log);
+        let log = AuditLog::open(&path).unwrap();
+        log.append(entry(3)).unwrap();
+        assert_eq!(verify(&path).unwrap().records, 3);
     }
 }

@@ -23,6 +23,8 @@ use std::{
 
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
+use crate::policy::{Mode, Thresholds};
+
 /// A configuration value that must never be printed (tokens, passwords).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -68,6 +70,9 @@ pub struct Cli<A: Args> {
     #[command(flatten)]
     pub server: A,
 
+    #[command(flatten)]
+    pub safety: SafetyArgs,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -78,6 +83,131 @@ pub enum Command {
     /// Serve streamable HTTP at /mcp, legacy HTTP+SSE at /sse and /message, plus /healthz,
     /// /readyz and /metrics
     Serve(HttpArgs),
+    /// Work with the audit log
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+/// `audit …` subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chain of the audit log (and the files rotated out of it); exit 1 and
+    /// name the first broken record if it is not intact
+    Verify {
+        /// The log to check (default: --audit-log, OPSMCP_AUDIT_LOG or the state directory)
+        file: Option<PathBuf>,
+    },
+}
+
+/// How changes are decided, asked for and recorded (the safety engine), common to every server.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Safety")]
+pub struct SafetyArgs {
+    /// plan: only preview changes; approval: ask the user (MCP elicitation); yolo: execute when
+    /// the host's confidence is high enough. OPSMCP_<SERVER>_MODE (e.g. OPSMCP_KUBERNETES_MODE)
+    /// overrides OPSMCP_MODE for one server
+    #[arg(long, env = "OPSMCP_MODE", value_enum, default_value_t = Mode::Approval)]
+    pub mode: Mode,
+
+    /// Offer only tools that read; every change is refused
+    #[arg(long, env = "OPSMCP_READ_ONLY")]
+    pub read_only: bool,
+
+    /// Allow high-risk changes (deletes, creates, bulk changes); still asked or previewed per mode
+    #[arg(long, env = "OPSMCP_ENABLE_DESTRUCTIVE")]
+    pub enable_destructive: bool,
+
+    /// yolo: execute low- and medium-risk changes at or above this confidence
+    #[arg(long, env = "OPSMCP_YOLO_EXECUTE", default_value_t = 0.8, value_parser = unit_interval)]
+    pub yolo_execute: f64,
+
+    /// yolo: execute high-risk changes at or above this confidence
+    #[arg(long, env = "OPSMCP_YOLO_EXECUTE_HIGH", default_value_t = 0.9, value_parser = unit_interval)]
+    pub yolo_execute_high: f64,
+
+    /// yolo: below this confidence, skip instead of asking
+    #[arg(long, env = "OPSMCP_YOLO_SKIP_BELOW", default_value_t = 0.7, value_parser = unit_interval)]
+    pub yolo_skip_below: f64,
+
+    /// Seconds the user has to answer an approval; no answer counts as decline
+    #[arg(long, env = "OPSMCP_APPROVAL_TIMEOUT", default_value_t = 300)]
+    pub approval_timeout_secs: u64,
+
+    /// TOML file of rules that raise (or, where allowed, lower) the risk of matching actions
+    #[arg(long, env = "OPSMCP_RISK_RULES", value_name = "FILE")]
+    pub risk_rules: Option<PathBuf>,
+
+    /// The audit log (JSON Lines, hash-chained) [default: $XDG_STATE_HOME/opsmcp/audit.jsonl]
+    #[arg(long, env = "OPSMCP_AUDIT_LOG", value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
+
+    /// Rotate the audit log before it grows past this many bytes
+    #[arg(long, env = "OPSMCP_AUDIT_MAX_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub audit_max_bytes: u64,
+
+    /// Rotated audit files to keep
+    #[arg(long, env = "OPSMCP_AUDIT_KEEP", default_value_t = 5)]
+    pub audit_keep: usize,
+
+    /// Consecutive failed executions that open the circuit breaker (no automatic execution)
+    #[arg(long, env = "OPSMCP_BREAKER_FAILURES", default_value_t = 5)]
+    pub breaker_failures: u32,
+
+    /// Successful executions that close an open breaker
+    #[arg(long, env = "OPSMCP_BREAKER_SUCCESSES", default_value_t = 2)]
+    pub breaker_successes: u32,
+
+    /// Seconds after which an open breaker closes by itself
+    #[arg(long, env = "OPSMCP_BREAKER_OPEN_SECS", default_value_t = 300)]
+    pub breaker_open_secs: u64,
+}
+
+impl SafetyArgs {
+    /// The audit log's path: the flag, `OPSMCP_AUDIT_LOG` or the default in the state directory.
+    pub fn audit_path(&self) -> PathBuf {
+        self.audit_log
+            .clone()
+            .unwrap_or_else(crate::audit::default_path)
+    }
+
+    /// The yolo thresholds.
+    pub fn thresholds(&self) -> Thresholds {
+        Thresholds {
+            execute: self.yolo_execute,
+            execute_high: self.yolo_execute_high,
+            skip_below: self.yolo_skip_below,
+        }
+    }
+}
+
+fn unit_interval(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} is not between 0 and 1"))
+    }
+}
+
+impl<A: Args> Cli<A> {
+    /// Run `audit verify` if that is what the command line asks for: prints the report and
+    /// returns the exit code (0 intact, 1 broken). `None` for every other command.
+    pub fn audit_command(&self) -> Option<i32> {
+        let Some(Command::Audit(AuditCommand::Verify { file })) = &self.command else {
+            return None;
+        };
+        let path = file.clone().unwrap_or_else(|| self.safety.audit_path());
+        Some(match crate::audit::verify(&path) {
+            Ok(report) => {
+                println!("{report}");
+                0
+            }
+            Err(e) => {
+                println!("broken: {e}");
+                1
+            }
+        })
+    }
 }
 
 /// How the process talks MCP.
@@ -94,6 +224,7 @@ impl<A: Args> Cli<A> {
         match &self.command {
             None => TransportArgs::Stdio,
             Some(Command::Serve(http)) => TransportArgs::Http(http.clone()),
+            Some(Command::Audit(_)) => TransportArgs::Stdio,
         }
     }
 }
@@ -220,6 +351,18 @@ where
         .bin_name(identity.name)
         .version(identity.version)
         .about(identity.about);
+    // OPSMCP_<SERVER>_MODE, when set, takes the place of OPSMCP_MODE for this server.
+    let server_mode_env = format!(
+        "OPSMCP_{}_MODE",
+        identity
+            .name
+            .trim_start_matches("opsmcp-")
+            .to_uppercase()
+            .replace('-', "_")
+    );
+    if std::env::var_os(&server_mode_env).is_some() {
+        command = command.mut_arg("mode", |arg| arg.env(server_mode_env));
+    }
     if let Some(path) = config_path(&args) {
         let table = read_table(&path)?;
         command = apply_file_defaults(command, &table, &path)?;

@@ -195,6 +195,13 @@ impl Backend {
         Ok(self.inner.client.request(method, url))
     }
 
+    /// The URL of `path` without credentials, query or fragment: what plans and the audit log
+    /// show of a request.
+    pub fn display_url(&self, path: &str) -> String {
+        self.url(path)
+            .map_or_else(|_| path.to_owned(), |url| self.clean_url(&url))
+    }
+
     fn url(&self, path: &str) -> Result<reqwest::Url, HttpError> {
         let mut base = self.inner.config.base_url.clone();
         if !base.path().ends_with('/') {

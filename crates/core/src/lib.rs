@@ -7,11 +7,13 @@
 //! - [`metrics`]: Prometheus metrics of tool calls and backend requests;
 //! - [`tools`]: tool annotations derived from each tool's declared effect;
 //! - the safety engine: [`risk`] (classification), [`policy`] (the decision), [`breaker`]
-//!   (automatic execution stops after repeated failures) and [`audit`] (the hash-chained log).
+//!   (automatic execution stops after repeated failures) and [`audit`] (the hash-chained log),
+//!   put to work in tool calls by [`approval`] (elicitation, request state, audit records).
 //!
-//! Only [`serve`], [`legacy_sse`] and [`tools`] touch rmcp types; the rest is plain Rust, and
+//! Only [`serve`], [`legacy_sse`], [`tools`] and [`approval`] touch rmcp types; the rest is plain Rust, and
 //! `risk`, `policy`, `breaker` and `audit` know nothing of MCP or of any backend.
 
+pub mod approval;
 pub mod audit;
 pub mod breaker;
 pub mod config;

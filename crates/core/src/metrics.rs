@@ -197,6 +197,15 @@ impl Metrics {
             .register(name, help, metric);
     }
 
+    /// Register a collector that produces its samples at scrape time (e.g. the breaker state).
+    pub fn register_collector(&self, collector: impl prometheus_client::collector::Collector) {
+        self.inner
+            .registry
+            .lock()
+            .unwrap()
+            .register_collector(Box::new(collector));
+    }
+
     /// The OpenMetrics text exposition of every metric.
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(4096);

@@ -28,14 +28,20 @@ pub enum RiskLevel {
     Forbidden,
 }
 
-impl fmt::Display for RiskLevel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl RiskLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
             RiskLevel::Low => "low",
             RiskLevel::Medium => "medium",
             RiskLevel::High => "high",
             RiskLevel::Forbidden => "forbidden",
-        })
+        }
+    }
+}
+
+impl fmt::Display for RiskLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

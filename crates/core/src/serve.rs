@@ -38,6 +38,8 @@ use rmcp::{
 };
 use tokio_util::sync::CancellationToken;
 
+use sha2::Digest as _;
+
 use crate::{
     config::{HttpArgs, Identity, TransportArgs},
     legacy_sse::LegacySse,
@@ -322,6 +324,8 @@ struct Guard {
     hosts: Vec<String>,
     origins: Vec<String>,
     token: Option<String>,
+    /// "bearer sha256:<first 12 hex digits of the token's hash>" when a token is configured.
+    principal: Option<crate::approval::Principal>,
 }
 
 impl Guard {
@@ -342,6 +346,10 @@ impl Guard {
                 .map(|o| o.trim().trim_end_matches('/').to_ascii_lowercase())
                 .collect(),
             token: args.http_token.as_ref().map(|t| t.expose().to_owned()),
+            principal: args.http_token.as_ref().map(|t| {
+                let hash = hex::encode(sha2::Sha256::digest(t.expose().as_bytes()));
+                crate::approval::Principal(format!("bearer sha256:{}", &hash[..12]))
+            }),
         }
     }
 
@@ -433,6 +441,11 @@ async fn guard_layer(State(guard): State<Arc<Guard>>, request: Request, next: Ne
             .headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         return response;
+    }
+    let mut request = request;
+    if let Some(principal) = &guard.principal {
+        // Tool calls see who called them (for the audit log) without seeing the token.
+        request.extensions_mut().insert(principal.clone());
     }
     next.run(request).await
 }

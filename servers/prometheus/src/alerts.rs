@@ -1,17 +1,22 @@
 //! Alerting: alerts and rules as Prometheus evaluates them, Alertmanager's alerts and silences,
-//! and (only with `--enable-writes`) creating and expiring silences.
+//! and creating and expiring silences, which go through the safety engine (medium risk:
+//! planned, asked for or run automatically as the operator's mode says, and audited).
 
 use jiff::{SignedDuration, Timestamp};
-use opsmcp_core::output::{Table, parse_duration};
+use opsmcp_core::{
+    approval::{Exchange, Gate, Proposal},
+    output::{Table, parse_duration},
+    risk::{Action, RiskLevel},
+};
 use reqwest::Method;
 use rmcp::{
     ErrorData,
     handler::server::wrapper::Parameters,
-    model::CallToolResult,
+    model::{CallToolResponse, CallToolResult},
     schemars::{self, JsonSchema},
     tool, tool_router,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::{
@@ -83,7 +88,7 @@ pub struct SilencesArgs {
     pub state: Option<SilenceState>,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 pub struct SilenceCreateArgs {
     /// Label matchers, e.g. alertname="HighMemory", pod=~"leaky.*"
     pub matchers: Vec<String>,
@@ -93,12 +98,16 @@ pub struct SilenceCreateArgs {
     pub comment: String,
     /// Author (default opsmcp)
     pub created_by: Option<String>,
+    /// Your confidence (0-1) that this is right; yolo mode runs confident changes unasked
+    pub confidence: Option<f64>,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 pub struct SilenceExpireArgs {
     /// Silence ID
     pub id: String,
+    /// Your confidence (0-1) that this is right; yolo mode runs confident changes unasked
+    pub confidence: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -479,85 +488,224 @@ impl PrometheusServer {
     }
 }
 
+/// A silence action for the safety engine (medium risk: reversible by expiring or recreating).
+fn silence_action(tool: &str, verb: &str, name: String, detail: &str) -> Action {
+    Action {
+        tool: tool.into(),
+        verb: verb.into(),
+        resource: Some("silence".into()),
+        name: Some(name),
+        base: Some(RiskLevel::Medium),
+        detail: Some(detail.into()),
+        ..Action::default()
+    }
+}
+
 #[tool_router(router = silence_writes_router, vis = "pub(crate)")]
 impl PrometheusServer {
-    /// Create an Alertmanager silence for the matching alerts, starting now.
+    /// Create an Alertmanager silence for the matching alerts, starting now. A change: per the
+    /// server's mode it is previewed, asked for, or run when your confidence is high enough.
     #[tool]
     pub async fn silences_create(
         &self,
+        exchange: Exchange,
         Parameters(args): Parameters<SilenceCreateArgs>,
-    ) -> Result<CallToolResult, ErrorData> {
+    ) -> Result<CallToolResponse, ErrorData> {
         let Some(am) = self.alertmanager() else {
-            return Ok(failure("no Alertmanager configured: set ALERTMANAGER_URL"));
+            return Ok(failure("no Alertmanager configured: set ALERTMANAGER_URL").into());
         };
         if args.matchers.is_empty() {
             return Ok(failure(
                 "a silence needs at least one matcher, e.g. alertname=\"HighMemory\"",
-            ));
+            )
+            .into());
         }
         let mut matchers = Vec::new();
+        let mut filters = Vec::new();
         for m in &args.matchers {
             match Matcher::parse(m) {
-                Ok(m) => matchers.push(json!({ "name": m.name, "value": m.value, "isRegex": m.is_regex, "isEqual": m.is_equal })),
-                Err(e) => return Ok(failure(e)),
+                Ok(m) => {
+                    filters.push(m.to_filter());
+                    matchers.push(json!({ "name": m.name, "value": m.value, "isRegex": m.is_regex, "isEqual": m.is_equal }));
+                }
+                Err(e) => return Ok(failure(e).into()),
             }
         }
         let duration = match parse_duration(&args.duration) {
             Ok(d) if d > SignedDuration::ZERO => d,
-            Ok(_) => return Ok(failure("the duration must be positive")),
-            Err(e) => return Ok(failure(format!("invalid duration: {e}"))),
+            Ok(_) => return Ok(failure("the duration must be positive").into()),
+            Err(e) => return Ok(failure(format!("invalid duration: {e}")).into()),
         };
         if args.comment.trim().is_empty() {
-            return Ok(failure(
-                "say why in `comment`: it is what the on-call team sees",
-            ));
+            return Ok(failure("say why in `comment`: it is what the on-call team sees").into());
         }
         let now = Timestamp::now();
-        let body = json!({
+        let ends = (now + duration)
+            .round(jiff::Unit::Second)
+            .unwrap_or(now + duration);
+        let mut body = json!({
             "matchers": matchers,
             "startsAt": now.to_string(),
-            "endsAt": (now + duration).to_string(),
+            "endsAt": ends.to_string(),
             "createdBy": args.created_by.as_deref().unwrap_or("opsmcp"),
             "comment": args.comment,
         });
-        match am
+        let selector = format!("{{{}}}", filters.join(","));
+        let proposal = Proposal::new(
+            silence_action(
+                "silences_create",
+                "create",
+                selector.clone(),
+                &format!(
+                    "mutes notifications of matching alerts for {}; expire it to undo",
+                    args.duration
+                ),
+            ),
+            &args,
+            format!("POST {} {}", am.url("api/v2/silences"), body),
+        );
+        let preview = async {
+            let query: Vec<(&str, String)> =
+                filters.iter().map(|f| ("filter", f.clone())).collect();
+            Some(
+                match am.get_json::<Vec<Value>>("api/v2/alerts", &query).await {
+                    Ok(alerts) if alerts.is_empty() => {
+                        format!("no alert matches {selector} now; the silence covers future ones")
+                    }
+                    Ok(alerts) => {
+                        let names: Vec<String> = alerts.iter().take(10).map(alert_line).collect();
+                        format!(
+                            "would silence {} alert(s) now:\n{}",
+                            alerts.len(),
+                            names.join("\n")
+                        )
+                    }
+                    Err(e) => format!("(could not list the matching alerts: {e})"),
+                },
+            )
+        };
+        let ticket = match self.safety().gate(&exchange, proposal, preview).await? {
+            Gate::Proceed(ticket) => ticket,
+            Gate::Stop(answer) => return Ok(answer),
+        };
+        // Start when it is actually created (an approval may have taken minutes).
+        let now = Timestamp::now();
+        body["startsAt"] = json!(now.to_string());
+        body["endsAt"] = json!(
+            (now + duration)
+                .round(jiff::Unit::Second)
+                .unwrap_or(now + duration)
+                .to_string()
+        );
+        let outcome = am
             .send_json(Method::POST, "api/v2/silences", Some(&body))
             .await
-        {
-            Ok(answer) => Ok(text(format!(
-                "silence {} created until {}",
-                answer
-                    .get("silenceID")
-                    .and_then(Value::as_str)
-                    .unwrap_or("?"),
-                (now + duration)
-                    .round(jiff::Unit::Second)
-                    .unwrap_or(now + duration)
-            ))),
-            Err(e) => Ok(failure(e)),
-        }
+            .map(|answer| {
+                format!(
+                    "silence {} created for {selector} until {}",
+                    answer
+                        .get("silenceID")
+                        .and_then(Value::as_str)
+                        .unwrap_or("?"),
+                    body["endsAt"].as_str().unwrap_or("?")
+                )
+            })
+            .map_err(|e| e.to_string());
+        Ok(ticket.finish(outcome).await)
     }
 
-    /// Expire (end) an Alertmanager silence now.
+    /// Expire (end) an Alertmanager silence now. A change, like silences_create.
     #[tool]
     pub async fn silences_expire(
         &self,
+        exchange: Exchange,
         Parameters(args): Parameters<SilenceExpireArgs>,
-    ) -> Result<CallToolResult, ErrorData> {
+    ) -> Result<CallToolResponse, ErrorData> {
         let Some(am) = self.alertmanager() else {
-            return Ok(failure("no Alertmanager configured: set ALERTMANAGER_URL"));
+            return Ok(failure("no Alertmanager configured: set ALERTMANAGER_URL").into());
         };
         if args.id.is_empty() || !args.id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
-            return Ok(failure(format!("`{}` is not a silence ID", args.id)));
+            return Ok(failure(format!("`{}` is not a silence ID", args.id)).into());
         }
-        match am
-            .send_json(Method::DELETE, &format!("api/v2/silence/{}", args.id), None)
+        let path = format!("api/v2/silence/{}", args.id);
+        let proposal = Proposal::new(
+            silence_action(
+                "silences_expire",
+                "expire",
+                args.id.clone(),
+                "notifications of the silenced alerts resume",
+            ),
+            &args,
+            format!("DELETE {}", am.url(&path)),
+        );
+        let preview = async {
+            Some(match am.get_json::<Value>(&path, &[]).await {
+                Ok(s) => format!(
+                    "silence {} ({}): {} — {} by {}, ends {}",
+                    args.id,
+                    s.pointer("/status/state")
+                        .and_then(Value::as_str)
+                        .unwrap_or("?"),
+                    s.get("matchers")
+                        .and_then(Value::as_array)
+                        .map(|m| m.iter().map(matcher_text).collect::<Vec<_>>().join(","))
+                        .unwrap_or_default(),
+                    s.get("comment").and_then(Value::as_str).unwrap_or(""),
+                    s.get("createdBy").and_then(Value::as_str).unwrap_or("?"),
+                    s.get("endsAt").and_then(Value::as_str).unwrap_or("?"),
+                ),
+                Err(e) => format!("(could not read the silence: {e})"),
+            })
+        };
+        let ticket = match self.safety().gate(&exchange, proposal, preview).await? {
+            Gate::Proceed(ticket) => ticket,
+            Gate::Stop(answer) => return Ok(answer),
+        };
+        let outcome = am
+            .send_json(Method::DELETE, &path, None)
             .await
-        {
-            Ok(_) => Ok(text(format!("silence {} expired", args.id))),
-            Err(e) => Ok(failure(e)),
-        }
+            .map(|_| format!("silence {} expired", args.id))
+            .map_err(|e| e.to_string());
+        Ok(ticket.finish(outcome).await)
     }
+}
+
+/// `alertname{labels} state` of an Alertmanager alert.
+fn alert_line(alert: &Value) -> String {
+    let labels = alert.get("labels").and_then(Value::as_object);
+    let name = labels
+        .and_then(|l| l.get("alertname"))
+        .and_then(Value::as_str)
+        .unwrap_or("?");
+    let rest: Vec<String> = labels
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| *k != "alertname")
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+        .collect();
+    let state = alert
+        .pointer("/status/state")
+        .and_then(Value::as_str)
+        .unwrap_or("?");
+    format!("  {name}{{{}}} {state}", rest.join(","))
+}
+
+/// An Alertmanager matcher object as text.
+fn matcher_text(m: &Value) -> String {
+    let op = match (
+        m.get("isEqual").and_then(Value::as_bool).unwrap_or(true),
+        m.get("isRegex").and_then(Value::as_bool).unwrap_or(false),
+    ) {
+        (true, false) => "=",
+        (false, false) => "!=",
+        (true, true) => "=~",
+        (false, true) => "!~",
+    };
+    format!(
+        "{}{op}\"{}\"",
+        m.get("name").and_then(Value::as_str).unwrap_or("?"),
+        m.get("value").and_then(Value::as_str).unwrap_or("")
+    )
 }
 
 #[cfg(test)]

@@ -167,6 +167,12 @@ impl Api {
             .map_err(|e| ApiError::Internal(format!("cannot set up the {} client: {e}", self.name)))
     }
 
+    /// The URL of `path` as it would be requested, without credentials (for plans and audit).
+    pub fn url(&self, path: &str) -> String {
+        self.backend()
+            .map_or_else(|_| path.to_owned(), |b| b.display_url(path))
+    }
+
     fn request(&self, method: Method, path: &str) -> Result<RequestBuilder, ApiError> {
         let request = self.backend()?.request(method, path)?;
         self.auth.apply(request).map_err(ApiError::Auth)

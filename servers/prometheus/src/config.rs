@@ -71,10 +71,6 @@ pub struct PrometheusArgs {
     #[arg(long, env = "PROMETHEUS_MAX_RESPONSE_BYTES", default_value_t = 32 * 1024 * 1024)]
     pub prometheus_max_response_bytes: usize,
 
-    /// Offer the tools that create and expire Alertmanager silences
-    #[arg(long, env = "OPSMCP_ENABLE_WRITES")]
-    pub enable_writes: bool,
-
     /// Request counter used by service_error_ratio
     #[arg(
         long,

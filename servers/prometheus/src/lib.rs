@@ -19,6 +19,7 @@ pub mod render;
 use std::sync::Arc;
 
 use opsmcp_core::{
+    approval::{AUDIT_RESOURCE_URI, Safety},
     metrics::{METRICS_RESOURCE_URI, Metrics},
     tools::{
         CachingHints, Effect, call_instrumented, compact_schemas, declare_effects,
@@ -84,6 +85,7 @@ struct Inner {
     prometheus: Api,
     alertmanager: Option<Api>,
     metrics: Metrics,
+    safety: Safety,
     router: ToolRouter<PrometheusServer>,
     tools: Vec<Tool>,
     error_ratio: ErrorRatioConfig,
@@ -105,7 +107,11 @@ impl std::fmt::Debug for PrometheusServer {
 
 impl PrometheusServer {
     /// Build the server from its options; no backend is contacted.
-    pub fn new(args: &PrometheusArgs, metrics: Metrics) -> Result<Self, config::SetupError> {
+    pub fn new(
+        args: &PrometheusArgs,
+        safety: Safety,
+        metrics: Metrics,
+    ) -> Result<Self, config::SetupError> {
         let (prometheus, alertmanager) = args.apis(&metrics)?;
         let error_ratio = ErrorRatioConfig {
             metric: args.error_metric.clone(),
@@ -115,17 +121,19 @@ impl PrometheusServer {
         Ok(Self::with_apis(
             prometheus,
             alertmanager,
-            args.enable_writes,
+            safety,
             error_ratio,
             metrics,
         ))
     }
 
-    /// Build the server around given clients (tests inject their own).
+    /// Build the server around given clients (tests inject their own). Silence writes are
+    /// offered when an Alertmanager is configured and the server is not read-only; each goes
+    /// through `safety`.
     pub fn with_apis(
         prometheus: Api,
         alertmanager: Option<Api>,
-        enable_writes: bool,
+        safety: Safety,
         error_ratio: ErrorRatioConfig,
         metrics: Metrics,
     ) -> Self {
@@ -136,7 +144,7 @@ impl PrometheusServer {
             + Self::incident_router();
         if alertmanager.is_some() {
             router += Self::alertmanager_router();
-            if enable_writes {
+            if !safety.read_only() {
                 router += Self::silence_writes_router();
             }
         }
@@ -153,6 +161,7 @@ impl PrometheusServer {
                 prometheus,
                 alertmanager,
                 metrics,
+                safety,
                 router,
                 tools,
                 error_ratio,
@@ -166,6 +175,10 @@ impl PrometheusServer {
 
     pub(crate) fn alertmanager(&self) -> Option<&Api> {
         self.inner.alertmanager.as_ref()
+    }
+
+    pub(crate) fn safety(&self) -> &Safety {
+        &self.inner.safety
     }
 
     pub(crate) fn error_ratio_config(&self) -> &ErrorRatioConfig {
@@ -225,7 +238,7 @@ impl ServerHandler for PrometheusServer {
         _cx: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
         Ok(
-            ListResourcesResult::with_all_items(vec![metrics_resource()])
+            ListResourcesResult::with_all_items(vec![metrics_resource(), Safety::audit_resource()])
                 .cache(300_000, CacheScope::Public),
         )
     }
@@ -237,6 +250,9 @@ impl ServerHandler for PrometheusServer {
     ) -> Result<ReadResourceResponse, ErrorData> {
         if request.uri == METRICS_RESOURCE_URI {
             return Ok(read_metrics(&self.inner.metrics).into());
+        }
+        if request.uri == AUDIT_RESOURCE_URI {
+            return Ok(self.inner.safety.read_audit().await?.into());
         }
         Err(ErrorData::resource_not_found(
             "Resource not found",

@@ -1,13 +1,18 @@
-//! `opsmcp-prometheus`: stdio by default, `serve --listen ADDR` for HTTP.
+//! `opsmcp-prometheus`: stdio by default, `serve --listen ADDR` for HTTP, `audit verify` to
+//! check the audit log.
 
-use opsmcp_core::{config, identity, metrics::Metrics, serve};
+use opsmcp_core::{approval::Safety, config, identity, metrics::Metrics, serve};
 use opsmcp_prometheus::{PrometheusServer, config::PrometheusArgs};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = config::parse::<PrometheusArgs>(identity!());
+    if let Some(code) = cli.audit_command() {
+        std::process::exit(code);
+    }
     let metrics = Metrics::new(identity!());
-    let server = PrometheusServer::new(&cli.server, metrics.clone())?;
+    let safety = Safety::new(identity!(), &cli.safety, &metrics)?;
+    let server = PrometheusServer::new(&cli.server, safety, metrics.clone())?;
     let probe = server.clone();
     let app = serve::App::new(identity!(), metrics, move || server.clone()).readiness(move || {
         let probe = probe.clone();

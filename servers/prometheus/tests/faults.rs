@@ -10,7 +10,7 @@ use std::{
 };
 
 use axum::{Router, http::StatusCode, response::IntoResponse, routing::get};
-use opsmcp_core::{identity, metrics::Metrics};
+use opsmcp_core::{approval::Safety, identity, metrics::Metrics};
 use opsmcp_prometheus::{PrometheusServer, config::PrometheusArgs};
 use rmcp::{RoleClient, ServiceExt, model::CallToolRequestParams, service::RunningService};
 use serde_json::{Value, json};
@@ -25,10 +25,13 @@ async fn serve(router: Router) -> String {
 async fn client(url: &str, extra: &[&str]) -> RunningService<RoleClient, ()> {
     let mut argv = vec!["opsmcp-prometheus", "--prometheus-url", url];
     argv.extend_from_slice(extra);
-    let args = opsmcp_core::config::parse_from::<PrometheusArgs, _, _>(identity!(), argv)
-        .unwrap()
-        .server;
-    let server = PrometheusServer::new(&args, Metrics::new(identity!())).unwrap();
+    let audit = std::env::temp_dir().join(format!("opsmcp-faults-{}.jsonl", uuid::Uuid::new_v4()));
+    let audit = audit.display().to_string();
+    argv.extend_from_slice(&["--audit-log", &audit]);
+    let cli = opsmcp_core::config::parse_from::<PrometheusArgs, _, _>(identity!(), argv).unwrap();
+    let metrics = Metrics::new(identity!());
+    let safety = Safety::new(identity!(), &cli.safety, &metrics).unwrap();
+    let server = PrometheusServer::new(&cli.server, safety, metrics).unwrap();
     let (a, b) = tokio::io::duplex(1 << 16);
     tokio::spawn(async move {
         let _ = server.serve(a).await.unwrap().waiting().await;
