@@ -130,6 +130,32 @@ fn signal(pid: u32, sig: &str) -> Result<()> {
     Ok(())
 }
 
+/// `GET url` and its body, for probes and backend checks from synchronous tests.
+pub fn http_get(url: &str) -> Result<String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let response = reqwest::get(url).await?.error_for_status()?;
+        Ok(response.text().await?)
+    })
+}
+
+/// Run a script of `tests/python/` with the project's Python and return the JSON report it
+/// prints on its last line; a failing script is an error carrying its report and stderr.
+pub fn python_script(script: &str, args: &[&str]) -> Result<serde_json::Value> {
+    let mut cmd = Command::new(python()?);
+    cmd.arg(workspace_root().join("tests/python").join(script))
+        .args(args);
+    let (ok, stdout, stderr) = run(cmd, Duration::from_secs(90))?;
+    let report: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
+        .with_context(|| {
+            format!("{script} printed no report; stdout: {stdout}; stderr: {stderr}")
+        })?;
+    anyhow::ensure!(ok, "{script} failed: {report}; stderr: {stderr}");
+    Ok(report)
+}
+
 /// An MCP server started with `serve --listen 127.0.0.1:0`; the chosen port is read from its log.
 pub struct HttpServer {
     pub process: Process,

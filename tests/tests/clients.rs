@@ -6,23 +6,14 @@
 use std::{process::Command, time::Duration};
 
 use anyhow::{Context, Result};
-use opsmcp_e2e::{HttpServer, Nginx, binary, node, python, run, workspace_root};
+use opsmcp_e2e::{HttpServer, Nginx, binary, node, python_script, run};
 use serde_json::Value;
 
 const FIXTURE: &str = "opsmcp-fixture";
 
 /// Run `tests/python/client.py` and return its JSON report.
 fn python_client(args: &[&str]) -> Result<Value> {
-    let mut cmd = Command::new(python()?);
-    cmd.arg(workspace_root().join("tests/python/client.py"))
-        .args(args);
-    let (ok, stdout, stderr) = run(cmd, Duration::from_secs(90))?;
-    let report: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
-        .with_context(|| {
-            format!("python client printed no report; stdout: {stdout}; stderr: {stderr}")
-        })?;
-    anyhow::ensure!(ok, "python client failed: {report}; stderr: {stderr}");
-    Ok(report)
+    python_script("client.py", args)
 }
 
 fn check_python_report(report: &Value, transport: &str) {

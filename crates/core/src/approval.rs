@@ -878,7 +878,7 @@ fn form_message(
     preview: Option<&str>,
 ) -> String {
     let mut text = format!(
-        "Approve this {} change?\n{}\nrisk: {} — {}\n({why})",
+        "Approve this {}-risk change?\n{}\nrisk: {} — {}\n({why})",
         assessment.level, proposal.command, assessment.level, assessment.reason
     );
     if let Some(p) = preview {
