@@ -341,4 +341,109 @@ mod tests {
             Decision::Execute
         );
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::risk::{Action, RiskRules, Rule, classify_action};
+
+        fn mode() -> impl Strategy<Value = Mode> {
+            prop::sample::select(&MODES[..])
+        }
+
+        fn level() -> impl Strategy<Value = RiskLevel> {
+            prop::sample::select(&RISKS[..])
+        }
+
+        /// Any f64 at all, including NaN, infinities and values outside 0–1.
+        fn confidence() -> impl Strategy<Value = Option<f64>> {
+            prop::option::of(prop_oneof![
+                any::<f64>(),
+                Just(f64::NAN),
+                Just(f64::INFINITY),
+                -1.0..2.0f64
+            ])
+        }
+
+        fn switches() -> impl Strategy<Value = Switches> {
+            (any::<bool>(), any::<bool>(), any::<bool>()).prop_map(|(r, d, b)| Switches {
+                read_only: r,
+                destructive_enabled: d,
+                breaker_open: b,
+            })
+        }
+
+        fn thresholds() -> impl Strategy<Value = Thresholds> {
+            (any::<f64>(), any::<f64>(), any::<f64>()).prop_map(|(e, h, s)| Thresholds {
+                execute: e,
+                execute_high: h,
+                skip_below: s,
+            })
+        }
+
+        fn rule() -> impl Strategy<Value = Rule> {
+            (level(), any::<bool>(), prop::option::of("[a-z*]{1,8}")).prop_map(
+                |(level, allow_lower, namespace)| Rule {
+                    server: None,
+                    tool: None,
+                    verb: None,
+                    resource: None,
+                    namespace,
+                    name: None,
+                    level,
+                    reason: "operator rule".into(),
+                    allow_lower,
+                },
+            )
+        }
+
+        proptest! {
+            /// Forbidden is refused in every mode, whatever the confidence, switches and
+            /// thresholds.
+            #[test]
+            fn forbidden_is_always_refused(mode in mode(), c in confidence(), s in switches(), t in thresholds()) {
+                prop_assert_eq!(decide(mode, RiskLevel::Forbidden, c, s, t, "x").decision, Decision::Refuse);
+            }
+
+            /// Deleting a forbidden kind through a structured action is refused after any
+            /// operator rules, in any mode, for any other input.
+            #[test]
+            fn forbidden_actions_survive_rules_and_policy(
+                kind in prop::sample::select(&["namespace", "ns", "node", "no", "pv", "persistentvolume", "pvc", "persistentvolumeclaims", "Namespace"][..]),
+                name in "[a-z][a-z0-9-]{0,12}",
+                namespace in prop::option::of("[a-z][a-z0-9-]{0,12}"),
+                base in prop::option::of(level()),
+                rules in prop::collection::vec(rule(), 0..4),
+                mode in mode(), c in confidence(), s in switches(), t in thresholds(),
+            ) {
+                let action = Action {
+                    server: "kubernetes".into(),
+                    tool: "resource_delete".into(),
+                    verb: "delete".into(),
+                    resource: Some(kind.to_owned()),
+                    namespace,
+                    name: Some(name),
+                    base,
+                    ..Action::default()
+                };
+                let rules = RiskRules::from_rules(rules);
+                let assessment = rules.apply(&action, classify_action(&action));
+                prop_assert_eq!(assessment.level, RiskLevel::Forbidden);
+                prop_assert_eq!(decide(mode, assessment.level, c, s, t, "x").decision, Decision::Refuse);
+            }
+
+            /// Nothing executes while read-only except reads, and high risk never executes
+            /// without the destructive switch.
+            #[test]
+            fn switches_hold(mode in mode(), risk in level(), c in confidence(), s in switches(), t in thresholds()) {
+                let d = decide(mode, risk, c, s, t, "x").decision;
+                if d == Decision::Execute {
+                    prop_assert!(risk == RiskLevel::Low || !s.read_only);
+                    prop_assert!(risk != RiskLevel::High || s.destructive_enabled);
+                    prop_assert!(risk == RiskLevel::Low || (mode == Mode::Yolo && !s.breaker_open));
+                }
+            }
+        }
+    }
 }

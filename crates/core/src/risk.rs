@@ -53,7 +53,7 @@ pub struct Assessment {
 }
 
 impl Assessment {
-    fn new(level: RiskLevel, reason: impl Into<String>) -> Self {
+    pub fn new(level: RiskLevel, reason: impl Into<String>) -> Self {
         Self {
             level,
             reason: reason.into(),
@@ -252,6 +252,17 @@ pub fn parse_kubectl(
         } else {
             None
         };
+        // kubectl would take `-p --token=x` as a patch value, not a flag; refuse it anyway.
+        if let Some(v) = &value
+            && let Some((f, why)) = INJECTION
+                .iter()
+                .find(|(f, _)| v.split('=').next() == Some(*f))
+        {
+            return Err(ArgvError::Injection {
+                flag: (*f).to_owned(),
+                why,
+            });
+        }
         match flag.as_str() {
             "-n" | "--namespace" => cmd.namespace = value,
             "--context" => {
@@ -605,6 +616,11 @@ impl RiskRules {
         Ok(Self { rules: file.rules })
     }
 
+    /// Rules given directly (tests, embedders); the file format is the usual way.
+    pub fn from_rules(rules: Vec<Rule>) -> Self {
+        Self { rules }
+    }
+
     pub fn load(path: &std::path::Path) -> Result<Self, RulesError> {
         let text = std::fs::read_to_string(path).map_err(|e| RulesError {
             path: path.display().to_string(),
@@ -762,6 +778,7 @@ mod tests {
             "get pods --certificate-authority ca",
             "get pods --insecure-skip-tls-verify",
             "get pods --cache-dir /tmp",
+            "patch deploy web -p --token=abc",
         ] {
             assert!(
                 matches!(
