@@ -35,6 +35,12 @@ bench:
     target/release/opsmcp-bench --server target/release/opsmcp-fixture --out bench-results/opsmcp-fixture.json
     target/release/opsmcp-bench --server target/release/opsmcp-prometheus --with-prometheus --tool query_instant --tool-args '{"query":"up"}' --seconds 3 --out bench-results/opsmcp-prometheus.json
 
+# Fuzz the kubectl argv classifier and the risk-rules parser (nightly + cargo-fuzz), SECONDS each
+fuzz SECONDS="600":
+    cd fuzz && mkdir -p corpus/kubectl_argv corpus/risk_rules && cp -n seeds/kubectl_argv/* corpus/kubectl_argv/ && cp -n seeds/risk_rules/* corpus/risk_rules/
+    cd fuzz && cargo +nightly fuzz run kubectl_argv corpus/kubectl_argv -- -max_total_time={{SECONDS}}
+    cd fuzz && cargo +nightly fuzz run risk_rules corpus/risk_rules -- -max_total_time={{SECONDS}}
+
 # The incident walk-through: a real Prometheus + Alertmanager with incident history, opsmcp-prometheus over stdio
 demo:
     cargo build --quiet -p opsmcp-prometheus -p opsmcp-e2e --bins

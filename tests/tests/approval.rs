@@ -288,6 +288,73 @@ fn approval_over_http_refuses_forged_and_replayed_answers() -> Result<()> {
     Ok(())
 }
 
+#[test]
+fn an_invalid_rules_file_stops_start_up_with_its_line() -> Result<()> {
+    let dir = TempDir::new("opsmcp-rules")?;
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        "[[rule]]\nnamespace = \"prod-*\"\nlevel = \"severe\"\nreason = \"x\"\n",
+    )?;
+    let mut cmd = Command::new(binary(SERVER));
+    cmd.arg("--risk-rules").arg(&rules).stdin(Stdio::null());
+    let (ok, stdout, stderr) = run(cmd, Duration::from_secs(30))?;
+    assert!(!ok, "started with a bad rules file: {stdout}");
+    assert!(
+        stderr.contains("rules.toml") && stderr.contains("line 3"),
+        "{stderr}"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_per_server_mode_overrides_the_common_one() -> Result<()> {
+    let b = backends();
+    let dir = TempDir::new("opsmcp-mode")?;
+    let audit = dir.path().join("audit.jsonl");
+    // The Python SDK hands stdio servers only a safe set of variables, so a wrapper sets them,
+    // as a host's `env` block would: OPSMCP_MODE says approval, OPSMCP_PROMETHEUS_MODE plan.
+    let script = dir.path().join("server.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nexec env OPSMCP_MODE=approval OPSMCP_PROMETHEUS_MODE=plan {} \"$@\"\n",
+            binary(SERVER).display()
+        ),
+    )?;
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+    let arguments = silence("PerServerMode");
+    let report = python_script(
+        "approval.py",
+        &[
+            "stdio",
+            "legacy",
+            "yes",
+            "--tool",
+            "silences_create",
+            "--arguments",
+            &arguments,
+            "--",
+            script.to_str().unwrap(),
+            "--prometheus-url",
+            &b.prometheus_url,
+            "--alertmanager-url",
+            &b.alertmanager_url,
+            "--audit-log",
+            audit.to_str().unwrap(),
+        ],
+    )?;
+    assert!(
+        report["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("PLAN (not executed"),
+        "{report}"
+    );
+    assert_eq!(decisions(&audit), ["planned"]);
+    Ok(())
+}
+
 /// Start an `audit-writer` on `file`; returns once it has written its first record.
 fn writer(file: &Path, count: u64, max_bytes: u64) -> Result<std::process::Child> {
     let mut child = Command::new(env!("CARGO_BIN_EXE_audit-writer"))

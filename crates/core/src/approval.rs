@@ -79,8 +79,6 @@ pub struct Principal(pub String);
 pub enum SafetyError {
     #[error(transparent)]
     Rules(#[from] RulesError),
-    #[error(transparent)]
-    Audit(#[from] AuditError),
 }
 
 /// What a tool call brings besides its arguments: the request context (client, peer,
@@ -273,7 +271,8 @@ fn random_key() -> Vec<u8> {
 
 impl Safety {
     /// Set up the engine from the common options: load the risk rules (an invalid file is an
-    /// error naming its line) and open the audit log. `identity` names the server in records.
+    /// error naming its line); the audit log opens with its first record. `identity` names the
+    /// server in records.
     pub fn new(
         identity: Identity,
         args: &SafetyArgs,
@@ -283,13 +282,15 @@ impl Safety {
             Some(path) => RiskRules::load(path)?,
             None => RiskRules::default(),
         };
-        let audit = AuditLog::open_with(
+        // Opened on the first record: start-up stays free of file I/O, and a server that
+        // never changes anything never creates the file.
+        let audit = AuditLog::lazy(
             args.audit_path(),
             Rotation {
                 max_bytes: args.audit_max_bytes,
                 keep: args.audit_keep,
             },
-        )?;
+        );
         let breaker_config = BreakerConfig {
             failures_to_open: args.breaker_failures.max(1),
             successes_to_close: args.breaker_successes.max(1),

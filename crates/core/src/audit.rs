@@ -198,26 +198,30 @@ impl AuditLog {
         Self::open_with(path, Rotation::default())
     }
 
-    /// Open (or create) the log. An existing file must end in an intact line: a torn or
+    /// Open (or create) the log now. An existing file must end in an intact line: a torn or
     /// unparsable last line refuses to open (it would break the chain).
     pub fn open_with(path: impl AsRef<Path>, rotation: Rotation) -> Result<Self, AuditError> {
-        let path = path.as_ref().to_path_buf();
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(io_error(&path))?;
-        }
-        let mut lock_path = path.clone().into_os_string();
-        lock_path.push(".lock");
-        let log = Self {
-            lock_path: lock_path.into(),
-            path,
-            rotation,
-            tail: Mutex::new(None),
-        };
+        let log = Self::lazy(path, rotation);
         log.locked(|file, tail| {
             *tail = Some(log.read_tail(file)?);
             Ok(())
         })?;
         Ok(log)
+    }
+
+    /// The log at `path`, touched only by the first append: a server that never changes
+    /// anything never creates it, and start-up does no file I/O. Problems (an unwritable
+    /// directory, a torn tail) surface on that append, which then refuses.
+    pub fn lazy(path: impl AsRef<Path>, rotation: Rotation) -> Self {
+        let path = path.as_ref().to_path_buf();
+        let mut lock_path = path.clone().into_os_string();
+        lock_path.push(".lock");
+        Self {
+            lock_path: lock_path.into(),
+            path,
+            rotation,
+            tail: Mutex::new(None),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -230,6 +234,11 @@ impl AuditLog {
         f: impl FnOnce(&mut File, &mut Option<Tail>) -> Result<T, AuditError>,
     ) -> Result<T, AuditError> {
         let mut tail = self.tail.lock().unwrap_or_else(|e| e.into_inner());
+        if tail.is_none()
+            && let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir).map_err(io_error(&self.path))?;
+        }
         let lock = OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -263,16 +272,16 @@ impl AuditLog {
                 hash: GENESIS.to_owned(),
             });
         }
-        let (line, number) = last_line(file, len).map_err(io_error(&self.path))?;
+        let (line, start) = last_line(file, len).map_err(io_error(&self.path))?;
         let Some(line) = line.strip_suffix(b"\n") else {
             return Err(AuditError::Torn {
                 path: self.path.clone(),
-                line: number,
+                line: line_number(&self.path, start),
             });
         };
         let record: Record = serde_json::from_slice(line).map_err(|e| AuditError::Broken {
             path: self.path.clone(),
-            line: number,
+            line: line_number(&self.path, start),
             problem: format!("the last line is not a record: {e}"),
         })?;
         Ok(Tail {
@@ -350,7 +359,11 @@ impl AuditLog {
 
     /// The last `n` records of the current file, oldest first.
     pub fn recent(&self, n: usize) -> Result<Vec<Record>, AuditError> {
-        let mut file = File::open(&self.path).map_err(io_error(&self.path))?;
+        let mut file = match File::open(&self.path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_error(&self.path)(e)),
+        };
         let len = file.metadata().map_err(io_error(&self.path))?.len();
         let start = len.saturating_sub(256 * 1024);
         file.seek(SeekFrom::Start(start))
@@ -390,25 +403,21 @@ fn rotated(path: &Path, n: usize) -> PathBuf {
     name.into()
 }
 
-/// The last line of a file of `len > 0` bytes (with its newline, if it has one) and its
-/// 1-based line number, reading backwards from the end.
-fn last_line(file: &mut File, len: u64) -> std::io::Result<(Vec<u8>, usize)> {
+/// The last line of a file of `len > 0` bytes (with its newline, if it has one) and the
+/// offset where it starts, reading backwards from the end.
+fn last_line(file: &mut File, len: u64) -> std::io::Result<(Vec<u8>, u64)> {
     const CHUNK: u64 = 8192;
     let mut end = len;
     let mut buf: Vec<u8> = Vec::new();
-    // Skip the final newline when looking for the start of the last line.
-    let start_of_last = loop {
+    let start = loop {
         let from = end.saturating_sub(CHUNK);
         let mut chunk = vec![0; (end - from) as usize];
         file.seek(SeekFrom::Start(from))?;
         file.read_exact(&mut chunk)?;
         chunk.extend_from_slice(&buf);
         buf = chunk;
-        let search = if buf.ends_with(b"\n") {
-            &buf[..buf.len() - 1]
-        } else {
-            &buf[..]
-        };
+        // The final newline ends the last line; the one before it starts it.
+        let search = buf.strip_suffix(b"\n").unwrap_or(&buf);
         if let Some(pos) = search.iter().rposition(|b| *b == b'\n') {
             break from + pos as u64 + 1;
         }
@@ -417,24 +426,26 @@ fn last_line(file: &mut File, len: u64) -> std::io::Result<(Vec<u8>, usize)> {
         }
         end = from;
     };
-    let offset = (start_of_last - (len - buf.len() as u64)) as usize;
-    let line = buf[offset..].to_vec();
-    // The line number: newlines before the last line, plus one.
-    let mut number = 1;
-    let mut counted = 0u64;
-    file.seek(SeekFrom::Start(0))?;
-    let mut reader = std::io::BufReader::new(&mut *file);
+    let offset = (start - (len - buf.len() as u64)) as usize;
+    Ok((buf[offset..].to_vec(), start))
+}
+
+/// The 1-based number of the line starting at `offset` (for error messages only: it reads
+/// the file up to there).
+fn line_number(path: &Path, offset: u64) -> usize {
+    let Ok(file) = File::open(path) else {
+        return 0;
+    };
+    let mut counted = 0;
+    let mut reader = std::io::BufReader::new(file.take(offset));
     let mut block = [0u8; 64 * 1024];
-    while counted < start_of_last {
-        let n = reader.read(&mut block)?;
+    while let Ok(n) = reader.read(&mut block) {
         if n == 0 {
             break;
         }
-        let take = ((start_of_last - counted) as usize).min(n);
-        number += block[..take].iter().filter(|b| **b == b'\n').count();
-        counted += n as u64;
+        counted += block[..n].iter().filter(|b| **b == b'\n').count();
     }
-    Ok((line, number))
+    counted + 1
 }
 
 /// What [`verify`] found.

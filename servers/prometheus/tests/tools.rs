@@ -614,6 +614,32 @@ async fn silence_writes_follow_the_policy_and_are_audited() {
 }
 
 #[tokio::test]
+async fn no_change_runs_without_its_audit_record() {
+    // An audit log that cannot be written (no directory can be created under /proc).
+    let mut cli = args(&["--mode", "yolo"]);
+    cli.safety.audit_log = Some("/proc/opsmcp-no-such-dir/audit.jsonl".into());
+    let c = connect(cli).await;
+    let err = c
+        .client
+        .call_tool(
+            CallToolRequestParams::new("silences_create")
+                .with_arguments(silence(Some(0.99)).as_object().unwrap().clone()),
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("the audit log could not be written, so nothing was run"),
+        "{err}"
+    );
+    let listed = c.ok("silences_list", json!({})).await;
+    assert!(
+        !listed.contains("known: checkout deploy rolled back"),
+        "{listed}"
+    );
+}
+
+#[tokio::test]
 async fn incident_shortcuts() {
     let c = connect(args(&[])).await;
     let pods = c
