@@ -160,7 +160,11 @@ fn compact(node: &mut serde_json::Value, defs: Option<&serde_json::Value>) {
             o.insert("type".into(), kept[0].clone());
         }
     }
-    if o.get("type") == Some(&Value::from("integer")) {
+    // `format: int64 / uint32 / double` tells a model nothing the type does not.
+    if matches!(
+        o.get("type").and_then(Value::as_str),
+        Some("integer" | "number")
+    ) {
         o.remove("format");
     }
     if matches!(o.get("default"), Some(Value::Array(a)) if a.is_empty())

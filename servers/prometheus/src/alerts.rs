@@ -98,7 +98,7 @@ pub struct SilenceCreateArgs {
     pub comment: String,
     /// Author (default opsmcp)
     pub created_by: Option<String>,
-    /// Your confidence (0-1) that this is right; yolo mode runs confident changes unasked
+    /// 0-1: how sure you are; in yolo mode a confident change runs without asking
     pub confidence: Option<f64>,
 }
 
@@ -106,7 +106,7 @@ pub struct SilenceCreateArgs {
 pub struct SilenceExpireArgs {
     /// Silence ID
     pub id: String,
-    /// Your confidence (0-1) that this is right; yolo mode runs confident changes unasked
+    /// 0-1: how sure you are; in yolo mode a confident change runs without asking
     pub confidence: Option<f64>,
 }
 
@@ -503,8 +503,8 @@ fn silence_action(tool: &str, verb: &str, name: String, detail: &str) -> Action 
 
 #[tool_router(router = silence_writes_router, vis = "pub(crate)")]
 impl PrometheusServer {
-    /// Create an Alertmanager silence for the matching alerts, starting now. A change: per the
-    /// server's mode it is previewed, asked for, or run when your confidence is high enough.
+    /// Create an Alertmanager silence for the matching alerts, starting now (a change: planned,
+    /// asked for or run, per the server's safety mode).
     #[tool]
     pub async fn silences_create(
         &self,
@@ -614,7 +614,7 @@ impl PrometheusServer {
         Ok(ticket.finish(outcome).await)
     }
 
-    /// Expire (end) an Alertmanager silence now. A change, like silences_create.
+    /// Expire (end) an Alertmanager silence now (a change, like silences_create).
     #[tool]
     pub async fn silences_expire(
         &self,
