@@ -38,7 +38,7 @@ pub enum AlertState {
 pub struct AlertsArgs {
     /// firing, pending or all (default)
     pub state: Option<AlertState>,
-    /// Case-insensitive text to find in the alert's labels or annotations
+    /// Text to find in labels or annotations (any case)
     pub filter: Option<String>,
 }
 
@@ -65,11 +65,11 @@ pub struct AmAlertsArgs {
     /// Label matchers such as severity="critical" or alertname=~"High.*"
     #[serde(default)]
     pub matchers: Vec<String>,
-    /// Include silenced alerts (default true)
+    /// Include silenced ones (default true)
     pub silenced: Option<bool>,
-    /// Include inhibited alerts (default true)
+    /// Include inhibited ones (default true)
     pub inhibited: Option<bool>,
-    /// Include active alerts (default true)
+    /// Include active ones (default true)
     pub active: Option<bool>,
 }
 
@@ -94,11 +94,11 @@ pub struct SilenceCreateArgs {
     pub matchers: Vec<String>,
     /// How long, e.g. 2h
     pub duration: String,
-    /// Why (shown to everyone who sees the silence)
+    /// Why (everyone sees it)
     pub comment: String,
     /// Author (default opsmcp)
     pub created_by: Option<String>,
-    /// 0-1: how sure you are; in yolo mode a confident change runs without asking
+    /// 0-1; in yolo mode a confident change runs unasked
     pub confidence: Option<f64>,
 }
 
@@ -106,7 +106,7 @@ pub struct SilenceCreateArgs {
 pub struct SilenceExpireArgs {
     /// Silence ID
     pub id: String,
-    /// 0-1: how sure you are; in yolo mode a confident change runs without asking
+    /// 0-1; in yolo mode a confident change runs unasked
     pub confidence: Option<f64>,
 }
 
@@ -503,8 +503,8 @@ fn silence_action(tool: &str, verb: &str, name: String, detail: &str) -> Action 
 
 #[tool_router(router = silence_writes_router, vis = "pub(crate)")]
 impl PrometheusServer {
-    /// Create an Alertmanager silence for the matching alerts, starting now (a change: planned,
-    /// asked for or run, per the server's safety mode).
+    /// Create an Alertmanager silence for matching alerts, starting now (a change: planned,
+    /// asked or run per the safety mode).
     #[tool]
     pub async fn silences_create(
         &self,
@@ -614,7 +614,7 @@ impl PrometheusServer {
         Ok(ticket.finish(outcome).await)
     }
 
-    /// Expire (end) an Alertmanager silence now (a change, like silences_create).
+    /// End an Alertmanager silence now (a change, like silences_create).
     #[tool]
     pub async fn silences_expire(
         &self,

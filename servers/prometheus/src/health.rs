@@ -30,7 +30,7 @@ pub enum TargetState {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct TargetsArgs {
-    /// Only targets in this health state (default any; down ones are listed first)
+    /// Only this health state (default any; down ones come first)
     pub state: Option<TargetState>,
     /// Most targets (default 50)
     pub limit: Option<usize>,

@@ -24,7 +24,7 @@ use crate::{
     },
 };
 
-/// Output format of query results.
+/// table (default) or json
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
@@ -39,14 +39,14 @@ pub enum Format {
 pub struct InstantArgs {
     /// PromQL expression
     pub query: String,
-    /// Evaluation time: now, now-1h, 15m (ago), RFC 3339 or unix seconds; default now
+    /// now (default), now-1h, 15m (ago), RFC 3339 or unix seconds
     pub time: Option<String>,
     /// Most series to show (default 50)
     pub limit: Option<usize>,
     pub format: Option<Format>,
 }
 
-/// How range results are shown.
+/// summary (default) or points
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RangeMode {
