@@ -1,0 +1,640 @@
+//! The HTTP face of the simulated cluster: discovery, CRUD with selectors and Table output,
+//! watch, the three patch types, the scale subresource, `dryRun=All`, pod logs and `Status`
+//! errors, routed the way kube-apiserver routes them.
+
+use std::{collections::HashMap, convert::Infallible, sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    body::{Body, Bytes},
+    extract::{Query, State},
+    http::{HeaderMap, Method, StatusCode, Uri, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+use crate::{
+    cluster::Cluster,
+    patch::{PatchType, apply},
+    resources::{self, ResourceType},
+    selectors::{FieldSelector, LabelSelector},
+    store::{ApiError, namespace_of},
+    table,
+};
+
+/// The version the sandbox reports; kubectl's dispatcher picks the matching kubectl minor.
+pub const VERSION: (&str, &str) = ("1", "33");
+
+type Params = HashMap<String, String>;
+
+pub fn router(cluster: Arc<Cluster>) -> Router {
+    Router::new()
+        .route("/version", get(version))
+        .route(
+            "/api",
+            get(|| async { json_response(StatusCode::OK, &resources::core_versions()) }),
+        )
+        .route(
+            "/apis",
+            get(|| async { json_response(StatusCode::OK, &resources::group_list()) }),
+        )
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(|| async { "ok" }))
+        .route("/livez", get(|| async { "ok" }))
+        .fallback(dispatch)
+        .with_state(cluster)
+}
+
+async fn version() -> Response {
+    let (major, minor) = VERSION;
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "major": major, "minor": minor,
+            "gitVersion": format!("v{major}.{minor}.0-opsmcp-sandbox"),
+            "gitCommit": "0000000000000000000000000000000000000000",
+            "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z",
+            "goVersion": "go1.24", "compiler": "gc", "platform": "linux/amd64",
+        }),
+    )
+}
+
+fn json_response(status: StatusCode, value: &Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::to_vec(value).unwrap_or_default(),
+    )
+        .into_response()
+}
+
+fn error(e: &ApiError, t: Option<&ResourceType>, name: Option<&str>) -> Response {
+    json_response(
+        StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        &e.status(t, name),
+    )
+}
+
+fn not_found(uri: &Uri) -> Response {
+    error(
+        &ApiError {
+            code: 404,
+            reason: "NotFound",
+            message: format!("the server could not find the requested resource ({uri})"),
+        },
+        None,
+        None,
+    )
+}
+
+/// What a resource path names.
+struct Target {
+    t: &'static ResourceType,
+    namespace: Option<String>,
+    name: Option<String>,
+    sub: Option<String>,
+}
+
+fn parse_target(group: &str, version: &str, rest: &[&str]) -> Option<Target> {
+    let owned = |s: &&str| (*s).to_owned();
+    if rest.first() == Some(&"namespaces")
+        && rest.len() >= 3
+        && let Some(t) = resources::find(group, version, rest[2])
+    {
+        return Some(Target {
+            t,
+            namespace: Some(rest[1].to_owned()),
+            name: rest.get(3).map(owned),
+            sub: rest.get(4).map(owned),
+        });
+    }
+    let t = resources::find(group, version, rest.first()?)?;
+    Some(Target {
+        t,
+        namespace: None,
+        name: rest.get(1).map(owned),
+        sub: rest.get(2).map(owned),
+    })
+}
+
+async fn dispatch(
+    State(cluster): State<Arc<Cluster>>,
+    method: Method,
+    uri: Uri,
+    Query(params): Query<Params>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path().to_owned();
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let (group, version, rest) = match segments.as_slice() {
+        ["api", "v1", rest @ ..] => ("", "v1", rest),
+        ["apis", g] if method == Method::GET => {
+            return resources::group(g)
+                .map_or_else(|| not_found(&uri), |g| json_response(StatusCode::OK, &g));
+        }
+        ["apis", g, v, rest @ ..] => (*g, *v, rest),
+        _ => return not_found(&uri),
+    };
+    if rest.is_empty() {
+        return match resources::resource_list(group, version) {
+            Some(list) if method == Method::GET => json_response(StatusCode::OK, &list),
+            _ => not_found(&uri),
+        };
+    }
+    let Some(target) = parse_target(group, version, rest) else {
+        return not_found(&uri);
+    };
+    let table = headers
+        .get(header::ACCEPT)
+        .and_then(|a| a.to_str().ok())
+        .is_some_and(|a| a.contains("as=Table"));
+    let dry_run = params.get("dryRun").is_some_and(|d| d == "All");
+    let t = target.t;
+    let ns = target.namespace.clone().unwrap_or_default();
+    let body: Option<Value> = if body.is_empty() {
+        None
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                return error(
+                    &ApiError::bad_request(format!(
+                        "the body of the request was in an unknown format: {e}"
+                    )),
+                    Some(t),
+                    target.name.as_deref(),
+                );
+            }
+        }
+    };
+    if t.read_only && method != Method::GET {
+        return error(&ApiError::method_not_allowed(t.plural), Some(t), None);
+    }
+    match (&method, target.name.as_deref(), target.sub.as_deref()) {
+        (&Method::GET, None, None) => {
+            if params.get("watch").is_some_and(|w| w == "true" || w == "1") {
+                return watch(&cluster, t, target.namespace.clone(), &params);
+            }
+            list(&cluster, t, target.namespace.as_deref(), &params, table)
+        }
+        (&Method::POST, None, None) => match body {
+            Some(object) => {
+                let ns = if ns.is_empty() {
+                    namespace_of(&object).to_owned()
+                } else {
+                    ns
+                };
+                let result = cluster.store().create(t, &ns, object, dry_run);
+                match result {
+                    Ok(o) => json_response(StatusCode::CREATED, &o),
+                    Err(e) => error(&e, Some(t), None),
+                }
+            }
+            None => error(&ApiError::bad_request("a body is required"), Some(t), None),
+        },
+        (&Method::GET, Some(name), None) => {
+            let store = cluster.store();
+            match store.get(t, &ns, name) {
+                Some(o) if table => json_response(
+                    StatusCode::OK,
+                    &table::table(t, &[o], store.resource_version(), include(&params)),
+                ),
+                Some(o) => json_response(StatusCode::OK, o),
+                None => error(&ApiError::not_found(t, name), Some(t), Some(name)),
+            }
+        }
+        (&Method::PUT, Some(name), sub) if sub.is_none() || sub == Some("status") => {
+            let Some(object) = body else {
+                return error(
+                    &ApiError::bad_request("a body is required"),
+                    Some(t),
+                    Some(name),
+                );
+            };
+            respond(
+                cluster.store().update(t, &ns, name, object, dry_run),
+                t,
+                name,
+            )
+        }
+        (&Method::PATCH, Some(name), sub) if sub.is_none() || sub == Some("status") => {
+            let Some(kind) = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|c| c.to_str().ok())
+                .and_then(PatchType::from_content_type)
+            else {
+                return error(
+                    &ApiError { code: 415, reason: "UnsupportedMediaType", message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json".into() },
+                    Some(t),
+                    Some(name),
+                );
+            };
+            let Some(patch) = body else {
+                return error(
+                    &ApiError::bad_request("a patch body is required"),
+                    Some(t),
+                    Some(name),
+                );
+            };
+            let mut store = cluster.store();
+            let Some(current) = store.get(t, &ns, name).cloned() else {
+                return error(&ApiError::not_found(t, name), Some(t), Some(name));
+            };
+            match apply(kind, &current, &patch) {
+                Ok(mut patched) => {
+                    // A patch that does not name a resourceVersion applies to the current one.
+                    if patch.pointer("/metadata/resourceVersion").is_none() {
+                        patched["metadata"]["resourceVersion"] =
+                            current["metadata"]["resourceVersion"].clone();
+                    }
+                    respond(store.update(t, &ns, name, patched, dry_run), t, name)
+                }
+                Err(e) => error(
+                    &ApiError::invalid(t, name, format!("patch: {e}")),
+                    Some(t),
+                    Some(name),
+                ),
+            }
+        }
+        (&Method::DELETE, Some(name), None) => {
+            let grace = params
+                .get("gracePeriodSeconds")
+                .and_then(|g| g.parse().ok())
+                .or_else(|| body.as_ref().and_then(|b| b["gracePeriodSeconds"].as_i64()));
+            respond(cluster.delete(t, &ns, name, dry_run, grace), t, name)
+        }
+        (_, Some(name), Some("scale")) if t.kind == "Deployment" || t.kind == "ReplicaSet" => {
+            scale(&cluster, t, &ns, name, &method, &headers, body, dry_run)
+        }
+        (&Method::GET, Some(name), Some("status")) => match cluster.store().get(t, &ns, name) {
+            Some(o) => json_response(StatusCode::OK, o),
+            None => error(&ApiError::not_found(t, name), Some(t), Some(name)),
+        },
+        (&Method::GET, Some(name), Some("log")) if t.kind == "Pod" => {
+            logs(&cluster, &ns, name, &params).await
+        }
+        _ => error(
+            &ApiError::method_not_allowed(&format!("{method} {path}")),
+            Some(t),
+            target.name.as_deref(),
+        ),
+    }
+}
+
+fn respond(result: Result<Value, ApiError>, t: &ResourceType, name: &str) -> Response {
+    match result {
+        Ok(o) => json_response(StatusCode::OK, &o),
+        Err(e) => error(&e, Some(t), Some(name)),
+    }
+}
+
+fn include(params: &Params) -> &str {
+    params
+        .get("includeObject")
+        .map_or("Metadata", String::as_str)
+}
+
+/// The objects a list or watch selects.
+fn selected<'a>(objects: Vec<&'a Value>, params: &Params) -> Result<Vec<&'a Value>, ApiError> {
+    let labels = LabelSelector::parse(params.get("labelSelector").map_or("", String::as_str))
+        .map_err(ApiError::bad_request)?;
+    let fields = FieldSelector::parse(params.get("fieldSelector").map_or("", String::as_str))
+        .map_err(ApiError::bad_request)?;
+    Ok(objects
+        .into_iter()
+        .filter(|o| labels.matches(o.pointer("/metadata/labels")) && fields.matches(o))
+        .collect())
+}
+
+fn list(
+    cluster: &Cluster,
+    t: &ResourceType,
+    namespace: Option<&str>,
+    params: &Params,
+    table: bool,
+) -> Response {
+    let objects = cluster.listed(t, namespace);
+    let objects: Vec<&Value> = objects.iter().collect();
+    let items = match selected(objects, params) {
+        Ok(items) => items,
+        Err(e) => return error(&e, Some(t), None),
+    };
+    let rv = cluster.store().resource_version();
+    if table {
+        return json_response(
+            StatusCode::OK,
+            &table::table(t, &items, rv, include(params)),
+        );
+    }
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "kind": format!("{}List", t.kind),
+            "apiVersion": t.api_version(),
+            "metadata": { "resourceVersion": rv.to_string() },
+            "items": items,
+        }),
+    )
+}
+
+/// A watch: the current objects as ADDED (unless a resourceVersion was given), then every
+/// change, until `timeoutSeconds` or the client leaves.
+fn watch(
+    cluster: &Arc<Cluster>,
+    t: &'static ResourceType,
+    namespace: Option<String>,
+    params: &Params,
+) -> Response {
+    let (mut changes, initial) = {
+        let store = cluster.store();
+        let changes = store.subscribe();
+        let since: Option<u64> = params
+            .get("resourceVersion")
+            .and_then(|rv| rv.parse().ok())
+            .filter(|rv| *rv > 0);
+        let initial: Vec<Value> = if since.is_some() {
+            Vec::new()
+        } else {
+            store
+                .list(t, namespace.as_deref())
+                .into_iter()
+                .cloned()
+                .collect()
+        };
+        (changes, initial)
+    };
+    let params = params.clone();
+    let initial = match selected(initial.iter().collect(), &params) {
+        Ok(items) => items.into_iter().cloned().collect::<Vec<_>>(),
+        Err(e) => return error(&e, Some(t), None),
+    };
+    let timeout = params
+        .get("timeoutSeconds")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1800u64)
+        .min(3600);
+    let key = t.key();
+    let stream = async_stream(move |tx| async move {
+        for object in initial {
+            if tx.send(event_line("ADDED", &object)).await.is_err() {
+                return;
+            }
+        }
+        let deadline = tokio::time::sleep(Duration::from_secs(timeout));
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                () = &mut deadline => return,
+                change = changes.recv() => {
+                    let Ok(change) = change else { return };
+                    if change.type_key != key || namespace.as_ref().is_some_and(|n| *n != change.namespace) {
+                        continue;
+                    }
+                    if selected(vec![&change.object], &params).map(|v| v.is_empty()).unwrap_or(true) {
+                        continue;
+                    }
+                    if tx.send(event_line(change.kind, &change.object)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    Response::builder()
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::TRANSFER_ENCODING, "chunked")
+        .body(Body::from_stream(stream))
+        .unwrap()
+}
+
+fn event_line(kind: &str, object: &Value) -> Bytes {
+    let mut line =
+        serde_json::to_vec(&json!({ "type": kind, "object": object })).unwrap_or_default();
+    line.push(b'\n');
+    Bytes::from(line)
+}
+
+/// A stream fed by a task through a bounded channel.
+fn async_stream<F, Fut>(f: F) -> impl futures::Stream<Item = Result<Bytes, Infallible>>
+where
+    F: FnOnce(tokio::sync::mpsc::Sender<Bytes>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(f(tx));
+    tokio_stream::wrappers::ReceiverStream::new(rx).map(Ok)
+}
+
+/// The `autoscaling/v1` Scale of a deployment or replica set: GET, PUT, PATCH.
+#[allow(clippy::too_many_arguments)]
+fn scale(
+    cluster: &Cluster,
+    t: &ResourceType,
+    ns: &str,
+    name: &str,
+    method: &Method,
+    headers: &HeaderMap,
+    body: Option<Value>,
+    dry_run: bool,
+) -> Response {
+    let mut store = cluster.store();
+    let Some(current) = store.get(t, ns, name).cloned() else {
+        return error(&ApiError::not_found(t, name), Some(t), Some(name));
+    };
+    let as_scale = |o: &Value| {
+        json!({
+            "kind": "Scale",
+            "apiVersion": "autoscaling/v1",
+            "metadata": {
+                "name": name, "namespace": ns,
+                "uid": o["metadata"]["uid"], "resourceVersion": o["metadata"]["resourceVersion"],
+                "creationTimestamp": o["metadata"]["creationTimestamp"],
+            },
+            "spec": { "replicas": o.pointer("/spec/replicas").cloned().unwrap_or(json!(1)) },
+            "status": {
+                "replicas": o.pointer("/status/replicas").cloned().unwrap_or(json!(0)),
+                "selector": LabelSelector::to_string_from_object(o.pointer("/spec/selector").unwrap_or(&Value::Null)),
+            },
+        })
+    };
+    let scale_now = as_scale(&current);
+    let wanted = match *method {
+        Method::GET => return json_response(StatusCode::OK, &scale_now),
+        Method::PUT => match body {
+            Some(b) => {
+                if let Some(rv) = b
+                    .pointer("/metadata/resourceVersion")
+                    .and_then(Value::as_str)
+                    && !rv.is_empty()
+                    && Some(rv)
+                        != current
+                            .pointer("/metadata/resourceVersion")
+                            .and_then(Value::as_str)
+                {
+                    return error(&ApiError::conflict(t, name), Some(t), Some(name));
+                }
+                b
+            }
+            None => {
+                return error(
+                    &ApiError::bad_request("a body is required"),
+                    Some(t),
+                    Some(name),
+                );
+            }
+        },
+        Method::PATCH => {
+            let kind = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|c| c.to_str().ok())
+                .and_then(PatchType::from_content_type)
+                .unwrap_or(PatchType::Merge);
+            match body.as_ref().map(|p| apply(kind, &scale_now, p)) {
+                Some(Ok(s)) => s,
+                Some(Err(e)) => return error(&ApiError::invalid(t, name, e), Some(t), Some(name)),
+                None => {
+                    return error(
+                        &ApiError::bad_request("a patch body is required"),
+                        Some(t),
+                        Some(name),
+                    );
+                }
+            }
+        }
+        _ => return error(&ApiError::method_not_allowed("scale"), Some(t), Some(name)),
+    };
+    let Some(replicas) = wanted
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .filter(|r| *r >= 0)
+    else {
+        return error(
+            &ApiError::invalid(
+                t,
+                name,
+                "spec.replicas: Invalid value: must be greater than or equal to 0",
+            ),
+            Some(t),
+            Some(name),
+        );
+    };
+    let mut updated = current.clone();
+    updated["spec"]["replicas"] = json!(replicas);
+    match store.update(t, ns, name, updated, dry_run) {
+        Ok(o) => json_response(StatusCode::OK, &as_scale(&o)),
+        Err(e) => error(&e, Some(t), Some(name)),
+    }
+}
+
+/// `pods/<name>/log`: plain text, with `container`, `tailLines`, `sinceSeconds`, `previous`
+/// and a bounded `follow`.
+async fn logs(cluster: &Arc<Cluster>, ns: &str, pod: &str, params: &Params) -> Response {
+    let t = resources::find("", "v1", "pods").unwrap();
+    let container = {
+        let store = cluster.store();
+        let Some(object) = store.get(t, ns, pod) else {
+            return error(&ApiError::not_found(t, pod), Some(t), Some(pod));
+        };
+        let containers: Vec<String> = object
+            .pointer("/spec/containers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["name"].as_str().map(str::to_owned))
+            .collect();
+        match params.get("container") {
+            Some(c) if containers.contains(c) => c.clone(),
+            Some(c) => {
+                return error(
+                    &ApiError::bad_request(format!("container {c} is not valid for pod {pod}")),
+                    Some(t),
+                    Some(pod),
+                );
+            }
+            None if containers.len() == 1 => containers[0].clone(),
+            None => {
+                return error(
+                    &ApiError::bad_request(format!(
+                        "a container name must be specified for pod {pod}, choose one of: [{}]",
+                        containers.join(" ")
+                    )),
+                    Some(t),
+                    Some(pod),
+                );
+            }
+        }
+    };
+    let previous = params.get("previous").is_some_and(|p| p == "true");
+    let tail: Option<usize> = params.get("tailLines").and_then(|n| n.parse().ok());
+    let since: Option<i64> = params.get("sinceSeconds").and_then(|n| n.parse().ok());
+    let lines = match cluster.logs(ns, pod, &container, previous) {
+        Ok(lines) => lines,
+        Err(message) => return error(&ApiError::bad_request(message), Some(t), Some(pod)),
+    };
+    let cutoff = since.map(|s| jiff::Timestamp::now().as_second() - s);
+    let mut selected: Vec<String> = lines
+        .into_iter()
+        .filter(|(at, _)| cutoff.is_none_or(|c| *at >= c))
+        .map(|(_, line)| line)
+        .collect();
+    if let Some(n) = tail {
+        selected = selected.split_off(selected.len().saturating_sub(n));
+    }
+    let mut text = selected.join("\n");
+    if !text.is_empty() {
+        text.push('\n');
+    }
+    if params.get("follow").is_some_and(|f| f == "true") && !previous {
+        // Follow for a bounded time, then end the stream.
+        let (cluster, ns, pod) = (cluster.clone(), ns.to_owned(), pod.to_owned());
+        let seen = cluster.log_len(&ns, &pod, &container);
+        let stream = async_stream(move |tx| async move {
+            let _ = tx.send(Bytes::from(text)).await;
+            let mut seen = seen;
+            for _ in 0..60 {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                let lines = cluster
+                    .logs(&ns, &pod, &container, false)
+                    .unwrap_or_default();
+                for (_, line) in lines.iter().skip(seen) {
+                    if tx.send(Bytes::from(format!("{line}\n"))).await.is_err() {
+                        return;
+                    }
+                }
+                seen = lines.len();
+            }
+        });
+        return Response::builder()
+            .header(header::CONTENT_TYPE, "text/plain")
+            .body(Body::from_stream(stream))
+            .unwrap();
+    }
+    ([(header::CONTENT_TYPE, "text/plain")], text).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_name_their_targets() {
+        let t = parse_target("", "v1", &["namespaces", "shop", "pods", "web-1", "log"]).unwrap();
+        assert_eq!(
+            (
+                t.t.kind,
+                t.namespace.as_deref(),
+                t.name.as_deref(),
+                t.sub.as_deref()
+            ),
+            ("Pod", Some("shop"), Some("web-1"), Some("log"))
+        );
+        let t = parse_target("", "v1", &["namespaces", "shop"]).unwrap();
+        assert_eq!((t.t.kind, t.name.as_deref()), ("Namespace", Some("shop")));
+        let t = parse_target("", "v1", &["pods"]).unwrap();
+        assert_eq!((t.t.kind, t.namespace), ("Pod", None));
+        assert!(parse_target("", "v1", &["nothing"]).is_none());
+    }
+}

@@ -1,0 +1,255 @@
+//! The simulated cluster: the object store, the per-container state the controller simulates
+//! (logs, memory), computed resources (pod and node metrics), and deletion with garbage
+//! collection of dependents.
+
+use std::{
+    collections::HashMap,
+    sync::{Mutex, MutexGuard},
+};
+
+use serde_json::{Value, json};
+
+use crate::{
+    kubelet::Behaviors,
+    resources::{self, ResourceType},
+    store::{ApiError, Store, name_of, namespace_of},
+};
+
+/// What the simulation knows about one container beyond its API status.
+#[derive(Debug, Clone, Default)]
+pub struct ContainerSim {
+    /// (unix seconds, line) of the current run.
+    pub logs: Vec<(i64, String)>,
+    /// The run before the last restart (`--previous`).
+    pub previous: Option<Vec<(i64, String)>>,
+    /// Working-set memory in bytes and CPU in millicores, now.
+    pub memory: u64,
+    pub cpu_millis: u64,
+}
+
+/// (namespace, pod, container)
+pub type ContainerKey = (String, String, String);
+
+#[derive(Debug, Default)]
+pub struct Cluster {
+    store: Mutex<Store>,
+    containers: Mutex<HashMap<ContainerKey, ContainerSim>>,
+    behaviors: Mutex<Behaviors>,
+}
+
+impl Cluster {
+    /// How images behave (from the scenario).
+    pub fn behaviors(&self) -> Behaviors {
+        self.behaviors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn set_behaviors(&self, behaviors: Behaviors) {
+        *self.behaviors.lock().unwrap_or_else(|e| e.into_inner()) = behaviors;
+    }
+
+    pub fn store(&self) -> MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn containers(&self) -> MutexGuard<'_, HashMap<ContainerKey, ContainerSim>> {
+        self.containers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The objects of a list: stored ones, or computed ones for `metrics.k8s.io`.
+    pub fn listed(&self, t: &ResourceType, namespace: Option<&str>) -> Vec<Value> {
+        match (t.group, t.kind) {
+            ("metrics.k8s.io", "PodMetrics") => self.pod_metrics(namespace),
+            ("metrics.k8s.io", "NodeMetrics") => self.node_metrics(),
+            _ => self
+                .store()
+                .list(t, namespace)
+                .into_iter()
+                .cloned()
+                .collect(),
+        }
+    }
+
+    fn pod_metrics(&self, namespace: Option<&str>) -> Vec<Value> {
+        let pods_t = resources::find("", "v1", "pods").unwrap();
+        let pods: Vec<Value> = self
+            .store()
+            .list(pods_t, namespace)
+            .into_iter()
+            .cloned()
+            .collect();
+        let sims = self.containers();
+        let now = crate::store::now();
+        pods.iter()
+            .filter(|p| p.pointer("/status/phase").and_then(Value::as_str) == Some("Running"))
+            .map(|p| {
+                let (ns, name) = (namespace_of(p), name_of(p));
+                let containers: Vec<Value> = p
+                    .pointer("/spec/containers")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|c| c["name"].as_str())
+                    .map(|c| {
+                        let sim = sims.get(&(ns.to_owned(), name.to_owned(), c.to_owned())).cloned().unwrap_or_default();
+                        json!({ "name": c, "usage": { "cpu": format!("{}m", sim.cpu_millis), "memory": format!("{}Ki", sim.memory / 1024) } })
+                    })
+                    .collect();
+                json!({
+                    "kind": "PodMetrics", "apiVersion": "metrics.k8s.io/v1beta1",
+                    "metadata": { "name": name, "namespace": ns, "creationTimestamp": now, "labels": p.pointer("/metadata/labels").cloned().unwrap_or(json!({})) },
+                    "timestamp": now, "window": "15s", "containers": containers,
+                })
+            })
+            .collect()
+    }
+
+    fn node_metrics(&self) -> Vec<Value> {
+        let nodes_t = resources::find("", "v1", "nodes").unwrap();
+        let pods_t = resources::find("", "v1", "pods").unwrap();
+        let store = self.store();
+        let sims = self.containers();
+        let now = crate::store::now();
+        store
+            .list(nodes_t, None)
+            .into_iter()
+            .map(|node| {
+                let name = name_of(node);
+                let (mut cpu, mut memory) = (120u64, 900u64 * 1024 * 1024); // system overhead
+                for pod in store.list(pods_t, None) {
+                    if pod.pointer("/spec/nodeName").and_then(Value::as_str) != Some(name) {
+                        continue;
+                    }
+                    for ((ns, p, _), sim) in sims.iter() {
+                        if ns == namespace_of(pod) && p == name_of(pod) {
+                            cpu += sim.cpu_millis;
+                            memory += sim.memory;
+                        }
+                    }
+                }
+                json!({
+                    "kind": "NodeMetrics", "apiVersion": "metrics.k8s.io/v1beta1",
+                    "metadata": { "name": name, "creationTimestamp": now, "labels": node.pointer("/metadata/labels").cloned().unwrap_or(json!({})) },
+                    "timestamp": now, "window": "20s",
+                    "usage": { "cpu": format!("{cpu}m"), "memory": format!("{}Ki", memory / 1024) },
+                })
+            })
+            .collect()
+    }
+
+    /// Delete an object and (unless a dry run) everything it owns, transitively, as the
+    /// garbage collector does for background propagation.
+    ///
+    /// Pods terminate gracefully: with a grace period (the default) they get a
+    /// `deletionTimestamp`, show as Terminating, and the kubelet removes them a moment later
+    /// (the simulated containers stop within a second); `grace_seconds: Some(0)` removes them now.
+    pub fn delete(
+        &self,
+        t: &ResourceType,
+        namespace: &str,
+        name: &str,
+        dry_run: bool,
+        grace_seconds: Option<i64>,
+    ) -> Result<Value, ApiError> {
+        let mut store = self.store();
+        if t.kind == "Pod" && !dry_run && grace_seconds != Some(0) {
+            let Some(pod) = store.get(t, namespace, name).cloned() else {
+                return Err(ApiError::not_found(t, name));
+            };
+            if pod.pointer("/metadata/deletionTimestamp").is_some() {
+                return Ok(pod);
+            }
+            let grace = grace_seconds
+                .or_else(|| {
+                    pod.pointer("/spec/terminationGracePeriodSeconds")
+                        .and_then(Value::as_i64)
+                })
+                .unwrap_or(30);
+            let terminating = store.modify(t, namespace, name, |p| {
+                p["metadata"]["deletionTimestamp"] = json!(crate::store::now());
+                p["metadata"]["deletionGracePeriodSeconds"] = json!(grace);
+            });
+            for c in pod
+                .pointer("/spec/containers")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let message = format!(
+                    "Stopping container {}",
+                    c["name"].as_str().unwrap_or_default()
+                );
+                crate::controller::event(
+                    &mut store, &pod, "Normal", "Killing", &message, "kubelet",
+                );
+            }
+            return Ok(terminating.unwrap_or(pod));
+        }
+        let deleted = store.delete(t, namespace, name, dry_run)?;
+        if dry_run {
+            return Ok(deleted);
+        }
+        let mut owners = vec![
+            deleted["metadata"]["uid"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        ];
+        while let Some(uid) = owners.pop() {
+            for dependent_t in [("apps", "replicasets"), ("", "pods")] {
+                let dt = resources::find(dependent_t.0, "v1", dependent_t.1).unwrap();
+                let owned: Vec<(String, String, String)> = store
+                    .list(dt, Some(namespace))
+                    .into_iter()
+                    .filter(|o| {
+                        o.pointer("/metadata/ownerReferences")
+                            .and_then(Value::as_array)
+                            .is_some_and(|refs| refs.iter().any(|r| r["uid"] == uid.as_str()))
+                    })
+                    .map(|o| {
+                        (
+                            namespace_of(o).to_owned(),
+                            name_of(o).to_owned(),
+                            o["metadata"]["uid"].as_str().unwrap_or_default().to_owned(),
+                        )
+                    })
+                    .collect();
+                for (ns, n, child) in owned {
+                    let _ = store.delete(dt, &ns, &n, false);
+                    owners.push(child);
+                }
+            }
+        }
+        if t.kind == "Pod" {
+            self.containers()
+                .retain(|(ns, p, _), _| !(ns == namespace && p == name));
+        }
+        Ok(deleted)
+    }
+
+    /// The log lines of a container (of its previous run with `previous`).
+    pub fn logs(
+        &self,
+        ns: &str,
+        pod: &str,
+        container: &str,
+        previous: bool,
+    ) -> Result<Vec<(i64, String)>, String> {
+        let sims = self.containers();
+        let sim = sims.get(&(ns.to_owned(), pod.to_owned(), container.to_owned()));
+        if previous {
+            return sim.and_then(|s| s.previous.clone()).ok_or_else(|| {
+                format!("previous terminated container \"{container}\" in pod \"{pod}\" not found")
+            });
+        }
+        Ok(sim.map(|s| s.logs.clone()).unwrap_or_default())
+    }
+
+    pub fn log_len(&self, ns: &str, pod: &str, container: &str) -> usize {
+        self.containers()
+            .get(&(ns.to_owned(), pod.to_owned(), container.to_owned()))
+            .map_or(0, |s| s.logs.len())
+    }
+}

@@ -1,0 +1,65 @@
+//! Objects go through the Kubernetes types of `k8s-openapi` on every write, as they go through
+//! the API server's typed decoding: a field of the wrong type is rejected with the decoder's
+//! message, unknown fields and nulls are dropped, and equal objects have equal JSON (which the
+//! pod-template hash relies on).
+
+use serde_json::Value;
+
+fn round_trip<T: serde::de::DeserializeOwned + serde::Serialize>(
+    object: Value,
+) -> Result<Value, String> {
+    let typed: T = serde_json::from_value(object).map_err(|e| e.to_string())?;
+    serde_json::to_value(typed).map_err(|e| e.to_string())
+}
+
+/// `object` (with `apiVersion` and `kind` set) in its canonical form.
+pub fn normalize(kind: &str, object: Value) -> Result<Value, String> {
+    use k8s_openapi::api::{apps::v1 as apps, core::v1 as core};
+    match kind {
+        "Pod" => round_trip::<core::Pod>(object),
+        "Namespace" => round_trip::<core::Namespace>(object),
+        "Node" => round_trip::<core::Node>(object),
+        "Service" => round_trip::<core::Service>(object),
+        "Endpoints" => round_trip::<core::Endpoints>(object),
+        "Event" => round_trip::<core::Event>(object),
+        "ConfigMap" => round_trip::<core::ConfigMap>(object),
+        "Secret" => round_trip::<core::Secret>(object),
+        "ResourceQuota" => round_trip::<core::ResourceQuota>(object),
+        "ServiceAccount" => round_trip::<core::ServiceAccount>(object),
+        "PersistentVolume" => round_trip::<core::PersistentVolume>(object),
+        "PersistentVolumeClaim" => round_trip::<core::PersistentVolumeClaim>(object),
+        "Deployment" => round_trip::<apps::Deployment>(object),
+        "ReplicaSet" => round_trip::<apps::ReplicaSet>(object),
+        _ => Ok(object),
+    }
+}
+
+/// A pod template in canonical form (what the template hash is taken over).
+pub fn template(template: &Value) -> Value {
+    round_trip::<k8s_openapi::api::core::v1::PodTemplateSpec>(template.clone())
+        .unwrap_or_else(|_| template.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn typed_decoding_rejects_wrong_types_and_drops_nulls() {
+        let bad = json!({ "apiVersion": "apps/v1", "kind": "Deployment", "metadata": { "name": "x" }, "spec": { "replicas": "three", "selector": {}, "template": {} } });
+        assert!(
+            normalize("Deployment", bad)
+                .unwrap_err()
+                .contains("invalid type")
+        );
+        let a = template(
+            &json!({ "metadata": { "creationTimestamp": null, "labels": { "app": "w" } }, "spec": { "containers": [{ "name": "w", "image": "i" }] } }),
+        );
+        let b = template(
+            &json!({ "metadata": { "labels": { "app": "w" } }, "spec": { "containers": [{ "image": "i", "name": "w" }] } }),
+        );
+        assert_eq!(a, b);
+    }
+}

@@ -1,0 +1,250 @@
+//! The real `kubectl` against the sandbox: if kubectl's own requests (discovery, Table gets,
+//! describe's event and ReplicaSet lookups, logs, the scale subresource, the three patch types,
+//! rollout's watch, graceful deletion, metrics) are answered the way kube-apiserver answers
+//! them, its output is what an operator would see on a real cluster.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use opsmcp_sandbox::Sandbox;
+
+struct Kubectl {
+    kubeconfig: PathBuf,
+    cache: PathBuf,
+    dir: PathBuf,
+}
+
+impl Drop for Kubectl {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Kubectl {
+    fn new(sandbox: &Sandbox) -> Self {
+        let dir = std::env::temp_dir().join(format!("opsmcp-kubectl-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let kubeconfig = dir.join("kubeconfig");
+        std::fs::write(&kubeconfig, sandbox.kubeconfig()).unwrap();
+        Self {
+            kubeconfig,
+            cache: dir.join("cache"),
+            dir,
+        }
+    }
+
+    /// Run kubectl; (success, stdout, stderr).
+    fn run(&self, args: &str) -> (bool, String, String) {
+        let kubectl = which("kubectl").expect(
+            "kubectl is not installed: it ships with the machine image (google-cloud-sdk); install it from https://kubernetes.io/docs/tasks/tools/",
+        );
+        let out = Command::new(kubectl)
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .arg("--cache-dir")
+            .arg(&self.cache)
+            .args(shell_words(args))
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    fn ok(&self, args: &str) -> String {
+        let (ok, out, err) = self.run(args);
+        assert!(ok, "kubectl {args} failed: {err}{out}");
+        out
+    }
+
+    /// Run until `check` holds on stdout (the controllers act every 250 ms).
+    fn eventually(&self, args: &str, check: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let out = self.ok(args);
+            if check(&out) {
+                return out;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "kubectl {args} never satisfied the check:\n{out}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(name))
+            .find(|p| Path::new(p).is_file())
+    })
+}
+
+/// Split on spaces, keeping single-quoted parts together.
+fn shell_words(s: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let (mut word, mut quoted) = (String::new(), false);
+    for c in s.chars() {
+        match c {
+            '\'' => quoted = !quoted,
+            ' ' if !quoted => {
+                if !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+            }
+            c => word.push(c),
+        }
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    words
+}
+
+async fn sandbox() -> Sandbox {
+    Sandbox::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_and_describe_print_what_a_real_cluster_prints() {
+    let sb = sandbox().await;
+    let k = Kubectl::new(&sb);
+    let k = tokio::task::spawn_blocking(move || {
+        let pods = k.eventually("get pods", |o| o.matches("Running").count() == 2);
+        let header: Vec<&str> = pods.lines().next().unwrap().split_whitespace().collect();
+        assert_eq!(
+            header,
+            ["NAME", "READY", "STATUS", "RESTARTS", "AGE"],
+            "{pods}"
+        );
+        assert!(pods.contains("1/1"), "{pods}");
+        let wide = k.ok("get pods -o wide");
+        assert!(
+            wide.contains("NODE") && wide.contains("10.244.") && wide.contains("node-"),
+            "{wide}"
+        );
+        let all = k.ok("get deploy,rs,svc,ep");
+        assert!(
+            all.contains("deployment.apps/web   2/2     2            2"),
+            "{all}"
+        );
+        assert!(
+            all.contains("service/web   ClusterIP   10.96.12.40"),
+            "{all}"
+        );
+        assert!(all.contains("endpoints/web   10.244."), "{all}");
+        let across = k.ok("get pods -A");
+        assert!(across.starts_with("NAMESPACE"), "{across}");
+        let nodes = k.ok("get nodes");
+        assert!(
+            nodes.contains("node-a   Ready") && nodes.contains("v1.33.0"),
+            "{nodes}"
+        );
+        assert!(k.ok("get ns").contains("kube-system"));
+        assert_eq!(k.ok("get pods -l app=web -o name").lines().count(), 2);
+        assert!(k.ok("get pods -l app=nothing -o name").is_empty());
+        let pod = k.ok("get pods -o name").lines().next().unwrap().to_owned();
+
+        let describe = k.ok(&format!("describe {pod}"));
+        for expected in [
+            "Controlled By:  ReplicaSet/web-",
+            "Image:          shop/web:2.3.1",
+            "Limits:",
+            "memory:  128Mi",
+            "Events:",
+            "Successfully assigned shop/",
+        ] {
+            assert!(
+                describe.contains(expected),
+                "missing {expected:?} in:\n{describe}"
+            );
+        }
+        let deploy = k.ok("describe deploy web");
+        assert!(
+            deploy.contains("NewReplicaSet:   web-") && deploy.contains("ScalingReplicaSet"),
+            "{deploy}"
+        );
+        let node = k.ok("describe node node-a");
+        assert!(
+            node.contains("Allocatable:") && node.contains("Non-terminated Pods:"),
+            "{node}"
+        );
+
+        let logs = k.ok(&format!("logs {pod} --tail=1"));
+        assert_eq!(logs.lines().count(), 1, "{logs}");
+        let (ok, _, err) = k.run(&format!("logs {pod} --previous"));
+        assert!(
+            !ok && err.contains("previous terminated container"),
+            "{err}"
+        );
+
+        let (ok, _, err) = k.run("get pod nope");
+        assert!(
+            !ok && err.contains("Error from server (NotFound): pods \"nope\" not found"),
+            "{err}"
+        );
+        let top = k.eventually("top pod", |o| o.contains("MEMORY"));
+        assert!(top.contains("24Mi"), "{top}");
+        assert!(k.ok("top node").contains("node-a"));
+        k
+    })
+    .await
+    .unwrap();
+    drop(k);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_scale_roll_patch_and_delete() {
+    let sb = sandbox().await;
+    let k = Kubectl::new(&sb);
+    tokio::task::spawn_blocking(move || {
+        k.eventually("get deploy web", |o| o.contains("2/2"));
+        // Scale through the autoscaling/v1 subresource; dry run changes nothing.
+        k.ok("scale deploy/web --replicas=5 --dry-run=server");
+        assert!(k.ok("get deploy web -o jsonpath={.spec.replicas}").starts_with('2'));
+        k.ok("scale deploy/web --replicas=3");
+        k.eventually("get deploy web", |o| o.contains("3/3"));
+
+        // Rollout restart, status (a watch), history and undo to the first revision.
+        k.ok("rollout restart deploy/web");
+        let status = k.ok("rollout status deploy/web --timeout=20s");
+        assert!(status.contains("successfully rolled out"), "{status}");
+        let history = k.ok("rollout history deploy/web");
+        assert!(history.contains("1 ") && history.contains("2 "), "{history}");
+        let first_rs = k.ok("get rs -o name").lines().map(str::to_owned).collect::<Vec<_>>();
+        k.ok("rollout undo deploy/web --to-revision=1");
+        k.eventually("rollout status deploy/web --timeout=20s", |o| o.contains("successfully rolled out"));
+        let after = k.ok("get rs -o name").lines().count();
+        assert_eq!(after, first_rs.len(), "the rollback re-used the first ReplicaSet: {first_rs:?}");
+
+        // The three patch types; containers merge by name.
+        k.ok("patch deploy web --type=merge -p '{\"spec\":{\"replicas\":1}}'");
+        k.ok("patch deploy web --type=json -p '[{\"op\":\"replace\",\"path\":\"/spec/template/spec/containers/0/image\",\"value\":\"shop/web:2.3.2\"}]'");
+        k.ok("patch deploy web -p '{\"spec\":{\"template\":{\"spec\":{\"containers\":[{\"name\":\"web\",\"resources\":{\"limits\":{\"memory\":\"256Mi\"}}}]}}}}'");
+        let spec = k.ok("get deploy web -o jsonpath={.spec.replicas},{.spec.template.spec.containers[0].image},{.spec.template.spec.containers[0].resources.limits.memory},{.spec.template.spec.containers[0].resources.requests.memory}");
+        assert_eq!(spec, "1,shop/web:2.3.2,256Mi,64Mi");
+        let (ok, _, err) = k.run("patch deploy web --type=json -p '[{\"op\":\"test\",\"path\":\"/spec/replicas\",\"value\":7}]'");
+        assert!(!ok && err.contains("is invalid: patch: the JSON patch failed"), "{err}");
+        let (ok, _, err) = k.run("patch deploy web --type=merge -p '{\"spec\":{\"replicas\":\"many\"}}'");
+        assert!(!ok && err.contains("Error from server (BadRequest): Deployment in version \"v1\" cannot be handled as a Deployment: invalid type"), "{err}");
+
+        // Deleting a pod: it terminates, the ReplicaSet replaces it.
+        let pod = k.eventually("get pods -o name", |o| o.lines().count() == 1).trim().to_owned();
+        k.ok(&format!("delete {pod} --wait=true"));
+        let pods = k.eventually("get pods -o name", |o| o.lines().count() == 1 && !o.contains(&pod));
+        assert!(!pods.contains(&pod));
+        k.eventually("get pods", |o| o.contains("Running"));
+    })
+    .await
+    .unwrap();
+    drop(sb);
+}
