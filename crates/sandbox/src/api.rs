@@ -43,6 +43,18 @@ pub fn router(cluster: Arc<Cluster>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(|| async { "ok" }))
         .route("/livez", get(|| async { "ok" }))
+        .route(
+            "/metrics",
+            get(|State(cluster): State<Arc<Cluster>>| async move {
+                (
+                    [(
+                        header::CONTENT_TYPE,
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    )],
+                    crate::exporter::render(&cluster),
+                )
+            }),
+        )
         .fallback(dispatch)
         .with_state(cluster)
 }

@@ -25,6 +25,18 @@ pub struct ContainerSim {
     /// Working-set memory in bytes and CPU in millicores, now.
     pub memory: u64,
     pub cpu_millis: u64,
+    /// The current run's container ID.
+    pub container_id: String,
+    /// When the current run started (unix seconds); `None` before a (re)start.
+    pub started_at: Option<i64>,
+    /// When the behavior last stepped (allocation, log line).
+    pub last_step: i64,
+    /// Chunks a leaking container holds.
+    pub chunks: u64,
+    /// In CrashLoopBackOff until then.
+    pub backoff_until: Option<i64>,
+    pub backoff_noted: bool,
+    pub pull_attempts: u64,
 }
 
 /// (namespace, pod, container)

@@ -38,6 +38,7 @@ pub fn reconcile(cluster: &Cluster) {
     replicasets(cluster);
     crate::kubelet::pods(cluster);
     endpoints(cluster);
+    quota_status(cluster);
     replicaset_status(cluster);
     deployment_status(cluster);
 }
@@ -111,7 +112,8 @@ pub fn event(
         .find(|e| {
             e.pointer("/involvedObject/uid").and_then(Value::as_str) == Some(involved_uid.as_str())
                 && e["reason"] == reason
-                && e["message"] == message
+                // Repeated admission failures name a new pod each time: one event, counted.
+                && (e["message"] == message || reason == "FailedCreate")
         })
         .map(|e| name_of(e).to_owned());
     let ts = now();
@@ -119,6 +121,7 @@ pub fn event(
         store.modify(events, &ns, &name, |e| {
             e["count"] = json!(e["count"].as_i64().unwrap_or(1) + 1);
             e["lastTimestamp"] = json!(ts);
+            e["message"] = json!(message);
         });
         return;
     }
@@ -260,12 +263,7 @@ fn scale_rs(store: &mut Store, ns: &str, name: &str, to: i64, deployment: &Value
 
 fn replicasets(cluster: &Cluster) {
     let mut store = cluster.store();
-    let (rs_t, pod_t, node_t) = (rt("apps", "replicasets"), rt("", "pods"), rt("", "nodes"));
-    let nodes: Vec<String> = store
-        .list(node_t, None)
-        .into_iter()
-        .map(|n| name_of(n).to_owned())
-        .collect();
+    let (rs_t, pod_t) = (rt("apps", "replicasets"), rt("", "pods"));
     let all: Vec<Value> = store.list(rs_t, None).into_iter().cloned().collect();
     for rs in all {
         let ns = namespace_of(&rs).to_owned();
@@ -288,25 +286,22 @@ fn replicasets(cluster: &Cluster) {
         });
         for _ in pods.len()..desired {
             let name = format!("{}-{}", name_of(&rs), suffix(5));
+            let template = rs.pointer("/spec/template").cloned().unwrap_or(json!({}));
+            if let Some(refusal) = quota_refusal(&store, &ns, &name, &template) {
+                event(
+                    &mut store,
+                    &rs,
+                    "Warning",
+                    "FailedCreate",
+                    &refusal,
+                    "replicaset-controller",
+                );
+                break;
+            }
             let mut spec = rs
                 .pointer("/spec/template/spec")
                 .cloned()
                 .unwrap_or(json!({}));
-            if !nodes.is_empty() {
-                let busiest = |n: &String| {
-                    store
-                        .list(pod_t, None)
-                        .iter()
-                        .filter(|p| p.pointer("/spec/nodeName").and_then(Value::as_str) == Some(n))
-                        .count()
-                };
-                let node = nodes
-                    .iter()
-                    .min_by_key(|n| busiest(n))
-                    .cloned()
-                    .unwrap_or_default();
-                spec["nodeName"] = json!(node);
-            }
             spec["restartPolicy"] = spec
                 .get("restartPolicy")
                 .cloned()
@@ -360,6 +355,147 @@ fn replicasets(cluster: &Cluster) {
             }
             store = cluster.store();
         }
+    }
+}
+
+/// What a pod from `template` adds to each quota resource.
+fn pod_usage(spec: &Value) -> Vec<(&'static str, f64)> {
+    let sum = |path: &str| -> f64 {
+        spec.pointer("/containers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.pointer(path).and_then(Value::as_str))
+            .filter_map(crate::quantity::parse)
+            .sum()
+    };
+    vec![
+        ("pods", 1.0),
+        ("requests.memory", sum("/resources/requests/memory")),
+        ("limits.memory", sum("/resources/limits/memory")),
+        ("requests.cpu", sum("/resources/requests/cpu")),
+        ("limits.cpu", sum("/resources/limits/cpu")),
+    ]
+}
+
+fn format_quantity(resource: &str, v: f64) -> String {
+    if resource.ends_with("memory") {
+        let mib = v / 1024.0 / 1024.0;
+        if mib >= 1024.0 && (mib / 1024.0).fract() == 0.0 {
+            format!("{}Gi", mib / 1024.0)
+        } else {
+            format!("{mib}Mi")
+        }
+    } else if resource.ends_with("cpu") {
+        format!("{}m", (v * 1000.0).round())
+    } else {
+        format!("{v}")
+    }
+}
+
+/// The admission error a ResourceQuota gives a new pod, if it would exceed one; quota status
+/// (`used`) is updated on the way, as the quota controller keeps it.
+fn quota_refusal(store: &Store, ns: &str, pod: &str, template: &Value) -> Option<String> {
+    let (quota_t, pod_t) = (rt("", "resourcequotas"), rt("", "pods"));
+    let quotas: Vec<Value> = store.list(quota_t, Some(ns)).into_iter().cloned().collect();
+    let running: Vec<Value> = store
+        .list(pod_t, Some(ns))
+        .into_iter()
+        .filter(|p| p.pointer("/metadata/deletionTimestamp").is_none())
+        .cloned()
+        .collect();
+    let adds = pod_usage(template.get("spec").unwrap_or(&Value::Null));
+    for quota in quotas {
+        let hard = quota
+            .pointer("/spec/hard")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let mut exceeded = Vec::new();
+        for (resource, add) in &adds {
+            let Some(limit) = hard
+                .get(*resource)
+                .and_then(Value::as_str)
+                .and_then(crate::quantity::parse)
+            else {
+                continue;
+            };
+            let used: f64 = running
+                .iter()
+                .map(|p| {
+                    pod_usage(p.get("spec").unwrap_or(&Value::Null))
+                        .into_iter()
+                        .find(|(r, _)| r == resource)
+                        .map_or(0.0, |(_, v)| v)
+                })
+                .sum();
+            if used + add > limit {
+                exceeded.push((resource, *add, used, limit));
+            }
+        }
+        if !exceeded.is_empty() {
+            // (resource, requested, used, limited), as the admission error lists them.
+            let list = |pick: fn(f64, f64, f64) -> f64| {
+                exceeded
+                    .iter()
+                    .map(|(r, a, u, l)| format!("{r}={}", format_quantity(r, pick(*a, *u, *l))))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
+            return Some(format!(
+                "Error creating: pods \"{pod}\" is forbidden: exceeded quota: {}, requested: {}, used: {}, limited: {}",
+                name_of(&quota),
+                list(|a, _, _| a),
+                list(|_, u, _| u),
+                list(|_, _, l| l),
+            ));
+        }
+    }
+    None
+}
+
+/// Keep every ResourceQuota's `status` (hard and used) current.
+fn quota_status(cluster: &Cluster) {
+    let mut store = cluster.store();
+    let (quota_t, pod_t) = (rt("", "resourcequotas"), rt("", "pods"));
+    let quotas: Vec<Value> = store.list(quota_t, None).into_iter().cloned().collect();
+    for quota in quotas {
+        let ns = namespace_of(&quota).to_owned();
+        let pods: Vec<Value> = store
+            .list(pod_t, Some(&ns))
+            .into_iter()
+            .filter(|p| p.pointer("/metadata/deletionTimestamp").is_none())
+            .cloned()
+            .collect();
+        let hard = quota.pointer("/spec/hard").cloned().unwrap_or(json!({}));
+        let mut used = serde_json::Map::new();
+        for resource in hard
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, _)| k.clone())
+        {
+            let total: f64 = pods
+                .iter()
+                .map(|p| {
+                    pod_usage(p.get("spec").unwrap_or(&Value::Null))
+                        .into_iter()
+                        .find(|(r, _)| *r == resource)
+                        .map_or(0.0, |(_, v)| v)
+                })
+                .sum();
+            used.insert(
+                resource.clone(),
+                json!(if resource == "pods" {
+                    format!("{total}")
+                } else {
+                    format_quantity(&resource, total)
+                }),
+            );
+        }
+        store.modify(quota_t, &ns, name_of(&quota), |q| {
+            q["status"] = json!({ "hard": hard, "used": used });
+        });
     }
 }
 

@@ -1,23 +1,42 @@
-//! The kubelet, simulated: pods assigned to a node start their containers, become Ready, write
-//! logs and use memory and CPU. How a container behaves comes from its image through the
-//! scenario's [`Behavior`] table, so changing the image or the limits changes the outcome.
+//! The scheduler and the kubelet, simulated: pending pods are placed on a node with room for
+//! their requests (or stay Pending with a FailedScheduling event); containers start, become
+//! Ready, write logs and use memory and CPU as their image's [`Behavior`] says — including
+//! leaking into their memory limit, being OOM-killed, and restarting with back-off into
+//! CrashLoopBackOff. Behavior follows the image and the limits, so a higher limit or a
+//! rollback to a good image cures a pod the way it would on a real cluster.
 
 use std::collections::HashMap;
 
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::{
-    cluster::Cluster,
+    cluster::{Cluster, ContainerSim},
     controller::event,
+    quantity,
     resources::find,
-    store::{name_of, namespace_of, now},
+    store::{Store, name_of, namespace_of, now},
 };
 
 /// How a container image behaves once started.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "behavior", rename_all = "snake_case")]
 pub enum Behavior {
     /// Starts, serves, logs now and then.
     Healthy { memory_mib: u64, cpu_millis: u64 },
+    /// Holds `step_mib` more every `every_secs` (a cache it never frees) until it holds
+    /// `plateau_mib`; with a lower memory limit it is OOM-killed on the way.
+    Leak {
+        base_mib: u64,
+        step_mib: u64,
+        every_secs: i64,
+        plateau_mib: u64,
+        cpu_millis: u64,
+    },
+    /// The image does not exist in the registry.
+    ImagePullFails,
+    /// Runs, but its readiness probe keeps failing (503).
+    NeverReady { memory_mib: u64, cpu_millis: u64 },
 }
 
 impl Default for Behavior {
@@ -30,8 +49,14 @@ impl Default for Behavior {
 }
 
 /// Image → behavior; images not listed are healthy.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct Behaviors(pub HashMap<String, Behavior>);
+
+/// Back-off before restart number `restarts` (simulated time runs ~3× faster than a real
+/// kubelet's 10 s doubling to 5 min).
+fn backoff_secs(restarts: i64) -> i64 {
+    (3 * 2i64.pow(restarts.clamp(1, 8) as u32 - 1)).min(100)
+}
 
 fn ip_for(name: &str) -> String {
     let h = name
@@ -44,7 +69,15 @@ fn condition(kind: &str, status: bool, ts: &str) -> Value {
     json!({ "type": kind, "status": if status { "True" } else { "False" }, "lastProbeTime": null, "lastTransitionTime": ts })
 }
 
-/// One kubelet pass over every pod.
+fn now_s() -> i64 {
+    jiff::Timestamp::now().as_second()
+}
+
+fn ts_of(secs: i64) -> String {
+    jiff::Timestamp::from_second(secs).map_or_else(|_| now(), |t| t.to_string())
+}
+
+/// One scheduler and kubelet pass over every pod.
 pub fn pods(cluster: &Cluster) {
     let pod_t = find("", "v1", "pods").unwrap();
     let pods: Vec<Value> = cluster
@@ -53,17 +86,18 @@ pub fn pods(cluster: &Cluster) {
         .into_iter()
         .cloned()
         .collect();
+    let behaviors = cluster.behaviors();
     for pod in pods {
+        let (ns, name) = (namespace_of(&pod).to_owned(), name_of(&pod).to_owned());
         if let Some(at) = pod
             .pointer("/metadata/deletionTimestamp")
             .and_then(Value::as_str)
         {
             // Simulated containers stop within a second of SIGTERM.
-            let since = at.parse::<jiff::Timestamp>().map_or(i64::MAX, |t| {
-                jiff::Timestamp::now().as_second() - t.as_second()
-            });
+            let since = at
+                .parse::<jiff::Timestamp>()
+                .map_or(i64::MAX, |t| now_s() - t.as_second());
             if since >= 1 {
-                let (ns, name) = (namespace_of(&pod).to_owned(), name_of(&pod).to_owned());
                 let _ = cluster.store().delete(pod_t, &ns, &name, false);
                 cluster
                     .containers()
@@ -71,147 +105,425 @@ pub fn pods(cluster: &Cluster) {
             }
             continue;
         }
-        if pod.pointer("/status/phase").and_then(Value::as_str) == Some("Pending")
-            && pod.pointer("/spec/nodeName").is_some()
-        {
-            start(cluster, &pod);
-        } else {
-            tick(cluster, &pod);
+        if pod.pointer("/spec/nodeName").is_none() {
+            schedule(cluster, &pod);
+            continue;
+        }
+        run(cluster, &pod, &behaviors);
+    }
+}
+
+fn requests_bytes(pod: &Value) -> u64 {
+    pod.pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| {
+            c.pointer("/resources/requests/memory")
+                .and_then(Value::as_str)
+        })
+        .filter_map(quantity::bytes)
+        .sum()
+}
+
+/// Place a pod on the node with the most free memory that fits its requests.
+fn schedule(cluster: &Cluster, pod: &Value) {
+    let (pod_t, node_t) = (
+        find("", "v1", "pods").unwrap(),
+        find("", "v1", "nodes").unwrap(),
+    );
+    let (ns, name) = (namespace_of(pod).to_owned(), name_of(pod).to_owned());
+    let mut store = cluster.store();
+    let wanted = requests_bytes(pod);
+    let nodes: Vec<(String, u64)> = store
+        .list(node_t, None)
+        .into_iter()
+        .map(|n| {
+            let allocatable = n
+                .pointer("/status/allocatable/memory")
+                .and_then(Value::as_str)
+                .and_then(quantity::bytes)
+                .unwrap_or(0);
+            let used: u64 = store
+                .list(pod_t, None)
+                .into_iter()
+                .filter(|p| p.pointer("/spec/nodeName").and_then(Value::as_str) == Some(name_of(n)))
+                .map(requests_bytes)
+                .sum();
+            (name_of(n).to_owned(), allocatable.saturating_sub(used))
+        })
+        .collect();
+    let total = nodes.len();
+    let ts = now();
+    match nodes
+        .into_iter()
+        .filter(|(_, free)| *free >= wanted)
+        .max_by_key(|(_, free)| *free)
+    {
+        Some((node, _)) => {
+            let updated = store.modify(pod_t, &ns, &name, |p| {
+                p["spec"]["nodeName"] = json!(node);
+                p["status"]["conditions"] = json!([condition("PodScheduled", true, &ts)]);
+            });
+            if let Some(pod) = updated {
+                event(
+                    &mut store,
+                    &pod,
+                    "Normal",
+                    "Scheduled",
+                    &format!("Successfully assigned {ns}/{name} to {node}"),
+                    "default-scheduler",
+                );
+            }
+        }
+        None => {
+            let message = format!(
+                "0/{total} nodes are available: {total} Insufficient memory. preemption: 0/{total} nodes are available: {total} No preemption victims found for incoming pod."
+            );
+            let updated = store.modify(pod_t, &ns, &name, |p| {
+                p["status"]["conditions"] = json!([{ "type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message, "lastProbeTime": null, "lastTransitionTime": ts }]);
+            });
+            if let Some(pod) = updated {
+                event(
+                    &mut store,
+                    &pod,
+                    "Warning",
+                    "FailedScheduling",
+                    &message,
+                    "default-scheduler",
+                );
+            }
         }
     }
 }
 
-/// Schedule and start a pending pod's containers.
-fn start(cluster: &Cluster, pod: &Value) {
+/// What one container is doing now, for its status.
+struct ContainerView {
+    status: Value,
+    ready: bool,
+    running: bool,
+}
+
+/// Start, advance and restart a scheduled pod's containers, then write its status.
+fn run(cluster: &Cluster, pod: &Value, behaviors: &Behaviors) {
     let pod_t = find("", "v1", "pods").unwrap();
     let (ns, name) = (namespace_of(pod).to_owned(), name_of(pod).to_owned());
-    let node = pod
-        .pointer("/spec/nodeName")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    let ts = now();
-    let host_ip = cluster
-        .store()
-        .get(find("", "v1", "nodes").unwrap(), "", &node)
-        .and_then(|n| {
-            n.pointer("/status/addresses/0/address")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
-        .unwrap_or_default();
     let containers: Vec<Value> = pod
         .pointer("/spec/containers")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    let statuses: Vec<Value> = containers
-        .iter()
-        .map(|c| {
-            let image = c["image"].as_str().unwrap_or_default();
-            json!({
-                "name": c["name"], "image": image, "imageID": format!("docker.io/{image}@sha256:{}", &crate::controller::template_hash(&json!(image))),
-                "containerID": format!("containerd://{}", uuid::Uuid::new_v4().simple()),
-                "ready": true, "started": true, "restartCount": 0,
-                "state": { "running": { "startedAt": ts } }, "lastState": {},
-            })
-        })
-        .collect();
+    let old_statuses: Vec<Value> = pod
+        .pointer("/status/containerStatuses")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mut notes: Vec<(&'static str, &'static str, String)> = Vec::new();
+    let mut views = Vec::new();
+    {
+        let mut sims = cluster.containers();
+        for c in &containers {
+            let cname = c["name"].as_str().unwrap_or_default().to_owned();
+            let image = c["image"].as_str().unwrap_or_default().to_owned();
+            let behavior = behaviors.0.get(&image).cloned().unwrap_or_default();
+            let limit = c
+                .pointer("/resources/limits/memory")
+                .and_then(Value::as_str)
+                .and_then(quantity::bytes);
+            let sim = sims
+                .entry((ns.clone(), name.clone(), cname.clone()))
+                .or_default();
+            let old = old_statuses.iter().find(|s| s["name"] == cname.as_str());
+            views.push(advance(
+                sim, &cname, &image, &behavior, limit, old, &mut notes, &name,
+            ));
+        }
+    }
+    let ts = now();
+    let all_ready = views.iter().all(|v| v.ready);
+    let any_running = views.iter().any(|v| v.running);
+    let statuses: Vec<Value> = views.iter().map(|v| v.status.clone()).collect();
     let mut store = cluster.store();
+    let host_ip = node_ip(&store, pod);
     let updated = store.modify(pod_t, &ns, &name, |p| {
+        let was = p.pointer("/status/conditions").cloned().unwrap_or(json!([]));
+        let since = |kind: &str, status: bool| {
+            was.as_array()
+                .and_then(|c| c.iter().find(|c| c["type"] == kind))
+                .filter(|c| c["status"] == if status { "True" } else { "False" })
+                .map_or_else(|| json!(ts), |c| c["lastTransitionTime"].clone())
+        };
+        let cond = |kind: &str, status: bool| {
+            let mut c = condition(kind, status, "");
+            c["lastTransitionTime"] = since(kind, status);
+            if !status && (kind == "Ready" || kind == "ContainersReady") {
+                let unready: Vec<&str> = views.iter().filter(|v| !v.ready).filter_map(|v| v.status["name"].as_str()).collect();
+                c["reason"] = json!("ContainersNotReady");
+                c["message"] = json!(format!("containers with unready status: [{}]", unready.join(" ")));
+            }
+            c
+        };
+        // Running once a container has run (also while it waits to restart after a crash).
+        let has_run = views.iter().any(|v| v.status.pointer("/lastState/terminated").is_some());
+        let phase = if any_running || has_run { "Running" } else { "Pending" };
+        let start = p.pointer("/status/startTime").cloned().unwrap_or_else(|| json!(ts));
         p["status"] = json!({
-            "phase": "Running", "hostIP": host_ip, "hostIPs": [{ "ip": host_ip }], "podIP": ip_for(&name),
-            "podIPs": [{ "ip": ip_for(&name) }], "startTime": ts, "qosClass": p.pointer("/status/qosClass").cloned().unwrap_or(json!("Burstable")),
-            "conditions": [condition("PodReadyToStartContainers", true, &ts), condition("Initialized", true, &ts), condition("Ready", true, &ts), condition("ContainersReady", true, &ts), condition("PodScheduled", true, &ts)],
+            "phase": phase, "hostIP": host_ip, "hostIPs": [{ "ip": host_ip }],
+            "podIP": ip_for(&name), "podIPs": [{ "ip": ip_for(&name) }], "startTime": start,
+            "qosClass": qos(&containers),
+            "conditions": [cond("PodReadyToStartContainers", true), cond("Initialized", true), cond("Ready", all_ready), cond("ContainersReady", all_ready), cond("PodScheduled", true)],
             "containerStatuses": statuses,
         });
     });
-    let Some(pod) = updated else { return };
-    event(
-        &mut store,
-        &pod,
-        "Normal",
-        "Scheduled",
-        &format!("Successfully assigned {ns}/{name} to {node}"),
-        "default-scheduler",
-    );
-    for c in &containers {
-        let (cname, image) = (
-            c["name"].as_str().unwrap_or_default(),
-            c["image"].as_str().unwrap_or_default(),
-        );
-        event(
-            &mut store,
-            &pod,
-            "Normal",
-            "Pulled",
-            &format!("Container image \"{image}\" already present on machine"),
-            "kubelet",
-        );
-        event(
-            &mut store,
-            &pod,
-            "Normal",
-            "Created",
-            &format!("Created container: {cname}"),
-            "kubelet",
-        );
-        event(
-            &mut store,
-            &pod,
-            "Normal",
-            "Started",
-            &format!("Started container {cname}"),
-            "kubelet",
-        );
-    }
-    drop(store);
-    let behaviors = cluster.behaviors();
-    let mut sims = cluster.containers();
-    for c in &containers {
-        let cname = c["name"].as_str().unwrap_or_default().to_owned();
-        let image = c["image"].as_str().unwrap_or_default();
-        let Behavior::Healthy {
-            memory_mib,
-            cpu_millis,
-        } = behaviors.0.get(image).cloned().unwrap_or_default();
-        let sim = sims
-            .entry((ns.clone(), name.clone(), cname.clone()))
-            .or_default();
-        sim.memory = memory_mib * 1024 * 1024;
-        sim.cpu_millis = cpu_millis;
-        let at = jiff::Timestamp::now().as_second();
-        sim.logs
-            .push((at, format!("{ts} INFO starting {cname} ({image})")));
-        sim.logs.push((at, format!("{ts} INFO ready to serve")));
+    if let Some(pod) = updated {
+        for (kind, reason, message) in notes {
+            event(&mut store, &pod, kind, reason, &message, "kubelet");
+        }
     }
 }
 
-/// A running pod: a log line every 10 seconds.
-fn tick(cluster: &Cluster, pod: &Value) {
-    if pod.pointer("/status/phase").and_then(Value::as_str) != Some("Running") {
-        return;
+fn node_ip(store: &Store, pod: &Value) -> String {
+    let node = pod
+        .pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    store
+        .get(find("", "v1", "nodes").unwrap(), "", node)
+        .and_then(|n| {
+            n.pointer("/status/addresses/0/address")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .unwrap_or_default()
+}
+
+fn qos(containers: &[Value]) -> &'static str {
+    let all_guaranteed = containers.iter().all(|c| {
+        let r = &c["resources"];
+        r.pointer("/limits/memory").is_some()
+            && r.pointer("/limits/cpu").is_some()
+            && r.get("requests").is_none_or(|q| q == &r["limits"])
+    });
+    let none = containers.iter().all(|c| {
+        c.get("resources")
+            .is_none_or(|r| r.as_object().is_none_or(|o| o.is_empty()))
+    });
+    if none {
+        "BestEffort"
+    } else if all_guaranteed {
+        "Guaranteed"
+    } else {
+        "Burstable"
     }
-    let (ns, name) = (namespace_of(pod), name_of(pod));
-    let now_s = jiff::Timestamp::now().as_second();
-    let mut sims = cluster.containers();
-    for ((n, p, c), sim) in sims.iter_mut() {
-        if n != ns || p != name {
-            continue;
-        }
-        let last = sim.logs.last().map_or(0, |(at, _)| *at);
-        if now_s - last >= 10 {
-            sim.logs.push((
-                now_s,
-                format!(
-                    "{} INFO {c}: handled requests, {} MiB in use",
-                    now(),
-                    sim.memory / 1024 / 1024
-                ),
+}
+
+fn log(sim: &mut ContainerSim, line: String) {
+    sim.logs.push((now_s(), format!("{} {line}", now())));
+    if sim.logs.len() > 5000 {
+        sim.logs.drain(..1000);
+    }
+}
+
+/// Advance one container by its behavior and return its status.
+#[allow(clippy::too_many_arguments)]
+fn advance(
+    sim: &mut ContainerSim,
+    cname: &str,
+    image: &str,
+    behavior: &Behavior,
+    limit: Option<u64>,
+    old: Option<&Value>,
+    notes: &mut Vec<(&'static str, &'static str, String)>,
+    pod: &str,
+) -> ContainerView {
+    let t = now_s();
+    let restarts = old.and_then(|o| o["restartCount"].as_i64()).unwrap_or(0);
+    let mut status = json!({
+        "name": cname, "image": image, "imageID": "", "containerID": sim.container_id,
+        "restartCount": restarts, "started": false, "ready": false, "state": {}, "lastState": old.and_then(|o| o.get("lastState")).cloned().unwrap_or(json!({})),
+    });
+    if *behavior == Behavior::ImagePullFails {
+        sim.pull_attempts += 1;
+        let reason = if sim.pull_attempts <= 2 {
+            "ErrImagePull"
+        } else {
+            "ImagePullBackOff"
+        };
+        if sim.pull_attempts == 1 || sim.pull_attempts.is_multiple_of(40) {
+            notes.push(("Normal", "Pulling", format!("Pulling image \"{image}\"")));
+            notes.push(("Warning", "Failed", format!("Failed to pull image \"{image}\": rpc error: code = NotFound desc = failed to pull and unpack image \"docker.io/{image}\": failed to resolve reference \"docker.io/{image}\": docker.io/{image}: not found")));
+            notes.push(("Warning", "Failed", "Error: ErrImagePull".into()));
+        } else if sim.pull_attempts.is_multiple_of(20) {
+            notes.push((
+                "Normal",
+                "BackOff",
+                format!("Back-off pulling image \"{image}\""),
             ));
-            if sim.logs.len() > 5000 {
-                sim.logs.drain(..1000);
+            notes.push(("Warning", "Failed", "Error: ImagePullBackOff".into()));
+        }
+        let message = if reason == "ErrImagePull" {
+            format!("failed to pull and unpack image \"docker.io/{image}\": not found")
+        } else {
+            format!("Back-off pulling image \"{image}\"")
+        };
+        status["state"] = json!({ "waiting": { "reason": reason, "message": message } });
+        return ContainerView {
+            status,
+            ready: false,
+            running: false,
+        };
+    }
+    status["imageID"] = json!(format!("docker.io/{image}@sha256:{}", &hex_of(image)));
+    // In back-off after a crash?
+    if let Some(until) = sim.backoff_until {
+        if t < until {
+            status["state"] = json!({ "waiting": { "reason": "CrashLoopBackOff", "message": format!("back-off {}s restarting failed container={cname} pod={pod}", backoff_secs(restarts)) } });
+            if (until - t) % 15 == 0 && !sim.backoff_noted {
+                notes.push((
+                    "Warning",
+                    "BackOff",
+                    format!("Back-off restarting failed container {cname} in pod {pod}"),
+                ));
+                sim.backoff_noted = true;
+            }
+            return ContainerView {
+                status,
+                ready: false,
+                running: false,
+            };
+        }
+        sim.backoff_until = None;
+        sim.started_at = None;
+    }
+    if sim.started_at.is_none() {
+        // (Re)start.
+        sim.started_at = Some(t);
+        sim.last_step = t;
+        sim.backoff_noted = false;
+        sim.container_id = format!("containerd://{}", uuid::Uuid::new_v4().simple());
+        status["containerID"] = json!(sim.container_id);
+        let (memory, cpu) = match behavior {
+            Behavior::Healthy {
+                memory_mib,
+                cpu_millis,
+            }
+            | Behavior::NeverReady {
+                memory_mib,
+                cpu_millis,
+            } => (*memory_mib, *cpu_millis),
+            Behavior::Leak {
+                base_mib,
+                cpu_millis,
+                ..
+            } => (*base_mib, *cpu_millis),
+            Behavior::ImagePullFails => (0, 0),
+        };
+        sim.memory = memory * 1024 * 1024;
+        sim.cpu_millis = cpu;
+        notes.push((
+            "Normal",
+            "Pulled",
+            format!("Container image \"{image}\" already present on machine"),
+        ));
+        notes.push(("Normal", "Created", format!("Created container: {cname}")));
+        notes.push(("Normal", "Started", format!("Started container {cname}")));
+        log(sim, format!("INFO starting {cname} ({image})"));
+        match behavior {
+            Behavior::Leak { .. } => log(
+                sim,
+                "INFO batch worker ready; caching the working set in memory".into(),
+            ),
+            _ => log(sim, "INFO listening on :8080".into()),
+        }
+    }
+    let started = sim.started_at.unwrap_or(t);
+    match behavior {
+        Behavior::Leak {
+            step_mib,
+            every_secs,
+            plateau_mib,
+            ..
+        } => {
+            while t - sim.last_step >= *every_secs {
+                sim.last_step += every_secs;
+                let held = sim.memory / 1024 / 1024;
+                if held < *plateau_mib {
+                    sim.chunks += 1;
+                    sim.memory += step_mib * 1024 * 1024;
+                    log(
+                        sim,
+                        format!(
+                            "INFO allocated chunk #{} ({step_mib}MB), holding {} MiB; nothing freed",
+                            sim.chunks,
+                            sim.memory / 1024 / 1024
+                        ),
+                    );
+                } else if (t - started) % 30 < *every_secs {
+                    log(sim, format!("INFO batch steady, holding {held} MiB"));
+                }
+                if let Some(limit) = limit
+                    && sim.memory > limit
+                {
+                    // The kernel's OOM killer: exit 137, no last words.
+                    let finished = ts_of(sim.last_step);
+                    status["lastState"] = json!({ "terminated": { "exitCode": 137, "reason": "OOMKilled", "startedAt": ts_of(started), "finishedAt": finished, "containerID": sim.container_id } });
+                    let restarts = restarts + 1;
+                    status["restartCount"] = json!(restarts);
+                    sim.previous = Some(std::mem::take(&mut sim.logs));
+                    sim.chunks = 0;
+                    sim.memory = 0;
+                    sim.started_at = None;
+                    sim.backoff_until = Some(t + backoff_secs(restarts));
+                    status["state"] = json!({ "waiting": { "reason": "CrashLoopBackOff", "message": format!("back-off {}s restarting failed container={cname} pod={pod}", backoff_secs(restarts)) } });
+                    notes.push((
+                        "Warning",
+                        "BackOff",
+                        format!("Back-off restarting failed container {cname} in pod {pod}"),
+                    ));
+                    return ContainerView {
+                        status,
+                        ready: false,
+                        running: false,
+                    };
+                }
+            }
+        }
+        Behavior::NeverReady { .. } => {
+            if t - sim.last_step >= 10 {
+                sim.last_step = t;
+                log(sim, "WARN dependency check failed: upstream checkout:8080 unreachable; reporting not ready".into());
+                notes.push((
+                    "Warning",
+                    "Unhealthy",
+                    "Readiness probe failed: HTTP probe failed with statuscode: 503".into(),
+                ));
+            }
+        }
+        _ => {
+            if t - sim.last_step >= 10 {
+                sim.last_step = t;
+                log(
+                    sim,
+                    format!(
+                        "INFO served requests; {} MiB in use",
+                        sim.memory / 1024 / 1024
+                    ),
+                );
             }
         }
     }
+    let ready = !matches!(behavior, Behavior::NeverReady { .. });
+    status["state"] = json!({ "running": { "startedAt": ts_of(started) } });
+    status["started"] = json!(true);
+    status["ready"] = json!(ready);
+    ContainerView {
+        status,
+        ready,
+        running: true,
+    }
+}
+
+fn hex_of(s: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(s.as_bytes()))
 }

@@ -13,9 +13,12 @@
 pub mod api;
 pub mod cluster;
 pub mod controller;
+pub mod exporter;
 pub mod kubelet;
 pub mod patch;
+pub mod quantity;
 pub mod resources;
+pub mod scenario;
 pub mod schema;
 pub mod seed;
 pub mod selectors;
@@ -45,9 +48,20 @@ impl Sandbox {
     /// Seed the baseline cluster, start the controllers and serve the API on `listen`
     /// (`127.0.0.1:0` picks a free port).
     pub async fn start(listen: SocketAddr) -> std::io::Result<Self> {
+        Self::start_with(listen, None).await
+    }
+
+    /// [`Sandbox::start`] with a scenario applied on top of the baseline.
+    pub async fn start_with(
+        listen: SocketAddr,
+        scenario: Option<&scenario::Scenario>,
+    ) -> std::io::Result<Self> {
         let cluster = Arc::new(Cluster::default());
         seed::baseline(&cluster);
         controller::reconcile(&cluster);
+        if let Some(s) = scenario {
+            s.apply(&cluster).map_err(std::io::Error::other)?;
+        }
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let app = api::router(cluster.clone());

@@ -248,3 +248,72 @@ async fn changes_scale_roll_patch_and_delete() {
     .unwrap();
     drop(sb);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_incident_scenario_and_its_cures() {
+    let scenario =
+        opsmcp_sandbox::scenario::Scenario::parse(opsmcp_sandbox::scenario::INCIDENT).unwrap();
+    let sb = Sandbox::start_with("127.0.0.1:0".parse().unwrap(), Some(&scenario))
+        .await
+        .unwrap();
+    let k = Kubectl::new(&sb);
+    tokio::task::spawn_blocking(move || {
+        // The leaking worker is OOM-killed at its 64Mi limit and restarts with back-off.
+        let pods = k.eventually("get pods -l app=worker", |o| {
+            o.contains("CrashLoopBackOff") || o.contains(" 1 (")
+        });
+        assert!(pods.contains("worker-"), "{pods}");
+        let pod = k.ok("get pods -l app=worker -o name").trim().to_owned();
+        let describe = k.ok(&format!("describe {pod}"));
+        for expected in [
+            "Last State:     Terminated",
+            "Reason:       OOMKilled",
+            "Exit Code:    137",
+            "memory:  64Mi",
+            "<set to the key 'password' in secret 'worker-db'>",
+        ] {
+            assert!(
+                describe.contains(expected),
+                "missing {expected:?}:\n{describe}"
+            );
+        }
+        let previous = k.ok(&format!("logs {pod} --previous"));
+        assert!(
+            previous.lines().last().unwrap().contains("holding 70 MiB"),
+            "{previous}"
+        );
+        // The other incidents of the scenario.
+        let all = k.ok("get pods -A");
+        assert!(
+            all.contains("ImagePullBackOff") || all.contains("ErrImagePull"),
+            "{all}"
+        );
+        assert!(all.contains("0/1     Pending"), "{all}");
+        assert!(
+            all.lines()
+                .any(|l| l.contains("recommender") && l.contains("0/1     Running")),
+            "{all}"
+        );
+        let events = k.ok("get events -n batch");
+        assert!(events.contains("exceeded quota: batch-quota"), "{events}");
+        let reports = k.ok("describe pod -l app=reports");
+        assert!(
+            reports.contains("FailedScheduling") && reports.contains("Insufficient memory"),
+            "{reports}"
+        );
+
+        // Cure 1: a higher limit (kubectl set resources = strategic merge patch).
+        k.ok("set resources deploy/worker -c worker --limits=memory=256Mi");
+        k.ok("rollout status deploy/worker --timeout=30s");
+        let healthy = k.ok("get pods -l app=worker");
+        assert!(healthy.contains("1/1     Running   0"), "{healthy}");
+        // Cure 2: roll back to the revision that did not leak (1.4.1).
+        k.ok("rollout undo deploy/worker --to-revision=1");
+        k.ok("rollout status deploy/worker --timeout=30s");
+        let image = k.ok("get deploy worker -o jsonpath={.spec.template.spec.containers[0].image}");
+        assert_eq!(image, "shop/worker:1.4.1");
+    })
+    .await
+    .unwrap();
+    drop(sb);
+}

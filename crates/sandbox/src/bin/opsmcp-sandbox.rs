@@ -3,7 +3,7 @@
 use std::{net::SocketAddr, path::PathBuf};
 
 use clap::Parser;
-use opsmcp_sandbox::Sandbox;
+use opsmcp_sandbox::{Sandbox, scenario::Scenario};
 
 /// A simulated Kubernetes cluster for opsmcp's tests and demo; the real kubectl works against it
 #[derive(Debug, Parser)]
@@ -15,6 +15,9 @@ struct Args {
     /// Where to write the kubeconfig
     #[arg(long, default_value = "sandbox.kubeconfig")]
     kubeconfig: PathBuf,
+    /// `incident` (built in: the OOM-killed worker and friends), `none`, or a scenario JSON file
+    #[arg(long, default_value = "incident")]
+    scenario: String,
 }
 
 #[tokio::main]
@@ -30,7 +33,14 @@ async fn main() -> anyhow::Result<()> {
         args.listen.ip().is_loopback(),
         "the sandbox has no authentication: listen on a loopback address"
     );
-    let sandbox = Sandbox::start(args.listen).await?;
+    let scenario = match args.scenario.as_str() {
+        "none" => None,
+        "incident" => {
+            Some(Scenario::parse(opsmcp_sandbox::scenario::INCIDENT).map_err(anyhow::Error::msg)?)
+        }
+        path => Some(Scenario::parse(&std::fs::read_to_string(path)?).map_err(anyhow::Error::msg)?),
+    };
+    let sandbox = Sandbox::start_with(args.listen, scenario.as_ref()).await?;
     std::fs::write(&args.kubeconfig, sandbox.kubeconfig())?;
     let kubeconfig = std::fs::canonicalize(&args.kubeconfig)?;
     tracing::info!(local = %sandbox.addr, kubeconfig = %kubeconfig.display(), "sandbox cluster serving");

@@ -1,0 +1,114 @@
+//! Incident scenarios: a JSON file of objects to create, changes to make once the controllers
+//! have acted on them (so deployments have a revision history), and how each image behaves.
+//! `incident` (built in, `scenarios/incident.json`) is the shop on a bad day.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::{
+    cluster::Cluster,
+    controller,
+    kubelet::Behaviors,
+    patch::{PatchType, apply},
+    resources::by_kind,
+};
+
+/// The built-in incident scenario.
+pub const INCIDENT: &str = include_str!("../scenarios/incident.json");
+
+#[derive(Debug, Deserialize)]
+pub struct Scenario {
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub images: Behaviors,
+    #[serde(default)]
+    pub objects: Vec<Value>,
+    #[serde(default)]
+    pub then: Vec<Change>,
+}
+
+/// A merge patch applied after the objects exist.
+#[derive(Debug, Deserialize)]
+pub struct Change {
+    pub kind: String,
+    #[serde(default)]
+    pub namespace: String,
+    pub name: String,
+    pub merge_patch: Value,
+}
+
+impl Scenario {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        serde_json::from_str(text).map_err(|e| format!("invalid scenario: {e}"))
+    }
+
+    /// Create the objects, let the controllers act, then make the changes.
+    pub fn apply(&self, cluster: &Cluster) -> Result<(), String> {
+        let mut behaviors = cluster.behaviors();
+        behaviors.0.extend(self.images.0.clone());
+        cluster.set_behaviors(behaviors);
+        for object in &self.objects {
+            let kind = object["kind"].as_str().unwrap_or_default();
+            let t = by_kind(kind)
+                .ok_or_else(|| format!("the scenario names an unknown kind `{kind}`"))?;
+            let ns = object
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            cluster
+                .store()
+                .create(t, ns, object.clone(), false)
+                .map_err(|e| {
+                    format!(
+                        "creating {kind} {}: {}",
+                        object.pointer("/metadata/name").unwrap_or(&Value::Null),
+                        e.message
+                    )
+                })?;
+        }
+        controller::reconcile(cluster);
+        for change in &self.then {
+            let t =
+                by_kind(&change.kind).ok_or_else(|| format!("unknown kind `{}`", change.kind))?;
+            let mut store = cluster.store();
+            let current = store
+                .get(t, &change.namespace, &change.name)
+                .cloned()
+                .ok_or_else(|| format!("{} {} does not exist", change.kind, change.name))?;
+            let patched = apply(PatchType::Strategic, &current, &change.merge_patch)?;
+            store
+                .update(t, &change.namespace, &change.name, patched, false)
+                .map_err(|e| e.message)?;
+        }
+        controller::reconcile(cluster);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_incident_scenario_applies() {
+        let cluster = Cluster::default();
+        crate::seed::baseline(&cluster);
+        let scenario = Scenario::parse(INCIDENT).unwrap();
+        scenario.apply(&cluster).unwrap();
+        let rs = cluster.listed(
+            crate::resources::find("apps", "v1", "replicasets").unwrap(),
+            Some("shop"),
+        );
+        let worker: Vec<&Value> = rs
+            .iter()
+            .filter(|r| {
+                r["metadata"]["name"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("worker-")
+            })
+            .collect();
+        assert_eq!(worker.len(), 2, "revision 1 (1.4.1) and 2 (1.4.2)");
+    }
+}
