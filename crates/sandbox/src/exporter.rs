@@ -5,7 +5,7 @@
 
 use prometheus_client::{
     encoding::text::encode,
-    metrics::{family::Family, gauge::Gauge},
+    metrics::{counter::Counter, family::Family, gauge::Gauge},
     registry::Registry,
 };
 use serde_json::Value;
@@ -30,6 +30,13 @@ fn labels(pairs: &[(&str, &str)]) -> Labels {
 /// The text exposition of the cluster's pod and deployment metrics.
 pub fn render(cluster: &Cluster) -> String {
     let mut registry = Registry::default();
+    // A counter: OpenMetrics reserves the `_total` suffix (added on encoding) for counters.
+    let restarts = Family::<Labels, Counter<f64, std::sync::atomic::AtomicU64>>::default();
+    registry.register(
+        "kube_pod_container_status_restarts",
+        "The number of container restarts per container",
+        restarts.clone(),
+    );
     let mut family = |name: &str, help: &str| {
         let f = Gauges::default();
         registry.register(name, help, f.clone());
@@ -50,10 +57,6 @@ pub fn render(cluster: &Cluster) -> String {
     let requests = family(
         "kube_pod_container_resource_requests",
         "The number of requested request resource by a container",
-    );
-    let restarts = family(
-        "kube_pod_container_status_restarts_total",
-        "The number of container restarts per container",
     );
     let terminated = family(
         "kube_pod_container_status_last_terminated_reason",
@@ -136,7 +139,7 @@ pub fn render(cluster: &Cluster) -> String {
             if let Some(status) = status {
                 restarts
                     .get_or_create(&labels(&base))
-                    .set(status["restartCount"].as_f64().unwrap_or(0.0));
+                    .inc_by(status["restartCount"].as_f64().unwrap_or(0.0));
                 ready
                     .get_or_create(&labels(&base))
                     .set(f64::from(u8::from(status["ready"] == true)));
