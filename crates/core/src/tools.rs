@@ -435,3 +435,25 @@ mod router_tests {
         );
     }
 }
+
+/// A successful tool result with one text block.
+pub fn text(body: impl Into<String>) -> rmcp::model::CallToolResult {
+    rmcp::model::CallToolResult::success(vec![rmcp::model::ContentBlock::text(body.into())])
+}
+
+/// A failed tool result (`isError: true`): what failed and what to try.
+pub fn failure(body: impl std::fmt::Display) -> rmcp::model::CallToolResult {
+    rmcp::model::CallToolResult::error(vec![rmcp::model::ContentBlock::text(body.to_string())])
+}
+
+/// Inside a tool returning `Result<CallToolResult, _>`: the `Ok` value, or return the error as
+/// a failed tool result whose message is the error's.
+#[macro_export]
+macro_rules! or_fail {
+    ($result:expr) => {
+        match $result {
+            Ok(value) => value,
+            Err(e) => return Ok($crate::tools::failure(e)),
+        }
+    };
+}

@@ -4,31 +4,13 @@
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
-use rmcp::model::{CallToolResult, ContentBlock};
 
 pub type Labels = BTreeMap<String, String>;
 
-/// Inside a tool: the `Ok` value, or return the error as a failed tool result (`isError: true`)
-/// whose message is the error's.
-macro_rules! or_fail {
-    ($result:expr) => {
-        match $result {
-            Ok(value) => value,
-            Err(e) => return Ok($crate::render::failure(e)),
-        }
-    };
-}
-pub(crate) use or_fail;
-
-/// A successful tool result with one text block.
-pub fn text(body: impl Into<String>) -> CallToolResult {
-    CallToolResult::success(vec![ContentBlock::text(body.into())])
-}
-
-/// A failed tool result: what failed and what to try.
-pub fn failure(body: impl std::fmt::Display) -> CallToolResult {
-    CallToolResult::error(vec![ContentBlock::text(body.to_string())])
-}
+pub use opsmcp_core::{
+    or_fail,
+    tools::{failure, text},
+};
 
 /// A number in at most four significant digits, with k/M/G/T for large magnitudes.
 pub fn number(v: f64) -> String {

@@ -1,0 +1,255 @@
+//! Cluster access: the kubeconfig is read and a `kube::Client` built per context on first use
+//! (start-up contacts no cluster), namespaces are checked against the allow-list, and kube's
+//! errors become sentences that say what to do.
+
+use std::{collections::HashMap, path::PathBuf, sync::Arc, time::Duration};
+
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use tokio::sync::Mutex;
+
+use crate::config::KubernetesArgs;
+
+/// Why a cluster call failed, in words for the model.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("no kubeconfig: {0}")]
+    Config(String),
+    #[error("context `{0}` is not in the kubeconfig (contexts: {1})")]
+    UnknownContext(String, String),
+    #[error("namespace `{0}` is not allowed here (allowed: {1})")]
+    NamespaceNotAllowed(String, String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("the API server refused: {0}")]
+    Api(String),
+    #[error("cannot reach the cluster of context `{context}` at {server}: {reason}")]
+    Unreachable {
+        context: String,
+        server: String,
+        reason: String,
+    },
+}
+
+/// A client for one context, with its default namespace.
+#[derive(Clone)]
+pub struct Connection {
+    pub client: kube::Client,
+    pub context: String,
+    pub namespace: String,
+    pub server: String,
+}
+
+/// Lazily built clients, one per context.
+pub struct Clients {
+    args: KubernetesArgs,
+    connections: Mutex<HashMap<String, Connection>>,
+}
+
+impl std::fmt::Debug for Clients {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Clients").finish_non_exhaustive()
+    }
+}
+
+/// The contexts of a kubeconfig: (name, cluster server, namespace), and the current one.
+pub struct Contexts {
+    pub current: Option<String>,
+    pub contexts: Vec<(String, String, Option<String>)>,
+}
+
+impl Clients {
+    pub fn new(args: &KubernetesArgs) -> Arc<Self> {
+        Arc::new(Self {
+            args: args.clone(),
+            connections: Mutex::default(),
+        })
+    }
+
+    pub fn args(&self) -> &KubernetesArgs {
+        &self.args
+    }
+
+    fn kubeconfig_path(&self) -> Option<PathBuf> {
+        self.args.kubeconfig.clone()
+    }
+
+    /// The kubeconfig: `--kubeconfig`/`K8S_CONFIG_PATH`, `KUBECONFIG` (a list), or
+    /// `~/.kube/config`; `None` in a pod (in-cluster config).
+    fn kubeconfig(&self) -> Result<Option<Kubeconfig>, ClusterError> {
+        if let Some(path) = self.kubeconfig_path() {
+            return Kubeconfig::read_from(&path)
+                .map(Some)
+                .map_err(|e| ClusterError::Config(format!("{}: {e}", path.display())));
+        }
+        match Kubeconfig::from_env() {
+            Ok(Some(k)) => return Ok(Some(k)),
+            Ok(None) => {}
+            Err(e) => return Err(ClusterError::Config(format!("KUBECONFIG: {e}"))),
+        }
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        if let Some(path) = home
+            .map(|h| h.join(".kube").join("config"))
+            .filter(|p| p.exists())
+        {
+            return Kubeconfig::read_from(&path)
+                .map(Some)
+                .map_err(|e| ClusterError::Config(format!("{}: {e}", path.display())));
+        }
+        if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() {
+            return Ok(None);
+        }
+        Err(ClusterError::Config(
+            "set KUBECONFIG or K8S_CONFIG_PATH, or run in a pod with a service account".into(),
+        ))
+    }
+
+    pub fn contexts(&self) -> Result<Contexts, ClusterError> {
+        let Some(kc) = self.kubeconfig()? else {
+            return Ok(Contexts {
+                current: Some("in-cluster".into()),
+                contexts: vec![(
+                    "in-cluster".into(),
+                    "https://kubernetes.default.svc".into(),
+                    None,
+                )],
+            });
+        };
+        let server_of = |cluster: &str| {
+            kc.clusters
+                .iter()
+                .find(|c| c.name == cluster)
+                .and_then(|c| c.cluster.as_ref())
+                .and_then(|c| c.server.clone())
+                .unwrap_or_default()
+        };
+        Ok(Contexts {
+            current: kc.current_context.clone(),
+            contexts: kc
+                .contexts
+                .iter()
+                .map(|c| {
+                    let ctx = c.context.as_ref();
+                    (
+                        c.name.clone(),
+                        ctx.map(|x| server_of(&x.cluster)).unwrap_or_default(),
+                        ctx.and_then(|x| x.namespace.clone()),
+                    )
+                })
+                .collect(),
+        })
+    }
+
+    /// The connection for `context` (default: `--context`, then the current context).
+    pub async fn connect(&self, context: Option<&str>) -> Result<Connection, ClusterError> {
+        let wanted = context
+            .map(str::to_owned)
+            .or_else(|| self.args.context.clone());
+        let key = wanted.clone().unwrap_or_default();
+        if let Some(c) = self.connections.lock().await.get(&key) {
+            return Ok(c.clone());
+        }
+        let (mut config, name) = match self.kubeconfig()? {
+            Some(kc) => {
+                let name = wanted
+                    .clone()
+                    .or_else(|| kc.current_context.clone())
+                    .unwrap_or_default();
+                if !kc.contexts.iter().any(|c| c.name == name) {
+                    let known: Vec<&str> = kc.contexts.iter().map(|c| c.name.as_str()).collect();
+                    return Err(ClusterError::UnknownContext(name, known.join(", ")));
+                }
+                let options = KubeConfigOptions {
+                    context: Some(name.clone()),
+                    ..KubeConfigOptions::default()
+                };
+                let config = kube::Config::from_custom_kubeconfig(kc, &options)
+                    .await
+                    .map_err(|e| ClusterError::Config(e.to_string()))?;
+                (config, name)
+            }
+            None => (
+                kube::Config::incluster().map_err(|e| ClusterError::Config(e.to_string()))?,
+                "in-cluster".to_owned(),
+            ),
+        };
+        let timeout = Duration::from_secs(self.args.timeout_secs.max(1));
+        config.connect_timeout = Some(Duration::from_secs(5).min(timeout));
+        config.read_timeout = Some(timeout);
+        config.write_timeout = Some(timeout);
+        let namespace = self
+            .args
+            .namespace
+            .clone()
+            .unwrap_or_else(|| config.default_namespace.clone());
+        let server = config.cluster_url.to_string();
+        let client =
+            kube::Client::try_from(config).map_err(|e| ClusterError::Config(e.to_string()))?;
+        let connection = Connection {
+            client,
+            context: name,
+            namespace,
+            server,
+        };
+        self.connections
+            .lock()
+            .await
+            .insert(key, connection.clone());
+        Ok(connection)
+    }
+
+    /// `namespace` (or the default one), refused when not on the allow-list.
+    pub fn namespace(
+        &self,
+        connection: &Connection,
+        namespace: Option<&str>,
+    ) -> Result<String, ClusterError> {
+        let ns = namespace
+            .filter(|n| !n.is_empty())
+            .unwrap_or(&connection.namespace)
+            .to_owned();
+        self.allowed(&ns)?;
+        Ok(ns)
+    }
+
+    pub fn allowed(&self, namespace: &str) -> Result<(), ClusterError> {
+        let allowed = &self.args.allowed_namespaces;
+        if allowed.is_empty() || allowed.iter().any(|a| a == namespace) {
+            Ok(())
+        } else {
+            Err(ClusterError::NamespaceNotAllowed(
+                namespace.to_owned(),
+                allowed.join(", "),
+            ))
+        }
+    }
+
+    /// Whether all-namespace reads are possible (no allow-list).
+    pub fn all_namespaces_allowed(&self) -> bool {
+        self.args.allowed_namespaces.is_empty()
+    }
+}
+
+/// A kube error as a [`ClusterError`], naming the cluster when it cannot be reached.
+pub fn explain(connection: &Connection, error: kube::Error) -> ClusterError {
+    match error {
+        kube::Error::Api(status) if status.code == 404 => ClusterError::NotFound(status.message),
+        kube::Error::Api(status) => {
+            ClusterError::Api(format!("{} ({})", status.message, status.reason))
+        }
+        other => ClusterError::Unreachable {
+            context: connection.context.clone(),
+            server: connection.server.clone(),
+            reason: root_cause(&other),
+        },
+    }
+}
+
+fn root_cause(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        message = s.to_string();
+        source = s.source();
+    }
+    message
+}

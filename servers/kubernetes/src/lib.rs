@@ -1,0 +1,188 @@
+//! opsmcp-kubernetes: an MCP server for Kubernetes incidents.
+//!
+//! [`KubernetesServer`] holds the lazily built cluster clients ([`client`]), the safety engine
+//! and the tool router; each tool group lives in its own module: [`pods`] (pods, describe,
+//! logs, events) and [`cluster`] (contexts, namespaces, nodes). The server contacts no cluster
+//! at start-up.
+
+pub mod client;
+pub mod cluster;
+pub mod config;
+pub mod pods;
+pub mod render;
+
+use std::sync::Arc;
+
+use opsmcp_core::{
+    approval::{AUDIT_RESOURCE_URI, Safety},
+    metrics::{METRICS_RESOURCE_URI, Metrics},
+    tools::{
+        CachingHints, Effect, call_instrumented, compact_schemas, declare_effects,
+        metrics_resource, read_metrics,
+    },
+};
+use rmcp::{
+    ErrorData, RoleServer, ServerHandler,
+    handler::server::{router::tool::ToolRouter, tool::ToolCallContext},
+    model::{
+        CacheScope, CallToolRequestParams, CallToolResponse, Implementation, InitializeResult,
+        ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
+        ReadResourceResponse, ServerCapabilities, Tool,
+    },
+    service::RequestContext,
+};
+
+use crate::{client::Clients, config::KubernetesArgs};
+
+/// Every tool and what it does to the world; annotations are derived from this table.
+const EFFECTS: &[(&str, Effect)] = &[
+    ("contexts_list", Effect::Read),
+    ("namespaces_list", Effect::Read),
+    ("nodes_list", Effect::Read),
+    ("pods_list", Effect::Read),
+    ("pod_describe", Effect::Read),
+    ("pod_logs", Effect::Read),
+    ("events_list", Effect::Read),
+];
+
+struct Inner {
+    clients: Arc<Clients>,
+    metrics: Metrics,
+    safety: Safety,
+    router: ToolRouter<KubernetesServer>,
+    tools: Vec<Tool>,
+}
+
+/// The server; cheap to clone (one clone per MCP session).
+#[derive(Clone)]
+pub struct KubernetesServer {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for KubernetesServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KubernetesServer")
+            .field("tools", &self.inner.tools.len())
+            .finish()
+    }
+}
+
+impl KubernetesServer {
+    /// Build the server; no cluster is contacted. High-risk changes also need
+    /// `K8S_ENABLE_DESTRUCTIVE_OPERATIONS=true`.
+    pub fn new(args: &KubernetesArgs, safety: Safety, metrics: Metrics) -> Self {
+        let safety = safety.with_destructive_switch(
+            "K8S_ENABLE_DESTRUCTIVE_OPERATIONS",
+            args.enable_destructive_operations,
+        );
+        let mut router = Self::pods_router() + Self::cluster_router();
+        let effects: Vec<(&str, Effect)> = EFFECTS
+            .iter()
+            .copied()
+            .filter(|(name, effect)| {
+                router.has_route(name) && (*effect == Effect::Read || !safety.read_only())
+            })
+            .collect();
+        declare_effects(&mut router, &effects, true).expect("EFFECTS lists every tool");
+        compact_schemas(&mut router);
+        let tools = router.list_all();
+        Self {
+            inner: Arc::new(Inner {
+                clients: Clients::new(args),
+                metrics,
+                safety,
+                router,
+                tools,
+            }),
+        }
+    }
+
+    pub(crate) fn clients(&self) -> &Clients {
+        &self.inner.clients
+    }
+
+    #[allow(dead_code)]
+    pub(crate) fn safety(&self) -> &Safety {
+        &self.inner.safety
+    }
+
+    /// Readiness for `/readyz`: the default context's API server answers `/version`.
+    pub async fn ready(&self) -> Result<(), String> {
+        let conn = self
+            .clients()
+            .connect(None)
+            .await
+            .map_err(|e| e.to_string())?;
+        conn.client
+            .apiserver_version()
+            .await
+            .map(|_| ())
+            .map_err(|e| client::explain(&conn, e).to_string())
+    }
+}
+
+impl ServerHandler for KubernetesServer {
+    fn get_info(&self) -> InitializeResult {
+        InitializeResult::new(ServerCapabilities::builder().enable_tools().enable_resources().build())
+            .with_server_info(Implementation::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION")))
+            .with_instructions(
+                "Kubernetes. Start with pods_list errors_only=true (or namespace=all), then pod_describe and \
+                 pod_logs (previous=true after a crash) and events_list. Every call takes an optional context \
+                 and namespace.",
+            )
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _cx: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        Ok(ListToolsResult::with_all_items(self.inner.tools.clone())
+            .cache(300_000, CacheScope::Public))
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.inner.router.get(name).cloned()
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        cx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        call_instrumented(
+            &self.inner.router,
+            &self.inner.metrics,
+            ToolCallContext::new(self, request, cx),
+        )
+        .await
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _cx: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        Ok(
+            ListResourcesResult::with_all_items(vec![metrics_resource(), Safety::audit_resource()])
+                .cache(300_000, CacheScope::Public),
+        )
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _cx: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        if request.uri == METRICS_RESOURCE_URI {
+            return Ok(read_metrics(&self.inner.metrics).into());
+        }
+        if request.uri == AUDIT_RESOURCE_URI {
+            return Ok(self.inner.safety.read_audit().await?.into());
+        }
+        Err(ErrorData::resource_not_found(
+            "Resource not found",
+            Some(serde_json::json!({ "uri": request.uri })),
+        ))
+    }
+}

@@ -1,0 +1,266 @@
+//! opsmcp-kubernetes through a real MCP client (rmcp, in process) against the sandbox cluster
+//! running the incident scenario.
+
+use std::time::{Duration, Instant};
+
+use opsmcp_core::{
+    approval::Safety, config::Cli, identity, metrics::Metrics, tools::annotation_problems,
+};
+use opsmcp_kubernetes::{KubernetesServer, config::KubernetesArgs};
+use opsmcp_sandbox::{
+    Sandbox,
+    scenario::{INCIDENT, Scenario},
+};
+use rmcp::{RoleClient, ServiceExt, model::CallToolRequestParams, service::RunningService};
+use serde_json::{Value, json};
+
+struct Setup {
+    client: RunningService<RoleClient, ()>,
+    _sandbox: Sandbox,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn setup(extra: &[&str]) -> Setup {
+    let scenario = Scenario::parse(INCIDENT).unwrap();
+    let sandbox = Sandbox::start_with("127.0.0.1:0".parse().unwrap(), Some(&scenario))
+        .await
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("opsmcp-k8s-test-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let kubeconfig = dir.join("kubeconfig");
+    std::fs::write(&kubeconfig, sandbox.kubeconfig()).unwrap();
+    let mut argv = vec![
+        "opsmcp-kubernetes".to_owned(),
+        "--kubeconfig".into(),
+        kubeconfig.display().to_string(),
+        "--audit-log".into(),
+        dir.join("audit.jsonl").display().to_string(),
+    ];
+    argv.extend(extra.iter().map(|s| s.to_string()));
+    let cli: Cli<KubernetesArgs> = opsmcp_core::config::parse_from(identity!(), argv).unwrap();
+    let metrics = Metrics::new(identity!());
+    let safety = Safety::new(identity!(), &cli.safety, &metrics).unwrap();
+    let server = KubernetesServer::new(&cli.server, safety, metrics);
+    let (a, b) = tokio::io::duplex(1 << 20);
+    tokio::spawn(async move {
+        let _ = server.serve(a).await.unwrap().waiting().await;
+    });
+    Setup {
+        client: ().serve(b).await.unwrap(),
+        _sandbox: sandbox,
+        dir,
+    }
+}
+
+impl Setup {
+    async fn call(&self, tool: &str, arguments: Value) -> (bool, String) {
+        let Value::Object(arguments) = arguments else {
+            panic!("arguments are an object")
+        };
+        let result = self
+            .client
+            .call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments))
+            .await
+            .unwrap_or_else(|e| panic!("{tool}: {e}"));
+        let value = serde_json::to_value(&result).unwrap();
+        (
+            value["isError"] == json!(true),
+            value["content"][0]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        )
+    }
+
+    async fn ok(&self, tool: &str, arguments: Value) -> String {
+        let (is_error, text) = self.call(tool, arguments).await;
+        assert!(!is_error, "{tool} failed: {text}");
+        text
+    }
+
+    async fn eventually(
+        &self,
+        tool: &str,
+        arguments: Value,
+        check: impl Fn(&str) -> bool,
+    ) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let text = self.ok(tool, arguments.clone()).await;
+            if check(&text) {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{tool} never satisfied the check:\n{text}"
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_find_the_incident() {
+    let s = setup(&[]).await;
+    let tools = s.client.list_all_tools().await.unwrap();
+    assert!(
+        annotation_problems(&tools).is_empty(),
+        "{:?}",
+        annotation_problems(&tools)
+    );
+
+    let contexts = s.ok("contexts_list", json!({})).await;
+    assert!(
+        contexts.contains("*  sandbox") && contexts.contains("http://127.0.0.1:"),
+        "{contexts}"
+    );
+    assert!(s.ok("namespaces_list", json!({})).await.contains("batch"));
+    let nodes = s.ok("nodes_list", json!({})).await;
+    assert!(
+        nodes.contains("node-a") && nodes.contains("Ready") && nodes.contains("13.0Gi/15.6Gi") && nodes.contains("3.92/4"),
+        "{nodes}"
+    );
+
+    // The OOM-killed worker shows up among the problems, with its last termination reason.
+    let errors = s
+        .eventually("pods_list", json!({ "errors_only": true }), |t| {
+            t.contains("OOMKilled")
+        })
+        .await;
+    for expected in [
+        "worker-",
+        "payments-",
+        "recommender-",
+        "reports-",
+        "Pending (Unschedulable)",
+    ] {
+        assert!(errors.contains(expected), "missing {expected}:\n{errors}");
+    }
+    assert!(
+        !errors.contains("checkout-"),
+        "healthy pods are not errors:\n{errors}"
+    );
+    let all = s.ok("pods_list", json!({ "namespace": "all" })).await;
+    assert!(
+        all.starts_with("1") && all.contains("NAMESPACE") && all.contains("batch"),
+        "{all}"
+    );
+
+    let worker = errors
+        .lines()
+        .find(|l| l.starts_with("worker-"))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let describe = s.ok("pod_describe", json!({ "name": worker })).await;
+    for expected in [
+        "last terminated: OOMKilled exit 137",
+        "limits: memory 64Mi",
+        "secret/worker-db key password as DB_PASSWORD",
+        "configmap/worker-config (all keys)",
+        "events:",
+    ] {
+        assert!(
+            describe.contains(expected),
+            "missing {expected:?}:\n{describe}"
+        );
+    }
+    assert!(
+        !describe.contains("aHVudGVyMg"),
+        "secret values never appear"
+    );
+
+    let previous = s
+        .ok(
+            "pod_logs",
+            json!({ "name": worker, "previous": true, "grep": "allocated" }),
+        )
+        .await;
+    assert!(
+        previous.contains("(previous run)") && previous.contains("holding 70 MiB"),
+        "{previous}"
+    );
+    let events = s
+        .ok(
+            "events_list",
+            json!({ "object": format!("pod/{worker}"), "warnings_only": true }),
+        )
+        .await;
+    assert!(events.contains("Warning BackOff"), "{events}");
+
+    // Bad input gets a clear error.
+    let (is_error, text) = s.call("pod_describe", json!({ "name": "nope" })).await;
+    assert!(
+        is_error && text.contains("pods \"nope\" not found"),
+        "{text}"
+    );
+    let (is_error, text) = s.call("pods_list", json!({ "context": "prod" })).await;
+    assert!(
+        is_error && text.contains("context `prod` is not in the kubeconfig"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allowed_namespaces_are_enforced_and_unreachable_clusters_explained() {
+    let s = setup(&["--allowed-namespaces", "shop"]).await;
+    let (is_error, text) = s.call("pods_list", json!({ "namespace": "batch" })).await;
+    assert!(
+        is_error && text.contains("namespace `batch` is not allowed here (allowed: shop)"),
+        "{text}"
+    );
+    let (is_error, text) = s.call("pods_list", json!({ "namespace": "all" })).await;
+    assert!(is_error && text.contains("not allowed"), "{text}");
+    drop(s);
+
+    // A kubeconfig pointing at a closed port: the error names the context and server.
+    let dir = std::env::temp_dir().join(format!("opsmcp-k8s-down-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(dir.join("kc"), format!("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:{port}\ncontexts:\n- name: down\n  context:\n    cluster: c\n    user: u\ncurrent-context: down\nusers:\n- name: u\n  user: {{}}\n")).unwrap();
+    let (kc, audit) = (dir.join("kc"), dir.join("a.jsonl"));
+    let argv = [
+        "opsmcp-kubernetes",
+        "--kubeconfig",
+        kc.to_str().unwrap(),
+        "--audit-log",
+        audit.to_str().unwrap(),
+    ];
+    let cli: Cli<KubernetesArgs> = opsmcp_core::config::parse_from(identity!(), argv).unwrap();
+    let metrics = Metrics::new(identity!());
+    let server = KubernetesServer::new(
+        &cli.server,
+        Safety::new(identity!(), &cli.safety, &metrics).unwrap(),
+        metrics,
+    );
+    let (a, b) = tokio::io::duplex(1 << 16);
+    tokio::spawn(async move {
+        let _ = server.serve(a).await.unwrap().waiting().await;
+    });
+    let client = ().serve(b).await.unwrap();
+    let result = client
+        .call_tool(CallToolRequestParams::new("pods_list").with_arguments(serde_json::Map::new()))
+        .await
+        .unwrap();
+    let value = serde_json::to_value(&result).unwrap();
+    let text = value["content"][0]["text"].as_str().unwrap();
+    assert!(
+        text.contains(&format!(
+            "cannot reach the cluster of context `down` at http://127.0.0.1:{port}/"
+        )),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
