@@ -5,6 +5,7 @@
 //! logs, events) and [`cluster`] (contexts, namespaces, nodes). The server contacts no cluster
 //! at start-up.
 
+pub mod changes;
 pub mod client;
 pub mod cluster;
 pub mod config;
@@ -43,6 +44,41 @@ const EFFECTS: &[(&str, Effect)] = &[
     ("pod_describe", Effect::Read),
     ("pod_logs", Effect::Read),
     ("events_list", Effect::Read),
+    (
+        "deployment_scale",
+        Effect::Write {
+            destructive: false,
+            idempotent: true,
+        },
+    ),
+    (
+        "deployment_restart",
+        Effect::Write {
+            destructive: false,
+            idempotent: false,
+        },
+    ),
+    (
+        "deployment_rollback",
+        Effect::Write {
+            destructive: false,
+            idempotent: false,
+        },
+    ),
+    (
+        "container_resources_set",
+        Effect::Write {
+            destructive: false,
+            idempotent: true,
+        },
+    ),
+    (
+        "pods_restart",
+        Effect::Write {
+            destructive: true,
+            idempotent: false,
+        },
+    ),
 ];
 
 struct Inner {
@@ -76,6 +112,9 @@ impl KubernetesServer {
             args.enable_destructive_operations,
         );
         let mut router = Self::pods_router() + Self::cluster_router();
+        if !safety.read_only() {
+            router += Self::changes_router();
+        }
         let effects: Vec<(&str, Effect)> = EFFECTS
             .iter()
             .copied()
@@ -101,7 +140,6 @@ impl KubernetesServer {
         &self.inner.clients
     }
 
-    #[allow(dead_code)]
     pub(crate) fn safety(&self) -> &Safety {
         &self.inner.safety
     }

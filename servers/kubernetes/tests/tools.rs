@@ -123,7 +123,10 @@ async fn reads_find_the_incident() {
     assert!(s.ok("namespaces_list", json!({})).await.contains("batch"));
     let nodes = s.ok("nodes_list", json!({})).await;
     assert!(
-        nodes.contains("node-a") && nodes.contains("Ready") && nodes.contains("13.0Gi/15.6Gi") && nodes.contains("3.92/4"),
+        nodes.contains("node-a")
+            && nodes.contains("Ready")
+            && nodes.contains("13.0Gi/15.6Gi")
+            && nodes.contains("3.92/4"),
         "{nodes}"
     );
 
@@ -263,4 +266,156 @@ async fn allowed_namespaces_are_enforced_and_unreachable_clusters_explained() {
         "{text}"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_shows_kubectl_risk_and_dry_run_diff_without_changing_anything() {
+    let s = setup(&["--mode", "plan"]).await;
+    let plan = s
+        .ok(
+            "container_resources_set",
+            json!({ "name": "worker", "memory_limit": "256Mi", "confidence": 0.95 }),
+        )
+        .await;
+    for expected in [
+        "PLAN (not executed",
+        "kubectl --context sandbox -n shop set resources deployment/worker -c worker --limits=memory=256Mi",
+        "risk: medium — set resources deployment worker in shop",
+        "--- live\n+++ after the change (server-side dry run)",
+    ] {
+        assert!(plan.contains(expected), "missing {expected:?}:\n{plan}");
+    }
+    let changed = |sign: char, text: &str| {
+        plan.lines()
+            .any(|l| l.starts_with(sign) && l.contains(text))
+    };
+    assert!(
+        changed('-', "\"memory\": \"64Mi\"") && changed('+', "\"memory\": \"256Mi\""),
+        "{plan}"
+    );
+    let describe = s
+        .ok("pods_list", json!({ "label_selector": "app=worker" }))
+        .await;
+    assert!(describe.contains("worker-"), "{describe}");
+    let (is_error, text) = s
+        .call("deployment_scale", json!({ "name": "web", "replicas": -1 }))
+        .await;
+    assert!(is_error && text.contains("0 or more"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn yolo_changes_run_and_are_verified() {
+    let s = setup(&["--mode", "yolo", "--verify-timeout-secs", "20"]).await;
+    // The cure: a higher memory limit, verified by a completed rollout.
+    let fixed = s
+        .ok(
+            "container_resources_set",
+            json!({ "name": "worker", "memory_limit": "256Mi", "confidence": 0.95 }),
+        )
+        .await;
+    assert!(
+        fixed.starts_with("set resources shop/worker: rollout complete"),
+        "{fixed}"
+    );
+    assert!(
+        fixed.contains("medium risk") && fixed.contains("automatic: yolo mode"),
+        "{fixed}"
+    );
+    let pods = s
+        .eventually(
+            "pods_list",
+            json!({ "label_selector": "app=worker" }),
+            |t| t.contains("1/1") && t.contains("Running"),
+        )
+        .await;
+    assert!(pods.contains("0 not healthy"), "{pods}");
+
+    let scaled = s
+        .ok(
+            "deployment_scale",
+            json!({ "name": "checkout", "replicas": 3, "confidence": 0.9 }),
+        )
+        .await;
+    assert!(scaled.contains("3/3 ready"), "{scaled}");
+    let restarted = s
+        .ok(
+            "deployment_restart",
+            json!({ "name": "web", "confidence": 0.9 }),
+        )
+        .await;
+    assert!(restarted.contains("rollout complete"), "{restarted}");
+    let rolled = s
+        .ok(
+            "deployment_rollback",
+            json!({ "name": "worker", "revision": 1, "confidence": 0.9 }),
+        )
+        .await;
+    assert!(rolled.contains("rollout complete"), "{rolled}");
+    let (is_error, text) = s
+        .call(
+            "deployment_rollback",
+            json!({ "name": "worker", "revision": 99, "confidence": 0.9 }),
+        )
+        .await;
+    assert!(
+        is_error && text.contains("no revision to roll back to"),
+        "{text}"
+    );
+
+    let one = s
+        .ok("pods_list", json!({ "label_selector": "app=checkout" }))
+        .await;
+    let pod = one
+        .lines()
+        .find(|l| l.starts_with("checkout-"))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let replaced = s
+        .ok("pods_restart", json!({ "name": pod, "confidence": 0.95 }))
+        .await;
+    assert!(
+        replaced.contains(&format!("deleted {pod}; Ready replacements: checkout-")),
+        "{replaced}"
+    );
+
+    // A change that cannot verify (the new image does not exist) is reported as failed.
+    let (is_error, text) = s
+        .call(
+            "container_resources_set",
+            json!({ "name": "payments", "memory_limit": "256Mi", "confidence": 0.95 }),
+        )
+        .await;
+    assert!(
+        is_error
+            && text.contains("was applied but did not verify")
+            && (text.contains("ImagePullBackOff") || text.contains("ErrImagePull")),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approval_without_elicitation_refuses_and_read_only_hides_changes() {
+    let s = setup(&[]).await;
+    let (is_error, text) = s
+        .call("deployment_scale", json!({ "name": "web", "replicas": 0 }))
+        .await;
+    assert!(
+        is_error
+            && text.contains("NOT EXECUTED")
+            && text.contains("K8S_ENABLE_DESTRUCTIVE_OPERATIONS"),
+        "scaling to zero is high risk: {text}"
+    );
+    let (is_error, text) = s
+        .call("deployment_scale", json!({ "name": "web", "replicas": 3 }))
+        .await;
+    assert!(is_error && text.contains("cannot ask the user"), "{text}");
+    let read_only = setup(&["--read-only"]).await;
+    let tools = read_only.client.list_all_tools().await.unwrap();
+    assert!(
+        !tools.iter().any(|t| t.name == "deployment_scale"),
+        "{tools:?}"
+    );
 }
