@@ -69,7 +69,7 @@ impl Clients {
         &self.args
     }
 
-    fn kubeconfig_path(&self) -> Option<PathBuf> {
+    pub fn kubeconfig_path(&self) -> Option<PathBuf> {
         self.args.kubeconfig.clone()
     }
 

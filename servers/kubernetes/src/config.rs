@@ -38,6 +38,10 @@ pub struct KubernetesArgs {
     #[arg(long, env = "K8S_KUBECTL", default_value = "kubectl")]
     pub kubectl: PathBuf,
 
+    /// Discovery cache directory for the kubectl tool (default: kubectl's own, ~/.kube/cache)
+    #[arg(long, env = "K8S_KUBECTL_CACHE_DIR")]
+    pub kubectl_cache_dir: Option<PathBuf>,
+
     /// Seconds to wait for the API server before giving up on a request
     #[arg(long, env = "K8S_TIMEOUT", default_value_t = 30)]
     pub timeout_secs: u64,

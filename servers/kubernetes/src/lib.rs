@@ -9,6 +9,7 @@ pub mod changes;
 pub mod client;
 pub mod cluster;
 pub mod config;
+pub mod kubectl;
 pub mod pods;
 pub mod render;
 
@@ -79,6 +80,13 @@ const EFFECTS: &[(&str, Effect)] = &[
             idempotent: false,
         },
     ),
+    (
+        "kubectl",
+        Effect::Write {
+            destructive: true,
+            idempotent: false,
+        },
+    ),
 ];
 
 struct Inner {
@@ -113,7 +121,7 @@ impl KubernetesServer {
         );
         let mut router = Self::pods_router() + Self::cluster_router();
         if !safety.read_only() {
-            router += Self::changes_router();
+            router += Self::changes_router() + Self::kubectl_router();
         }
         let effects: Vec<(&str, Effect)> = EFFECTS
             .iter()

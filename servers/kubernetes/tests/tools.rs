@@ -41,6 +41,8 @@ async fn setup(extra: &[&str]) -> Setup {
         kubeconfig.display().to_string(),
         "--audit-log".into(),
         dir.join("audit.jsonl").display().to_string(),
+        "--kubectl-cache-dir".into(),
+        dir.join("kubectl-cache").display().to_string(),
     ];
     argv.extend(extra.iter().map(|s| s.to_string()));
     let cli: Cli<KubernetesArgs> = opsmcp_core::config::parse_from(identity!(), argv).unwrap();
@@ -417,5 +419,73 @@ async fn approval_without_elicitation_refuses_and_read_only_hides_changes() {
     assert!(
         !tools.iter().any(|t| t.name == "deployment_scale"),
         "{tools:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_is_classified_refused_planned_or_run() {
+    let s = setup(&["--mode", "yolo"]).await;
+    let pods = s
+        .ok("kubectl", json!({ "args": ["get", "pods", "-n", "shop"] }))
+        .await;
+    assert!(
+        pods.contains("worker-") && pods.contains("low risk"),
+        "{pods}"
+    );
+    let (is_error, text) = s
+        .call(
+            "kubectl",
+            json!({ "args": ["get", "pods", "--token", "stolen"] }),
+        )
+        .await;
+    assert!(
+        is_error && text.contains("refused before running: `--token` is not allowed"),
+        "{text}"
+    );
+    let (is_error, text) = s
+        .call(
+            "kubectl",
+            json!({ "args": ["delete", "ns", "shop"], "confidence": 1.0 }),
+        )
+        .await;
+    assert!(
+        is_error && text.contains("NOT EXECUTED: forbidden actions are never executed"),
+        "{text}"
+    );
+    let (is_error, text) = s
+        .call(
+            "kubectl",
+            json!({ "args": ["get", "pods"], "context": "elsewhere" }),
+        )
+        .await;
+    assert!(
+        is_error && text.contains("context `elsewhere` is not in the kubeconfig"),
+        "{text}"
+    );
+    let scaled = s
+        .ok("kubectl", json!({ "args": ["scale", "deployment/web", "--replicas=3", "-n", "shop"], "confidence": 0.9 }))
+        .await;
+    assert!(
+        scaled.contains("deployment.apps/web scaled") && scaled.contains("medium risk"),
+        "{scaled}"
+    );
+
+    let plan = setup(&["--mode", "plan"]).await;
+    let text = plan
+        .ok(
+            "kubectl",
+            json!({ "args": ["scale", "deployment/web", "--replicas=5", "-n", "shop"] }),
+        )
+        .await;
+    assert!(
+        text.starts_with("PLAN")
+            && text.contains("kubectl --dry-run=server says:")
+            && text.contains("scaled (server dry run)"),
+        "{text}"
+    );
+    let replicas = plan.ok("kubectl", json!({ "args": ["get", "deployment/web", "-n", "shop", "-o", "jsonpath={.spec.replicas}"] })).await;
+    assert!(
+        replicas.starts_with('2'),
+        "plan mode changed nothing: {replicas}"
     );
 }
