@@ -13,6 +13,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+pub mod docs;
 pub mod prometheus;
 
 use anyhow::{Context, Result, bail};

@@ -489,3 +489,31 @@ async fn kubectl_is_classified_refused_planned_or_run() {
         "plan mode changed nothing: {replicas}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tools_list_snapshot_readme_table_and_size() {
+    let s = setup(&[]).await;
+    let tools = s.client.list_all_tools().await.unwrap();
+    assert!(
+        annotation_problems(&tools).is_empty(),
+        "{:?}",
+        annotation_problems(&tools)
+    );
+    opsmcp_e2e::docs::check_snapshot("opsmcp-kubernetes", env!("CARGO_MANIFEST_DIR"), &tools);
+    opsmcp_e2e::docs::check_readme_table("opsmcp-kubernetes", &tools, |tool| {
+        match tool.name.as_ref() {
+            "kubectl" => "classified per command: reads run, changes follow the safety mode",
+            "pods_restart" => "write (medium for controlled pods, high for bare pods or many)",
+            _ if opsmcp_e2e::docs::writes(tool) => "write (medium risk, verified after it runs)",
+            _ => "read",
+        }
+        .to_owned()
+    });
+    // The byte estimate (bytes / 3) as a guard; `just bench` measures cl100k tokens.
+    let compact = serde_json::to_string(&tools).unwrap();
+    assert!(
+        compact.len() / 3 <= 5_000,
+        "tools/list grew to ~{} tokens",
+        compact.len() / 3
+    );
+}

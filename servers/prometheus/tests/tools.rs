@@ -145,19 +145,7 @@ async fn tools_list_matches_the_snapshot_and_is_annotated() {
         "{:?}",
         annotation_problems(&tools)
     );
-    let listed = serde_json::to_string_pretty(&tools).unwrap() + "\n";
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/snapshots/tools_list.json"
-    );
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-        std::fs::write(path, &listed).unwrap();
-    }
-    let stored = std::fs::read_to_string(path).unwrap_or_default();
-    assert!(
-        stored == listed,
-        "tools/list changed: run `UPDATE_SNAPSHOTS=1 cargo test -p opsmcp-prometheus --test tools` and review the diff"
-    );
+    opsmcp_e2e::docs::check_snapshot("opsmcp-prometheus", env!("CARGO_MANIFEST_DIR"), &tools);
     // Read-only servers leave every write out.
     let read_only = connect(args(&["--read-only"])).await;
     let reads = read_only.client.list_all_tools().await.unwrap();
@@ -701,41 +689,14 @@ async fn oversized_answers_are_refused_with_advice() {
 async fn readme_tool_table_is_current() {
     let c = connect(args(&[])).await;
     let tools = c.client.list_all_tools().await.unwrap();
-    let mut table = String::from("| tool | what it does | kind |\n|---|---|---|\n");
-    for tool in &tools {
-        let description = tool.description.as_deref().unwrap_or("").replace('\n', " ");
-        let writes = tool.annotations.as_ref().and_then(|a| a.read_only_hint) == Some(false);
-        let kind = match (
-            writes,
-            tool.name.starts_with("silences") || tool.name.starts_with("alertmanager"),
-        ) {
+    opsmcp_e2e::docs::check_readme_table("opsmcp-prometheus", &tools, |tool| {
+        let alertmanager =
+            tool.name.starts_with("silences") || tool.name.starts_with("alertmanager");
+        match (opsmcp_e2e::docs::writes(tool), alertmanager) {
             (true, _) => "write (medium risk, through the safety policy); needs `ALERTMANAGER_URL`",
             (false, true) => "read; needs `ALERTMANAGER_URL`",
             (false, false) => "read",
-        };
-        table.push_str(&format!(
-            "| `{}` | {} | {kind} |\n",
-            tool.name,
-            description.replace('|', "\\|")
-        ));
-    }
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md");
-    let readme = std::fs::read_to_string(path).unwrap();
-    let (start, end) = (
-        "<!-- tools:opsmcp-prometheus -->\n",
-        "<!-- /tools:opsmcp-prometheus -->",
-    );
-    let from = readme
-        .find(start)
-        .expect("README has the tools:opsmcp-prometheus marker")
-        + start.len();
-    let to = readme.find(end).expect("README has the closing marker");
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-        std::fs::write(path, format!("{}{table}{}", &readme[..from], &readme[to..])).unwrap();
-        return;
-    }
-    assert!(
-        readme[from..to] == table,
-        "the README's opsmcp-prometheus tool table is stale: run `UPDATE_SNAPSHOTS=1 cargo test -p opsmcp-prometheus --test tools`"
-    );
+        }
+        .to_owned()
+    });
 }

@@ -1,0 +1,69 @@
+//! Tool documentation kept true by tests: each server's `tools/list` is stored as a snapshot
+//! (`tests/snapshots/tools_list.json` in its crate) and rendered as the README's tool table
+//! between `<!-- tools:NAME -->` markers. `UPDATE_SNAPSHOTS=1` rewrites both.
+
+use rmcp::model::Tool;
+
+use crate::workspace_root;
+
+fn updating() -> bool {
+    std::env::var_os("UPDATE_SNAPSHOTS").is_some()
+}
+
+/// Compare `tools` with the snapshot of `package` (in `crate_dir`).
+pub fn check_snapshot(package: &str, crate_dir: &str, tools: &[Tool]) {
+    let listed = serde_json::to_string_pretty(tools).unwrap() + "\n";
+    let path = std::path::Path::new(crate_dir).join("tests/snapshots/tools_list.json");
+    if updating() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &listed).unwrap();
+    }
+    let stored = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        stored == listed,
+        "tools/list changed: run `UPDATE_SNAPSHOTS=1 cargo test -p {package} --test tools` and review the diff"
+    );
+}
+
+/// Compare the README's table for `package` with `tools`; `kind` says what each tool is
+/// (read, or write and what it needs).
+pub fn check_readme_table(package: &str, tools: &[Tool], kind: impl Fn(&Tool) -> String) {
+    let mut table = String::from("| tool | what it does | kind |\n|---|---|---|\n");
+    for tool in tools {
+        let description = tool.description.as_deref().unwrap_or("").replace('\n', " ");
+        table.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            tool.name,
+            description.replace('|', "\\|"),
+            kind(tool)
+        ));
+    }
+    let path = workspace_root().join("README.md");
+    let readme = std::fs::read_to_string(&path).unwrap();
+    let (start, end) = (
+        format!("<!-- tools:{package} -->\n"),
+        format!("<!-- /tools:{package} -->"),
+    );
+    let from = readme
+        .find(&start)
+        .unwrap_or_else(|| panic!("README has no {start:?} marker"))
+        + start.len();
+    let to = readme.find(&end).expect("README has the closing marker");
+    if updating() {
+        std::fs::write(
+            &path,
+            format!("{}{table}{}", &readme[..from], &readme[to..]),
+        )
+        .unwrap();
+        return;
+    }
+    assert!(
+        readme[from..to] == table,
+        "the README's {package} tool table is stale: run `UPDATE_SNAPSHOTS=1 cargo test -p {package} --test tools`"
+    );
+}
+
+/// Whether a tool changes things (its annotations say it is not read-only).
+pub fn writes(tool: &Tool) -> bool {
+    tool.annotations.as_ref().and_then(|a| a.read_only_hint) == Some(false)
+}
