@@ -12,6 +12,7 @@ pub mod config;
 pub mod kubectl;
 pub mod pods;
 pub mod render;
+pub mod workloads;
 
 use std::sync::Arc;
 
@@ -45,6 +46,12 @@ const EFFECTS: &[(&str, Effect)] = &[
     ("pod_describe", Effect::Read),
     ("pod_logs", Effect::Read),
     ("events_list", Effect::Read),
+    ("top_pods", Effect::Read),
+    ("top_nodes", Effect::Read),
+    ("deployments_list", Effect::Read),
+    ("service_check", Effect::Read),
+    ("config_refs_check", Effect::Read),
+    ("resources_get", Effect::Read),
     (
         "deployment_scale",
         Effect::Write {
@@ -119,7 +126,7 @@ impl KubernetesServer {
             "K8S_ENABLE_DESTRUCTIVE_OPERATIONS",
             args.enable_destructive_operations,
         );
-        let mut router = Self::pods_router() + Self::cluster_router();
+        let mut router = Self::pods_router() + Self::cluster_router() + Self::workloads_router();
         if !safety.read_only() {
             router += Self::changes_router() + Self::kubectl_router();
         }

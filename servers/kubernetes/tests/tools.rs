@@ -517,3 +517,86 @@ async fn tools_list_snapshot_readme_table_and_size() {
         compact.len() / 3
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workloads_usage_services_references_and_generic_get() {
+    let s = setup(&[]).await;
+    let top = s
+        .eventually("top_pods", json!({}), |t| t.contains("worker-"))
+        .await;
+    assert!(
+        top.contains("MEM/LIMIT") && top.contains("checkout-"),
+        "{top}"
+    );
+    let nodes = s.ok("top_nodes", json!({})).await;
+    assert!(
+        nodes.contains("node-a") && nodes.contains("MEMORY%"),
+        "{nodes}"
+    );
+
+    let deployments = s.ok("deployments_list", json!({})).await;
+    assert!(
+        deployments.contains("checkout") && deployments.contains("complete"),
+        "{deployments}"
+    );
+    let worker = s.ok("deployments_list", json!({ "name": "worker" })).await;
+    assert!(
+        worker.contains("revision history of worker")
+            && worker.contains("shop/worker:1.4.1")
+            && worker.contains("shop/worker:1.4.2"),
+        "{worker}"
+    );
+
+    let payments = s.ok("service_check", json!({ "name": "payments" })).await;
+    assert!(
+        payments.contains("the selector matches no pod") && payments.contains("no ready endpoints"),
+        "{payments}"
+    );
+    let checkout = s
+        .eventually("service_check", json!({ "name": "checkout" }), |t| {
+            t.ends_with("OK")
+        })
+        .await;
+    assert!(checkout.contains("2 ready"), "{checkout}");
+
+    let refs = s
+        .ok("config_refs_check", json!({ "deployment": "worker" }))
+        .await;
+    assert!(
+        refs.contains("secret/worker-db ok (key password)")
+            && refs.contains("configmap/worker-config ok (2 keys"),
+        "{refs}"
+    );
+    assert!(!refs.contains("aHVudGVyMg"), "{refs}");
+
+    let secret = s
+        .ok(
+            "resources_get",
+            json!({ "api_version": "v1", "kind": "Secret", "name": "worker-db" }),
+        )
+        .await;
+    assert!(
+        secret.contains("<hidden: 12 bytes>") && !secret.contains("aHVudGVyMg"),
+        "{secret}"
+    );
+    let list = s
+        .ok(
+            "resources_get",
+            json!({ "api_version": "apps/v1", "kind": "Deployment" }),
+        )
+        .await;
+    assert!(
+        list.contains("worker") && list.contains("NAMESPACE"),
+        "{list}"
+    );
+    let (is_error, text) = s
+        .call(
+            "resources_get",
+            json!({ "api_version": "example.com/v1", "kind": "Widget" }),
+        )
+        .await;
+    assert!(
+        is_error && text.contains("the cluster serves no Widget in example.com/v1"),
+        "{text}"
+    );
+}
