@@ -1,0 +1,167 @@
+//! `--with-sandbox`: the sandbox cluster with the incident scenario plus a 300-pod `fleet`
+//! deployment, and the response tokens of `pods_list` and `pod_describe` against what
+//! `kubectl get pods -o json` and `kubectl describe pod` print for the same thing.
+
+use std::{
+    path::PathBuf,
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result};
+use opsmcp_sandbox::{
+    Sandbox,
+    scenario::{INCIDENT, Scenario},
+};
+use serde_json::{Value, json};
+
+use crate::{Args, StdioServer, Task, initialize};
+
+pub struct Running {
+    _sandbox: Sandbox,
+    dir: PathBuf,
+    kubeconfig: PathBuf,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub async fn start() -> Result<Running> {
+    let mut scenario: Value = serde_json::from_str(INCIDENT)?;
+    let objects = scenario["objects"]
+        .as_array_mut()
+        .context("the scenario has objects")?;
+    objects
+        .push(json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": "fleet" } }));
+    objects.push(json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": { "name": "edge", "namespace": "fleet", "labels": { "app": "edge" } },
+        "spec": { "replicas": 300, "selector": { "matchLabels": { "app": "edge" } },
+            "template": { "metadata": { "labels": { "app": "edge" } },
+                "spec": { "containers": [{ "name": "edge", "image": "shop/edge:1.0.0",
+                    "resources": { "requests": { "cpu": "10m", "memory": "16Mi" }, "limits": { "memory": "64Mi" } } }] } } }
+    }));
+    let scenario = Scenario::parse(&scenario.to_string()).map_err(anyhow::Error::msg)?;
+    let sandbox = Sandbox::start_with("127.0.0.1:0".parse()?, Some(&scenario)).await?;
+    let dir = std::env::temp_dir().join(format!("opsmcp-bench-sandbox-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let kubeconfig = dir.join("kubeconfig");
+    std::fs::write(&kubeconfig, sandbox.kubeconfig())?;
+    // Wait for the fleet to run and the worker to have been OOM-killed once.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let pods = sandbox.cluster.listed(
+            opsmcp_sandbox::resources::find("", "v1", "pods").unwrap(),
+            None,
+        );
+        let running = pods
+            .iter()
+            .filter(|p| p["metadata"]["namespace"] == "fleet" && p["status"]["phase"] == "Running")
+            .count();
+        let oom = pods.iter().any(|p| {
+            p.pointer("/status/containerStatuses/0/lastState/terminated/reason")
+                == Some(&json!("OOMKilled"))
+        });
+        if running == 300 && oom {
+            break;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the sandbox did not settle: {running}/300 running, OOM seen: {oom}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    Ok(Running {
+        _sandbox: sandbox,
+        dir,
+        kubeconfig,
+    })
+}
+
+impl Running {
+    pub fn server_args(&self) -> Vec<String> {
+        vec![
+            "--kubeconfig".into(),
+            self.kubeconfig.display().to_string(),
+            "--audit-log".into(),
+            self.dir.join("audit.jsonl").display().to_string(),
+        ]
+    }
+
+    fn kubectl(&self, args: &[&str]) -> Result<String> {
+        let out = Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .arg("--cache-dir")
+            .arg(self.dir.join("kubectl-cache"))
+            .args(args)
+            .output()
+            .context("kubectl is needed for the comparison")?;
+        anyhow::ensure!(
+            out.status.success(),
+            "kubectl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(String::from_utf8(out.stdout)?)
+    }
+
+    pub fn tasks(&self, args: &Args) -> Result<Vec<Task>> {
+        let mut server = StdioServer::spawn(args)?;
+        server.send(&initialize())?;
+        server.answer(0)?;
+        server.send(&json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }))?;
+        let mut call = |id: u64, name: &str, arguments: Value| -> Result<String> {
+            server.send(&json!({ "jsonrpc": "2.0", "id": id, "method": "tools/call", "params": { "name": name, "arguments": arguments } }))?;
+            let (answer, _) = server.answer(id)?;
+            Ok(answer["result"]["content"][0]["text"]
+                .as_str()
+                .context("no text")?
+                .to_owned())
+        };
+        let bpe = tiktoken_rs::cl100k_base()?;
+        let count = |t: &str| bpe.encode_with_special_tokens(t).len();
+        let list = call(1, "pods_list", json!({ "namespace": "fleet" }))?;
+        let raw_list = self.kubectl(&["get", "pods", "-n", "fleet", "-o", "json"])?;
+        let worker = self
+            .kubectl(&[
+                "get",
+                "pods",
+                "-n",
+                "shop",
+                "-l",
+                "app=worker",
+                "-o",
+                "name",
+            ])?
+            .trim()
+            .trim_start_matches("pod/")
+            .to_owned();
+        let describe = call(
+            2,
+            "pod_describe",
+            json!({ "name": worker, "namespace": "shop" }),
+        )?;
+        let raw_describe = self.kubectl(&["describe", "pod", &worker, "-n", "shop"])?;
+        Ok(vec![
+            Task {
+                name: "pods_list, 300 pods (default page)".into(),
+                tokens: count(&list),
+                raw_tokens: count(&raw_list),
+                raw: "`kubectl get pods -o json`".into(),
+                ratio: count(&list) as f64 / count(&raw_list) as f64,
+                target_tokens: 4000,
+            },
+            Task {
+                name: "pod_describe, the OOM-killed worker".into(),
+                tokens: count(&describe),
+                raw_tokens: count(&raw_describe),
+                raw: "`kubectl describe pod`".into(),
+                ratio: count(&describe) as f64 / count(&raw_describe) as f64,
+                target_tokens: 600,
+            },
+        ])
+    }
+}
