@@ -42,7 +42,14 @@ fuzz SECONDS="600":
     cd fuzz && cargo +nightly fuzz run kubectl_argv corpus/kubectl_argv -- -max_total_time={{SECONDS}}
     cd fuzz && cargo +nightly fuzz run risk_rules corpus/risk_rules -- -max_total_time={{SECONDS}}
 
-# The incident walk-through: a real Prometheus + Alertmanager with incident history, opsmcp-prometheus over stdio
+# The incident drill: the sandbox cluster with an OOM-killed worker, a real Prometheus scraping it,
+# opsmcp-prometheus and opsmcp-kubernetes over stdio finding the cause, planning, fixing and
+# verifying the change, and the audit log
 demo:
+    cargo build --quiet -p opsmcp-prometheus -p opsmcp-kubernetes -p opsmcp-e2e --bins
+    cargo run --quiet -p opsmcp-e2e --bin opsmcp-drill
+
+# The Prometheus-only walk-through (six hours of backfilled incident history)
+demo-prometheus:
     cargo build --quiet -p opsmcp-prometheus -p opsmcp-e2e --bins
     cargo run --quiet -p opsmcp-e2e --bin opsmcp-demo

@@ -13,6 +13,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+pub mod demo;
 pub mod docs;
 pub mod prometheus;
 

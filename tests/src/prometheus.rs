@@ -103,6 +103,12 @@ fn binary(name: &str) -> Result<PathBuf> {
 impl Backends {
     /// Start both with the incident history ending now.
     pub fn start() -> Result<Self> {
+        Self::start_scraping(&[])
+    }
+
+    /// [`Backends::start`], also scraping `targets` (job name, host:port) every 5 s, e.g. the
+    /// sandbox cluster's `/metrics`.
+    pub fn start_scraping(targets: &[(&str, String)]) -> Result<Self> {
         let (prometheus_bin, promtool, alertmanager_bin) = (
             binary("prometheus")?,
             binary("promtool")?,
@@ -138,7 +144,14 @@ impl Backends {
                 "global:\n  scrape_interval: 5s\n  evaluation_interval: 2s\nrule_files:\n  - {}\nalerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:{am_port}']\nscrape_configs:\n  - job_name: prometheus\n    static_configs:\n      - targets: ['127.0.0.1:{prom_port}']\n  - job_name: node\n    static_configs:\n      - targets: ['127.0.0.1:1']\n  - job_name: checkout\n    static_configs:\n      - targets: ['127.0.0.1:{}']\n",
                 rules.display(),
                 exporter.port
-            ),
+            ) + &targets
+                .iter()
+                .map(|(job, target)| {
+                    format!(
+                        "  - job_name: {job}\n    static_configs:\n      - targets: ['{target}']\n"
+                    )
+                })
+                .collect::<String>(),
         )?;
         let am_config = dir.path().join("alertmanager.yml");
         std::fs::write(
@@ -262,6 +275,10 @@ const RULES: &str = r#"groups:
         expr: max by (namespace, pod, container) (container_memory_working_set_bytes{namespace="shop"}) / max by (namespace, pod, container) (kube_pod_container_resource_limits{namespace="shop", resource="memory"}) > 0.9
         labels: {severity: warning}
         annotations: {summary: "a container is close to its memory limit"}
+      - alert: ContainerOOMKilled
+        expr: max by (namespace, pod, container) (kube_pod_container_status_last_terminated_reason{reason="OOMKilled"}) == 1
+        labels: {severity: critical}
+        annotations: {summary: "a container was killed for running out of memory"}
       - record: job:up:sum
         expr: sum by (job) (up)
 "#;

@@ -291,7 +291,8 @@ impl KubernetesServer {
                     started.elapsed().as_secs()
                 ));
             }
-            if let Some(problem) = self.new_pod_problem(&d).await {
+            // Only once the controller has seen the change is its revision the new one.
+            if observed && let Some(problem) = self.new_pod_problem(&d).await {
                 return Err(format!("{problem} ({message})"));
             }
             if started.elapsed() >= timeout {

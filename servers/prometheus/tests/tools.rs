@@ -405,7 +405,7 @@ async fn alerts_rules_and_alertmanager() {
     assert!(!firing.contains("PendingForever"), "{firing}");
     let rules = c.ok("rules_list", json!({})).await;
     assert!(
-        rules.starts_with("4 rules") && rules.contains("job:up:sum"),
+        rules.starts_with("5 rules") && rules.contains("job:up:sum"),
         "{rules}"
     );
     let recording = c.ok("rules_list", json!({ "type": "record" })).await;

@@ -3,20 +3,13 @@
 //! way a desktop host does, and makes the calls an agent would make during the incident,
 //! printing each call and a short view of its result.
 
-use std::time::{Duration, Instant};
-
 use anyhow::{Context, Result};
-use opsmcp_e2e::{binary, prometheus::Backends};
+use opsmcp_e2e::{binary, demo::step, prometheus::Backends};
 use rmcp::{
-    RoleClient, ServiceExt,
-    model::CallToolRequestParams,
-    service::RunningService,
+    ServiceExt,
     transport::{ConfigureCommandExt, TokioChildProcess},
 };
-use serde_json::{Value, json};
-
-/// Lines of each result shown.
-const VIEW_LINES: usize = 14;
+use serde_json::json;
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -85,49 +78,5 @@ async fn main() -> Result<()> {
     .await?;
     client.cancel().await?;
     println!("Done. Prometheus and Alertmanager are stopped.");
-    Ok(())
-}
-
-/// One call, repeated for up to 30 s until `ready` holds (alerts and scrapes arrive within
-/// seconds of start-up), then printed.
-async fn step(
-    client: &RunningService<RoleClient, ()>,
-    title: &str,
-    tool: &str,
-    arguments: Value,
-    ready: impl Fn(&str) -> bool,
-) -> Result<()> {
-    println!("== {title}");
-    println!("→ {tool} {arguments}");
-    let Value::Object(args) = arguments else {
-        unreachable!()
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let (text, is_error) = loop {
-        let result = client
-            .call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(args.clone()))
-            .await?;
-        let value = serde_json::to_value(&result)?;
-        let text = value["content"][0]["text"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        let is_error = value["isError"] == json!(true);
-        if (!is_error && ready(&text)) || Instant::now() > deadline {
-            break (text, is_error);
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
-    let lines: Vec<&str> = text.lines().collect();
-    for line in lines.iter().take(VIEW_LINES) {
-        println!("← {line}");
-    }
-    if lines.len() > VIEW_LINES {
-        println!("← … ({} more lines)", lines.len() - VIEW_LINES);
-    }
-    if is_error {
-        println!("(the tool reported an error)");
-    }
-    println!();
     Ok(())
 }
