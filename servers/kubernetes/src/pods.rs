@@ -36,6 +36,11 @@ pub struct PodsArgs {
     /// Only pods that are not Running and ready (CrashLoopBackOff, Pending, OOMKilled, …)
     #[serde(default)]
     pub errors_only: bool,
+    /// Only pods with a container OOM-killed now or in its last run (also ones running again)
+    #[serde(default)]
+    pub oom_killed: bool,
+    /// Only pods in this phase: Pending, Running, Succeeded, Failed, Unknown
+    pub phase: Option<String>,
     /// Most pods per page (default 100)
     pub limit: Option<usize>,
     /// From a previous answer, for the next page
@@ -86,6 +91,22 @@ pub struct EventsArgs {
     pub warnings_only: bool,
     /// Most events (default 30)
     pub limit: Option<usize>,
+}
+
+/// A container of the pod was OOM-killed (now, or in its last run).
+fn oom_killed(pod: &Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .into_iter()
+        .flatten()
+        .any(|c| {
+            let reason = |t: Option<&k8s_openapi::api::core::v1::ContainerStateTerminated>| {
+                t.and_then(|t| t.reason.as_deref()) == Some("OOMKilled")
+            };
+            reason(c.state.as_ref().and_then(|s| s.terminated.as_ref()))
+                || reason(c.last_state.as_ref().and_then(|s| s.terminated.as_ref()))
+        })
 }
 
 fn healthy(pod: &Pod) -> bool {
@@ -188,6 +209,17 @@ impl KubernetesServer {
         if args.errors_only {
             pods.retain(|p| !healthy(p));
         }
+        if args.oom_killed {
+            pods.retain(oom_killed);
+        }
+        if let Some(phase) = &args.phase {
+            pods.retain(|p| {
+                p.status
+                    .as_ref()
+                    .and_then(|s| s.phase.as_deref())
+                    .is_some_and(|ph| ph.eq_ignore_ascii_case(phase))
+            });
+        }
         if pods.is_empty() {
             return Ok(text(if args.errors_only {
                 "no unhealthy pods"
@@ -223,8 +255,13 @@ impl KubernetesServer {
             cells
         };
         let key = format!(
-            "pods {all} {:?} {:?} {:?} {}",
-            args.namespace, args.label_selector, args.field_selector, args.errors_only
+            "pods {all} {:?} {:?} {:?} {} {} {:?}",
+            args.namespace,
+            args.label_selector,
+            args.field_selector,
+            args.errors_only,
+            args.oom_killed,
+            args.phase
         );
         let budget = Budget {
             limit: args.limit.unwrap_or(100).max(1),

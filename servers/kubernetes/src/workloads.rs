@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::{
     apps::v1::{Deployment, ReplicaSet},
-    core::v1::{ConfigMap, Endpoints, Node, Pod, PodSpec, Secret, Service},
+    core::v1::{ConfigMap, Endpoints, Node, Pod, PodSpec, ResourceQuota, Secret, Service},
 };
 use kube::{
     api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams},
@@ -189,7 +189,8 @@ fn references(spec: &PodSpec) -> Vec<(&'static str, String, Option<String>, Stri
 #[tool_router(router = workloads_router, vis = "pub(crate)")]
 impl KubernetesServer {
     /// Pod usage now (metrics.k8s.io) against requests and limits, per container, highest
-    /// memory share of limit first; containers at ≥90% of their memory limit are marked.
+    /// memory share of limit first; containers at ≥90% of their memory limit are marked;
+    /// then the namespace's quota usage.
     #[tool]
     pub async fn top_pods(
         &self,
@@ -296,7 +297,42 @@ impl KubernetesServer {
                 },
             ]);
         }
-        Ok(text(table.render()))
+        let mut out = table.render();
+        // Quota usage, where a namespace has quotas: the other half of "near its limits".
+        if let Some(ns) = &ns {
+            let quotas = Api::<ResourceQuota>::namespaced(conn.client.clone(), ns)
+                .list(&ListParams::default())
+                .await
+                .map(|l| l.items)
+                .unwrap_or_default();
+            for q in quotas {
+                let status = q.status.unwrap_or_default();
+                let (hard, used) = (
+                    status.hard.unwrap_or_default(),
+                    status.used.unwrap_or_default(),
+                );
+                let parts: Vec<String> = hard
+                    .iter()
+                    .map(|(k, h)| {
+                        let u = used
+                            .get(k)
+                            .map(|u| u.0.clone())
+                            .unwrap_or_else(|| "0".into());
+                        let pct = match (quantity(&u), quantity(&h.0)) {
+                            (Some(u), Some(h)) if h > 0.0 => format!(" ({:.0}%)", u / h * 100.0),
+                            _ => String::new(),
+                        };
+                        format!("{k} {u}/{}{pct}", h.0)
+                    })
+                    .collect();
+                out.push_str(&format!(
+                    "\nquota {}: {}",
+                    q.metadata.name.unwrap_or_default(),
+                    parts.join(", ")
+                ));
+            }
+        }
+        Ok(text(out))
     }
 
     /// Node usage now (metrics.k8s.io) against allocatable CPU and memory.

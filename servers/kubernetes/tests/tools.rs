@@ -528,6 +528,22 @@ async fn workloads_usage_services_references_and_generic_get() {
         top.contains("MEM/LIMIT") && top.contains("checkout-"),
         "{top}"
     );
+    let quota = s.ok("top_pods", json!({ "namespace": "batch" })).await;
+    assert!(
+        quota.contains("quota batch-quota:") && quota.contains("requests.memory 1Gi/1Gi (100%)"),
+        "{quota}"
+    );
+    let oom = s
+        .eventually("pods_list", json!({ "oom_killed": true }), |t| {
+            t.contains("worker-")
+        })
+        .await;
+    assert!(oom.starts_with("1 pods"), "{oom}");
+    let pending = s.ok("pods_list", json!({ "phase": "pending" })).await;
+    assert!(
+        pending.contains("reports-") && !pending.contains("worker-"),
+        "{pending}"
+    );
     let nodes = s.ok("top_nodes", json!({})).await;
     assert!(
         nodes.contains("node-a") && nodes.contains("MEMORY%"),
