@@ -34,11 +34,11 @@ pub fn router(cluster: Arc<Cluster>) -> Router {
         .route("/version", get(version))
         .route(
             "/api",
-            get(|| async { json_response(StatusCode::OK, &resources::core_versions()) }),
+            get(|headers: HeaderMap| async move { discovery(&headers, true) }),
         )
         .route(
             "/apis",
-            get(|| async { json_response(StatusCode::OK, &resources::group_list()) }),
+            get(|headers: HeaderMap| async move { discovery(&headers, false) }),
         )
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(|| async { "ok" }))
@@ -57,6 +57,37 @@ pub fn router(cluster: Arc<Cluster>) -> Router {
         )
         .fallback(dispatch)
         .with_state(cluster)
+}
+
+/// The media type of aggregated discovery, as clients ask for it in `Accept`.
+const AGGREGATED: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+
+/// `/api` and `/apis`: aggregated discovery when the client accepts it (kubectl 1.30+),
+/// else the legacy documents.
+fn discovery(headers: &HeaderMap, core: bool) -> Response {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|a| a.to_str().ok())
+        .unwrap_or_default();
+    let wants_aggregated = accept.split(',').any(|media| {
+        media
+            .replace(' ', "")
+            .contains("g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList")
+    });
+    if wants_aggregated {
+        return (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, AGGREGATED)],
+            serde_json::to_vec(&resources::aggregated(core)).unwrap_or_default(),
+        )
+            .into_response();
+    }
+    let legacy = if core {
+        resources::core_versions()
+    } else {
+        resources::group_list()
+    };
+    json_response(StatusCode::OK, &legacy)
 }
 
 async fn version() -> Response {

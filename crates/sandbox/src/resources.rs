@@ -274,6 +274,66 @@ pub fn group_list() -> Value {
     json!({ "kind": "APIGroupList", "apiVersion": "v1", "groups": groups })
 }
 
+/// The aggregated discovery document (`apidiscovery.k8s.io/v2` `APIGroupDiscoveryList`) of the
+/// core group (`core = true`, for `/api`) or of every named group (for `/apis`): with it,
+/// kubectl learns every resource from two requests.
+pub fn aggregated(core: bool) -> Value {
+    let groups: Vec<(&str, &str)> = if core {
+        vec![("", "v1")]
+    } else {
+        GROUPS.to_vec()
+    };
+    let items: Vec<Value> = groups
+        .iter()
+        .map(|(group, version)| {
+            let resources: Vec<Value> = TYPES
+                .iter()
+                .filter(|t| t.group == *group && t.version == *version)
+                .map(|t| {
+                    let subresources: Vec<Value> = match t.kind {
+                        "Pod" => vec![
+                            json!({ "subresource": "log", "responseKind": { "group": "", "version": "v1", "kind": "Pod" }, "verbs": ["get"] }),
+                            json!({ "subresource": "status", "responseKind": { "group": "", "version": "v1", "kind": "Pod" }, "verbs": ["get", "patch", "update"] }),
+                        ],
+                        "Deployment" | "ReplicaSet" => vec![
+                            json!({ "subresource": "scale", "responseKind": { "group": "autoscaling", "version": "v1", "kind": "Scale" }, "verbs": ["get", "patch", "update"] }),
+                            json!({ "subresource": "status", "responseKind": { "group": t.group, "version": t.version, "kind": t.kind }, "verbs": ["get", "patch", "update"] }),
+                        ],
+                        _ => vec![],
+                    };
+                    let mut r = json!({
+                        "resource": t.plural,
+                        "responseKind": { "group": t.group, "version": t.version, "kind": t.kind },
+                        "scope": if t.namespaced { "Namespaced" } else { "Cluster" },
+                        "singularResource": if t.singular.is_empty() { t.plural.trim_end_matches('s') } else { t.singular },
+                        "verbs": t.verbs(),
+                    });
+                    if !t.short_names.is_empty() {
+                        r["shortNames"] = json!(t.short_names);
+                    }
+                    if matches!(t.kind, "Pod" | "Service" | "Deployment" | "ReplicaSet") {
+                        r["categories"] = json!(["all"]);
+                    }
+                    if !subresources.is_empty() {
+                        r["subresources"] = json!(subresources);
+                    }
+                    r
+                })
+                .collect();
+            json!({
+                "metadata": { "name": group },
+                "versions": [{ "version": version, "resources": resources, "freshness": "Current" }],
+            })
+        })
+        .collect();
+    json!({
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": "apidiscovery.k8s.io/v2",
+        "metadata": {},
+        "items": items,
+    })
+}
+
 /// `GET /apis/<group>`: `APIGroup`.
 pub fn group(name: &str) -> Option<Value> {
     let (g, v) = GROUPS.iter().find(|(g, _)| *g == name)?;

@@ -616,3 +616,31 @@ async fn workloads_usage_services_references_and_generic_get() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_rollback_restores_a_change_that_does_not_verify() {
+    let s = setup(&[
+        "--mode",
+        "yolo",
+        "--auto-rollback",
+        "--verify-timeout-secs",
+        "10",
+    ])
+    .await;
+    let (is_error, text) = s
+        .call(
+            "container_resources_set",
+            json!({ "name": "payments", "memory_limit": "256Mi", "confidence": 0.95 }),
+        )
+        .await;
+    assert!(
+        is_error
+            && text.contains("did not verify")
+            && text.contains("--auto-rollback restored the previous pod template"),
+        "{text}"
+    );
+    let limit = s
+        .ok("kubectl", json!({ "args": ["get", "deploy/payments", "-n", "shop", "-o", "jsonpath={.spec.template.spec.containers[0].resources.limits.memory}"] }))
+        .await;
+    assert!(limit.starts_with("128Mi"), "{limit}");
+}
