@@ -644,3 +644,102 @@ async fn auto_rollback_restores_a_change_that_does_not_verify() {
         .await;
     assert!(limit.starts_with("128Mi"), "{limit}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_server_many_clusters_by_context() {
+    let s = setup(&[]).await;
+    // A second cluster without the incident, as a second context of the same kubeconfig.
+    let second = Sandbox::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let kubeconfig = s.dir.join("kubeconfig");
+    let first = std::fs::read_to_string(&kubeconfig).unwrap();
+    let merged = first
+        .replace("contexts:\n", "contexts:\n- name: staging\n  context:\n    cluster: staging\n    user: sandbox\n    namespace: shop\n")
+        .replace("clusters:\n", &format!("clusters:\n- name: staging\n  cluster:\n    server: {}\n", second.url()));
+    std::fs::write(&kubeconfig, merged).unwrap();
+    let contexts = s.ok("contexts_list", json!({})).await;
+    assert!(
+        contexts.contains("staging") && contexts.contains(&second.url()),
+        "{contexts}"
+    );
+    let staging = s
+        .eventually("pods_list", json!({ "context": "staging" }), |t| {
+            t.contains("web-")
+        })
+        .await;
+    assert!(
+        !staging.contains("worker-"),
+        "the staging cluster has no incident: {staging}"
+    );
+    let default = s.ok("pods_list", json!({})).await;
+    assert!(default.contains("worker-"), "{default}");
+}
+
+/// A client that records the progress notifications it receives.
+#[derive(Clone, Default)]
+struct ProgressLog(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl rmcp::ClientHandler for ProgressLog {
+    async fn on_progress(
+        &self,
+        params: rmcp::model::ProgressNotificationParam,
+        _cx: rmcp::service::NotificationContext<RoleClient>,
+    ) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(params.message.unwrap_or_default());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verification_reports_progress_while_it_waits() {
+    let s = setup(&["--mode", "yolo", "--verify-timeout-secs", "3"]).await;
+    let kubeconfig = s.dir.join("kubeconfig");
+    let argv = [
+        "opsmcp-kubernetes".to_owned(),
+        "--kubeconfig".into(),
+        kubeconfig.display().to_string(),
+        "--audit-log".into(),
+        s.dir.join("progress-audit.jsonl").display().to_string(),
+        "--mode".into(),
+        "yolo".into(),
+        "--verify-timeout-secs".into(),
+        "3".into(),
+    ];
+    let cli: Cli<KubernetesArgs> = opsmcp_core::config::parse_from(identity!(), argv).unwrap();
+    let metrics = Metrics::new(identity!());
+    let server = KubernetesServer::new(
+        &cli.server,
+        Safety::new(identity!(), &cli.safety, &metrics).unwrap(),
+        metrics,
+    );
+    let (a, b) = tokio::io::duplex(1 << 16);
+    tokio::spawn(async move {
+        let _ = server.serve(a).await.unwrap().waiting().await;
+    });
+    let log = ProgressLog::default();
+    let client = log.clone().serve(b).await.unwrap();
+    // `reports` can never be scheduled (it asks for 20Gi), so the rollout never completes.
+    let mut params = CallToolRequestParams::new("deployment_scale").with_arguments(
+        json!({ "name": "reports", "replicas": 2, "confidence": 0.9 })
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    params.meta = Some(rmcp::model::RequestMetaObject::with_progress_token(
+        rmcp::model::ProgressToken(rmcp::model::NumberOrString::Number(7)),
+    ));
+    let result = serde_json::to_value(client.call_tool(params).await.unwrap()).unwrap();
+    let text = result["content"][0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("did not verify: not complete after 3s"),
+        "{text}"
+    );
+    let messages = log.0.lock().unwrap().clone();
+    assert!(
+        messages.len() >= 2 && messages[0].contains("ready"),
+        "{messages:?}"
+    );
+}
