@@ -34,11 +34,19 @@ pub fn router(cluster: Arc<Cluster>) -> Router {
         .route("/version", get(version))
         .route(
             "/api",
-            get(|headers: HeaderMap| async move { discovery(&headers, true) }),
+            get(
+                |State(cluster): State<Arc<Cluster>>, headers: HeaderMap| async move {
+                    discovery(&cluster, &headers, true)
+                },
+            ),
         )
         .route(
             "/apis",
-            get(|headers: HeaderMap| async move { discovery(&headers, false) }),
+            get(
+                |State(cluster): State<Arc<Cluster>>, headers: HeaderMap| async move {
+                    discovery(&cluster, &headers, false)
+                },
+            ),
         )
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(|| async { "ok" }))
@@ -64,7 +72,7 @@ const AGGREGATED: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGrou
 
 /// `/api` and `/apis`: aggregated discovery when the client accepts it (kubectl 1.30+),
 /// else the legacy documents.
-fn discovery(headers: &HeaderMap, core: bool) -> Response {
+fn discovery(cluster: &Cluster, headers: &HeaderMap, core: bool) -> Response {
     let accept = headers
         .get(header::ACCEPT)
         .and_then(|a| a.to_str().ok())
@@ -78,14 +86,14 @@ fn discovery(headers: &HeaderMap, core: bool) -> Response {
         return (
             StatusCode::OK,
             [(header::CONTENT_TYPE, AGGREGATED)],
-            serde_json::to_vec(&resources::aggregated(core)).unwrap_or_default(),
+            serde_json::to_vec(&cluster.with_catalog(|c| c.aggregated(core))).unwrap_or_default(),
         )
             .into_response();
     }
     let legacy = if core {
         resources::core_versions()
     } else {
-        resources::group_list()
+        cluster.with_catalog(|c| c.group_list())
     };
     json_response(StatusCode::OK, &legacy)
 }
@@ -140,11 +148,16 @@ struct Target {
     sub: Option<String>,
 }
 
-fn parse_target(group: &str, version: &str, rest: &[&str]) -> Option<Target> {
+fn parse_target(
+    catalog: resources::Catalog<'_>,
+    group: &str,
+    version: &str,
+    rest: &[&str],
+) -> Option<Target> {
     let owned = |s: &&str| (*s).to_owned();
     if rest.first() == Some(&"namespaces")
         && rest.len() >= 3
-        && let Some(t) = resources::find(group, version, rest[2])
+        && let Some(t) = catalog.find(group, version, rest[2])
     {
         return Some(Target {
             t,
@@ -153,7 +166,7 @@ fn parse_target(group: &str, version: &str, rest: &[&str]) -> Option<Target> {
             sub: rest.get(4).map(owned),
         });
     }
-    let t = resources::find(group, version, rest.first()?)?;
+    let t = catalog.find(group, version, rest.first()?)?;
     Some(Target {
         t,
         namespace: None,
@@ -175,19 +188,20 @@ async fn dispatch(
     let (group, version, rest) = match segments.as_slice() {
         ["api", "v1", rest @ ..] => ("", "v1", rest),
         ["apis", g] if method == Method::GET => {
-            return resources::group(g)
+            return cluster
+                .with_catalog(|c| c.group(g))
                 .map_or_else(|| not_found(&uri), |g| json_response(StatusCode::OK, &g));
         }
         ["apis", g, v, rest @ ..] => (*g, *v, rest),
         _ => return not_found(&uri),
     };
     if rest.is_empty() {
-        return match resources::resource_list(group, version) {
+        return match cluster.with_catalog(|c| c.resource_list(group, version)) {
             Some(list) if method == Method::GET => json_response(StatusCode::OK, &list),
             _ => not_found(&uri),
         };
     }
-    let Some(target) = parse_target(group, version, rest) else {
+    let Some(target) = cluster.with_catalog(|c| parse_target(c, group, version, rest)) else {
         return not_found(&uri);
     };
     let table = headers
@@ -232,6 +246,15 @@ async fn dispatch(
                 };
                 let result = cluster.store().create(t, &ns, object, dry_run);
                 match result {
+                    Ok(o) if t.kind == "CustomResourceDefinition" && !dry_run => {
+                        cluster.register_crd(&o);
+                        let name = o
+                            .pointer("/metadata/name")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default();
+                        let stored = cluster.store().get(t, "", name).cloned().unwrap_or(o);
+                        json_response(StatusCode::CREATED, &stored)
+                    }
                     Ok(o) => json_response(StatusCode::CREATED, &o),
                     Err(e) => error(&e, Some(t), None),
                 }
@@ -307,7 +330,14 @@ async fn dispatch(
                 .get("gracePeriodSeconds")
                 .and_then(|g| g.parse().ok())
                 .or_else(|| body.as_ref().and_then(|b| b["gracePeriodSeconds"].as_i64()));
-            respond(cluster.delete(t, &ns, name, dry_run, grace), t, name)
+            let deleted = cluster.delete(t, &ns, name, dry_run, grace);
+            if let Ok(crd) = &deleted
+                && t.kind == "CustomResourceDefinition"
+                && !dry_run
+            {
+                cluster.unregister_crd(crd);
+            }
+            respond(deleted, t, name)
         }
         (_, Some(name), Some("scale")) if t.kind == "Deployment" || t.kind == "ReplicaSet" => {
             scale(&cluster, t, &ns, name, &method, &headers, body, dry_run)
@@ -664,7 +694,8 @@ mod tests {
 
     #[test]
     fn paths_name_their_targets() {
-        let t = parse_target("", "v1", &["namespaces", "shop", "pods", "web-1", "log"]).unwrap();
+        let c = resources::Catalog { custom: &[] };
+        let t = parse_target(c, "", "v1", &["namespaces", "shop", "pods", "web-1", "log"]).unwrap();
         assert_eq!(
             (
                 t.t.kind,
@@ -674,10 +705,10 @@ mod tests {
             ),
             ("Pod", Some("shop"), Some("web-1"), Some("log"))
         );
-        let t = parse_target("", "v1", &["namespaces", "shop"]).unwrap();
+        let t = parse_target(c, "", "v1", &["namespaces", "shop"]).unwrap();
         assert_eq!((t.t.kind, t.name.as_deref()), ("Namespace", Some("shop")));
-        let t = parse_target("", "v1", &["pods"]).unwrap();
+        let t = parse_target(c, "", "v1", &["pods"]).unwrap();
         assert_eq!((t.t.kind, t.namespace), ("Pod", None));
-        assert!(parse_target("", "v1", &["nothing"]).is_none());
+        assert!(parse_target(c, "", "v1", &["nothing"]).is_none());
     }
 }

@@ -47,9 +47,97 @@ pub struct Cluster {
     store: Mutex<Store>,
     containers: Mutex<HashMap<ContainerKey, ContainerSim>>,
     behaviors: Mutex<Behaviors>,
+    /// Types declared by CustomResourceDefinitions (leaked: a test cluster declares few).
+    custom: Mutex<Vec<&'static ResourceType>>,
 }
 
 impl Cluster {
+    /// What this cluster serves, custom resources included.
+    pub fn with_catalog<T>(&self, f: impl FnOnce(resources::Catalog<'_>) -> T) -> T {
+        let custom = self.custom.lock().unwrap_or_else(|e| e.into_inner());
+        f(resources::Catalog { custom: &custom })
+    }
+
+    /// Serve the custom resource a CustomResourceDefinition declares (every served version),
+    /// and mark the definition Established, as the apiextensions server does.
+    pub fn register_crd(&self, crd: &Value) {
+        let leak = |s: &str| -> &'static str { Box::leak(s.to_owned().into_boxed_str()) };
+        let spec = &crd["spec"];
+        let names = &spec["names"];
+        let (Some(group), Some(kind), Some(plural)) = (
+            spec["group"].as_str(),
+            names["kind"].as_str(),
+            names["plural"].as_str(),
+        ) else {
+            return;
+        };
+        let short: Vec<&'static str> = names["shortNames"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(leak)
+            .collect();
+        let short: &'static [&'static str] = Box::leak(short.into_boxed_slice());
+        let mut custom = self.custom.lock().unwrap_or_else(|e| e.into_inner());
+        for version in spec["versions"].as_array().into_iter().flatten() {
+            let Some(v) = version["name"]
+                .as_str()
+                .filter(|_| version["served"] != false)
+            else {
+                continue;
+            };
+            if custom
+                .iter()
+                .any(|t| t.group == group && t.version == v && t.plural == plural)
+            {
+                continue;
+            }
+            custom.push(Box::leak(Box::new(ResourceType {
+                group: leak(group),
+                version: leak(v),
+                kind: leak(kind),
+                plural: leak(plural),
+                singular: leak(names["singular"].as_str().unwrap_or(&kind.to_lowercase())),
+                namespaced: spec["scope"] == "Namespaced",
+                short_names: short,
+                read_only: false,
+            })));
+        }
+        drop(custom);
+        let crd_t =
+            resources::find("apiextensions.k8s.io", "v1", "customresourcedefinitions").unwrap();
+        let now = crate::store::now();
+        let name = crd
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let accepted = names.clone();
+        self.store().modify(crd_t, "", &name, |c| {
+            c["status"] = json!({
+                "acceptedNames": accepted,
+                "storedVersions": c["spec"]["versions"].as_array().into_iter().flatten().filter(|v| v["storage"] == true).filter_map(|v| v["name"].as_str()).collect::<Vec<_>>(),
+                "conditions": [
+                    { "type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": "no conflicts found", "lastTransitionTime": now },
+                    { "type": "Established", "status": "True", "reason": "InitialNamesAccepted", "message": "the initial names have been accepted", "lastTransitionTime": now },
+                ],
+            });
+        });
+    }
+
+    /// Stop serving a deleted definition's resource.
+    pub fn unregister_crd(&self, crd: &Value) {
+        let (group, plural) = (
+            crd["spec"]["group"].as_str(),
+            crd["spec"]["names"]["plural"].as_str(),
+        );
+        self.custom
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|t| Some(t.group) != group || Some(t.plural) != plural);
+    }
+
     /// How images behave (from the scenario).
     pub fn behaviors(&self) -> Behaviors {
         self.behaviors

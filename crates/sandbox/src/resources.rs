@@ -134,6 +134,15 @@ pub const TYPES: &[ResourceType] = &[
         true,
         []
     ),
+    rt!(
+        "apiextensions.k8s.io",
+        "v1",
+        "CustomResourceDefinition",
+        "customresourcedefinitions",
+        "customresourcedefinition",
+        false,
+        ["crd", "crds"]
+    ),
     ResourceType {
         group: "metrics.k8s.io",
         version: "v1beta1",
@@ -158,6 +167,7 @@ pub const TYPES: &[ResourceType] = &[
 
 /// The groups and their versions, in discovery order.
 pub const GROUPS: &[(&str, &str)] = &[
+    ("apiextensions.k8s.io", "v1"),
     ("apps", "v1"),
     ("autoscaling", "v1"),
     ("discovery.k8s.io", "v1"),
@@ -228,29 +238,144 @@ pub fn by_kind(kind: &str) -> Option<&'static ResourceType> {
     TYPES.iter().find(|t| t.kind == kind && !t.read_only)
 }
 
-/// `GET /api/v1` or `/apis/<group>/<version>`: an `APIResourceList`.
-pub fn resource_list(group: &str, version: &str) -> Option<Value> {
-    let known = group.is_empty() && version == "v1"
-        || GROUPS.iter().any(|(g, v)| *g == group && *v == version);
-    if !known {
-        return None;
+/// The types one cluster serves: the built-in ones and the custom resources its
+/// CustomResourceDefinitions declare.
+#[derive(Debug, Clone, Copy)]
+pub struct Catalog<'a> {
+    pub custom: &'a [&'static ResourceType],
+}
+
+impl Catalog<'_> {
+    pub fn types(&self) -> impl Iterator<Item = &'static ResourceType> + '_ {
+        TYPES.iter().chain(self.custom.iter().copied())
     }
-    let resources: Vec<Value> = TYPES
-        .iter()
-        .filter(|t| t.group == group && t.version == version)
-        .flat_map(ResourceType::api_resources)
-        .collect();
-    let group_version = if group.is_empty() {
-        version.to_owned()
-    } else {
-        format!("{group}/{version}")
-    };
-    Some(json!({
-        "kind": "APIResourceList",
-        "apiVersion": "v1",
-        "groupVersion": group_version,
-        "resources": resources,
-    }))
+
+    /// Group versions, built-in first.
+    pub fn groups(&self) -> Vec<(&'static str, &'static str)> {
+        let mut groups = GROUPS.to_vec();
+        for t in self.custom {
+            if !groups.contains(&(t.group, t.version)) {
+                groups.push((t.group, t.version));
+            }
+        }
+        groups
+    }
+
+    pub fn find(&self, group: &str, version: &str, plural: &str) -> Option<&'static ResourceType> {
+        self.types()
+            .find(|t| t.group == group && t.version == version && t.plural == plural)
+    }
+
+    /// `GET /api/v1` or `/apis/<group>/<version>`: an `APIResourceList`.
+    pub fn resource_list(&self, group: &str, version: &str) -> Option<Value> {
+        let known = group.is_empty() && version == "v1"
+            || self
+                .groups()
+                .iter()
+                .any(|(g, v)| *g == group && *v == version);
+        if !known {
+            return None;
+        }
+        let resources: Vec<Value> = self
+            .types()
+            .filter(|t| t.group == group && t.version == version)
+            .flat_map(|t| t.api_resources())
+            .collect();
+        let group_version = if group.is_empty() {
+            version.to_owned()
+        } else {
+            format!("{group}/{version}")
+        };
+        Some(json!({
+            "kind": "APIResourceList",
+            "apiVersion": "v1",
+            "groupVersion": group_version,
+            "resources": resources,
+        }))
+    }
+
+    /// `GET /apis`: `APIGroupList`.
+    pub fn group_list(&self) -> Value {
+        let groups: Vec<Value> = self
+            .groups()
+            .iter()
+            .map(|(g, v)| {
+                let gv = json!({ "groupVersion": format!("{g}/{v}"), "version": v });
+                json!({ "name": g, "versions": [gv.clone()], "preferredVersion": gv })
+            })
+            .collect();
+        json!({ "kind": "APIGroupList", "apiVersion": "v1", "groups": groups })
+    }
+
+    /// The aggregated discovery document (`apidiscovery.k8s.io/v2` `APIGroupDiscoveryList`) of the
+    /// core group (`core = true`, for `/api`) or of every named group (for `/apis`): with it,
+    /// kubectl learns every resource from two requests.
+    pub fn aggregated(&self, core: bool) -> Value {
+        let groups: Vec<(&str, &str)> = if core {
+            vec![("", "v1")]
+        } else {
+            self.groups()
+        };
+        let items: Vec<Value> = groups
+            .iter()
+            .map(|(group, version)| {
+                let resources: Vec<Value> = self
+                    .types()
+                    .filter(|t| t.group == *group && t.version == *version)
+                    .map(|t| {
+                        let subresources: Vec<Value> = match t.kind {
+                            "Pod" => vec![
+                                json!({ "subresource": "log", "responseKind": { "group": "", "version": "v1", "kind": "Pod" }, "verbs": ["get"] }),
+                                json!({ "subresource": "status", "responseKind": { "group": "", "version": "v1", "kind": "Pod" }, "verbs": ["get", "patch", "update"] }),
+                            ],
+                            "Deployment" | "ReplicaSet" => vec![
+                                json!({ "subresource": "scale", "responseKind": { "group": "autoscaling", "version": "v1", "kind": "Scale" }, "verbs": ["get", "patch", "update"] }),
+                                json!({ "subresource": "status", "responseKind": { "group": t.group, "version": t.version, "kind": t.kind }, "verbs": ["get", "patch", "update"] }),
+                            ],
+                            _ => vec![],
+                        };
+                        let mut r = json!({
+                            "resource": t.plural,
+                            "responseKind": { "group": t.group, "version": t.version, "kind": t.kind },
+                            "scope": if t.namespaced { "Namespaced" } else { "Cluster" },
+                            "singularResource": if t.singular.is_empty() { t.plural.trim_end_matches('s') } else { t.singular },
+                            "verbs": t.verbs(),
+                        });
+                        if !t.short_names.is_empty() {
+                            r["shortNames"] = json!(t.short_names);
+                        }
+                        if matches!(t.kind, "Pod" | "Service" | "Deployment" | "ReplicaSet") {
+                            r["categories"] = json!(["all"]);
+                        }
+                        if !subresources.is_empty() {
+                            r["subresources"] = json!(subresources);
+                        }
+                        r
+                    })
+                    .collect();
+                json!({
+                    "metadata": { "name": group },
+                    "versions": [{ "version": version, "resources": resources, "freshness": "Current" }],
+                })
+            })
+            .collect();
+        json!({
+            "kind": "APIGroupDiscoveryList",
+            "apiVersion": "apidiscovery.k8s.io/v2",
+            "metadata": {},
+            "items": items,
+        })
+    }
+
+    /// `GET /apis/<group>`: `APIGroup`.
+    pub fn group(&self, name: &str) -> Option<Value> {
+        let groups = self.groups();
+        let (g, v) = groups.iter().find(|(g, _)| *g == name)?;
+        let gv = json!({ "groupVersion": format!("{g}/{v}"), "version": v });
+        Some(
+            json!({ "kind": "APIGroup", "apiVersion": "v1", "name": g, "versions": [gv.clone()], "preferredVersion": gv }),
+        )
+    }
 }
 
 /// `GET /api`: `APIVersions`.
@@ -262,94 +387,14 @@ pub fn core_versions() -> Value {
     })
 }
 
-/// `GET /apis`: `APIGroupList`.
-pub fn group_list() -> Value {
-    let groups: Vec<Value> = GROUPS
-        .iter()
-        .map(|(g, v)| {
-            let gv = json!({ "groupVersion": format!("{g}/{v}"), "version": v });
-            json!({ "name": g, "versions": [gv.clone()], "preferredVersion": gv })
-        })
-        .collect();
-    json!({ "kind": "APIGroupList", "apiVersion": "v1", "groups": groups })
-}
-
-/// The aggregated discovery document (`apidiscovery.k8s.io/v2` `APIGroupDiscoveryList`) of the
-/// core group (`core = true`, for `/api`) or of every named group (for `/apis`): with it,
-/// kubectl learns every resource from two requests.
-pub fn aggregated(core: bool) -> Value {
-    let groups: Vec<(&str, &str)> = if core {
-        vec![("", "v1")]
-    } else {
-        GROUPS.to_vec()
-    };
-    let items: Vec<Value> = groups
-        .iter()
-        .map(|(group, version)| {
-            let resources: Vec<Value> = TYPES
-                .iter()
-                .filter(|t| t.group == *group && t.version == *version)
-                .map(|t| {
-                    let subresources: Vec<Value> = match t.kind {
-                        "Pod" => vec![
-                            json!({ "subresource": "log", "responseKind": { "group": "", "version": "v1", "kind": "Pod" }, "verbs": ["get"] }),
-                            json!({ "subresource": "status", "responseKind": { "group": "", "version": "v1", "kind": "Pod" }, "verbs": ["get", "patch", "update"] }),
-                        ],
-                        "Deployment" | "ReplicaSet" => vec![
-                            json!({ "subresource": "scale", "responseKind": { "group": "autoscaling", "version": "v1", "kind": "Scale" }, "verbs": ["get", "patch", "update"] }),
-                            json!({ "subresource": "status", "responseKind": { "group": t.group, "version": t.version, "kind": t.kind }, "verbs": ["get", "patch", "update"] }),
-                        ],
-                        _ => vec![],
-                    };
-                    let mut r = json!({
-                        "resource": t.plural,
-                        "responseKind": { "group": t.group, "version": t.version, "kind": t.kind },
-                        "scope": if t.namespaced { "Namespaced" } else { "Cluster" },
-                        "singularResource": if t.singular.is_empty() { t.plural.trim_end_matches('s') } else { t.singular },
-                        "verbs": t.verbs(),
-                    });
-                    if !t.short_names.is_empty() {
-                        r["shortNames"] = json!(t.short_names);
-                    }
-                    if matches!(t.kind, "Pod" | "Service" | "Deployment" | "ReplicaSet") {
-                        r["categories"] = json!(["all"]);
-                    }
-                    if !subresources.is_empty() {
-                        r["subresources"] = json!(subresources);
-                    }
-                    r
-                })
-                .collect();
-            json!({
-                "metadata": { "name": group },
-                "versions": [{ "version": version, "resources": resources, "freshness": "Current" }],
-            })
-        })
-        .collect();
-    json!({
-        "kind": "APIGroupDiscoveryList",
-        "apiVersion": "apidiscovery.k8s.io/v2",
-        "metadata": {},
-        "items": items,
-    })
-}
-
-/// `GET /apis/<group>`: `APIGroup`.
-pub fn group(name: &str) -> Option<Value> {
-    let (g, v) = GROUPS.iter().find(|(g, _)| *g == name)?;
-    let gv = json!({ "groupVersion": format!("{g}/{v}"), "version": v });
-    Some(
-        json!({ "kind": "APIGroup", "apiVersion": "v1", "name": g, "versions": [gv.clone()], "preferredVersion": gv }),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn discovery_declares_scale_as_autoscaling_v1() {
-        let apps = resource_list("apps", "v1").unwrap();
+        let catalog = Catalog { custom: &[] };
+        let apps = catalog.resource_list("apps", "v1").unwrap();
         let scale = apps["resources"]
             .as_array()
             .unwrap()
@@ -360,7 +405,7 @@ mod tests {
             (&scale["group"], &scale["version"]),
             (&json!("autoscaling"), &json!("v1"))
         );
-        assert!(resource_list("nope", "v1").is_none());
+        assert!(catalog.resource_list("nope", "v1").is_none());
         assert_eq!(find("", "v1", "pods").unwrap().kind, "Pod");
     }
 }

@@ -30,6 +30,9 @@ pub fn normalize(kind: &str, object: Value) -> Result<Value, String> {
         "PersistentVolumeClaim" => round_trip::<core::PersistentVolumeClaim>(object),
         "Deployment" => round_trip::<apps::Deployment>(object),
         "ReplicaSet" => round_trip::<apps::ReplicaSet>(object),
+        "CustomResourceDefinition" => round_trip::<
+            k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+        >(object),
         _ => Ok(object),
     }
 }

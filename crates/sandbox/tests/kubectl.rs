@@ -324,3 +324,39 @@ async fn the_incident_scenario_and_its_cures() {
     .unwrap();
     drop(sb);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_resources_are_served_once_defined() {
+    let sb = sandbox().await;
+    let k = Kubectl::new(&sb);
+    let crd = serde_json::json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": { "name": "canaries.rollouts.example.com" },
+        "spec": { "group": "rollouts.example.com", "scope": "Namespaced",
+            "names": { "plural": "canaries", "singular": "canary", "kind": "Canary", "shortNames": ["cn"] },
+            "versions": [{ "name": "v1", "served": true, "storage": true,
+                "schema": { "openAPIV3Schema": { "type": "object", "x-kubernetes-preserve-unknown-fields": true } } }] }
+    });
+    let canary = serde_json::json!({
+        "apiVersion": "rollouts.example.com/v1", "kind": "Canary",
+        "metadata": { "name": "web-canary", "namespace": "shop" },
+        "spec": { "target": "web", "weight": 10 }
+    });
+    std::fs::write(k.dir.join("crd.json"), crd.to_string()).unwrap();
+    std::fs::write(k.dir.join("canary.json"), canary.to_string()).unwrap();
+    tokio::task::spawn_blocking(move || {
+        let (ok, _, err) = k.run("get canaries");
+        assert!(!ok && err.contains("the server doesn't have a resource type \"canaries\""), "{err}");
+        // The sandbox serves no OpenAPI documents, so kubectl cannot validate on the client.
+        k.ok(&format!("create --validate=false -f {}", k.dir.join("crd.json").display()));
+        let established = k.ok("get crd canaries.rollouts.example.com -o jsonpath={.status.conditions[?(@.type==\"Established\")].status}");
+        assert_eq!(established, "True");
+        k.ok(&format!("create --validate=false -f {}", k.dir.join("canary.json").display()));
+        let got = k.ok("get cn");
+        assert!(got.contains("web-canary"), "{got}");
+        assert_eq!(k.ok("get canary web-canary -o jsonpath={.spec.weight}"), "10");
+    })
+    .await
+    .unwrap();
+    drop(sb);
+}

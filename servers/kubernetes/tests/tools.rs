@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 struct Setup {
     client: RunningService<RoleClient, ()>,
-    _sandbox: Sandbox,
+    sandbox: Sandbox,
     dir: std::path::PathBuf,
 }
 
@@ -55,7 +55,7 @@ async fn setup(extra: &[&str]) -> Setup {
     });
     Setup {
         client: ().serve(b).await.unwrap(),
-        _sandbox: sandbox,
+        sandbox,
         dir,
     }
 }
