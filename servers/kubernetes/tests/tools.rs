@@ -605,6 +605,51 @@ async fn workloads_usage_services_references_and_generic_get() {
         list.contains("worker") && list.contains("NAMESPACE"),
         "{list}"
     );
+    // A custom resource, once its definition exists.
+    let crd = json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": { "name": "canaries.rollouts.example.com" },
+        "spec": { "group": "rollouts.example.com", "scope": "Namespaced",
+            "names": { "plural": "canaries", "singular": "canary", "kind": "Canary" },
+            "versions": [{ "name": "v1", "served": true, "storage": true }] }
+    });
+    let crd_t =
+        opsmcp_sandbox::resources::find("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+            .unwrap();
+    let created = s
+        .sandbox
+        .cluster
+        .store()
+        .create(crd_t, "", crd, false)
+        .unwrap();
+    s.sandbox.cluster.register_crd(&created);
+    let canary_t = s
+        .sandbox
+        .cluster
+        .with_catalog(|c| c.find("rollouts.example.com", "v1", "canaries"))
+        .unwrap();
+    s.sandbox
+        .cluster
+        .store()
+        .create(
+            canary_t,
+            "shop",
+            json!({ "metadata": { "name": "web-canary" }, "spec": { "weight": 10 } }),
+            false,
+        )
+        .unwrap();
+    let canaries = s
+        .ok(
+            "resources_get",
+            json!({ "api_version": "rollouts.example.com/v1", "kind": "Canary" }),
+        )
+        .await;
+    assert!(
+        canaries.starts_with("1 Canary") && canaries.contains("web-canary"),
+        "{canaries}"
+    );
+    let one = s.ok("resources_get", json!({ "api_version": "rollouts.example.com/v1", "kind": "Canary", "name": "web-canary" })).await;
+    assert!(one.contains("\"weight\": 10"), "{one}");
     let (is_error, text) = s
         .call(
             "resources_get",
