@@ -788,3 +788,41 @@ async fn verification_reports_progress_while_it_waits() {
         "{messages:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_kubectl_is_a_clear_error() {
+    let s = setup(&["--mode", "yolo", "--kubectl", "/nonexistent/kubectl"]).await;
+    let (is_error, text) = s.call("kubectl", json!({ "args": ["get", "pods"] })).await;
+    assert!(
+        is_error
+            && text.contains("cannot run `/nonexistent/kubectl`")
+            && text.contains("install kubectl or point K8S_KUBECTL at it"),
+        "{text}"
+    );
+    // Logs since a time and for a named container.
+    let pods = s
+        .ok("pods_list", json!({ "label_selector": "app=checkout" }))
+        .await;
+    let pod = pods
+        .lines()
+        .find(|l| l.starts_with("checkout-"))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let logs = s
+        .ok(
+            "pod_logs",
+            json!({ "name": pod, "container": "checkout", "since_seconds": 600 }),
+        )
+        .await;
+    assert!(logs.contains("starting checkout"), "{logs}");
+    let (is_error, text) = s
+        .call("pod_logs", json!({ "name": pod, "container": "nope" }))
+        .await;
+    assert!(
+        is_error && text.contains("container nope is not valid"),
+        "{text}"
+    );
+}
