@@ -651,6 +651,51 @@ fn endpoints(cluster: &Cluster) {
         } else {
             json!([subset])
         };
+        // The same as an EndpointSlice, which is what kubectl describe service reads.
+        let slice_endpoints: Vec<Value> = pods
+            .iter()
+            .map(|p| {
+                let ready = ready(p);
+                json!({
+                    "addresses": [p.pointer("/status/podIP").cloned().unwrap_or(Value::Null)],
+                    "conditions": { "ready": ready, "serving": ready, "terminating": p.pointer("/metadata/deletionTimestamp").is_some() },
+                    "nodeName": p.pointer("/spec/nodeName").cloned().unwrap_or(Value::Null),
+                    "targetRef": { "kind": "Pod", "namespace": namespace_of(p), "name": name_of(p), "uid": uid(p) },
+                })
+            })
+            .collect();
+        let slice_name = format!(
+            "{}-{}",
+            name_of(&svc),
+            &template_hash(&json!(name_of(&svc)))[..5]
+        );
+        let slice_t = find("discovery.k8s.io", "v1", "endpointslices").expect("a served type");
+        if store.get(slice_t, &ns, &slice_name).is_some() {
+            let (endpoints, ports) = (json!(slice_endpoints), json!(ports));
+            store.modify(slice_t, &ns, &slice_name, |s| {
+                s["endpoints"] = endpoints;
+                s["ports"] = ports;
+            });
+        } else {
+            let _ = store.create(
+                slice_t,
+                &ns,
+                json!({
+                    "metadata": {
+                        "name": slice_name,
+                        "labels": {
+                            "kubernetes.io/service-name": name_of(&svc),
+                            "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
+                        },
+                        "ownerReferences": owner_ref(&svc, "Service", "v1"),
+                    },
+                    "addressType": "IPv4",
+                    "endpoints": slice_endpoints,
+                    "ports": ports,
+                }),
+                false,
+            );
+        }
         let name = name_of(&svc).to_owned();
         if store.get(ep_t, &ns, &name).is_some() {
             store.modify(ep_t, &ns, &name, |ep| ep["subsets"] = subsets);

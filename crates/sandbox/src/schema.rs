@@ -12,8 +12,42 @@ fn round_trip<T: serde::de::DeserializeOwned + serde::Serialize>(
     serde_json::to_value(typed).map_err(|e| e.to_string())
 }
 
-/// `object` (with `apiVersion` and `kind` set) in its canonical form.
-pub fn normalize(kind: &str, object: Value) -> Result<Value, String> {
+/// The defaults the API server fills in on write, for the fields the sandbox's readers show.
+fn defaults(kind: &str, object: &mut Value) {
+    if kind == "Service"
+        && let Some(spec) = object.get_mut("spec").and_then(Value::as_object_mut)
+    {
+        spec.entry("type").or_insert_with(|| "ClusterIP".into());
+        spec.entry("sessionAffinity")
+            .or_insert_with(|| "None".into());
+        spec.entry("ipFamilies")
+            .or_insert_with(|| serde_json::json!(["IPv4"]));
+        spec.entry("ipFamilyPolicy")
+            .or_insert_with(|| "SingleStack".into());
+        if let Some(ip) = spec.get("clusterIP").cloned() {
+            spec.entry("clusterIPs")
+                .or_insert_with(|| serde_json::json!([ip]));
+        }
+        for port in spec
+            .get_mut("ports")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(port) = port.as_object_mut() {
+                port.entry("protocol").or_insert_with(|| "TCP".into());
+                if let Some(p) = port.get("port").cloned() {
+                    port.entry("targetPort").or_insert(p);
+                }
+            }
+        }
+    }
+}
+
+/// `object` (with `apiVersion` and `kind` set) in its canonical form, with the API server's
+/// defaults.
+pub fn normalize(kind: &str, mut object: Value) -> Result<Value, String> {
+    defaults(kind, &mut object);
     use k8s_openapi::api::{apps::v1 as apps, core::v1 as core};
     match kind {
         "Pod" => round_trip::<core::Pod>(object),

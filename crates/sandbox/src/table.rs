@@ -276,6 +276,23 @@ fn columns(t: &ResourceType) -> Vec<Value> {
             col("Endpoints", "string", 0, "Endpoints of the service."),
             age,
         ],
+        "EndpointSlice" => vec![
+            name,
+            col(
+                "AddressType",
+                "string",
+                0,
+                "Type of address carried by this EndpointSlice.",
+            ),
+            col("Ports", "string", 0, "Ports present on the EndpointSlice."),
+            col(
+                "Endpoints",
+                "string",
+                0,
+                "Addresses present on the EndpointSlice.",
+            ),
+            age,
+        ],
         _ => vec![name, age],
     }
 }
@@ -503,6 +520,38 @@ fn cells(t: &ResourceType, o: &Value) -> Vec<Value> {
                     "<none>".to_owned()
                 } else {
                     eps.join(",")
+                }),
+                json!(created(o)),
+            ]
+        }
+        "EndpointSlice" => {
+            let ports: Vec<String> = o
+                .get("ports")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|p| s(p.get("port")))
+                .collect();
+            let addresses: Vec<String> = o
+                .get("endpoints")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .flat_map(|e| e["addresses"].as_array().cloned().unwrap_or_default())
+                .map(|a| s(Some(&a)))
+                .collect();
+            vec![
+                name,
+                json!(s(o.get("addressType"))),
+                json!(if ports.is_empty() {
+                    "<unset>".to_owned()
+                } else {
+                    ports.join(",")
+                }),
+                json!(if addresses.is_empty() {
+                    "<unset>".to_owned()
+                } else {
+                    addresses.join(",")
                 }),
                 json!(created(o)),
             ]

@@ -180,6 +180,18 @@ async fn get_and_describe_print_what_a_real_cluster_prints() {
             deploy.contains("NewReplicaSet:   web-") && deploy.contains("ScalingReplicaSet"),
             "{deploy}"
         );
+        // describe service reads EndpointSlices; the API server defaulted the protocol.
+        let svc = k.ok("describe svc web");
+        assert!(
+            svc.contains("Port:              http  80/TCP")
+                && svc.contains("Endpoints:         10.244."),
+            "{svc}"
+        );
+        let slices = k.ok("get endpointslices");
+        assert!(
+            slices.contains("ADDRESSTYPE") && slices.contains("IPv4") && slices.contains("8080"),
+            "{slices}"
+        );
         let node = k.ok("describe node node-a");
         assert!(
             node.contains("Allocatable:") && node.contains("Non-terminated Pods:"),
