@@ -88,7 +88,7 @@ async fn main() -> Result<()> {
         "What is firing?",
         "alerts_list",
         json!({ "state": "firing" }),
-        |t| t.contains("WorkerMemoryNearLimit"),
+        |t| t.contains("ContainerOOMKilled"),
     )
     .await?;
     let errors = step(
