@@ -446,14 +446,14 @@ pub fn failure(body: impl std::fmt::Display) -> rmcp::model::CallToolResult {
     rmcp::model::CallToolResult::error(vec![rmcp::model::ContentBlock::text(body.to_string())])
 }
 
-/// Inside a tool returning `Result<CallToolResult, _>`: the `Ok` value, or return the error as
-/// a failed tool result whose message is the error's.
+/// Inside a tool returning `Result<CallToolResult, _>` or `Result<CallToolResponse, _>`: the
+/// `Ok` value, or return the error as a failed tool result whose message is the error's.
 #[macro_export]
 macro_rules! or_fail {
     ($result:expr) => {
         match $result {
             Ok(value) => value,
-            Err(e) => return Ok($crate::tools::failure(e)),
+            Err(e) => return Ok($crate::tools::failure(e).into()),
         }
     };
 }

@@ -13,6 +13,7 @@ use k8s_openapi::api::{
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use opsmcp_core::{
     approval::{Exchange, Gate, Proposal},
+    or_fail,
     risk::{Action, RiskLevel},
     tools::failure,
 };
@@ -31,16 +32,6 @@ use crate::{
     client::{Connection, explain},
     render::{pod_status, ready_count},
 };
-
-/// Like `or_fail!`, for tools that answer a `CallToolResponse` (they may ask the user).
-macro_rules! or_refuse {
-    ($result:expr) => {
-        match $result {
-            Ok(value) => value,
-            Err(e) => return Ok(failure(e).into()),
-        }
-    };
-}
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 pub struct ScaleArgs {
@@ -223,7 +214,7 @@ impl KubernetesServer {
             Ok(applied) => {
                 let generation = applied.metadata.generation.unwrap_or(0);
                 match self
-                    .verify_rollout(exchange, &api, &change.name, generation)
+                    .verify_rollout(exchange, &change.conn, &api, &change.name, generation)
                     .await
                 {
                     Ok(done) => Ok(format!(
@@ -265,6 +256,7 @@ impl KubernetesServer {
     async fn verify_rollout(
         &self,
         exchange: &Exchange,
+        conn: &Connection,
         api: &Api<Deployment>,
         name: &str,
         generation: i64,
@@ -292,7 +284,7 @@ impl KubernetesServer {
                 ));
             }
             // Only once the controller has seen the change is its revision the new one.
-            if observed && let Some(problem) = self.new_pod_problem(&d).await {
+            if observed && let Some(problem) = new_pod_problem(&conn.client, &d).await {
                 return Err(format!("{problem} ({message})"));
             }
             if started.elapsed() >= timeout {
@@ -316,57 +308,56 @@ impl KubernetesServer {
             }
         }
     }
+}
 
-    /// A new-template pod that is crashing, OOM-killed or cannot pull its image.
-    async fn new_pod_problem(&self, d: &Deployment) -> Option<String> {
-        let ns = d.metadata.namespace.clone()?;
-        let selector = d.spec.as_ref()?.selector.match_labels.as_ref()?;
-        let labels: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let client = self.clients().connect(None).await.ok()?.client;
-        let pods = Api::<Pod>::namespaced(client, &ns)
-            .list(&ListParams::default().labels(&labels.join(",")))
-            .await
-            .ok()?;
-        let rs_revision = revision(&d.metadata);
-        let rs =
-            Api::<ReplicaSet>::namespaced(self.clients().connect(None).await.ok()?.client, &ns)
-                .list(&ListParams::default().labels(&labels.join(",")))
-                .await
-                .ok()?
-                .items
-                .into_iter()
-                .find(|rs| revision(&rs.metadata) == rs_revision)?;
-        let rs_name = rs.metadata.name?;
-        pods.items
-            .iter()
-            .filter(|p| {
-                p.metadata
-                    .owner_references
-                    .iter()
-                    .flatten()
-                    .any(|o| o.name == rs_name)
-            })
-            .find_map(|p| {
-                let status = pod_status(p);
-                let restarted = crate::render::restarts(p);
-                [
-                    "CrashLoopBackOff",
-                    "OOMKilled",
-                    "ImagePullBackOff",
-                    "ErrImagePull",
-                    "Error",
-                    "CreateContainerConfigError",
-                ]
+/// A new-template pod that is crashing, OOM-killed or cannot pull its image (asked of the
+/// cluster the change was made in).
+async fn new_pod_problem(client: &kube::Client, d: &Deployment) -> Option<String> {
+    let ns = d.metadata.namespace.clone()?;
+    let selector = d.spec.as_ref()?.selector.match_labels.as_ref()?;
+    let labels: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let pods = Api::<Pod>::namespaced(client.clone(), &ns)
+        .list(&ListParams::default().labels(&labels.join(",")))
+        .await
+        .ok()?;
+    let rs_revision = revision(&d.metadata);
+    let rs = Api::<ReplicaSet>::namespaced(client.clone(), &ns)
+        .list(&ListParams::default().labels(&labels.join(",")))
+        .await
+        .ok()?
+        .items
+        .into_iter()
+        .find(|rs| revision(&rs.metadata) == rs_revision)?;
+    let rs_name = rs.metadata.name?;
+    pods.items
+        .iter()
+        .filter(|p| {
+            p.metadata
+                .owner_references
                 .iter()
-                .any(|bad| status.contains(bad) || restarted.contains(bad))
-                .then(|| {
-                    format!(
-                        "new pod {} is {status} (restarts {restarted})",
-                        p.metadata.name.clone().unwrap_or_default()
-                    )
-                })
+                .flatten()
+                .any(|o| o.name == rs_name)
+        })
+        .find_map(|p| {
+            let status = pod_status(p);
+            let restarted = crate::render::restarts(p);
+            [
+                "CrashLoopBackOff",
+                "OOMKilled",
+                "ImagePullBackOff",
+                "ErrImagePull",
+                "Error",
+                "CreateContainerConfigError",
+            ]
+            .iter()
+            .any(|bad| status.contains(bad) || restarted.contains(bad))
+            .then(|| {
+                format!(
+                    "new pod {} is {status} (restarts {restarted})",
+                    p.metadata.name.clone().unwrap_or_default()
+                )
             })
-    }
+        })
 }
 
 /// A pod template as a strategic-merge patch that replaces the live one entirely.
@@ -389,8 +380,8 @@ impl KubernetesServer {
         if args.replicas < 0 {
             return Ok(failure("replicas must be 0 or more").into());
         }
-        let conn = or_refuse!(self.clients().connect(args.context.as_deref()).await);
-        let ns = or_refuse!(self.clients().namespace(&conn, args.namespace.as_deref()));
+        let conn = or_fail!(self.clients().connect(args.context.as_deref()).await);
+        let ns = or_fail!(self.clients().namespace(&conn, args.namespace.as_deref()));
         let kubectl = format!(
             "{} scale deployment/{} --replicas={}",
             self.kubectl_prefix(&conn, &ns),
@@ -419,8 +410,8 @@ impl KubernetesServer {
         exchange: Exchange,
         Parameters(args): Parameters<DeploymentArgs>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let conn = or_refuse!(self.clients().connect(args.context.as_deref()).await);
-        let ns = or_refuse!(self.clients().namespace(&conn, args.namespace.as_deref()));
+        let conn = or_fail!(self.clients().connect(args.context.as_deref()).await);
+        let ns = or_fail!(self.clients().namespace(&conn, args.namespace.as_deref()));
         let kubectl = format!(
             "{} rollout restart deployment/{}",
             self.kubectl_prefix(&conn, &ns),
@@ -449,9 +440,9 @@ impl KubernetesServer {
         exchange: Exchange,
         Parameters(args): Parameters<RollbackArgs>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let conn = or_refuse!(self.clients().connect(args.context.as_deref()).await);
-        let ns = or_refuse!(self.clients().namespace(&conn, args.namespace.as_deref()));
-        let deploy = or_refuse!(
+        let conn = or_fail!(self.clients().connect(args.context.as_deref()).await);
+        let ns = or_fail!(self.clients().namespace(&conn, args.namespace.as_deref()));
+        let deploy = or_fail!(
             Api::<Deployment>::namespaced(conn.client.clone(), &ns)
                 .get(&args.name)
                 .await
@@ -461,7 +452,7 @@ impl KubernetesServer {
         let Some(uid) = deploy.metadata.uid.clone() else {
             return Ok(failure("the deployment has no uid").into());
         };
-        let sets = or_refuse!(
+        let sets = or_fail!(
             Api::<ReplicaSet>::namespaced(conn.client.clone(), &ns)
                 .list(&ListParams::default())
                 .await
@@ -541,8 +532,8 @@ impl KubernetesServer {
         exchange: Exchange,
         Parameters(args): Parameters<ResourcesArgs>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let conn = or_refuse!(self.clients().connect(args.context.as_deref()).await);
-        let ns = or_refuse!(self.clients().namespace(&conn, args.namespace.as_deref()));
+        let conn = or_fail!(self.clients().connect(args.context.as_deref()).await);
+        let ns = or_fail!(self.clients().namespace(&conn, args.namespace.as_deref()));
         let mut limits = serde_json::Map::new();
         let mut requests = serde_json::Map::new();
         for (is_limit, key, value) in [
@@ -567,7 +558,7 @@ impl KubernetesServer {
             )
             .into());
         }
-        let deploy = or_refuse!(
+        let deploy = or_fail!(
             Api::<Deployment>::namespaced(conn.client.clone(), &ns)
                 .get(&args.name)
                 .await
@@ -651,15 +642,15 @@ impl KubernetesServer {
         exchange: Exchange,
         Parameters(args): Parameters<RestartPodsArgs>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let conn = or_refuse!(self.clients().connect(args.context.as_deref()).await);
-        let ns = or_refuse!(self.clients().namespace(&conn, args.namespace.as_deref()));
+        let conn = or_fail!(self.clients().connect(args.context.as_deref()).await);
+        let ns = or_fail!(self.clients().namespace(&conn, args.namespace.as_deref()));
         let api: Api<Pod> = Api::namespaced(conn.client.clone(), &ns);
         let pods: Vec<Pod> = match (&args.name, &args.label_selector) {
-            (Some(name), None) => vec![or_refuse!(
-                api.get(name).await.map_err(|e| explain(&conn, e))
-            )],
+            (Some(name), None) => {
+                vec![or_fail!(api.get(name).await.map_err(|e| explain(&conn, e)))]
+            }
             (None, Some(selector)) if !selector.trim().is_empty() => {
-                or_refuse!(
+                or_fail!(
                     api.list(&ListParams::default().labels(selector))
                         .await
                         .map_err(|e| explain(&conn, e))
