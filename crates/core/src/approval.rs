@@ -44,9 +44,9 @@ use rmcp::{
     ErrorData, RoleServer,
     handler::server::{common::FromContextPart, tool::ToolCallContext},
     model::{
-        CallToolResponse, CallToolResult, ContentBlock, ElicitRequestParams, ElicitationAction,
-        InputRequests, InputRequiredResult, InputResponses, ReadResourceResult, RequestStateCodec,
-        Resource, ResourceContents, SealOptions,
+        CallToolResponse, ElicitRequestParams, ElicitationAction, InputRequests,
+        InputRequiredResult, InputResponses, ReadResourceResult, RequestStateCodec, Resource,
+        ResourceContents, SealOptions,
     },
     service::RequestContext,
 };
@@ -61,6 +61,7 @@ use crate::{
     metrics::Metrics,
     policy::{Decision, Mode, Switches, Thresholds, decide},
     risk::{Action, Assessment, RiskLevel, RiskRules, RulesError},
+    tools::failure,
 };
 
 /// URI of the resource with the most recent audit records.
@@ -677,6 +678,32 @@ impl Safety {
             .with_mime_type("application/jsonl")
     }
 
+    /// The resources every opsmcp server publishes: its metrics and the recent audit records.
+    pub fn server_resources() -> rmcp::model::ListResourcesResult {
+        use crate::tools::CachingHints as _;
+        rmcp::model::ListResourcesResult::with_all_items(vec![
+            crate::tools::metrics_resource(),
+            Self::audit_resource(),
+        ])
+        .cache(300_000, rmcp::model::CacheScope::Public)
+    }
+
+    /// Read one of [`Safety::server_resources`]; any other URI is not found.
+    pub async fn read_server_resource(
+        &self,
+        uri: &str,
+        metrics: &Metrics,
+    ) -> Result<rmcp::model::ReadResourceResponse, ErrorData> {
+        match uri {
+            crate::metrics::METRICS_RESOURCE_URI => Ok(crate::tools::read_metrics(metrics).into()),
+            AUDIT_RESOURCE_URI => Ok(self.read_audit().await?.into()),
+            _ => Err(ErrorData::resource_not_found(
+                "Resource not found",
+                Some(json!({ "uri": uri })),
+            )),
+        }
+    }
+
     /// The contents of [`AUDIT_RESOURCE_URI`].
     pub async fn read_audit(&self) -> Result<ReadResourceResult, ErrorData> {
         let audit = self.inner.audit.clone();
@@ -818,12 +845,11 @@ impl Ticket {
                 &self.safety.inner.breaker_config
             ),
         );
-        let mut result =
-            CallToolResult::success(vec![ContentBlock::text(format!("{text}{footer}"))]);
-        if outcome.is_err() {
-            result.is_error = Some(true);
+        let body = format!("{text}{footer}");
+        match outcome {
+            Ok(_) => crate::tools::text(body).into(),
+            Err(_) => failure(body).into(),
         }
-        result.into()
     }
 }
 
@@ -852,12 +878,11 @@ fn describe(proposal: &Proposal, assessment: &Assessment) -> String {
 
 /// Not executed: refused, skipped, declined.
 fn refusal(proposal: &Proposal, assessment: &Assessment, why: &str) -> CallToolResponse {
-    let mut result = CallToolResult::success(vec![ContentBlock::text(format!(
+    failure(format!(
         "NOT EXECUTED: {why}.\n{}",
         describe(proposal, assessment)
-    ))]);
-    result.is_error = Some(true);
-    result.into()
+    ))
+    .into()
 }
 
 /// Plan mode's answer: what would run, its risk and the preview.
@@ -869,7 +894,7 @@ fn plan(proposal: &Proposal, assessment: &Assessment, preview: Option<&str>) -> 
     if let Some(p) = preview {
         let _ = write!(text, "\npreview:\n{p}");
     }
-    CallToolResult::success(vec![ContentBlock::text(text)]).into()
+    crate::tools::text(text).into()
 }
 
 fn form_message(

@@ -6,6 +6,7 @@
 //! - [`output`]: tables, cursors, token budgets and time parsing for tool output;
 //! - [`metrics`]: Prometheus metrics of tool calls and backend requests;
 //! - [`tools`]: tool annotations derived from each tool's declared effect;
+//! - [`units`]: Kubernetes resource quantities;
 //! - the safety engine: [`risk`] (classification), [`policy`] (the decision), [`breaker`]
 //!   (automatic execution stops after repeated failures) and [`audit`] (the hash-chained log),
 //!   put to work in tool calls by [`approval`] (elicitation, request state, audit records).
@@ -25,5 +26,6 @@ pub mod policy;
 pub mod risk;
 pub mod serve;
 pub mod tools;
+pub mod units;
 
 pub use rmcp;

@@ -17,12 +17,9 @@ pub mod workloads;
 use std::sync::Arc;
 
 use opsmcp_core::{
-    approval::{AUDIT_RESOURCE_URI, Safety},
-    metrics::{METRICS_RESOURCE_URI, Metrics},
-    tools::{
-        CachingHints, Effect, call_instrumented, compact_schemas, declare_effects,
-        metrics_resource, read_metrics,
-    },
+    approval::Safety,
+    metrics::Metrics,
+    tools::{CachingHints, Effect, call_instrumented, compact_schemas, declare_effects},
 };
 use rmcp::{
     ErrorData, RoleServer, ServerHandler,
@@ -216,10 +213,7 @@ impl ServerHandler for KubernetesServer {
         _request: Option<PaginatedRequestParams>,
         _cx: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        Ok(
-            ListResourcesResult::with_all_items(vec![metrics_resource(), Safety::audit_resource()])
-                .cache(300_000, CacheScope::Public),
-        )
+        Ok(Safety::server_resources())
     }
 
     async fn read_resource(
@@ -227,15 +221,9 @@ impl ServerHandler for KubernetesServer {
         request: ReadResourceRequestParams,
         _cx: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        if request.uri == METRICS_RESOURCE_URI {
-            return Ok(read_metrics(&self.inner.metrics).into());
-        }
-        if request.uri == AUDIT_RESOURCE_URI {
-            return Ok(self.inner.safety.read_audit().await?.into());
-        }
-        Err(ErrorData::resource_not_found(
-            "Resource not found",
-            Some(serde_json::json!({ "uri": request.uri })),
-        ))
+        self.inner
+            .safety
+            .read_server_resource(&request.uri, &self.inner.metrics)
+            .await
     }
 }
