@@ -15,6 +15,7 @@ use std::{
 
 pub mod demo;
 pub mod docs;
+pub mod mcp;
 pub mod prometheus;
 
 use anyhow::{Context, Result, bail};

@@ -1,29 +1,47 @@
 //! opsmcp-kubernetes through a real MCP client (rmcp, in process) against the sandbox cluster
 //! running the incident scenario.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use opsmcp_core::{
     approval::Safety, config::Cli, identity, metrics::Metrics, tools::annotation_problems,
 };
+use opsmcp_e2e::mcp::ToolClient;
 use opsmcp_kubernetes::{KubernetesServer, config::KubernetesArgs};
 use opsmcp_sandbox::{
     Sandbox,
     scenario::{INCIDENT, Scenario},
 };
-use rmcp::{RoleClient, ServiceExt, model::CallToolRequestParams, service::RunningService};
-use serde_json::{Value, json};
+use rmcp::{RoleClient, ServiceExt, model::CallToolRequestParams};
+use serde_json::json;
 
 struct Setup {
-    client: RunningService<RoleClient, ()>,
+    tools: ToolClient,
     sandbox: Sandbox,
     dir: std::path::PathBuf,
+}
+
+impl std::ops::Deref for Setup {
+    type Target = ToolClient;
+    fn deref(&self) -> &ToolClient {
+        &self.tools
+    }
 }
 
 impl Drop for Setup {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// The server with these command-line arguments (after the program name).
+fn server(args: &[String]) -> KubernetesServer {
+    let mut argv = vec!["opsmcp-kubernetes".to_owned()];
+    argv.extend(args.iter().cloned());
+    let cli: Cli<KubernetesArgs> = opsmcp_core::config::parse_from(identity!(), argv).unwrap();
+    let metrics = Metrics::new(identity!());
+    let safety = Safety::new(identity!(), &cli.safety, &metrics).unwrap();
+    KubernetesServer::new(&cli.server, safety, metrics)
 }
 
 async fn setup(extra: &[&str]) -> Setup {
@@ -35,75 +53,19 @@ async fn setup(extra: &[&str]) -> Setup {
     std::fs::create_dir_all(&dir).unwrap();
     let kubeconfig = dir.join("kubeconfig");
     std::fs::write(&kubeconfig, sandbox.kubeconfig()).unwrap();
-    let mut argv = vec![
-        "opsmcp-kubernetes".to_owned(),
-        "--kubeconfig".into(),
+    let mut args = vec![
+        "--kubeconfig".to_owned(),
         kubeconfig.display().to_string(),
         "--audit-log".into(),
         dir.join("audit.jsonl").display().to_string(),
         "--kubectl-cache-dir".into(),
         dir.join("kubectl-cache").display().to_string(),
     ];
-    argv.extend(extra.iter().map(|s| s.to_string()));
-    let cli: Cli<KubernetesArgs> = opsmcp_core::config::parse_from(identity!(), argv).unwrap();
-    let metrics = Metrics::new(identity!());
-    let safety = Safety::new(identity!(), &cli.safety, &metrics).unwrap();
-    let server = KubernetesServer::new(&cli.server, safety, metrics);
-    let (a, b) = tokio::io::duplex(1 << 20);
-    tokio::spawn(async move {
-        let _ = server.serve(a).await.unwrap().waiting().await;
-    });
+    args.extend(extra.iter().map(|s| s.to_string()));
     Setup {
-        client: ().serve(b).await.unwrap(),
+        tools: ToolClient::in_process(server(&args), Duration::from_secs(30)).await,
         sandbox,
         dir,
-    }
-}
-
-impl Setup {
-    async fn call(&self, tool: &str, arguments: Value) -> (bool, String) {
-        let Value::Object(arguments) = arguments else {
-            panic!("arguments are an object")
-        };
-        let result = self
-            .client
-            .call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments))
-            .await
-            .unwrap_or_else(|e| panic!("{tool}: {e}"));
-        let value = serde_json::to_value(&result).unwrap();
-        (
-            value["isError"] == json!(true),
-            value["content"][0]["text"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-        )
-    }
-
-    async fn ok(&self, tool: &str, arguments: Value) -> String {
-        let (is_error, text) = self.call(tool, arguments).await;
-        assert!(!is_error, "{tool} failed: {text}");
-        text
-    }
-
-    async fn eventually(
-        &self,
-        tool: &str,
-        arguments: Value,
-        check: impl Fn(&str) -> bool,
-    ) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let text = self.ok(tool, arguments.clone()).await;
-            if check(&text) {
-                return text;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{tool} never satisfied the check:\n{text}"
-            );
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        }
     }
 }
 
@@ -235,32 +197,17 @@ async fn allowed_namespaces_are_enforced_and_unreachable_clusters_explained() {
         .unwrap()
         .port();
     std::fs::write(dir.join("kc"), format!("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:{port}\ncontexts:\n- name: down\n  context:\n    cluster: c\n    user: u\ncurrent-context: down\nusers:\n- name: u\n  user: {{}}\n")).unwrap();
-    let (kc, audit) = (dir.join("kc"), dir.join("a.jsonl"));
-    let argv = [
-        "opsmcp-kubernetes",
-        "--kubeconfig",
-        kc.to_str().unwrap(),
-        "--audit-log",
-        audit.to_str().unwrap(),
-    ];
-    let cli: Cli<KubernetesArgs> = opsmcp_core::config::parse_from(identity!(), argv).unwrap();
-    let metrics = Metrics::new(identity!());
-    let server = KubernetesServer::new(
-        &cli.server,
-        Safety::new(identity!(), &cli.safety, &metrics).unwrap(),
-        metrics,
-    );
-    let (a, b) = tokio::io::duplex(1 << 16);
-    tokio::spawn(async move {
-        let _ = server.serve(a).await.unwrap().waiting().await;
-    });
-    let client = ().serve(b).await.unwrap();
-    let result = client
-        .call_tool(CallToolRequestParams::new("pods_list").with_arguments(serde_json::Map::new()))
-        .await
-        .unwrap();
-    let value = serde_json::to_value(&result).unwrap();
-    let text = value["content"][0]["text"].as_str().unwrap();
+    let down = ToolClient::in_process(
+        server(&[
+            "--kubeconfig".into(),
+            dir.join("kc").display().to_string(),
+            "--audit-log".into(),
+            dir.join("a.jsonl").display().to_string(),
+        ]),
+        Duration::from_secs(30),
+    )
+    .await;
+    let (_, text) = down.call("pods_list", json!({})).await;
     assert!(
         text.contains(&format!(
             "cannot reach the cluster of context `down` at http://127.0.0.1:{port}/"
@@ -741,25 +688,16 @@ impl rmcp::ClientHandler for ProgressLog {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verification_reports_progress_while_it_waits() {
     let s = setup(&["--mode", "yolo", "--verify-timeout-secs", "3"]).await;
-    let kubeconfig = s.dir.join("kubeconfig");
-    let argv = [
-        "opsmcp-kubernetes".to_owned(),
+    let server = server(&[
         "--kubeconfig".into(),
-        kubeconfig.display().to_string(),
+        s.dir.join("kubeconfig").display().to_string(),
         "--audit-log".into(),
         s.dir.join("progress-audit.jsonl").display().to_string(),
         "--mode".into(),
         "yolo".into(),
         "--verify-timeout-secs".into(),
         "3".into(),
-    ];
-    let cli: Cli<KubernetesArgs> = opsmcp_core::config::parse_from(identity!(), argv).unwrap();
-    let metrics = Metrics::new(identity!());
-    let server = KubernetesServer::new(
-        &cli.server,
-        Safety::new(identity!(), &cli.safety, &metrics).unwrap(),
-        metrics,
-    );
+    ]);
     let (a, b) = tokio::io::duplex(1 << 16);
     tokio::spawn(async move {
         let _ = server.serve(a).await.unwrap().waiting().await;

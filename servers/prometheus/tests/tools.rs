@@ -1,10 +1,7 @@
 //! Every tool of opsmcp-prometheus through a real MCP client (rmcp, in process) against a real
 //! Prometheus and Alertmanager started by the harness with six hours of incident history.
 
-use std::{
-    sync::OnceLock,
-    time::{Duration, Instant},
-};
+use std::{sync::OnceLock, time::Duration};
 
 use opsmcp_core::{
     approval::{AUDIT_RESOURCE_URI, Safety},
@@ -15,13 +12,12 @@ use opsmcp_core::{
     output::estimate_tokens,
     tools::annotation_problems,
 };
-use opsmcp_e2e::prometheus::{Backends, WORKER_POD};
-use opsmcp_prometheus::{PrometheusServer, config::PrometheusArgs};
-use rmcp::{
-    RoleClient, ServiceExt,
-    model::{CallToolRequestParams, ReadResourceRequestParams},
-    service::RunningService,
+use opsmcp_e2e::{
+    mcp::ToolClient,
+    prometheus::{Backends, WORKER_POD},
 };
+use opsmcp_prometheus::{PrometheusServer, config::PrometheusArgs};
+use rmcp::model::{CallToolRequestParams, ReadResourceRequestParams};
 use serde_json::{Value, json};
 
 /// One Prometheus + Alertmanager for the whole test binary (started on first use).
@@ -51,9 +47,16 @@ fn args(extra: &[&str]) -> Cli<PrometheusArgs> {
 }
 
 struct Client {
-    client: RunningService<RoleClient, ()>,
+    tools: ToolClient,
     metrics: Metrics,
     audit: std::path::PathBuf,
+}
+
+impl std::ops::Deref for Client {
+    type Target = ToolClient;
+    fn deref(&self) -> &ToolClient {
+        &self.tools
+    }
 }
 
 impl Drop for Client {
@@ -68,64 +71,14 @@ async fn connect(cli: Cli<PrometheusArgs>) -> Client {
     let metrics = Metrics::new(identity!());
     let safety = Safety::new(identity!(), &cli.safety, &metrics).unwrap();
     let server = PrometheusServer::new(&cli.server, safety, metrics.clone()).unwrap();
-    let (a, b) = tokio::io::duplex(1 << 20);
-    tokio::spawn(async move {
-        let running = server.serve(a).await.unwrap();
-        let _ = running.waiting().await;
-    });
     Client {
-        client: ().serve(b).await.unwrap(),
+        tools: ToolClient::in_process(server, Duration::from_secs(45)).await,
         metrics,
         audit: cli.safety.audit_path(),
     }
 }
 
 impl Client {
-    /// Call a tool; returns (is_error, text).
-    async fn call(&self, tool: &str, arguments: Value) -> (bool, String) {
-        let Value::Object(arguments) = arguments else {
-            panic!("arguments are an object")
-        };
-        let result = self
-            .client
-            .call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments))
-            .await
-            .unwrap_or_else(|e| panic!("{tool}: {e}"));
-        let value = serde_json::to_value(&result).unwrap();
-        let text = value["content"][0]["text"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        (value["isError"] == json!(true), text)
-    }
-
-    async fn ok(&self, tool: &str, arguments: Value) -> String {
-        let (is_error, text) = self.call(tool, arguments).await;
-        assert!(!is_error, "{tool} failed: {text}");
-        text
-    }
-
-    /// Call until `check` holds (alerts and scrapes take a few seconds to appear).
-    async fn eventually(
-        &self,
-        tool: &str,
-        arguments: Value,
-        check: impl Fn(&str) -> bool,
-    ) -> String {
-        let deadline = Instant::now() + Duration::from_secs(45);
-        loop {
-            let text = self.ok(tool, arguments.clone()).await;
-            if check(&text) {
-                return text;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{tool} never satisfied the check; last answer:\n{text}"
-            );
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-    }
-
     fn backend_requests(&self) -> usize {
         self.metrics
             .render()

@@ -1,0 +1,76 @@
+//! An in-process MCP client for server tests: the server and rmcp's client over a duplex pipe,
+//! and tool calls reduced to (is_error, text).
+
+use std::time::{Duration, Instant};
+
+use rmcp::{
+    RoleClient, ServerHandler, ServiceExt, model::CallToolRequestParams, service::RunningService,
+};
+use serde_json::{Value, json};
+
+pub struct ToolClient {
+    pub client: RunningService<RoleClient, ()>,
+    /// How long [`ToolClient::eventually`] keeps trying.
+    patience: Duration,
+}
+
+impl ToolClient {
+    /// Serve `server` in this process and connect to it.
+    pub async fn in_process<S: ServerHandler>(server: S, patience: Duration) -> Self {
+        let (a, b) = tokio::io::duplex(1 << 20);
+        tokio::spawn(async move {
+            let running = server.serve(a).await.unwrap();
+            let _ = running.waiting().await;
+        });
+        Self {
+            client: ().serve(b).await.unwrap(),
+            patience,
+        }
+    }
+
+    /// Call a tool; returns (is_error, text).
+    pub async fn call(&self, tool: &str, arguments: Value) -> (bool, String) {
+        let Value::Object(arguments) = arguments else {
+            panic!("arguments are an object")
+        };
+        let result = self
+            .client
+            .call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments))
+            .await
+            .unwrap_or_else(|e| panic!("{tool}: {e}"));
+        let value = serde_json::to_value(&result).unwrap();
+        let text = value["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        (value["isError"] == json!(true), text)
+    }
+
+    /// Call a tool that must succeed; its text.
+    pub async fn ok(&self, tool: &str, arguments: Value) -> String {
+        let (is_error, text) = self.call(tool, arguments).await;
+        assert!(!is_error, "{tool} failed: {text}");
+        text
+    }
+
+    /// Call until `check` holds (backends and controllers take a moment to act).
+    pub async fn eventually(
+        &self,
+        tool: &str,
+        arguments: Value,
+        check: impl Fn(&str) -> bool,
+    ) -> String {
+        let deadline = Instant::now() + self.patience;
+        loop {
+            let text = self.ok(tool, arguments.clone()).await;
+            if check(&text) {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{tool} never satisfied the check; last answer:\n{text}"
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+}
