@@ -23,6 +23,9 @@ test:
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
+    # cargo-deny reads every platform's dependencies: fetch them all first (a fresh machine
+    # has only this platform's), then check without touching the network again.
+    cargo fetch --locked
     cargo deny --offline check licenses bans sources
 
 # Only the official MCP conformance suite against the fixture (both protocol revisions)
