@@ -18,6 +18,7 @@
 pub mod ast;
 pub mod lexer;
 mod parser;
+pub mod patterns;
 
 pub use ast::*;
 pub use lexer::parse_duration;

@@ -63,6 +63,7 @@ pub fn router(cluster: Arc<Cluster>) -> Router {
                 )
             }),
         )
+        .merge(crate::loki::http::router())
         .fallback(dispatch)
         .with_state(cluster)
 }

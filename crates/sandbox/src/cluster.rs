@@ -37,6 +37,12 @@ pub struct ContainerSim {
     pub backoff_until: Option<i64>,
     pub backoff_noted: bool,
     pub pull_attempts: u64,
+    /// Lines written since the log agent last shipped them (ns, line), and kernel lines about
+    /// this container (the OOM killer's).
+    pub unshipped: Vec<(i64, String)>,
+    pub kernel: Vec<(i64, String)>,
+    /// Draws for generated lines.
+    pub dice: crate::loki::history::Dice,
 }
 
 /// (namespace, pod, container)
@@ -49,6 +55,8 @@ pub struct Cluster {
     behaviors: Mutex<Behaviors>,
     /// Types declared by CustomResourceDefinitions (leaked: a test cluster declares few).
     custom: Mutex<Vec<&'static ResourceType>>,
+    /// The logs the cluster's containers (and nodes) ship, served by the Loki stand-in.
+    loki: crate::loki::Loki,
 }
 
 impl Cluster {
@@ -148,6 +156,10 @@ impl Cluster {
 
     pub fn set_behaviors(&self, behaviors: Behaviors) {
         *self.behaviors.lock().unwrap_or_else(|e| e.into_inner()) = behaviors;
+    }
+
+    pub fn loki(&self) -> &crate::loki::Loki {
+        &self.loki
     }
 
     pub fn store(&self) -> MutexGuard<'_, Store> {

@@ -22,8 +22,14 @@ use crate::{
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "behavior", rename_all = "snake_case")]
 pub enum Behavior {
-    /// Starts, serves, logs now and then.
-    Healthy { memory_mib: u64, cpu_millis: u64 },
+    /// Starts, serves, logs now and then — with `access_log`, a JSON line per request (the
+    /// checkout service's format).
+    Healthy {
+        memory_mib: u64,
+        cpu_millis: u64,
+        #[serde(default)]
+        access_log: bool,
+    },
     /// Holds `step_mib` more every `every_secs` (a cache it never frees) until it holds
     /// `plateau_mib`; with a lower memory limit it is OOM-killed on the way.
     Leak {
@@ -44,6 +50,7 @@ impl Default for Behavior {
         Behavior::Healthy {
             memory_mib: 24,
             cpu_millis: 5,
+            access_log: false,
         }
     }
 }
@@ -67,6 +74,10 @@ fn ip_for(name: &str) -> String {
 
 fn condition(kind: &str, status: bool, ts: &str) -> Value {
     json!({ "type": kind, "status": if status { "True" } else { "False" }, "lastProbeTime": null, "lastTransitionTime": ts })
+}
+
+fn now_ns() -> i64 {
+    jiff::Timestamp::now().as_nanosecond() as i64
 }
 
 fn now_s() -> i64 {
@@ -220,6 +231,7 @@ fn run(cluster: &Cluster, pod: &Value, behaviors: &Behaviors) {
         .unwrap_or_default();
     let mut notes: Vec<(&'static str, &'static str, String)> = Vec::new();
     let mut views = Vec::new();
+    let mut shipped = Vec::new();
     {
         let mut sims = cluster.containers();
         for c in &containers {
@@ -237,8 +249,14 @@ fn run(cluster: &Cluster, pod: &Value, behaviors: &Behaviors) {
             views.push(advance(
                 sim, &cname, &image, &behavior, limit, old, &mut notes, &name,
             ));
+            shipped.push((
+                cname,
+                std::mem::take(&mut sim.unshipped),
+                std::mem::take(&mut sim.kernel),
+            ));
         }
     }
+    ship(cluster, pod, shipped);
     let ts = now();
     let all_ready = views.iter().all(|v| v.ready);
     let any_running = views.iter().any(|v| v.running);
@@ -282,6 +300,30 @@ fn run(cluster: &Cluster, pod: &Value, behaviors: &Behaviors) {
     }
 }
 
+/// A container's name, its new output and kernel lines about it, each as (ns, line).
+type Shipped = (String, Vec<(i64, String)>, Vec<(i64, String)>);
+
+/// What a log agent on the node does: container output to the pod's stream, kernel lines to
+/// the node's.
+fn ship(cluster: &Cluster, pod: &Value, shipped: Vec<Shipped>) {
+    use crate::loki::{DEFAULT_TENANT, history};
+    let app = pod
+        .pointer("/metadata/labels/app")
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| name_of(pod));
+    let node = pod
+        .pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    for (container, stdout, kernel) in shipped {
+        let labels = history::container_labels(namespace_of(pod), name_of(pod), &container, app);
+        cluster.loki().push(DEFAULT_TENANT, labels, stdout);
+        cluster
+            .loki()
+            .push(DEFAULT_TENANT, history::kernel_labels(node), kernel);
+    }
+}
+
 fn node_ip(store: &Store, pod: &Value) -> String {
     let node = pod
         .pointer("/spec/nodeName")
@@ -318,7 +360,9 @@ fn qos(containers: &[Value]) -> &'static str {
 }
 
 fn log(sim: &mut ContainerSim, line: String) {
-    sim.logs.push((now_s(), format!("{} {line}", now())));
+    let line = format!("{} {line}", now());
+    sim.unshipped.push((now_ns(), line.clone()));
+    sim.logs.push((now_s(), line));
     if sim.logs.len() > 5000 {
         sim.logs.drain(..1000);
     }
@@ -406,6 +450,7 @@ fn advance(
             Behavior::Healthy {
                 memory_mib,
                 cpu_millis,
+                ..
             }
             | Behavior::NeverReady {
                 memory_mib,
@@ -465,6 +510,11 @@ fn advance(
                     && sim.memory > limit
                 {
                     // The kernel's OOM killer: exit 137, no last words.
+                    let pid = 1000 + sim.chunks;
+                    sim.kernel.push((
+                        now_ns(),
+                        crate::loki::history::oom_line(cname, pid, sim.memory / 1024),
+                    ));
                     let finished = ts_of(sim.last_step);
                     status["lastState"] = json!({ "terminated": { "exitCode": 137, "reason": "OOMKilled", "startedAt": ts_of(started), "finishedAt": finished, "containerID": sim.container_id } });
                     let restarts = restarts + 1;
@@ -497,6 +547,20 @@ fn advance(
                     "Unhealthy",
                     "Readiness probe failed: HTTP probe failed with statuscode: 503".into(),
                 ));
+            }
+        }
+        Behavior::Healthy {
+            access_log: true, ..
+        } => {
+            // About a request a second.
+            while t - sim.last_step >= 1 {
+                sim.last_step += 1;
+                let line = crate::loki::history::checkout_line(now_ns(), &mut sim.dice, 0.004);
+                sim.unshipped.push((now_ns(), line.clone()));
+                sim.logs.push((t, line));
+            }
+            if sim.logs.len() > 5000 {
+                sim.logs.drain(..1000);
             }
         }
         _ => {

@@ -8,13 +8,15 @@
 //!   container start, readiness, logs, usage, events;
 //! - [`cluster`]: the state the simulation keeps beside the objects, computed metrics,
 //!   garbage collection;
-//! - [`resources`], [`selectors`], [`patch`], [`table`]: the API's vocabulary.
+//! - [`resources`], [`selectors`], [`patch`], [`table`]: the API's vocabulary;
+//! - [`loki`]: a Loki stand-in on the same address, holding what the containers log.
 
 pub mod api;
 pub mod cluster;
 pub mod controller;
 pub mod exporter;
 pub mod kubelet;
+pub mod loki;
 pub mod patch;
 pub mod quantity;
 pub mod resources;
@@ -61,6 +63,9 @@ impl Sandbox {
         controller::reconcile(&cluster);
         if let Some(s) = scenario {
             s.apply(&cluster).map_err(std::io::Error::other)?;
+            // Pods exist after a pass; the log history is written for them.
+            controller::reconcile(&cluster);
+            loki::history::backfill(&cluster, jiff::Timestamp::now().as_nanosecond() as i64);
         }
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
