@@ -23,6 +23,7 @@ pub mod legacy_sse;
 pub mod metrics;
 pub mod output;
 pub mod policy;
+pub mod remote;
 pub mod risk;
 pub mod serve;
 pub mod tools;

@@ -2,6 +2,7 @@
 //! and creating and expiring silences, which go through the safety engine (medium risk:
 //! planned, asked for or run automatically as the operator's mode says, and audited).
 
+use crate::client::PrometheusApi;
 use jiff::{SignedDuration, Timestamp};
 use opsmcp_core::{
     approval::{Exchange, Gate, Proposal},

@@ -3,14 +3,10 @@
 
 use std::{path::PathBuf, time::Duration};
 
-use opsmcp_core::{
-    config::Secret,
-    http::{Backend, BackendConfig},
-    metrics::Metrics,
-};
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+pub use opsmcp_core::remote::SetupError;
+use opsmcp_core::{config::Secret, metrics::Metrics, remote::RemoteOptions};
 
-use crate::client::{Api, Auth, TokenFile};
+use crate::client::Api;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct PrometheusArgs {
@@ -88,159 +84,40 @@ pub struct PrometheusArgs {
     pub service_label: String,
 }
 
-/// Why the options cannot make a client.
-#[derive(Debug, thiserror::Error)]
-pub enum SetupError {
-    #[error("invalid --prometheus-header `{0}`: expected NAME=VALUE")]
-    Header(String),
-    #[error("cannot read the CA file {path}: {reason}")]
-    Ca { path: PathBuf, reason: String },
-}
-
 impl PrometheusArgs {
-    fn headers(&self) -> Result<HeaderMap, SetupError> {
-        let mut headers = HeaderMap::new();
-        if let Some(org) = &self.prometheus_org_id {
-            let value = HeaderValue::from_str(org)
-                .map_err(|_| SetupError::Header(format!("X-Scope-OrgID={org}")))?;
-            headers.insert("x-scope-orgid", value);
-        }
-        for pair in self
-            .prometheus_headers
-            .iter()
-            .filter(|p| !p.trim().is_empty())
-        {
-            let (name, value) = pair
-                .split_once('=')
-                .ok_or_else(|| SetupError::Header(redact(pair)))?;
-            let name = HeaderName::from_bytes(name.trim().as_bytes())
-                .map_err(|_| SetupError::Header(redact(pair)))?;
-            let mut value = HeaderValue::from_str(value.trim())
-                .map_err(|_| SetupError::Header(redact(pair)))?;
-            value.set_sensitive(true);
-            headers.insert(name, value);
-        }
-        Ok(headers)
-    }
-
-    fn auth(&self) -> Auth {
-        if let Some(path) = &self.prometheus_token_file {
-            return Auth::BearerFile(TokenFile::new(path.clone()));
-        }
-        if let Some(token) = &self.prometheus_token {
-            return Auth::Bearer(token.clone());
-        }
-        match (&self.prometheus_username, &self.prometheus_password) {
-            (Some(username), password) => Auth::Basic {
-                username: username.clone(),
-                password: password.clone().unwrap_or_else(|| Secret::new("")),
-            },
-            _ => Auth::None,
-        }
-    }
-
-    fn secrets(&self) -> Vec<String> {
-        let mut secrets: Vec<String> = [&self.prometheus_password, &self.prometheus_token]
-            .into_iter()
-            .flatten()
-            .map(|s| s.expose().to_owned())
-            .collect();
-        secrets.extend(
-            self.prometheus_headers
-                .iter()
-                .filter_map(|p| p.split_once('='))
-                .map(|(_, v)| v.trim().to_owned()),
-        );
-        secrets
-    }
-
-    /// Check everything that can be checked now (headers, CA file) and return what builds the
-    /// HTTP client later.
-    fn client_spec(&self) -> Result<ClientSpec, SetupError> {
-        let mut certificates = Vec::new();
-        if let Some(path) = &self.prometheus_ca_file {
-            let pem = std::fs::read(path).map_err(|e| SetupError::Ca {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
-            certificates =
-                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| SetupError::Ca {
-                    path: path.clone(),
-                    reason: e.to_string(),
-                })?;
-        }
-        if self.prometheus_insecure_skip_verify {
-            tracing::warn!(
-                "TLS certificate verification is off for Prometheus and Alertmanager (--prometheus-insecure-skip-verify)"
-            );
-        }
-        Ok(ClientSpec {
-            headers: self.headers()?,
-            certificates,
-            insecure: self.prometheus_insecure_skip_verify,
+    fn remote(&self) -> RemoteOptions {
+        RemoteOptions {
+            username: self.prometheus_username.clone(),
+            password: self.prometheus_password.clone(),
+            token: self.prometheus_token.clone(),
+            token_file: self.prometheus_token_file.clone(),
+            org_id: self.prometheus_org_id.clone(),
+            headers: self.prometheus_headers.clone(),
+            ca_file: self.prometheus_ca_file.clone(),
+            insecure_skip_verify: self.prometheus_insecure_skip_verify,
             timeout: Duration::from_secs(self.prometheus_timeout_secs),
-        })
+            max_response_bytes: self.prometheus_max_response_bytes,
+            user_agent: concat!("opsmcp-prometheus/", env!("CARGO_PKG_VERSION")).into(),
+        }
     }
 
     /// The Prometheus API client and, when configured, the Alertmanager one. Nothing is
     /// contacted, and the HTTP client itself is built on first use.
     pub fn apis(&self, metrics: &Metrics) -> Result<(Api, Option<Api>), SetupError> {
-        let spec = std::sync::Arc::new(self.client_spec()?);
-        let make = |name: &str, url: &reqwest::Url| {
-            let mut config = BackendConfig::new(name, url.clone());
-            config.request_timeout = spec.timeout;
-            config.secrets = self.secrets();
-            config.max_body_bytes = self.prometheus_max_response_bytes;
-            let (spec, metrics) = (spec.clone(), metrics.clone());
-            Api::new(
-                name,
-                move || {
-                    Ok(Backend::with_client(
-                        config.clone(),
-                        spec.build()?,
-                        metrics.clone(),
-                    ))
-                },
-                self.auth(),
-            )
+        let remote = self.remote();
+        let (prometheus, alertmanager) = match &self.alertmanager_url {
+            Some(url) => {
+                let [p, a] = remote.apis(
+                    [("prometheus", &self.prometheus_url), ("alertmanager", url)],
+                    metrics,
+                )?;
+                (p, Some(a))
+            }
+            None => {
+                let [p] = remote.apis([("prometheus", &self.prometheus_url)], metrics)?;
+                (p, None)
+            }
         };
-        let prometheus = make("prometheus", &self.prometheus_url);
-        let alertmanager = self
-            .alertmanager_url
-            .as_ref()
-            .map(|url| make("alertmanager", url));
         Ok((prometheus, alertmanager))
-    }
-}
-
-/// Validated settings of the HTTP client.
-struct ClientSpec {
-    headers: HeaderMap,
-    certificates: Vec<reqwest::Certificate>,
-    insecure: bool,
-    timeout: Duration,
-}
-
-impl ClientSpec {
-    fn build(&self) -> Result<reqwest::Client, String> {
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(self.timeout)
-            .default_headers(self.headers.clone())
-            .user_agent(concat!("opsmcp-prometheus/", env!("CARGO_PKG_VERSION")))
-            .tcp_nodelay(true)
-            .danger_accept_invalid_certs(self.insecure);
-        for cert in &self.certificates {
-            builder = builder.add_root_certificate(cert.clone());
-        }
-        builder.build().map_err(|e| e.to_string())
-    }
-}
-
-/// A header pair for an error message: the name only.
-fn redact(pair: &str) -> String {
-    match pair.split_once('=') {
-        Some((name, _)) => format!("{name}=***"),
-        None => "***".into(),
     }
 }

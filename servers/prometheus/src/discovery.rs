@@ -2,6 +2,7 @@
 //! bounded and says how much it left out (Prometheus 2.x ignores `limit` on these endpoints, so
 //! the bound is applied here).
 
+use crate::client::PrometheusApi;
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;

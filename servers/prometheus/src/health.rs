@@ -1,6 +1,7 @@
 //! Scrape and server health: targets (down first, with the last error), TSDB status for
 //! cardinality hunting, and build information with readiness.
 
+use crate::client::PrometheusApi;
 use opsmcp_core::output::Table;
 use rmcp::{
     ErrorData,

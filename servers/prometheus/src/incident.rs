@@ -2,6 +2,7 @@
 //! against its requests and limits (cAdvisor + kube-state-metrics series), and a service's
 //! error ratio now and at its peak over a window.
 
+use crate::client::PrometheusApi;
 use std::collections::BTreeMap;
 
 use jiff::{SignedDuration, Timestamp};

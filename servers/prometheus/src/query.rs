@@ -3,6 +3,7 @@
 //! the points per series and summarise each series by default (min, max, avg, last, first and
 //! last sample time, and a 12-point trend), so a six-hour query costs a few hundred tokens.
 
+use crate::client::PrometheusApi;
 use std::collections::BTreeSet;
 
 use jiff::{SignedDuration, Timestamp};
