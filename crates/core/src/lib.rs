@@ -25,6 +25,7 @@ pub mod output;
 pub mod policy;
 pub mod remote;
 pub mod risk;
+pub mod series;
 pub mod serve;
 pub mod tools;
 pub mod units;
