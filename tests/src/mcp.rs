@@ -4,7 +4,9 @@
 use std::time::{Duration, Instant};
 
 use rmcp::{
-    RoleClient, ServerHandler, ServiceExt, model::CallToolRequestParams, service::RunningService,
+    RoleClient, ServerHandler, ServiceExt,
+    model::{CallToolRequestParams, ProgressNotificationParam},
+    service::{NotificationContext, RunningService},
 };
 use serde_json::{Value, json};
 
@@ -73,4 +75,39 @@ impl ToolClient {
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
     }
+}
+
+/// A client that records the progress notifications it receives.
+#[derive(Clone, Default)]
+pub struct ProgressLog(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl ProgressLog {
+    /// The messages received so far.
+    pub fn messages(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+impl rmcp::ClientHandler for ProgressLog {
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _cx: NotificationContext<RoleClient>,
+    ) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(params.message.unwrap_or_default());
+    }
+}
+
+/// Call a tool with a progress token; the result as JSON.
+pub async fn call_with_progress<C: rmcp::service::Service<RoleClient>>(
+    client: &RunningService<RoleClient, C>,
+    mut params: CallToolRequestParams,
+) -> Value {
+    params.meta = Some(rmcp::model::RequestMetaObject::with_progress_token(
+        rmcp::model::ProgressToken(rmcp::model::NumberOrString::Number(7)),
+    ));
+    serde_json::to_value(client.call_tool(params).await.unwrap()).unwrap()
 }

@@ -88,6 +88,27 @@ pub fn check(query: &str) -> Result<(), ParseError> {
             ),
         ));
     }
+    // Nothing valid ends with an operator.
+    if let Some(last) = p.tokens.last()
+        && !matches!(
+            last.token,
+            Token::RBrace
+                | Token::RParen
+                | Token::RBracket
+                | Token::Str(_)
+                | Token::Number(_)
+                | Token::Duration(_)
+                | Token::Ident(_)
+        )
+    {
+        return Err(ParseError::at(
+            p.len,
+            format!(
+                "syntax error: unexpected end of query after {}",
+                last.token.describe()
+            ),
+        ));
+    }
     if !p.tokens.iter().any(|t| t.token == Token::LBrace) {
         return Err(ParseError::at(
             0,
@@ -102,6 +123,24 @@ pub fn check(query: &str) -> Result<(), ParseError> {
         }
     }
     Ok(())
+}
+
+/// The text of every stream selector in a query (`{app="x"}`), as written, with its parsed
+/// matchers.
+pub fn stream_selectors(query: &str) -> Result<Vec<(String, Vec<Matcher>)>, ParseError> {
+    let mut p = Parser::new(query)?;
+    let mut out = Vec::new();
+    while p.i < p.tokens.len() {
+        if p.peek() == Some(&Token::LBrace) {
+            let from = p.here();
+            let matchers = p.selector()?;
+            let to = p.tokens[p.i - 1].at + 1;
+            out.push((query[from..to].to_owned(), matchers));
+        } else {
+            p.i += 1;
+        }
+    }
+    Ok(out)
 }
 
 struct Parser {
@@ -704,6 +743,10 @@ mod tests {
         for (bad, says) in [
             (r#"{app="a""#, "never closed"),
             (r#"rate({app="a"}[5m]))"#, "unexpected `)`"),
+            (
+                r#"{app="a"} |= "x" |"#,
+                "col 19: syntax error: unexpected end of query after `|`",
+            ),
             (r#"{app=~".*"} |= "x""#, "empty-compatible"),
             (r#"{app="a} |= "x""#, "unterminated string"),
             ("sum(rate(x[5m]))", "needs a stream selector"),
@@ -712,6 +755,15 @@ mod tests {
             let e = check(bad).unwrap_err();
             assert!(e.render(bad).contains(says), "{bad}: {}", e.render(bad));
         }
+    }
+
+    #[test]
+    fn selectors_are_found_as_written() {
+        let q = r#"sum(rate({app="a", ns=~"x|y"} |= "e" [5m])) / sum(rate({app="a"}[5m]))"#;
+        let found = stream_selectors(q).unwrap();
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].0, r#"{app="a", ns=~"x|y"}"#);
+        assert_eq!(found[1].1.len(), 1);
     }
 
     #[test]

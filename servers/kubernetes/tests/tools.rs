@@ -12,7 +12,7 @@ use opsmcp_sandbox::{
     Sandbox,
     scenario::{INCIDENT, Scenario},
 };
-use rmcp::{RoleClient, ServiceExt, model::CallToolRequestParams};
+use rmcp::{ServiceExt, model::CallToolRequestParams};
 use serde_json::json;
 
 struct Setup {
@@ -668,23 +668,6 @@ async fn one_server_many_clusters_by_context() {
     assert!(default.contains("worker-"), "{default}");
 }
 
-/// A client that records the progress notifications it receives.
-#[derive(Clone, Default)]
-struct ProgressLog(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
-
-impl rmcp::ClientHandler for ProgressLog {
-    async fn on_progress(
-        &self,
-        params: rmcp::model::ProgressNotificationParam,
-        _cx: rmcp::service::NotificationContext<RoleClient>,
-    ) {
-        self.0
-            .lock()
-            .unwrap()
-            .push(params.message.unwrap_or_default());
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verification_reports_progress_while_it_waits() {
     let s = setup(&["--mode", "yolo", "--verify-timeout-secs", "3"]).await;
@@ -702,25 +685,22 @@ async fn verification_reports_progress_while_it_waits() {
     tokio::spawn(async move {
         let _ = server.serve(a).await.unwrap().waiting().await;
     });
-    let log = ProgressLog::default();
+    let log = opsmcp_e2e::mcp::ProgressLog::default();
     let client = log.clone().serve(b).await.unwrap();
     // `reports` can never be scheduled (it asks for 20Gi), so the rollout never completes.
-    let mut params = CallToolRequestParams::new("deployment_scale").with_arguments(
+    let params = CallToolRequestParams::new("deployment_scale").with_arguments(
         json!({ "name": "reports", "replicas": 2, "confidence": 0.9 })
             .as_object()
             .unwrap()
             .clone(),
     );
-    params.meta = Some(rmcp::model::RequestMetaObject::with_progress_token(
-        rmcp::model::ProgressToken(rmcp::model::NumberOrString::Number(7)),
-    ));
-    let result = serde_json::to_value(client.call_tool(params).await.unwrap()).unwrap();
+    let result = opsmcp_e2e::mcp::call_with_progress(&client, params).await;
     let text = result["content"][0]["text"].as_str().unwrap();
     assert!(
         text.contains("did not verify: not complete after 3s"),
         "{text}"
     );
-    let messages = log.0.lock().unwrap().clone();
+    let messages = log.messages();
     assert!(
         messages.len() >= 2 && messages[0].contains("ready"),
         "{messages:?}"

@@ -1,0 +1,204 @@
+//! opsmcp-loki: an MCP server for Grafana Loki.
+//!
+//! [`LokiServer`] holds the API client and the tool router; each tool group lives in its own
+//! module: [`logs`] (log queries and text search, the cost guard), [`metric`] (LogQL metric
+//! queries), [`discovery`] (labels, values, series, index stats), [`patterns`] (error
+//! categorisation) and [`tail`] (following a query over WebSocket). Queries are checked locally
+//! with `opsmcp-logql` before they are sent; the server never contacts Loki at start-up.
+
+pub mod client;
+pub mod config;
+pub mod discovery;
+pub mod logs;
+pub mod metric;
+pub mod patterns;
+pub mod tail;
+
+use std::sync::Arc;
+
+use opsmcp_core::{
+    approval::Safety,
+    metrics::Metrics,
+    tools::{CachingHints, Effect, call_instrumented, compact_schemas, declare_effects},
+};
+use rmcp::{
+    ErrorData, RoleServer, ServerHandler,
+    handler::server::{router::tool::ToolRouter, tool::ToolCallContext},
+    model::{
+        CacheScope, CallToolRequestParams, CallToolResponse, Implementation, InitializeResult,
+        ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
+        ReadResourceResponse, ServerCapabilities, Tool,
+    },
+    service::RequestContext,
+};
+
+use crate::{
+    client::{Api, ApiError},
+    config::LokiArgs,
+};
+
+/// Every tool and what it does to the world; annotations are derived from this table.
+const EFFECTS: &[(&str, Effect)] = &[
+    ("logs_query", Effect::Read),
+    ("logs_search", Effect::Read),
+    ("logs_metric_query", Effect::Read),
+    ("logs_labels", Effect::Read),
+    ("logs_label_values", Effect::Read),
+    ("logs_series", Effect::Read),
+    ("logs_stats", Effect::Read),
+    ("logs_patterns", Effect::Read),
+    ("logs_tail", Effect::Read),
+];
+
+struct Inner {
+    api: Api,
+    metrics: Metrics,
+    safety: Safety,
+    router: ToolRouter<LokiServer>,
+    tools: Vec<Tool>,
+    max_scan_bytes: u64,
+    service_label: String,
+}
+
+/// The server; cheap to clone (one clone per MCP session).
+#[derive(Clone)]
+pub struct LokiServer {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for LokiServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LokiServer")
+            .field("tools", &self.inner.tools.len())
+            .finish()
+    }
+}
+
+impl LokiServer {
+    /// Build the server from its options; Loki is not contacted.
+    pub fn new(
+        args: &LokiArgs,
+        safety: Safety,
+        metrics: Metrics,
+    ) -> Result<Self, config::SetupError> {
+        let api = args.api(&metrics)?;
+        let mut router = Self::logs_router()
+            + Self::metric_router()
+            + Self::discovery_router()
+            + Self::patterns_router()
+            + Self::tail_router();
+        declare_effects(&mut router, EFFECTS, true).expect("EFFECTS lists every tool");
+        compact_schemas(&mut router);
+        let tools = router.list_all();
+        Ok(Self {
+            inner: Arc::new(Inner {
+                api,
+                metrics,
+                safety,
+                router,
+                tools,
+                max_scan_bytes: args.max_scan_bytes,
+                service_label: args.service_label.clone(),
+            }),
+        })
+    }
+
+    pub(crate) fn api(&self) -> &Api {
+        &self.inner.api
+    }
+
+    pub(crate) fn max_scan_bytes(&self) -> u64 {
+        self.inner.max_scan_bytes
+    }
+
+    pub(crate) fn service_label(&self) -> &str {
+        &self.inner.service_label
+    }
+
+    /// Readiness for `/readyz`: Loki answers `/ready`.
+    pub async fn ready(&self) -> Result<(), String> {
+        self.api()
+            .get_text("ready")
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    /// A failed call as a person reads it; a LogQL error from Loki gets a caret under the
+    /// column it names.
+    pub(crate) fn explain(&self, query: &str, error: ApiError) -> String {
+        let ApiError::Rejected { message, .. } = &error else {
+            return error.to_string();
+        };
+        let Some(column) = message
+            .split_once(", col ")
+            .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|c| c.parse::<usize>().ok())
+        else {
+            return format!("Loki rejected the query: {message}");
+        };
+        let single_line = !query.contains('\n');
+        let mut out = format!("Loki rejected the query: {message}");
+        if single_line && column >= 1 {
+            out.push_str(&format!("\n  {query}\n  {}^", " ".repeat(column - 1)));
+        }
+        out
+    }
+}
+
+impl ServerHandler for LokiServer {
+    fn get_info(&self) -> InitializeResult {
+        InitializeResult::new(ServerCapabilities::builder().enable_tools().enable_resources().build())
+            .with_server_info(Implementation::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION")))
+            .with_instructions(
+                "Grafana Loki logs. Find labels with logs_labels/logs_label_values, read a service's logs with \
+                 logs_search (no LogQL needed) or logs_query, group errors with logs_patterns, count with \
+                 logs_metric_query. Times accept now-1h, 15m (ago), RFC 3339 or unix seconds.",
+            )
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _cx: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        Ok(ListToolsResult::with_all_items(self.inner.tools.clone())
+            .cache(300_000, CacheScope::Public))
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.inner.router.get(name).cloned()
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        cx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        call_instrumented(
+            &self.inner.router,
+            &self.inner.metrics,
+            ToolCallContext::new(self, request, cx),
+        )
+        .await
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _cx: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        Ok(Safety::server_resources())
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _cx: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        self.inner
+            .safety
+            .read_server_resource(&request.uri, &self.inner.metrics)
+            .await
+    }
+}

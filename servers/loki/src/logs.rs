@@ -1,0 +1,632 @@
+//! Log lines: `logs_query` (any LogQL log query) and `logs_search` (a service and a text, the
+//! LogQL written for the model). Output groups lines by stream, states the labels every stream
+//! shares once, shows each stream's lines oldest first with the time of day, cuts long lines
+//! with a marker, and ends with what was returned and how to get the rest. A cost guard checks
+//! `index/stats` before broad queries over long ranges.
+
+use std::fmt::Write as _;
+
+use jiff::{SignedDuration, Timestamp};
+use opsmcp_core::{
+    or_fail,
+    output::parse_time,
+    series::{common_labels, series},
+    tools::{failure, text},
+};
+use opsmcp_logql::{MatchOp, escape_regex, escape_string};
+use rmcp::{
+    ErrorData,
+    handler::server::wrapper::Parameters,
+    model::CallToolResult,
+    schemars::{self, JsonSchema},
+    tool, tool_router,
+};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::{
+    LokiServer,
+    client::{IndexStats, Labels, LokiApi, QueryData, StreamResult, nanos},
+};
+
+/// backward (newest lines, default) or forward (oldest lines)
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    #[default]
+    Backward,
+    Forward,
+}
+
+/// compact (default) or raw
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LineStyle {
+    /// JSON lines as key=value, a leading timestamp equal to the entry's dropped
+    #[default]
+    Compact,
+    /// Lines exactly as stored
+    Raw,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct QueryArgs {
+    /// LogQL log query, e.g. {app="checkout"} |= "timeout" | json | status >= 500
+    pub query: String,
+    #[serde(flatten)]
+    pub window: Window,
+}
+
+/// Range, paging and shaping shared by the log tools.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct Window {
+    /// now-1h (default), 30m (ago), RFC 3339, unix seconds
+    pub start: Option<String>,
+    /// Default now
+    pub end: Option<String>,
+    /// Most lines (default 100, max 5000)
+    pub limit: Option<usize>,
+    pub direction: Option<Direction>,
+    /// Cut lines longer than this (default 300)
+    pub max_line_chars: Option<usize>,
+    pub lines: Option<LineStyle>,
+    /// Run even if the cost guard refuses
+    pub allow_large_scan: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct SearchArgs {
+    /// Service: value of the service label (LOKI_SERVICE_LABEL, default app)
+    pub service: String,
+    /// Literal text to find (escaped for you)
+    pub text: Option<String>,
+    /// Case-insensitive match
+    pub ignore_case: Option<bool>,
+    pub namespace: Option<String>,
+    /// Label to match the service against instead of the default
+    pub label: Option<String>,
+    #[serde(flatten)]
+    pub window: Window,
+}
+
+/// Longest range a query without a selective matcher runs before the cost guard asks
+/// `index/stats`.
+const GUARD_RANGE: SignedDuration = SignedDuration::from_hours(1);
+
+/// Labels that select too much on their own to count as selective.
+const BROAD_LABELS: [&str; 9] = [
+    "cluster",
+    "namespace",
+    "env",
+    "environment",
+    "region",
+    "zone",
+    "stream",
+    "level",
+    "detected_level",
+];
+
+/// A resolved time range.
+#[derive(Debug, Clone, Copy)]
+pub struct Range {
+    pub start: Timestamp,
+    pub end: Timestamp,
+}
+
+impl Range {
+    /// `start` (default `default_start` ago) and `end` (default now).
+    pub fn parse(
+        start: Option<&str>,
+        end: Option<&str>,
+        default_start: &str,
+    ) -> Result<Self, String> {
+        let now = Timestamp::now();
+        let start = parse_time(start.unwrap_or(default_start), now).map_err(|e| e.to_string())?;
+        let end = end
+            .map(|e| parse_time(e, now))
+            .transpose()
+            .map_err(|e| e.to_string())?
+            .unwrap_or(now);
+        if end <= start {
+            return Err(format!(
+                "the range is empty: start {start} is not before end {end}"
+            ));
+        }
+        Ok(Self { start, end })
+    }
+
+    pub fn span(&self) -> SignedDuration {
+        self.end.duration_since(self.start)
+    }
+
+    pub fn params(&self) -> [(&'static str, String); 2] {
+        [("start", nanos(self.start)), ("end", nanos(self.end))]
+    }
+}
+
+#[tool_router(router = logs_router, vis = "pub(crate)")]
+impl LokiServer {
+    /// Run a LogQL log query over a range. Lines grouped by stream (shared labels once),
+    /// oldest first; the footer says whether more exist and how to page.
+    #[tool]
+    pub async fn logs_query(
+        &self,
+        Parameters(args): Parameters<QueryArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
+        self.run_log_query(&args.query, &args.window, "").await
+    }
+
+    /// Find a text in a service's logs without writing LogQL (the query is built and shown).
+    #[tool]
+    pub async fn logs_search(
+        &self,
+        Parameters(args): Parameters<SearchArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let label = args.label.as_deref().unwrap_or(self.service_label());
+        let query = search_query(
+            label,
+            &args.service,
+            args.namespace.as_deref(),
+            args.text.as_deref(),
+            args.ignore_case.unwrap_or(false),
+        );
+        let shown = format!("query: {query}\n");
+        self.run_log_query(&query, &args.window, &shown).await
+    }
+}
+
+/// `{label="service", namespace="ns"} |= "text"` (or `|~ "(?i)…"` ignoring case), with the
+/// text escaped so it matches literally.
+pub fn search_query(
+    label: &str,
+    service: &str,
+    namespace: Option<&str>,
+    text: Option<&str>,
+    ignore_case: bool,
+) -> String {
+    let mut q = format!("{{{label}={}", escape_string(service));
+    if let Some(ns) = namespace {
+        let _ = write!(q, ", namespace={}", escape_string(ns));
+    }
+    q.push('}');
+    match text.filter(|t| !t.is_empty()) {
+        Some(t) if ignore_case => {
+            let _ = write!(
+                q,
+                " |~ {}",
+                escape_string(&format!("(?i){}", escape_regex(t)))
+            );
+        }
+        Some(t) => {
+            let _ = write!(q, " |= {}", escape_string(t));
+        }
+        None => {}
+    }
+    q
+}
+
+impl LokiServer {
+    /// Run a log query and render it, `prefix` first.
+    async fn run_log_query(
+        &self,
+        query: &str,
+        window: &Window,
+        prefix: &str,
+    ) -> Result<CallToolResult, ErrorData> {
+        if let Err(e) = opsmcp_logql::check(query) {
+            return Ok(failure(format!("{prefix}{}", local_error(query, &e))));
+        }
+        let range = or_fail!(Range::parse(
+            window.start.as_deref(),
+            window.end.as_deref(),
+            "1h"
+        ));
+        let limit = window.limit.unwrap_or(100).clamp(1, 5000);
+        let direction = window.direction.unwrap_or_default();
+        if let Err(refusal) = self
+            .guard(query, range, window.allow_large_scan.unwrap_or(false))
+            .await
+        {
+            return Ok(failure(format!("{prefix}{refusal}")));
+        }
+        let mut params = vec![
+            ("query", query.to_owned()),
+            ("limit", limit.to_string()),
+            (
+                "direction",
+                match direction {
+                    Direction::Backward => "backward",
+                    Direction::Forward => "forward",
+                }
+                .into(),
+            ),
+        ];
+        params.extend(range.params());
+        let data: QueryData = or_fail!(
+            self.api()
+                .loki("loki/api/v1/query_range", &params)
+                .await
+                .map_err(|e| format!("{prefix}{}", self.explain(query, e)))
+        );
+        if data.result_type != "streams" {
+            return Ok(failure(format!(
+                "`{query}` is a metric query ({}); use logs_metric_query for it",
+                data.result_type
+            )));
+        }
+        let streams: Vec<StreamResult> = or_fail!(
+            serde_json::from_value(data.result)
+                .map_err(|e| format!("Loki answered an unexpected shape: {e}"))
+        );
+        let shape = Shape {
+            limit,
+            direction,
+            max_line_chars: window.max_line_chars.unwrap_or(300).max(20),
+            style: window.lines.unwrap_or_default(),
+        };
+        Ok(text(format!("{prefix}{}", render_streams(streams, &shape))))
+    }
+
+    /// Refuse a broad query over a long range that would scan more than the configured bytes.
+    pub(crate) async fn guard(&self, query: &str, range: Range, allow: bool) -> Result<(), String> {
+        if allow {
+            return Ok(());
+        }
+        let Ok(selectors) = opsmcp_logql::stream_selectors(query) else {
+            return Ok(());
+        };
+        let selective = |m: &opsmcp_logql::Matcher| {
+            m.op == MatchOp::Eq && !m.value.is_empty() && !BROAD_LABELS.contains(&m.name.as_str())
+        };
+        let broad: Vec<&String> = selectors
+            .iter()
+            .filter(|(_, matchers)| !matchers.iter().any(selective))
+            .map(|(text, _)| text)
+            .collect();
+        if broad.is_empty() || range.span() <= GUARD_RANGE {
+            return Ok(());
+        }
+        let mut total = IndexStats::default();
+        for selector in broad {
+            let mut params = vec![("query", selector.clone())];
+            params.extend(range.params());
+            // A Loki without index stats (or a gateway that hides them) is not a reason to refuse.
+            let Ok(stats) = self
+                .api()
+                .get_json::<IndexStats>("loki/api/v1/index/stats", &params)
+                .await
+            else {
+                return Ok(());
+            };
+            total.streams += stats.streams;
+            total.entries += stats.entries;
+            total.bytes += stats.bytes;
+        }
+        let limit = self.max_scan_bytes();
+        if total.bytes <= limit {
+            return Ok(());
+        }
+        Err(format!(
+            "cost guard: this query would scan {} ({} streams, {} entries) over {} — more than the {} limit.\n\
+             Narrow it: add a selective matcher such as app=\"…\" (logs_label_values lists them), shorten the range, \
+             or pass allow_large_scan=true to run it anyway.",
+            bytes(total.bytes),
+            total.streams,
+            total.entries,
+            human(range.span()),
+            bytes(limit),
+        ))
+    }
+}
+
+/// A LogQL error found before sending, with a caret under its position.
+pub fn local_error(query: &str, e: &opsmcp_logql::ParseError) -> String {
+    let mut out = format!("LogQL {}", e.render(query));
+    if let Some(p) = e.position {
+        let column = query[..p.min(query.len())].chars().count();
+        let _ = write!(out, "\n  {query}\n  {}^", " ".repeat(column));
+    }
+    out.push_str("\n(checked locally; nothing was sent to Loki)");
+    out
+}
+
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+pub fn human(d: SignedDuration) -> String {
+    let s = d.as_secs();
+    match s {
+        s if s >= 86_400 && s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+/// How lines are shown.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    pub limit: usize,
+    pub direction: Direction,
+    pub max_line_chars: usize,
+    pub style: LineStyle,
+}
+
+/// Streams as text: shared labels once, then each stream's own labels and its lines oldest
+/// first, then a footer.
+pub fn render_streams(mut streams: Vec<StreamResult>, shape: &Shape) -> String {
+    let total: usize = streams.iter().map(|s| s.values.len()).sum();
+    if total == 0 {
+        return "no lines matched in the range. Widen the range, loosen the filters, or check the selector's labels with logs_series.".into();
+    }
+    let common = if streams.len() > 1 {
+        common_labels(streams.iter().map(|s| &s.stream))
+    } else {
+        streams[0].stream.clone()
+    };
+    let mut times: Vec<i128> = Vec::with_capacity(total);
+    for s in &mut streams {
+        s.values
+            .sort_by_key(|(ts, _)| ts.parse::<i128>().unwrap_or(0));
+        times.extend(
+            s.values
+                .iter()
+                .filter_map(|(ts, _)| ts.parse::<i128>().ok()),
+        );
+    }
+    streams.sort_by_key(|s| std::cmp::Reverse(s.values.len()));
+    let (first, last) = (
+        times.iter().min().copied().unwrap_or(0),
+        times.iter().max().copied().unwrap_or(0),
+    );
+    let day = |ns: i128| {
+        Timestamp::from_nanosecond(ns)
+            .map(|t| t.strftime("%Y-%m-%d").to_string())
+            .unwrap_or_default()
+    };
+    let one_day = day(first) == day(last);
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "{} — {} stream{}, {total} line{}, {}{} to {} UTC, oldest first per stream",
+        series(&common, &Labels::new()),
+        streams.len(),
+        if streams.len() == 1 { "" } else { "s" },
+        if total == 1 { "" } else { "s" },
+        if one_day {
+            format!("{} ", day(first))
+        } else {
+            String::new()
+        },
+        clock(first, !one_day),
+        clock(last, !one_day),
+    );
+    let mut cut = 0;
+    for s in &streams {
+        if streams.len() > 1 {
+            let _ = write!(
+                out,
+                "\n── {} ({})",
+                own_labels(&s.stream, &common),
+                s.values.len()
+            );
+        }
+        for (ts, line) in &s.values {
+            let ns = ts.parse::<i128>().unwrap_or(0);
+            let shown = match shape.style {
+                LineStyle::Compact => compact_line(line, ns),
+                LineStyle::Raw => line.clone(),
+            };
+            let (shown, was_cut) = cut_line(&shown, shape.max_line_chars);
+            cut += usize::from(was_cut);
+            let _ = write!(out, "\n{} {shown}", clock(ns, !one_day));
+        }
+    }
+    out.push('\n');
+    if total >= shape.limit {
+        let (edge, param) = match shape.direction {
+            Direction::Backward => (first, format!("end={first}")),
+            Direction::Forward => (last, format!("start={}", last + 1)),
+        };
+        let _ = write!(
+            out,
+            "{total} lines returned: the limit was reached, more exist. {} lines: call again with {param} ({}) or a higher limit.",
+            match shape.direction {
+                Direction::Backward => "Older",
+                Direction::Forward => "Newer",
+            },
+            Timestamp::from_nanosecond(edge)
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
+        );
+    } else {
+        let _ = write!(out, "{total} lines returned: every match in the range.");
+    }
+    if cut > 0 {
+        let _ = write!(
+            out,
+            " {cut} long line{} cut (max_line_chars).",
+            if cut == 1 { " was" } else { "s were" }
+        );
+    }
+    out
+}
+
+/// `a="b" c="d"` without the braces, for a stream's own labels.
+fn own_labels(labels: &Labels, common: &Labels) -> String {
+    let text = series(labels, common);
+    text.trim_start_matches('{')
+        .trim_end_matches('}')
+        .to_owned()
+}
+
+fn clock(ns: i128, with_date: bool) -> String {
+    let Ok(t) = Timestamp::from_nanosecond(ns) else {
+        return ns.to_string();
+    };
+    let format = if with_date {
+        "%m-%d %H:%M:%S%.3f"
+    } else {
+        "%H:%M:%S%.3f"
+    };
+    t.strftime(format).to_string()
+}
+
+/// Cut at `max` characters with a marker saying how much was left out.
+fn cut_line(line: &str, max: usize) -> (String, bool) {
+    let count = line.chars().count();
+    if count <= max {
+        return (line.to_owned(), false);
+    }
+    let kept: String = line.chars().take(max).collect();
+    (format!("{kept}…[+{} chars]", count - max), true)
+}
+
+/// Keys that hold the line's own timestamp.
+const TIME_KEYS: [&str; 5] = ["ts", "time", "timestamp", "@timestamp", "t"];
+
+/// A line as a model reads it best: a JSON object as `key=value` pairs, and a leading or
+/// embedded timestamp dropped when it repeats the entry's time.
+pub fn compact_line(line: &str, ns: i128) -> String {
+    let trimmed = line.trim();
+    if trimmed.starts_with('{')
+        && let Ok(map) = serde_json::from_str::<indexmap::IndexMap<String, Value>>(trimmed)
+    {
+        // The line's own field order (level and message usually first) is kept.
+        let mut parts = Vec::with_capacity(map.len());
+        for (k, v) in &map {
+            if TIME_KEYS.contains(&k.as_str()) && v.as_str().is_some_and(|s| same_time(s, ns)) {
+                continue;
+            }
+            flatten(k, v, &mut parts);
+        }
+        return parts.join(" ");
+    }
+    if let Some((first, rest)) = trimmed.split_once(' ')
+        && same_time(first, ns)
+    {
+        return rest.to_owned();
+    }
+    trimmed.to_owned()
+}
+
+fn flatten(key: &str, value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                flatten(&format!("{key}.{k}"), v, out);
+            }
+        }
+        Value::String(s) => out.push(format!("{key}={}", logfmt_value(s))),
+        Value::Null => out.push(format!("{key}=")),
+        other => out.push(format!("{key}={other}")),
+    }
+}
+
+fn logfmt_value(s: &str) -> String {
+    if s.is_empty() || s.contains([' ', '=', '"', '\t', '\n']) {
+        format!("{s:?}")
+    } else {
+        s.to_owned()
+    }
+}
+
+/// Whether `text` is an RFC 3339 time within two seconds of `ns`.
+fn same_time(text: &str, ns: i128) -> bool {
+    text.parse::<Timestamp>()
+        .is_ok_and(|t| (t.as_nanosecond() - ns).abs() <= 2_000_000_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_queries_escape_what_they_quote() {
+        assert_eq!(
+            search_query("app", "checkout", Some("shop"), Some(r#"say "hi""#), false),
+            r#"{app="checkout", namespace="shop"} |= "say \"hi\"""#
+        );
+        let q = search_query("app", "web", None, Some("GET /a.b?(x)"), true);
+        assert_eq!(q, r#"{app="web"} |~ "(?i)GET /a\\.b\\?\\(x\\)""#);
+        opsmcp_logql::parse(&q).unwrap();
+    }
+
+    #[test]
+    fn json_lines_become_key_values_without_their_repeated_time() {
+        let ns = 1_764_000_000_000_000_000_i128;
+        let line = r#"{"ts":"2025-11-24T16:00:00.100Z","level":"error","msg":"payment failed","status":502,"req":{"path":"/pay"}}"#;
+        assert_eq!(
+            compact_line(line, ns),
+            r#"level=error msg="payment failed" status=502 req.path=/pay"#
+        );
+        assert_eq!(
+            compact_line("2025-11-24T16:00:01Z INFO started", ns),
+            "INFO started"
+        );
+        assert_eq!(
+            compact_line("2025-11-24T17:00:00Z INFO later", ns),
+            "2025-11-24T17:00:00Z INFO later"
+        );
+    }
+
+    #[test]
+    fn long_lines_are_cut_with_a_marker() {
+        let (cut, was) = cut_line(&"x".repeat(50), 20);
+        assert!(was);
+        assert_eq!(cut, format!("{}…[+30 chars]", "x".repeat(20)));
+    }
+
+    #[test]
+    fn streams_render_with_shared_labels_once_and_a_paging_footer() {
+        let stream = |pod: &str, lines: &[(&str, &str)]| StreamResult {
+            stream: [("app", "checkout"), ("pod", pod)]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            values: lines
+                .iter()
+                .map(|(t, l)| (t.to_string(), l.to_string()))
+                .collect(),
+        };
+        let out = render_streams(
+            vec![
+                stream(
+                    "a",
+                    &[
+                        ("1764000002000000000", "two"),
+                        ("1764000001000000000", "one"),
+                    ],
+                ),
+                stream("b", &[("1764000003000000000", "three")]),
+            ],
+            &Shape {
+                limit: 3,
+                direction: Direction::Backward,
+                max_line_chars: 100,
+                style: LineStyle::Compact,
+            },
+        );
+        assert!(out.starts_with("{app=\"checkout\"} — 2 streams, 3 lines, 2025-11-24 16:00:01.000 to 16:00:03.000 UTC"), "{out}");
+        assert!(
+            out.contains("── pod=\"a\" (2)\n16:00:01.000 one\n16:00:02.000 two"),
+            "{out}"
+        );
+        assert!(
+            out.contains("more exist. Older lines: call again with end=1764000001000000000"),
+            "{out}"
+        );
+    }
+}
