@@ -444,7 +444,9 @@ fn advance(
         sim.started_at = Some(t);
         sim.last_step = t;
         sim.backoff_noted = false;
-        sim.container_id = format!("containerd://{}", uuid::Uuid::new_v4().simple());
+        let id = uuid::Uuid::new_v4();
+        sim.container_id = format!("containerd://{}", id.simple());
+        sim.dice = crate::loki::history::Dice::new(id.as_u64_pair().0);
         status["containerID"] = json!(sim.container_id);
         let (memory, cpu) = match behavior {
             Behavior::Healthy {
