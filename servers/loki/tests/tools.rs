@@ -489,3 +489,42 @@ async fn tail_follows_new_lines_with_progress_and_stops_at_its_budget() {
         .await;
     assert!(text.starts_with("tail followed for 1s (0 lines)"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_tail_closes_its_websocket() {
+    let s = setup(&[]).await;
+    let params = CallToolRequestParams::new("logs_tail").with_arguments(
+        json!({ "query": "{app=\"shipping\"}", "seconds": 60 })
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    let handle = s
+        .client
+        .peer()
+        .send_cancellable_request(
+            rmcp::model::ClientRequest::CallToolRequest(rmcp::model::Request::new(params)),
+            rmcp::service::PeerRequestOptions::no_options(),
+        )
+        .await
+        .unwrap();
+    let loki = s.sandbox.cluster.loki();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while loki.followers() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the tail never connected"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    handle.cancel(Some("enough".into())).await.unwrap();
+    while loki.followers() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the WebSocket stayed open after the cancel"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The server goes on serving.
+    s.ok("logs_labels", json!({})).await;
+}

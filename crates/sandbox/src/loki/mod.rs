@@ -110,6 +110,11 @@ impl Loki {
         }
     }
 
+    /// How many tails are following now.
+    pub fn followers(&self) -> usize {
+        self.pushed.receiver_count()
+    }
+
     /// Entries pushed from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Pushed> {
         self.pushed.subscribe()
