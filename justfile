@@ -46,10 +46,10 @@ fuzz SECONDS="600":
     cd fuzz && cargo +nightly fuzz run risk_rules corpus/risk_rules -- -max_total_time={{SECONDS}}
 
 # The incident drill: the sandbox cluster with an OOM-killed worker, a real Prometheus scraping it,
-# opsmcp-prometheus and opsmcp-kubernetes over stdio finding the cause, planning, fixing and
-# verifying the change, and the audit log
+# opsmcp-prometheus, opsmcp-loki and opsmcp-kubernetes over stdio finding the cause, planning,
+# fixing and verifying the change, and the audit log
 demo:
-    cargo build --quiet -p opsmcp-prometheus -p opsmcp-kubernetes -p opsmcp-e2e --bins
+    cargo build --quiet -p opsmcp-prometheus -p opsmcp-loki -p opsmcp-kubernetes -p opsmcp-e2e --bins
     cargo run --quiet -p opsmcp-e2e --bin opsmcp-drill
 
 # The Prometheus-only walk-through (six hours of backfilled incident history)

@@ -13,6 +13,7 @@ fn the_incident_drill_runs() -> Result<()> {
     // Build the server binaries the drill spawns (as `just demo` does).
     opsmcp_e2e::binary("opsmcp-prometheus");
     opsmcp_e2e::binary("opsmcp-kubernetes");
+    opsmcp_e2e::binary("opsmcp-loki");
     cmd.env("RUST_LOG", "warn");
     let (ok, stdout, stderr) = run(cmd, Duration::from_secs(240))?;
     assert!(ok, "the drill failed:\n{stdout}\n{stderr}");
@@ -21,6 +22,9 @@ fn the_incident_drill_runs() -> Result<()> {
         "CrashLoopBackOff",
         "last terminated: OOMKilled exit 137",
         "holding 70 MiB",
+        "WARN heap pressure: holding 63 MiB of a 64 MiB limit",
+        "Memory cgroup out of memory: Killed process",
+        "msg=\"payment authorization failed\"",
         "PLAN (not executed; plan mode)",
         "+              \"memory\": \"256Mi\"",
         "set resources shop/worker: rollout complete",

@@ -512,7 +512,7 @@ fn advance(
                     && sim.memory > limit
                 {
                     // The kernel's OOM killer: exit 137, no last words.
-                    let pid = 1000 + sim.chunks;
+                    let pid = 1000 + sim.dice.draw() % 30_000;
                     sim.kernel.push((
                         now_ns(),
                         crate::loki::history::oom_line(cname, pid, sim.memory / 1024),

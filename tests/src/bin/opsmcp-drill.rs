@@ -1,7 +1,9 @@
 //! `opsmcp-drill`: the incident drill of the README. Starts the sandbox cluster with the
 //! incident scenario and a real Prometheus and Alertmanager scraping it, spawns the real
 //! server binaries over stdio the way a desktop host does, and plays the incident: the firing
-//! alert, the OOM-killed worker, its events, logs and memory ramp; a plan of the memory-limit
+//! alert, the OOM-killed worker, its events, logs and memory ramp; its history in Loki (the
+//! allocations before each OOM kill, the kernel's kill lines) and checkout's error patterns;
+//! a plan of the memory-limit
 //! increase with its dry-run diff; the change in yolo mode with confidence, verified; and the
 //! audit log with `audit verify`.
 
@@ -77,10 +79,18 @@ async fn main() -> Result<()> {
         ],
     )
     .await?;
+    let loki = spawn(
+        "opsmcp-loki",
+        &[
+            ("LOKI_URL", sandbox.url()),
+            ("OPSMCP_AUDIT_LOG", audit.display().to_string()),
+        ],
+    )
+    .await?;
     let planner = spawn("opsmcp-kubernetes", &common("plan")).await?;
     let operator = spawn("opsmcp-kubernetes", &common("yolo")).await?;
     println!(
-        "\nConnected over stdio: opsmcp-prometheus, opsmcp-kubernetes (plan mode) and opsmcp-kubernetes (yolo mode).\n"
+        "\nConnected over stdio: opsmcp-prometheus, opsmcp-loki (the sandbox's Loki), opsmcp-kubernetes (plan mode) and opsmcp-kubernetes (yolo mode).\n"
     );
 
     step(
@@ -119,6 +129,30 @@ async fn main() -> Result<()> {
         "pod_logs",
         json!({ "name": worker, "previous": true, "tail": 6 }),
         |_| true,
+    )
+    .await?;
+    step(
+        &loki,
+        "Its history in Loki: the allocations before an earlier OOM kill:",
+        "logs_query",
+        json!({ "query": "{app=\"worker\"} |~ \"allocated chunk|heap pressure\"", "start": "2h", "end": "20m", "limit": 6 }),
+        |t| t.contains("heap pressure"),
+    )
+    .await?;
+    step(
+        &loki,
+        "And the kernel's OOM killer on the node, every time:",
+        "logs_query",
+        json!({ "query": "{job=\"node/kernel\"} |= \"(worker)\"", "start": "6h", "max_line_chars": 90 }),
+        |t| t.contains("Killed process"),
+    )
+    .await?;
+    step(
+        &loki,
+        "Meanwhile, what kinds of errors does checkout log, and how many of each?",
+        "logs_patterns",
+        json!({ "service": "checkout", "start": "1h" }),
+        |t| t.contains("payment authorization failed"),
     )
     .await?;
     step(
@@ -194,7 +228,7 @@ async fn main() -> Result<()> {
     println!("← {}", String::from_utf8_lossy(&verify.stdout).trim());
     anyhow::ensure!(verify.status.success(), "the audit log does not verify");
 
-    for client in [prometheus, planner, operator] {
+    for client in [prometheus, loki, planner, operator] {
         client.cancel().await?;
     }
     drop(backends);
