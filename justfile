@@ -34,10 +34,11 @@ conformance:
 
 # Benchmarks (release build); results in bench-results/
 bench:
-    cargo build --release -p opsmcp-bench -p opsmcp-fixture -p opsmcp-prometheus -p opsmcp-kubernetes
+    cargo build --release -p opsmcp-bench -p opsmcp-fixture -p opsmcp-prometheus -p opsmcp-kubernetes -p opsmcp-loki
     target/release/opsmcp-bench --server target/release/opsmcp-fixture --out bench-results/opsmcp-fixture.json
     target/release/opsmcp-bench --server target/release/opsmcp-prometheus --with-prometheus --tool query_instant --tool-args '{"query":"up"}' --seconds 3 --out bench-results/opsmcp-prometheus.json
     target/release/opsmcp-bench --server target/release/opsmcp-kubernetes --with-sandbox --target-rss-mib 10 --target-tools-list-tokens 3500 --seconds 0 --out bench-results/opsmcp-kubernetes.json
+    target/release/opsmcp-bench --server target/release/opsmcp-loki --with-loki --seconds 0 --out bench-results/opsmcp-loki.json
 
 # Fuzz the kubectl argv classifier and the risk-rules parser (nightly + cargo-fuzz), SECONDS each
 fuzz SECONDS="600":

@@ -17,6 +17,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+mod loki;
 mod sandbox;
 
 use anyhow::{Context, Result, bail};
@@ -59,6 +60,11 @@ struct Args {
     /// server at it, and measure pods_list and pod_describe against kubectl's JSON and describe
     #[arg(long)]
     with_sandbox: bool,
+    /// Start the sandbox's Loki stand-in with 5 streams of JSON access logs and 10,000 lines
+    /// for patterns, point the server at it, and measure a 1,000-line query against Loki's raw
+    /// JSON and the error-pattern summary
+    #[arg(long)]
+    with_loki: bool,
     /// Target for the 6-hour range query, in cl100k tokens
     #[arg(long, default_value_t = 1500)]
     target_range_tokens: usize,
@@ -155,11 +161,21 @@ fn main() -> Result<()> {
     } else {
         None
     };
+    let loki = if args.with_loki {
+        let l = runtime.block_on(loki::start())?;
+        args.server_args.extend(l.server_args());
+        Some(l)
+    } else {
+        None
+    };
     let (cold_start, version) = cold_start(&args)?;
     let tools_list = tools_list(&args)?;
     let mut tasks = Vec::new();
     if let Some(s) = &sandbox {
         tasks.extend(s.tasks(&args)?);
+    }
+    if let Some(l) = &loki {
+        tasks.extend(runtime.block_on(l.tasks(&args))?);
     }
     if let Some(b) = &backends {
         tasks.push(runtime.block_on(range_task(&args, &b.prometheus_url))?);
@@ -224,6 +240,25 @@ impl StdioServer {
         writeln!(self.stdin, "{message}")?;
         self.stdin.flush()?;
         Ok(())
+    }
+
+    /// Spawn and initialize: ready for tool calls.
+    fn initialized(args: &Args) -> Result<Self> {
+        let mut server = Self::spawn(args)?;
+        server.send(&initialize())?;
+        server.answer(0)?;
+        server.send(&json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }))?;
+        Ok(server)
+    }
+
+    /// Call a tool; the text of its answer.
+    fn call_text(&mut self, id: u64, name: &str, arguments: Value) -> Result<String> {
+        self.send(&json!({ "jsonrpc": "2.0", "id": id, "method": "tools/call", "params": { "name": name, "arguments": arguments } }))?;
+        let (answer, _) = self.answer(id)?;
+        Ok(answer["result"]["content"][0]["text"]
+            .as_str()
+            .with_context(|| format!("{name} answered no text: {answer}"))?
+            .to_owned())
     }
 
     /// The next line that answers request `id`.

@@ -15,7 +15,7 @@ use opsmcp_sandbox::{
 };
 use serde_json::{Value, json};
 
-use crate::{Args, StdioServer, Task, initialize};
+use crate::{Args, StdioServer, Task};
 
 pub struct Running {
     _sandbox: Sandbox,
@@ -109,18 +109,9 @@ impl Running {
     }
 
     pub fn tasks(&self, args: &Args) -> Result<Vec<Task>> {
-        let mut server = StdioServer::spawn(args)?;
-        server.send(&initialize())?;
-        server.answer(0)?;
-        server.send(&json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }))?;
-        let mut call = |id: u64, name: &str, arguments: Value| -> Result<String> {
-            server.send(&json!({ "jsonrpc": "2.0", "id": id, "method": "tools/call", "params": { "name": name, "arguments": arguments } }))?;
-            let (answer, _) = server.answer(id)?;
-            Ok(answer["result"]["content"][0]["text"]
-                .as_str()
-                .context("no text")?
-                .to_owned())
-        };
+        let mut server = StdioServer::initialized(args)?;
+        let mut call =
+            |id: u64, name: &str, arguments: Value| server.call_text(id, name, arguments);
         let bpe = tiktoken_rs::cl100k_base()?;
         let count = |t: &str| bpe.encode_with_special_tokens(t).len();
         let list = call(1, "pods_list", json!({ "namespace": "fleet" }))?;

@@ -42,7 +42,7 @@ pub enum Direction {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LineStyle {
-    /// JSON lines as key=value, a leading timestamp equal to the entry's dropped
+    /// JSON lines as a table (field names once) or key=value; repeated times dropped
     #[default]
     Compact,
     /// Lines exactly as stored
@@ -423,15 +423,28 @@ pub fn render_streams(mut streams: Vec<StreamResult>, shape: &Shape) -> String {
                 s.values.len()
             );
         }
-        for (ts, line) in &s.values {
-            let ns = ts.parse::<i128>().unwrap_or(0);
+        let stamps: Vec<i128> = s
+            .values
+            .iter()
+            .map(|(ts, _)| ts.parse::<i128>().unwrap_or(0))
+            .collect();
+        let clocks = clocks(&stamps, !one_day, shape.style == LineStyle::Raw);
+        if shape.style == LineStyle::Compact
+            && let Some(table) = json_table(&s.values, &clocks, shape.max_line_chars)
+        {
+            cut += table.1;
+            let _ = write!(out, "\n{}", table.0);
+            continue;
+        }
+        for (((_, line), ns), clock) in s.values.iter().zip(&stamps).zip(&clocks) {
+            let ns = *ns;
             let shown = match shape.style {
                 LineStyle::Compact => compact_line(line, ns),
                 LineStyle::Raw => line.clone(),
             };
             let (shown, was_cut) = cut_line(&shown, shape.max_line_chars);
             cut += usize::from(was_cut);
-            let _ = write!(out, "\n{} {shown}", clock(ns, !one_day));
+            let _ = write!(out, "\n{clock} {shown}");
         }
     }
     out.push('\n');
@@ -464,6 +477,128 @@ pub fn render_streams(mut streams: Vec<StreamResult>, shape: &Shape) -> String {
     out
 }
 
+/// A stream whose every line is a JSON object, as a table: one column per field in the order
+/// first seen, the field names once in the header (they are much of a JSON line's tokens), and
+/// a time field that repeats the entry's time left out. Returns the table and how many cells
+/// were cut.
+fn json_table(
+    values: &[(String, String)],
+    clocks: &[String],
+    max_chars: usize,
+) -> Option<(String, usize)> {
+    if values.len() < 2 {
+        return None;
+    }
+    let mut rows: Vec<(i128, Vec<(String, String)>)> = Vec::with_capacity(values.len());
+    for (ts, line) in values {
+        let map: indexmap::IndexMap<String, Value> = serde_json::from_str(line.trim()).ok()?;
+        let mut fields = Vec::with_capacity(map.len());
+        for (k, v) in &map {
+            flatten_pairs(k, v, &mut fields);
+        }
+        rows.push((ts.parse().unwrap_or(0), fields));
+    }
+    let mut columns: Vec<String> = Vec::new();
+    for (_, fields) in &rows {
+        for (k, _) in fields {
+            if !columns.contains(k) {
+                columns.push(k.clone());
+            }
+        }
+    }
+    columns.retain(|c| {
+        !(TIME_KEYS.contains(&c.as_str())
+            && rows.iter().all(|(ns, fields)| {
+                fields
+                    .iter()
+                    .find(|(k, _)| k == c)
+                    .is_some_and(|(_, v)| same_time(v, *ns))
+            }))
+    });
+    let cell = |fields: &[(String, String)], c: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == c)
+            .map_or_else(|| "-".to_owned(), |(_, v)| cell_value(v))
+    };
+    // Fields with one value in every line are stated once.
+    let (constant, varying): (Vec<String>, Vec<String>) = columns.into_iter().partition(|c| {
+        rows.len() >= 3 && {
+            let first = cell(&rows[0].1, c);
+            rows.iter().all(|(_, f)| cell(f, c) == first)
+        }
+    });
+    // Fields most lines lack go last, so a line without them simply ends earlier.
+    let present = |c: &String| {
+        rows.iter()
+            .filter(|(_, f)| f.iter().any(|(k, _)| k == c))
+            .count()
+    };
+    let (mut varying, sparse): (Vec<String>, Vec<String>) = varying
+        .into_iter()
+        .partition(|c| present(c) * 2 >= rows.len());
+    varying.extend(sparse);
+    let mut out = String::new();
+    if !constant.is_empty() {
+        let pairs: Vec<String> = constant
+            .iter()
+            .map(|c| format!("{c}={}", cell(&rows[0].1, c)))
+            .collect();
+        let _ = writeln!(out, "in every line: {}", pairs.join(" "));
+    }
+    let _ = write!(out, "TIME {} (\" = as the line above)", varying.join(" "));
+    let mut cut = 0;
+    let mut previous: Vec<String> = Vec::new();
+    for ((_, fields), clock) in rows.iter().zip(clocks) {
+        let mut line = clock.clone();
+        let mut cells = Vec::with_capacity(varying.len());
+        // Trailing absent fields are left off.
+        let last = varying
+            .iter()
+            .rposition(|c| fields.iter().any(|(k, _)| k == c))
+            .map_or(0, |i| i + 1);
+        for (i, c) in varying.iter().enumerate().take(last) {
+            let (value, was_cut) = cut_line(&cell(fields, c), max_chars);
+            cut += usize::from(was_cut);
+            line.push(' ');
+            // A repeated long value reads as a ditto mark.
+            if value.len() >= 8 && previous.get(i) == Some(&value) {
+                line.push('"');
+            } else {
+                line.push_str(&value);
+            }
+            cells.push(value);
+        }
+        previous = cells;
+        out.push('\n');
+        out.push_str(&line);
+    }
+    Some((out, cut))
+}
+
+/// Flattened fields of a JSON value with their raw text (strings unquoted).
+fn flatten_pairs(key: &str, value: &Value, out: &mut Vec<(String, String)>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                flatten_pairs(&format!("{key}.{k}"), v, out);
+            }
+        }
+        Value::String(s) => out.push((key.to_owned(), s.clone())),
+        Value::Null => out.push((key.to_owned(), String::new())),
+        other => out.push((key.to_owned(), other.to_string())),
+    }
+}
+
+/// A table cell: quoted when it has spaces (or is empty), so columns stay readable.
+fn cell_value(v: &str) -> String {
+    if v.is_empty() || v.contains(char::is_whitespace) {
+        format!("{v:?}")
+    } else {
+        v.to_owned()
+    }
+}
+
 /// `a="b" c="d"` without the braces, for a stream's own labels.
 fn own_labels(labels: &Labels, common: &Labels) -> String {
     let text = series(labels, common);
@@ -473,15 +608,32 @@ fn own_labels(labels: &Labels, common: &Labels) -> String {
 }
 
 fn clock(ns: i128, with_date: bool) -> String {
+    clock_with(ns, with_date, true)
+}
+
+fn clock_with(ns: i128, with_date: bool, millis: bool) -> String {
     let Ok(t) = Timestamp::from_nanosecond(ns) else {
         return ns.to_string();
     };
-    let format = if with_date {
-        "%m-%d %H:%M:%S%.3f"
-    } else {
-        "%H:%M:%S%.3f"
+    let format = match (with_date, millis) {
+        (true, true) => "%m-%d %H:%M:%S%.3f",
+        (true, false) => "%m-%d %H:%M:%S",
+        (false, true) => "%H:%M:%S%.3f",
+        (false, false) => "%H:%M:%S",
     };
     t.strftime(format).to_string()
+}
+
+/// Times of a stream's lines (ascending): to the millisecond when `exact` or where a
+/// neighbour falls in the same second (so order and bursts stay visible), else to the second.
+fn clocks(stamps: &[i128], with_date: bool, exact: bool) -> Vec<String> {
+    let second = |i: usize| stamps.get(i).map(|ns| ns.div_euclid(1_000_000_000));
+    (0..stamps.len())
+        .map(|i| {
+            let busy = exact || (i > 0 && second(i - 1) == second(i)) || second(i + 1) == second(i);
+            clock_with(stamps[i], with_date, busy)
+        })
+        .collect()
 }
 
 /// Cut at `max` characters with a marker saying how much was left out.
@@ -505,13 +657,17 @@ pub fn compact_line(line: &str, ns: i128) -> String {
         && let Ok(map) = serde_json::from_str::<indexmap::IndexMap<String, Value>>(trimmed)
     {
         // The line's own field order (level and message usually first) is kept.
-        let mut parts = Vec::with_capacity(map.len());
+        let mut fields = Vec::with_capacity(map.len());
         for (k, v) in &map {
             if TIME_KEYS.contains(&k.as_str()) && v.as_str().is_some_and(|s| same_time(s, ns)) {
                 continue;
             }
-            flatten(k, v, &mut parts);
+            flatten_pairs(k, v, &mut fields);
         }
+        let parts: Vec<String> = fields
+            .iter()
+            .map(|(k, v)| format!("{k}={}", logfmt_value(v)))
+            .collect();
         return parts.join(" ");
     }
     if let Some((first, rest)) = trimmed.split_once(' ')
@@ -520,19 +676,6 @@ pub fn compact_line(line: &str, ns: i128) -> String {
         return rest.to_owned();
     }
     trimmed.to_owned()
-}
-
-fn flatten(key: &str, value: &Value, out: &mut Vec<String>) {
-    match value {
-        Value::Object(map) => {
-            for (k, v) in map {
-                flatten(&format!("{key}.{k}"), v, out);
-            }
-        }
-        Value::String(s) => out.push(format!("{key}={}", logfmt_value(s))),
-        Value::Null => out.push(format!("{key}=")),
-        other => out.push(format!("{key}={other}")),
-    }
 }
 
 fn logfmt_value(s: &str) -> String {
@@ -583,6 +726,21 @@ mod tests {
     }
 
     #[test]
+    fn milliseconds_show_where_lines_share_a_second() {
+        let s = 1_764_000_000_000_000_000_i128;
+        let shown = clocks(
+            &[s, s + 1_000_000_000, s + 1_250_000_000, s + 5_000_000_000],
+            false,
+            false,
+        );
+        assert_eq!(
+            shown,
+            ["16:00:00", "16:00:01.000", "16:00:01.250", "16:00:05"]
+        );
+        assert_eq!(clocks(&[s], false, true), ["16:00:00.000"]);
+    }
+
+    #[test]
     fn long_lines_are_cut_with_a_marker() {
         let (cut, was) = cut_line(&"x".repeat(50), 20);
         assert!(was);
@@ -621,7 +779,7 @@ mod tests {
         );
         assert!(out.starts_with("{app=\"checkout\"} — 2 streams, 3 lines, 2025-11-24 16:00:01.000 to 16:00:03.000 UTC"), "{out}");
         assert!(
-            out.contains("── pod=\"a\" (2)\n16:00:01.000 one\n16:00:02.000 two"),
+            out.contains("── pod=\"a\" (2)\n16:00:01 one\n16:00:02 two"),
             "{out}"
         );
         assert!(

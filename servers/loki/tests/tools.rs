@@ -119,16 +119,17 @@ async fn log_queries_group_by_stream_and_say_how_to_page() {
             json!({ "query": "{app=\"checkout\"} |= \"payment authorization failed\"", "start": "6h", "limit": 50 }),
         )
         .await;
-    // Both checkout pods; the labels they share once; JSON lines as key=value without the
-    // repeated timestamp.
+    // Both checkout pods; the labels they share once; JSON lines as a table (field names once)
+    // without the repeated timestamp.
     assert!(
         text.starts_with("{app=\"checkout\", container=\"checkout\", job=\"shop/checkout\", namespace=\"shop\", stream=\"stdout\"} — 2 streams, 50 lines"),
         "{text}"
     );
     assert!(text.contains("── pod=\"checkout-"), "{text}");
     assert!(
-        text.contains("level=error msg=\"payment authorization failed\"")
-            && !text.contains("\"ts\""),
+        text.contains("\nin every line: level=error msg=\"payment authorization failed\"")
+            && text.contains("\nTIME method path duration_ms trace_id (\" = as the line above)\n")
+            && !text.contains(" ts "),
         "{text}"
     );
     assert!(
