@@ -173,11 +173,21 @@ fn inspector_cli_lists_and_calls() -> Result<()> {
 /// tool scenarios need the fixture's tools; these need none).
 #[test]
 fn conformance_protocol_scenarios_against_opsmcp_prometheus() -> Result<()> {
-    let server = HttpServer::start_with_env(
+    protocol_scenarios(
         "opsmcp-prometheus",
-        &[],
-        &[("PROMETHEUS_URL", "http://127.0.0.1:1")],
-    )?;
+        ("PROMETHEUS_URL", "http://127.0.0.1:1"),
+    )
+}
+
+#[test]
+fn conformance_protocol_scenarios_against_opsmcp_loki() -> Result<()> {
+    protocol_scenarios("opsmcp-loki", ("LOKI_URL", "http://127.0.0.1:1"))
+}
+
+/// The scenarios that need no tools, against `package` served over HTTP (its backend
+/// unreachable: nothing here asks it).
+fn protocol_scenarios(package: &str, backend: (&str, &str)) -> Result<()> {
+    let server = HttpServer::start_with_env(package, &[], &[backend])?;
     let (node, modules) = node()?;
     for (version, scenario) in [
         ("2025-11-25", "server-initialize"),
@@ -204,5 +214,76 @@ fn conformance_protocol_scenarios_against_opsmcp_prometheus() -> Result<()> {
             "{scenario} ({version}):\n{stdout}\n{stderr}"
         );
     }
+    Ok(())
+}
+
+/// The Inspector CLI drives opsmcp-loki, spawned over stdio and served over HTTP, against the
+/// sandbox's Loki: a text search and the error patterns of the incident.
+#[test]
+fn inspector_cli_searches_loki_logs() -> Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    let scenario = opsmcp_sandbox::scenario::Scenario::parse(opsmcp_sandbox::scenario::INCIDENT)
+        .map_err(anyhow::Error::msg)?;
+    let sandbox = runtime.block_on(opsmcp_sandbox::Sandbox::start_with(
+        "127.0.0.1:0".parse()?,
+        Some(&scenario),
+    ))?;
+    let dir = opsmcp_e2e::TempDir::new("inspector-loki")?;
+    let audit = dir.path().join("audit.jsonl").display().to_string();
+    let (node, modules) = node()?;
+    let inspector = modules.join(".bin/mcp-inspector");
+    let server = HttpServer::start_with_env(
+        "opsmcp-loki",
+        &[],
+        &[("LOKI_URL", &sandbox.url()), ("OPSMCP_AUDIT_LOG", &audit)],
+    )?;
+    let bin = binary("opsmcp-loki");
+    let stdio: Vec<String> = vec![
+        bin.display().to_string(),
+        "-e".into(),
+        format!("LOKI_URL={}", sandbox.url()),
+        "-e".into(),
+        format!("OPSMCP_AUDIT_LOG={audit}"),
+    ];
+    for target in [stdio, vec![server.url("/mcp")]] {
+        let mut cmd = Command::new(&node);
+        cmd.arg(&inspector).arg("--cli").args(&target).args([
+            "--method",
+            "tools/call",
+            "--tool-name",
+            "logs_search",
+            "--tool-arg",
+            "service=checkout",
+            "--tool-arg",
+            "text=payment authorization failed",
+            "--tool-arg",
+            "limit=3",
+        ]);
+        let (ok, stdout, stderr) = run(cmd, Duration::from_secs(90))?;
+        assert!(ok, "inspector {target:?}: {stderr}");
+        let called: Value = serde_json::from_str(&stdout).with_context(|| stdout.clone())?;
+        let text = called["content"][0]["text"].as_str().unwrap_or_default();
+        assert!(
+            text.starts_with("query: {app=\"checkout\"} |= \"payment authorization failed\"")
+                && text.contains("3 lines returned"),
+            "{target:?}: {text}"
+        );
+        let mut cmd = Command::new(&node);
+        cmd.arg(&inspector).arg("--cli").args(&target).args([
+            "--method",
+            "tools/call",
+            "--tool-name",
+            "logs_patterns",
+            "--tool-arg",
+            "service=checkout",
+        ]);
+        let (ok, stdout, stderr) = run(cmd, Duration::from_secs(90))?;
+        assert!(ok, "inspector {target:?}: {stderr}");
+        assert!(
+            stdout.contains("payment authorization failed"),
+            "{target:?}: {stdout}"
+        );
+    }
+    drop(sandbox);
     Ok(())
 }

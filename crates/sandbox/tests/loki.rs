@@ -111,7 +111,10 @@ async fn query_range_answers_streams_and_matrices() {
     )
     .await;
     assert_eq!(status, 400);
-    assert!(body.starts_with("exceeded maximum resolution of 11,000 points per timeseries"), "{body}");
+    assert!(
+        body.starts_with("exceeded maximum resolution of 11,000 points per timeseries"),
+        "{body}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
