@@ -2,6 +2,8 @@
 //! re-read when rotated, tenant header, extra headers, CA file, timeout, body cap) validated at
 //! start-up, a client built on first use over [`crate::http::Backend`] (timeouts, retries,
 //! concurrency limit, redaction), and the API's 4xx messages turned into readable errors.
+//! `Api::request` hands out an authenticated `reqwest::RequestBuilder` for what `Backend::send`
+//! does not do (a WebSocket upgrade).
 
 use std::{
     path::PathBuf,
@@ -118,9 +120,6 @@ pub struct Api {
     backend: OnceLock<Result<Backend, String>>,
     make: MakeBackend,
     auth: Auth,
-    /// Headers the HTTP client adds to every request (tenant, extra headers), for connections
-    /// made without it (WebSocket upgrades).
-    default_headers: HeaderMap,
 }
 
 impl std::fmt::Debug for Api {
@@ -143,33 +142,7 @@ impl Api {
             backend: OnceLock::new(),
             make: Box::new(make),
             auth,
-            default_headers: HeaderMap::new(),
         }
-    }
-
-    /// Declare the headers the client sends by default (see [`Api::handshake`]).
-    pub fn with_default_headers(mut self, headers: HeaderMap) -> Self {
-        self.default_headers = headers;
-        self
-    }
-
-    /// The URL and every header (authentication included) of a `GET path?query`, for a
-    /// connection the HTTP client does not make itself, such as a WebSocket upgrade.
-    pub fn handshake(
-        &self,
-        path: &str,
-        query: &[(&str, String)],
-    ) -> Result<(reqwest::Url, HeaderMap), ApiError> {
-        let request = self
-            .request(Method::GET, path)?
-            .query(query)
-            .build()
-            .map_err(|e| ApiError::Internal(format!("cannot build the request: {e}")))?;
-        let mut headers = self.default_headers.clone();
-        for (name, value) in request.headers() {
-            headers.insert(name, value.clone());
-        }
-        Ok((request.url().clone(), headers))
     }
 
     pub fn name(&self) -> &str {
@@ -418,7 +391,6 @@ impl RemoteOptions {
             config.secrets = self.secrets();
             config.max_body_bytes = self.max_response_bytes;
             let (spec, metrics) = (spec.clone(), metrics.clone());
-            let headers = spec.headers.clone();
             Api::new(
                 name,
                 move || {
@@ -430,7 +402,6 @@ impl RemoteOptions {
                 },
                 self.auth(),
             )
-            .with_default_headers(headers)
         }))
     }
 }

@@ -15,6 +15,7 @@ use opsmcp_core::{
     output::parse_time,
     tools::{failure, text},
 };
+use reqwest_websocket::{CloseCode, Message, Upgrade};
 use rmcp::{
     ErrorData,
     handler::server::wrapper::Parameters,
@@ -23,7 +24,6 @@ use rmcp::{
     tool, tool_router,
 };
 use serde::Deserialize;
-use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
 
 use crate::{
     LokiServer,
@@ -41,6 +41,16 @@ pub struct TailArgs {
     pub max_lines: Option<usize>,
     /// Also send lines since this time first (5m, RFC 3339); default only new lines
     pub since: Option<String>,
+}
+
+/// An error's innermost cause (connection refused, certificate unknown, …), without the URL
+/// and query that reqwest's own message repeats.
+fn cause(e: &dyn std::error::Error) -> String {
+    let mut inner = e;
+    while let Some(source) = inner.source() {
+        inner = source;
+    }
+    inner.to_string()
 }
 
 #[derive(Debug, Deserialize)]
@@ -73,49 +83,39 @@ impl LokiServer {
             ("start", nanos(start)),
             ("limit", max_lines.to_string()),
         ];
-        let (mut url, headers) = or_fail!(
+        let request = or_fail!(
             self.api()
-                .handshake("loki/api/v1/tail", &params)
+                .request(reqwest::Method::GET, "loki/api/v1/tail")
                 .map_err(|e| e.to_string())
-        );
-        let scheme = if url.scheme() == "https" { "wss" } else { "ws" };
-        if url.set_scheme(scheme).is_err() {
-            return Ok(failure(format!("cannot tail over {}", url.scheme())));
-        }
-        if scheme == "wss" {
-            return Ok(failure(
-                "logs_tail over https is not supported yet (the WebSocket client is built without TLS); use logs_query with a short range instead",
-            ));
-        }
-        let mut request = or_fail!(
-            url.as_str()
-                .into_client_request()
-                .map_err(|e| e.to_string())
-        );
-        request.headers_mut().extend(headers);
-        let connected = tokio::time::timeout(
-            Duration::from_secs(10),
-            tokio_tungstenite::connect_async(request),
         )
-        .await;
-        let mut socket = match connected {
-            Ok(Ok((socket, _))) => socket,
-            Ok(Err(tokio_tungstenite::tungstenite::Error::Http(response))) => {
-                let body = response
-                    .body()
-                    .as_deref()
-                    .map(String::from_utf8_lossy)
-                    .unwrap_or_default()
-                    .trim()
-                    .to_owned();
+        .query(&params);
+        // The upgrade goes through the API's own client: its TLS settings, auth and headers.
+        let opened = tokio::time::timeout(Duration::from_secs(10), request.upgrade().send()).await;
+        let response = match opened {
+            Ok(Ok(response)) => response,
+            Ok(Err(e)) => {
                 return Ok(failure(format!(
-                    "Loki refused the tail ({}): {body}",
-                    response.status()
+                    "cannot open Loki's tail WebSocket at {}: {}",
+                    self.api().url("loki/api/v1/tail"),
+                    cause(&e)
                 )));
             }
-            Ok(Err(e)) => return Ok(failure(format!("cannot open Loki's tail WebSocket: {e}"))),
             Err(_) => return Ok(failure("Loki's tail WebSocket did not open within 10s")),
         };
+        if response.status() != reqwest::StatusCode::SWITCHING_PROTOCOLS {
+            let status = response.status();
+            let body = response.into_inner().text().await.unwrap_or_default();
+            return Ok(failure(format!(
+                "Loki refused the tail ({status}): {}",
+                body.trim()
+            )));
+        }
+        let mut socket = or_fail!(
+            response
+                .into_websocket()
+                .await
+                .map_err(|e| format!("the tail WebSocket handshake failed: {}", cause(&e)))
+        );
         let cx = exchange.context();
         let token = cx.meta.get_progress_token();
         let started = Instant::now();
@@ -148,13 +148,13 @@ impl LokiServer {
                             break format!("stopped at {max_lines} lines");
                         }
                     }
-                    Some(Ok(Message::Close(_))) | None => break "Loki closed the stream".to_owned(),
+                    Some(Ok(Message::Close { .. })) | None => break "Loki closed the stream".to_owned(),
                     Some(Ok(_)) => {}
                     Some(Err(e)) => break format!("the stream failed: {e}"),
                 },
             }
         };
-        let _ = socket.close(None).await;
+        let _ = socket.close(CloseCode::Normal, None).await;
         let collected: Vec<StreamResult> = streams
             .into_iter()
             .map(|(stream, values)| StreamResult { stream, values })

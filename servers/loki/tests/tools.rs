@@ -438,10 +438,10 @@ async fn tenants_are_separate() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tail_follows_new_lines_with_progress_and_stops_at_its_budget() {
     let s = setup(&[]).await;
-    let server = server(&cli(&s.sandbox.url(), &s.dir, &[]));
+    let tailer = server(&cli(&s.sandbox.url(), &s.dir, &[]));
     let (a, b) = tokio::io::duplex(1 << 16);
     tokio::spawn(async move {
-        let _ = server.serve(a).await.unwrap().waiting().await;
+        let _ = tailer.serve(a).await.unwrap().waiting().await;
     });
     let log = ProgressLog::default();
     let client = log.clone().serve(b).await.unwrap();
@@ -481,14 +481,35 @@ async fn tail_follows_new_lines_with_progress_and_stops_at_its_budget() {
         "{messages:?}"
     );
     pusher.abort();
-    // A bounded time with nothing arriving ends with an empty answer, not a hang.
-    let text = s
+    // A bounded time with nothing arriving ends with an empty answer, not a hang; the HTTP
+    // timeout (1 s here) does not cut a longer tail.
+    let short = server(&cli(
+        &s.sandbox.url(),
+        &s.dir,
+        &["--loki-timeout-secs", "1"],
+    ));
+    let short = ToolClient::in_process(short, Duration::from_secs(5)).await;
+    let text = short
         .ok(
             "logs_tail",
-            json!({ "query": "{app=\"nobody\"}", "seconds": 1 }),
+            json!({ "query": "{app=\"nobody\"}", "seconds": 3 }),
         )
         .await;
-    assert!(text.starts_with("tail followed for 1s (0 lines)"), "{text}");
+    assert!(text.starts_with("tail followed for 3s (0 lines)"), "{text}");
+    // Loki's refusal comes back with its words.
+    let (is_error, text) = s
+        .call(
+            "logs_tail",
+            json!({ "query": "sum(count_over_time({app=\"x\"}[1m]))" }),
+        )
+        .await;
+    assert!(
+        is_error
+            && text.contains(
+                "Loki refused the tail (400 Bad Request): parse error : tail takes a log query"
+            ),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
