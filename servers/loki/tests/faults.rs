@@ -176,3 +176,79 @@ async fn without_a_patterns_endpoint_lines_are_mined_here() {
     );
     assert!(text.contains("10     25%"), "{text}");
 }
+
+/// Credentials and the tenant go with every request, the tail's WebSocket upgrade included, and
+/// never show up in what the model reads.
+#[tokio::test]
+async fn auth_and_tenant_reach_every_request_and_stay_secret() {
+    use axum::{
+        extract::ws::{Message, WebSocketUpgrade},
+        http::HeaderMap,
+    };
+    fn allowed(headers: &HeaderMap) -> bool {
+        headers.get("authorization").and_then(|v| v.to_str().ok()) == Some("Bearer s3cret-token")
+            && headers.get("x-scope-orgid").and_then(|v| v.to_str().ok()) == Some("team-a")
+    }
+    let url = serve(
+        Router::new()
+            .route(
+                "/loki/api/v1/labels",
+                get(|headers: HeaderMap| async move {
+                    if allowed(&headers) {
+                        (StatusCode::OK, r#"{"status":"success","data":["app"]}"#).into_response()
+                    } else {
+                        (StatusCode::UNAUTHORIZED, "no org id or bad token\n").into_response()
+                    }
+                }),
+            )
+            .route(
+                "/loki/api/v1/tail",
+                get(|headers: HeaderMap, ws: WebSocketUpgrade| async move {
+                    if !allowed(&headers) {
+                        return (StatusCode::UNAUTHORIZED, "no org id or bad token\n").into_response();
+                    }
+                    ws.on_upgrade(|mut socket| async move {
+                        let frame = r#"{"streams":[{"stream":{"app":"a"},"values":[["1764000000000000000","hello tenant a"]]}],"dropped_entries":null}"#;
+                        let _ = socket.send(Message::Text(frame.into())).await;
+                        tokio::time::sleep(Duration::from_secs(5)).await;
+                    })
+                }),
+            ),
+    )
+    .await;
+    let good = client(
+        &url,
+        &["--loki-token", "s3cret-token", "--loki-org-id", "team-a"],
+    )
+    .await;
+    let text = good.ok("logs_labels", json!({})).await;
+    assert!(text.contains("app"), "{text}");
+    let text = good
+        .ok(
+            "logs_tail",
+            json!({ "query": "{app=\"a\"}", "seconds": 2, "max_lines": 1 }),
+        )
+        .await;
+    assert!(text.contains("hello tenant a"), "{text}");
+    let bad = client(
+        &url,
+        &[
+            "--loki-token",
+            "wrong-token-value",
+            "--loki-org-id",
+            "team-a",
+        ],
+    )
+    .await;
+    let (is_error, text) = bad.call("logs_labels", json!({})).await;
+    assert!(is_error && text.contains("401"), "{text}");
+    assert!(!text.contains("wrong-token-value"), "{text}");
+    let (is_error, text) = bad
+        .call("logs_tail", json!({ "query": "{app=\"a\"}", "seconds": 1 }))
+        .await;
+    assert!(
+        is_error && text.contains("Loki refused the tail (401 Unauthorized)"),
+        "{text}"
+    );
+    assert!(!text.contains("wrong-token-value"), "{text}");
+}
