@@ -34,7 +34,13 @@ conformance:
 
 # Benchmarks (release build); results in bench-results/
 bench:
-    cargo build --release -p opsmcp-bench -p opsmcp-fixture -p opsmcp-prometheus -p opsmcp-kubernetes -p opsmcp-loki
+    cargo build --release -p opsmcp-bench
+    # Each server on its own, as `cargo install` builds it (a joint build would unify features
+    # such as axum's WebSocket support, which only the sandbox needs, into every binary).
+    cargo build --release -p opsmcp-fixture
+    cargo build --release -p opsmcp-prometheus
+    cargo build --release -p opsmcp-kubernetes
+    cargo build --release -p opsmcp-loki
     target/release/opsmcp-bench --server target/release/opsmcp-fixture --out bench-results/opsmcp-fixture.json
     target/release/opsmcp-bench --server target/release/opsmcp-prometheus --with-prometheus --tool query_instant --tool-args '{"query":"up"}' --seconds 3 --out bench-results/opsmcp-prometheus.json
     target/release/opsmcp-bench --server target/release/opsmcp-kubernetes --with-sandbox --target-rss-mib 10 --target-tools-list-tokens 3500 --seconds 0 --out bench-results/opsmcp-kubernetes.json

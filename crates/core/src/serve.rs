@@ -130,6 +130,17 @@ pub fn init_logging() {
     });
 }
 
+/// The runtime for a transport: one thread for stdio (one client; it saves a few hundred KiB of
+/// resident memory and a little start-up), the multi-threaded scheduler for HTTP.
+pub fn runtime(transport: &TransportArgs) -> std::io::Result<tokio::runtime::Runtime> {
+    match transport {
+        TransportArgs::Stdio => tokio::runtime::Builder::new_current_thread(),
+        TransportArgs::Http(_) => tokio::runtime::Builder::new_multi_thread(),
+    }
+    .enable_all()
+    .build()
+}
+
 /// Serve `app` over the transport chosen on the command line until the client leaves (stdio)
 /// or SIGINT/SIGTERM arrives.
 pub async fn run<S: ServerHandler + Send + Sync + 'static>(

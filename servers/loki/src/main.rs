@@ -4,12 +4,16 @@
 use opsmcp_core::{approval::Safety, config, identity, metrics::Metrics, serve};
 use opsmcp_loki::{LokiServer, config::LokiArgs};
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let cli = config::parse::<LokiArgs>(identity!());
     if let Some(code) = cli.audit_command() {
         std::process::exit(code);
     }
+    let transport = cli.transport();
+    serve::runtime(&transport)?.block_on(run(cli, transport))
+}
+
+async fn run(cli: config::Cli<LokiArgs>, transport: config::TransportArgs) -> anyhow::Result<()> {
     let metrics = Metrics::new(identity!());
     let safety = Safety::new(identity!(), &cli.safety, &metrics)?;
     let server = LokiServer::new(&cli.server, safety, metrics.clone())?;
@@ -18,6 +22,6 @@ async fn main() -> anyhow::Result<()> {
         let probe = probe.clone();
         async move { probe.ready().await }
     });
-    serve::run(cli.transport(), app).await?;
+    serve::run(transport, app).await?;
     Ok(())
 }

@@ -4,12 +4,19 @@
 use opsmcp_core::{approval::Safety, config, identity, metrics::Metrics, serve};
 use opsmcp_prometheus::{PrometheusServer, config::PrometheusArgs};
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let cli = config::parse::<PrometheusArgs>(identity!());
     if let Some(code) = cli.audit_command() {
         std::process::exit(code);
     }
+    let transport = cli.transport();
+    serve::runtime(&transport)?.block_on(run(cli, transport))
+}
+
+async fn run(
+    cli: config::Cli<PrometheusArgs>,
+    transport: config::TransportArgs,
+) -> anyhow::Result<()> {
     let metrics = Metrics::new(identity!());
     let safety = Safety::new(identity!(), &cli.safety, &metrics)?;
     let server = PrometheusServer::new(&cli.server, safety, metrics.clone())?;
@@ -18,6 +25,6 @@ async fn main() -> anyhow::Result<()> {
         let probe = probe.clone();
         async move { probe.ready().await }
     });
-    serve::run(cli.transport(), app).await?;
+    serve::run(transport, app).await?;
     Ok(())
 }
