@@ -109,7 +109,15 @@ pub fn check(query: &str) -> Result<(), ParseError> {
             ),
         ));
     }
-    if !p.tokens.iter().any(|t| t.token == Token::LBrace) {
+    // Ranges and pipelines work on log streams, so they need a selector; arithmetic on numbers
+    // and `vector(…)` do not.
+    let needs_selector = p.tokens.iter().any(|t| {
+        matches!(
+            t.token,
+            Token::LBracket | Token::PipeExact | Token::PipeMatch | Token::Pipe
+        )
+    });
+    if needs_selector && !p.tokens.iter().any(|t| t.token == Token::LBrace) {
         return Err(ParseError::at(
             0,
             "syntax error: a LogQL query needs a stream selector such as {app=\"checkout\"}".into(),

@@ -189,8 +189,9 @@ fn mask(token: &str) -> String {
         .find(|c: char| c.is_alphanumeric())
         .unwrap_or(value.len());
     let end = value
-        .rfind(|c: char| c.is_alphanumeric())
-        .map_or(start, |i| i + 1);
+        .char_indices()
+        .rfind(|(_, c)| c.is_alphanumeric())
+        .map_or(start, |(i, c)| i + c.len_utf8());
     if start >= end {
         return token.to_owned();
     }
