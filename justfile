@@ -46,11 +46,12 @@ bench:
     target/release/opsmcp-bench --server target/release/opsmcp-kubernetes --with-sandbox --target-rss-mib 10 --target-tools-list-tokens 3500 --seconds 0 --out bench-results/opsmcp-kubernetes.json
     target/release/opsmcp-bench --server target/release/opsmcp-loki --with-loki --seconds 0 --out bench-results/opsmcp-loki.json
 
-# Fuzz the kubectl argv classifier and the risk-rules parser (nightly + cargo-fuzz), SECONDS each
+# Fuzz the kubectl argv classifier, the risk-rules parser and LogQL (nightly + cargo-fuzz), SECONDS each
 fuzz SECONDS="600":
-    cd fuzz && mkdir -p corpus/kubectl_argv corpus/risk_rules && cp -n seeds/kubectl_argv/* corpus/kubectl_argv/ && cp -n seeds/risk_rules/* corpus/risk_rules/
+    cd fuzz && for t in kubectl_argv risk_rules logql; do mkdir -p corpus/$t && cp -n seeds/$t/* corpus/$t/; done
     cd fuzz && cargo +nightly fuzz run kubectl_argv corpus/kubectl_argv -- -max_total_time={{SECONDS}}
     cd fuzz && cargo +nightly fuzz run risk_rules corpus/risk_rules -- -max_total_time={{SECONDS}}
+    cd fuzz && cargo +nightly fuzz run logql corpus/logql -- -max_total_time={{SECONDS}}
 
 # The incident drill: the sandbox cluster with an OOM-killed worker, a real Prometheus scraping it,
 # opsmcp-prometheus, opsmcp-loki and opsmcp-kubernetes over stdio finding the cause, planning,
