@@ -135,7 +135,10 @@ fn generalise(a: &str, b: &str) -> String {
         .zip(b.chars())
         .find(|((_, x), y)| x != y)
         .map_or(a.len().min(b.len()), |((i, _), _)| i);
-    prefix = a[..prefix].rfind(boundary).map_or(0, |i| i + 1);
+    prefix = a[..prefix]
+        .char_indices()
+        .rfind(|(_, c)| boundary(*c))
+        .map_or(0, |(i, c)| i + c.len_utf8());
     let common_suffix = a
         .chars()
         .rev()
@@ -249,6 +252,19 @@ mod tests {
             r#"{"level":"error","msg":"timeout","method":"<_>","path":"/api/<_>","status":<_>}"#
         );
         assert_eq!(p[2].count, 10);
+    }
+
+    #[test]
+    fn multi_byte_punctuation_is_cut_around_not_through() {
+        // Found by `just fuzz` (logql): U+0746 is not alphanumeric and two bytes long.
+        let mut m = Miner::default();
+        m.add(1, ">at 9\u{0} \u{0}\u{0}_fsu\u{746}");
+        m.add(2, ">at 9\u{0} \u{0}\u{0}_fsu\u{746}(pa");
+        m.add(3, "a\u{746}b 1");
+        m.add(4, "a\u{746}c 2");
+        for p in m.patterns() {
+            assert!(!p.template.is_empty());
+        }
     }
 
     #[test]
