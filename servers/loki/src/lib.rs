@@ -139,7 +139,7 @@ impl LokiServer {
         };
         let single_line = !query.contains('\n');
         let mut out = format!("Loki rejected the query: {message}");
-        if single_line && column >= 1 {
+        if single_line && column >= 1 && column <= query.chars().count() + 1 {
             out.push_str(&format!("\n  {query}\n  {}^", " ".repeat(column - 1)));
         }
         out
