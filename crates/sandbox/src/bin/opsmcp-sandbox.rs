@@ -45,10 +45,11 @@ async fn main() -> anyhow::Result<()> {
     let kubeconfig = std::fs::canonicalize(&args.kubeconfig)?;
     tracing::info!(local = %sandbox.addr, kubeconfig = %kubeconfig.display(), "sandbox cluster serving");
     eprintln!(
-        "\nThe sandbox cluster is at {}.\n  kubectl:            KUBECONFIG={} kubectl get pods\n  opsmcp-kubernetes:  KUBECONFIG={} opsmcp-kubernetes\nCtrl-C stops it.",
+        "\nThe sandbox cluster is at {}.\n  kubectl:            KUBECONFIG={} kubectl get pods\n  opsmcp-kubernetes:  KUBECONFIG={} opsmcp-kubernetes\n  its logs (Loki):    LOKI_URL={} opsmcp-loki\nCtrl-C stops it.",
         sandbox.url(),
         kubeconfig.display(),
-        kubeconfig.display()
+        kubeconfig.display(),
+        sandbox.url()
     );
     tokio::signal::ctrl_c().await?;
     Ok(())
