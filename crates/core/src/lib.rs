@@ -18,6 +18,7 @@ pub mod approval;
 pub mod audit;
 pub mod breaker;
 pub mod config;
+pub mod host;
 pub mod http;
 pub mod legacy_sse;
 pub mod metrics;

@@ -16,21 +16,7 @@ pub mod workloads;
 
 use std::sync::Arc;
 
-use opsmcp_core::{
-    approval::Safety,
-    metrics::Metrics,
-    tools::{CachingHints, Effect, call_instrumented, compact_schemas, declare_effects},
-};
-use rmcp::{
-    ErrorData, RoleServer, ServerHandler,
-    handler::server::{router::tool::ToolRouter, tool::ToolCallContext},
-    model::{
-        CacheScope, CallToolRequestParams, CallToolResponse, Implementation, InitializeResult,
-        ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
-        ReadResourceResponse, ServerCapabilities, Tool,
-    },
-    service::RequestContext,
-};
+use opsmcp_core::{approval::Safety, host::ToolHost, metrics::Metrics, tools::Effect};
 
 use crate::{client::Clients, config::KubernetesArgs};
 
@@ -95,10 +81,7 @@ const EFFECTS: &[(&str, Effect)] = &[
 
 struct Inner {
     clients: Arc<Clients>,
-    metrics: Metrics,
-    safety: Safety,
-    router: ToolRouter<KubernetesServer>,
-    tools: Vec<Tool>,
+    host: ToolHost<KubernetesServer>,
 }
 
 /// The server; cheap to clone (one clone per MCP session).
@@ -110,7 +93,7 @@ pub struct KubernetesServer {
 impl std::fmt::Debug for KubernetesServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KubernetesServer")
-            .field("tools", &self.inner.tools.len())
+            .field("tools", &self.inner.host.tools().len())
             .finish()
     }
 }
@@ -127,25 +110,17 @@ impl KubernetesServer {
         if !safety.read_only() {
             router += Self::changes_router() + Self::kubectl_router();
         }
-        let effects: Vec<(&str, Effect)> = EFFECTS
-            .iter()
-            .copied()
-            .filter(|(name, effect)| {
-                router.has_route(name) && (*effect == Effect::Read || !safety.read_only())
-            })
-            .collect();
-        declare_effects(&mut router, &effects, true).expect("EFFECTS lists every tool");
-        compact_schemas(&mut router);
-        let tools = router.list_all();
+        // A read-only server routes no writes, so their effects are left out with them.
         Self {
             inner: Arc::new(Inner {
                 clients: Clients::new(args),
-                metrics,
-                safety,
-                router,
-                tools,
+                host: ToolHost::new(router, EFFECTS, metrics, safety),
             }),
         }
+    }
+
+    fn host(&self) -> &ToolHost<Self> {
+        &self.inner.host
     }
 
     pub(crate) fn clients(&self) -> &Clients {
@@ -153,7 +128,7 @@ impl KubernetesServer {
     }
 
     pub(crate) fn safety(&self) -> &Safety {
-        &self.inner.safety
+        self.host().safety()
     }
 
     /// Readiness for `/readyz`: the default context's API server answers `/version`.
@@ -171,59 +146,9 @@ impl KubernetesServer {
     }
 }
 
-impl ServerHandler for KubernetesServer {
-    fn get_info(&self) -> InitializeResult {
-        InitializeResult::new(ServerCapabilities::builder().enable_tools().enable_resources().build())
-            .with_server_info(Implementation::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION")))
-            .with_instructions(
-                "Kubernetes. Start with pods_list errors_only=true (or namespace=all), then pod_describe and \
-                 pod_logs (previous=true after a crash) and events_list. Every call takes an optional context \
-                 and namespace.",
-            )
-    }
-
-    async fn list_tools(
-        &self,
-        _request: Option<PaginatedRequestParams>,
-        _cx: RequestContext<RoleServer>,
-    ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(self.inner.tools.clone())
-            .cache(300_000, CacheScope::Public))
-    }
-
-    fn get_tool(&self, name: &str) -> Option<Tool> {
-        self.inner.router.get(name).cloned()
-    }
-
-    async fn call_tool(
-        &self,
-        request: CallToolRequestParams,
-        cx: RequestContext<RoleServer>,
-    ) -> Result<CallToolResponse, ErrorData> {
-        call_instrumented(
-            &self.inner.router,
-            &self.inner.metrics,
-            ToolCallContext::new(self, request, cx),
-        )
-        .await
-    }
-
-    async fn list_resources(
-        &self,
-        _request: Option<PaginatedRequestParams>,
-        _cx: RequestContext<RoleServer>,
-    ) -> Result<ListResourcesResult, ErrorData> {
-        Ok(Safety::server_resources())
-    }
-
-    async fn read_resource(
-        &self,
-        request: ReadResourceRequestParams,
-        _cx: RequestContext<RoleServer>,
-    ) -> Result<ReadResourceResponse, ErrorData> {
-        self.inner
-            .safety
-            .read_server_resource(&request.uri, &self.inner.metrics)
-            .await
-    }
-}
+opsmcp_core::tool_server!(
+    KubernetesServer,
+    "Kubernetes. Start with pods_list errors_only=true (or namespace=all), then pod_describe and \
+     pod_logs (previous=true after a crash) and events_list. Every call takes an optional context \
+     and namespace.",
+);

@@ -16,21 +16,7 @@ pub mod tail;
 
 use std::sync::Arc;
 
-use opsmcp_core::{
-    approval::Safety,
-    metrics::Metrics,
-    tools::{CachingHints, Effect, call_instrumented, compact_schemas, declare_effects},
-};
-use rmcp::{
-    ErrorData, RoleServer, ServerHandler,
-    handler::server::{router::tool::ToolRouter, tool::ToolCallContext},
-    model::{
-        CacheScope, CallToolRequestParams, CallToolResponse, Implementation, InitializeResult,
-        ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
-        ReadResourceResponse, ServerCapabilities, Tool,
-    },
-    service::RequestContext,
-};
+use opsmcp_core::{approval::Safety, host::ToolHost, metrics::Metrics, tools::Effect};
 
 use crate::{
     client::{Api, ApiError},
@@ -52,10 +38,7 @@ const EFFECTS: &[(&str, Effect)] = &[
 
 struct Inner {
     api: Api,
-    metrics: Metrics,
-    safety: Safety,
-    router: ToolRouter<LokiServer>,
-    tools: Vec<Tool>,
+    host: ToolHost<LokiServer>,
     max_scan_bytes: u64,
     service_label: String,
 }
@@ -69,7 +52,7 @@ pub struct LokiServer {
 impl std::fmt::Debug for LokiServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LokiServer")
-            .field("tools", &self.inner.tools.len())
+            .field("tools", &self.inner.host.tools().len())
             .finish()
     }
 }
@@ -82,25 +65,23 @@ impl LokiServer {
         metrics: Metrics,
     ) -> Result<Self, config::SetupError> {
         let api = args.api(&metrics)?;
-        let mut router = Self::logs_router()
+        let router = Self::logs_router()
             + Self::metric_router()
             + Self::discovery_router()
             + Self::patterns_router()
             + Self::tail_router();
-        declare_effects(&mut router, EFFECTS, true).expect("EFFECTS lists every tool");
-        compact_schemas(&mut router);
-        let tools = router.list_all();
         Ok(Self {
             inner: Arc::new(Inner {
                 api,
-                metrics,
-                safety,
-                router,
-                tools,
+                host: ToolHost::new(router, EFFECTS, metrics, safety),
                 max_scan_bytes: args.max_scan_bytes,
                 service_label: args.service_label.clone(),
             }),
         })
+    }
+
+    fn host(&self) -> &ToolHost<Self> {
+        &self.inner.host
     }
 
     pub(crate) fn api(&self) -> &Api {
@@ -146,59 +127,9 @@ impl LokiServer {
     }
 }
 
-impl ServerHandler for LokiServer {
-    fn get_info(&self) -> InitializeResult {
-        InitializeResult::new(ServerCapabilities::builder().enable_tools().enable_resources().build())
-            .with_server_info(Implementation::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION")))
-            .with_instructions(
-                "Grafana Loki logs. Find labels with logs_labels/logs_label_values, read a service's logs with \
-                 logs_search (no LogQL needed) or logs_query, group errors with logs_patterns, count with \
-                 logs_metric_query. Times accept now-1h, 15m (ago), RFC 3339 or unix seconds.",
-            )
-    }
-
-    async fn list_tools(
-        &self,
-        _request: Option<PaginatedRequestParams>,
-        _cx: RequestContext<RoleServer>,
-    ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(self.inner.tools.clone())
-            .cache(300_000, CacheScope::Public))
-    }
-
-    fn get_tool(&self, name: &str) -> Option<Tool> {
-        self.inner.router.get(name).cloned()
-    }
-
-    async fn call_tool(
-        &self,
-        request: CallToolRequestParams,
-        cx: RequestContext<RoleServer>,
-    ) -> Result<CallToolResponse, ErrorData> {
-        call_instrumented(
-            &self.inner.router,
-            &self.inner.metrics,
-            ToolCallContext::new(self, request, cx),
-        )
-        .await
-    }
-
-    async fn list_resources(
-        &self,
-        _request: Option<PaginatedRequestParams>,
-        _cx: RequestContext<RoleServer>,
-    ) -> Result<ListResourcesResult, ErrorData> {
-        Ok(Safety::server_resources())
-    }
-
-    async fn read_resource(
-        &self,
-        request: ReadResourceRequestParams,
-        _cx: RequestContext<RoleServer>,
-    ) -> Result<ReadResourceResponse, ErrorData> {
-        self.inner
-            .safety
-            .read_server_resource(&request.uri, &self.inner.metrics)
-            .await
-    }
-}
+opsmcp_core::tool_server!(
+    LokiServer,
+    "Grafana Loki logs. Find labels with logs_labels/logs_label_values, read a service's logs with \
+     logs_search (no LogQL needed) or logs_query, group errors with logs_patterns, count with \
+     logs_metric_query. Times accept now-1h, 15m (ago), RFC 3339 or unix seconds.",
+);

@@ -18,21 +18,7 @@ pub mod render;
 
 use std::sync::Arc;
 
-use opsmcp_core::{
-    approval::Safety,
-    metrics::Metrics,
-    tools::{CachingHints, Effect, call_instrumented, compact_schemas, declare_effects},
-};
-use rmcp::{
-    ErrorData, RoleServer, ServerHandler,
-    handler::server::{router::tool::ToolRouter, tool::ToolCallContext},
-    model::{
-        CacheScope, CallToolRequestParams, CallToolResponse, Implementation, InitializeResult,
-        ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
-        ReadResourceResponse, ServerCapabilities, Tool,
-    },
-    service::RequestContext,
-};
+use opsmcp_core::{approval::Safety, host::ToolHost, metrics::Metrics, tools::Effect};
 
 use crate::{client::Api, config::PrometheusArgs};
 
@@ -81,10 +67,7 @@ pub struct ErrorRatioConfig {
 struct Inner {
     prometheus: Api,
     alertmanager: Option<Api>,
-    metrics: Metrics,
-    safety: Safety,
-    router: ToolRouter<PrometheusServer>,
-    tools: Vec<Tool>,
+    host: ToolHost<PrometheusServer>,
     error_ratio: ErrorRatioConfig,
 }
 
@@ -97,7 +80,7 @@ pub struct PrometheusServer {
 impl std::fmt::Debug for PrometheusServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PrometheusServer")
-            .field("tools", &self.inner.tools.len())
+            .field("tools", &self.inner.host.tools().len())
             .finish()
     }
 }
@@ -145,22 +128,11 @@ impl PrometheusServer {
                 router += Self::silence_writes_router();
             }
         }
-        let effects: Vec<(&str, Effect)> = EFFECTS
-            .iter()
-            .copied()
-            .filter(|(name, _)| router.has_route(name))
-            .collect();
-        declare_effects(&mut router, &effects, true).expect("EFFECTS lists every tool");
-        compact_schemas(&mut router);
-        let tools = router.list_all();
         Self {
             inner: Arc::new(Inner {
                 prometheus,
                 alertmanager,
-                metrics,
-                safety,
-                router,
-                tools,
+                host: ToolHost::new(router, EFFECTS, metrics, safety),
                 error_ratio,
             }),
         }
@@ -174,8 +146,12 @@ impl PrometheusServer {
         self.inner.alertmanager.as_ref()
     }
 
+    fn host(&self) -> &ToolHost<Self> {
+        &self.inner.host
+    }
+
     pub(crate) fn safety(&self) -> &Safety {
-        &self.inner.safety
+        self.host().safety()
     }
 
     pub(crate) fn error_ratio_config(&self) -> &ErrorRatioConfig {
@@ -192,59 +168,9 @@ impl PrometheusServer {
     }
 }
 
-impl ServerHandler for PrometheusServer {
-    fn get_info(&self) -> InitializeResult {
-        InitializeResult::new(ServerCapabilities::builder().enable_tools().enable_resources().build())
-            .with_server_info(Implementation::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION")))
-            .with_instructions(
-                "Prometheus and Alertmanager. Start an incident with alerts_list, then query_range for the shape of a \
-                 metric over time (summarised by default) and query_instant for current values. Times accept now-1h, \
-                 15m (ago), RFC 3339 or unix seconds.",
-            )
-    }
-
-    async fn list_tools(
-        &self,
-        _request: Option<PaginatedRequestParams>,
-        _cx: RequestContext<RoleServer>,
-    ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(self.inner.tools.clone())
-            .cache(300_000, CacheScope::Public))
-    }
-
-    fn get_tool(&self, name: &str) -> Option<Tool> {
-        self.inner.router.get(name).cloned()
-    }
-
-    async fn call_tool(
-        &self,
-        request: CallToolRequestParams,
-        cx: RequestContext<RoleServer>,
-    ) -> Result<CallToolResponse, ErrorData> {
-        call_instrumented(
-            &self.inner.router,
-            &self.inner.metrics,
-            ToolCallContext::new(self, request, cx),
-        )
-        .await
-    }
-
-    async fn list_resources(
-        &self,
-        _request: Option<PaginatedRequestParams>,
-        _cx: RequestContext<RoleServer>,
-    ) -> Result<ListResourcesResult, ErrorData> {
-        Ok(Safety::server_resources())
-    }
-
-    async fn read_resource(
-        &self,
-        request: ReadResourceRequestParams,
-        _cx: RequestContext<RoleServer>,
-    ) -> Result<ReadResourceResponse, ErrorData> {
-        self.inner
-            .safety
-            .read_server_resource(&request.uri, &self.inner.metrics)
-            .await
-    }
-}
+opsmcp_core::tool_server!(
+    PrometheusServer,
+    "Prometheus and Alertmanager. Start an incident with alerts_list, then query_range for the shape of a \
+     metric over time (summarised by default) and query_instant for current values. Times accept now-1h, \
+     15m (ago), RFC 3339 or unix seconds.",
+);

@@ -1,0 +1,168 @@
+//! What every server does with its tools and resources, once: [`ToolHost`] declares the tools'
+//! effects, compacts their schemas and lists them once; it runs calls with metrics and serves
+//! the safety engine's resources. [`tool_server!`](crate::tool_server) writes a server's
+//! `ServerHandler` on top of it, so a server states only its name, its host and its
+//! instructions.
+
+use rmcp::{
+    ErrorData, RoleServer,
+    handler::server::{router::tool::ToolRouter, tool::ToolCallContext},
+    model::{
+        CacheScope, CallToolRequestParams, CallToolResponse, ListResourcesResult, ListToolsResult,
+        ReadResourceResponse, Tool,
+    },
+    service::RequestContext,
+};
+
+use crate::{
+    approval::Safety,
+    metrics::Metrics,
+    tools::{CachingHints, Effect, call_instrumented, compact_schemas, declare_effects},
+};
+
+/// A server's tool router with its listing, metrics and safety engine.
+pub struct ToolHost<S> {
+    router: ToolRouter<S>,
+    tools: Vec<Tool>,
+    metrics: Metrics,
+    safety: Safety,
+}
+
+impl<S> std::fmt::Debug for ToolHost<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ToolHost")
+            .field("tools", &self.tools.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Send + Sync + 'static> ToolHost<S> {
+    /// Annotate every routed tool from `effects` (entries for tools the server left out, such
+    /// as writes of a read-only server, are skipped; a routed tool without an effect is a bug
+    /// and panics), compact the schemas and compute the listing.
+    pub fn new(
+        mut router: ToolRouter<S>,
+        effects: &[(&str, Effect)],
+        metrics: Metrics,
+        safety: Safety,
+    ) -> Self {
+        let routed: Vec<(&str, Effect)> = effects
+            .iter()
+            .copied()
+            .filter(|(name, _)| router.has_route(name))
+            .collect();
+        declare_effects(&mut router, &routed, true).expect("the effects table lists every tool");
+        compact_schemas(&mut router);
+        let tools = router.list_all();
+        Self {
+            router,
+            tools,
+            metrics,
+            safety,
+        }
+    }
+
+    pub fn safety(&self) -> &Safety {
+        &self.safety
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    pub fn tools(&self) -> &[Tool] {
+        &self.tools
+    }
+
+    /// The listing, cacheable by hosts for five minutes.
+    pub fn list_tools(&self) -> ListToolsResult {
+        ListToolsResult::with_all_items(self.tools.clone()).cache(300_000, CacheScope::Public)
+    }
+
+    pub fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.router.get(name).cloned()
+    }
+
+    /// Run a call on `server` with metrics.
+    pub async fn call_tool(
+        &self,
+        server: &S,
+        request: CallToolRequestParams,
+        cx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        call_instrumented(
+            &self.router,
+            &self.metrics,
+            ToolCallContext::new(server, request, cx),
+        )
+        .await
+    }
+
+    /// The resources every server serves (metrics, the audit log).
+    pub fn list_resources(&self) -> ListResourcesResult {
+        Safety::server_resources()
+    }
+
+    pub async fn read_resource(&self, uri: &str) -> Result<ReadResourceResponse, ErrorData> {
+        self.safety.read_server_resource(uri, &self.metrics).await
+    }
+}
+
+/// `impl ServerHandler for $server` over the [`ToolHost`] that `$server::host(&self)` returns:
+/// tools and resources enabled, the calling crate's name and version, `$instructions`.
+#[macro_export]
+macro_rules! tool_server {
+    ($server:ty, $instructions:expr $(,)?) => {
+        impl ::rmcp::ServerHandler for $server {
+            fn get_info(&self) -> ::rmcp::model::InitializeResult {
+                ::rmcp::model::InitializeResult::new(
+                    ::rmcp::model::ServerCapabilities::builder()
+                        .enable_tools()
+                        .enable_resources()
+                        .build(),
+                )
+                .with_server_info(::rmcp::model::Implementation::new(
+                    env!("CARGO_PKG_NAME"),
+                    env!("CARGO_PKG_VERSION"),
+                ))
+                .with_instructions($instructions)
+            }
+
+            async fn list_tools(
+                &self,
+                _request: Option<::rmcp::model::PaginatedRequestParams>,
+                _cx: ::rmcp::service::RequestContext<::rmcp::RoleServer>,
+            ) -> Result<::rmcp::model::ListToolsResult, ::rmcp::ErrorData> {
+                Ok(self.host().list_tools())
+            }
+
+            fn get_tool(&self, name: &str) -> Option<::rmcp::model::Tool> {
+                self.host().get_tool(name)
+            }
+
+            async fn call_tool(
+                &self,
+                request: ::rmcp::model::CallToolRequestParams,
+                cx: ::rmcp::service::RequestContext<::rmcp::RoleServer>,
+            ) -> Result<::rmcp::model::CallToolResponse, ::rmcp::ErrorData> {
+                self.host().call_tool(self, request, cx).await
+            }
+
+            async fn list_resources(
+                &self,
+                _request: Option<::rmcp::model::PaginatedRequestParams>,
+                _cx: ::rmcp::service::RequestContext<::rmcp::RoleServer>,
+            ) -> Result<::rmcp::model::ListResourcesResult, ::rmcp::ErrorData> {
+                Ok(self.host().list_resources())
+            }
+
+            async fn read_resource(
+                &self,
+                request: ::rmcp::model::ReadResourceRequestParams,
+                _cx: ::rmcp::service::RequestContext<::rmcp::RoleServer>,
+            ) -> Result<::rmcp::model::ReadResourceResponse, ::rmcp::ErrorData> {
+                self.host().read_resource(&request.uri).await
+            }
+        }
+    };
+}
