@@ -1,5 +1,6 @@
 //! An in-process MCP client for server tests: the server and rmcp's client over a duplex pipe,
-//! and tool calls reduced to (is_error, text).
+//! and tool calls reduced to (is_error, text); the sandbox with the incident scenario and a
+//! scratch directory for a server under test; a stub backend on a free port for fault tests.
 
 use std::time::{Duration, Instant};
 
@@ -9,6 +10,58 @@ use rmcp::{
     service::{NotificationContext, RunningService},
 };
 use serde_json::{Value, json};
+
+/// The sandbox running the incident scenario, a scratch directory (removed on drop) and the
+/// client of the server under test, which the setup derefs to.
+pub struct IncidentSetup {
+    pub tools: ToolClient,
+    pub sandbox: opsmcp_sandbox::Sandbox,
+    dir: crate::TempDir,
+}
+
+impl IncidentSetup {
+    /// Start the sandbox and make the directory (named after `prefix`); `connect` builds the
+    /// server from them.
+    pub async fn start<S: ServerHandler>(
+        prefix: &str,
+        patience: Duration,
+        connect: impl FnOnce(&opsmcp_sandbox::Sandbox, &std::path::Path) -> S,
+    ) -> Self {
+        let scenario =
+            opsmcp_sandbox::scenario::Scenario::parse(opsmcp_sandbox::scenario::INCIDENT).unwrap();
+        let sandbox =
+            opsmcp_sandbox::Sandbox::start_with("127.0.0.1:0".parse().unwrap(), Some(&scenario))
+                .await
+                .unwrap();
+        let dir = crate::TempDir::new(prefix).unwrap();
+        let server = connect(&sandbox, dir.path());
+        Self {
+            tools: ToolClient::in_process(server, patience).await,
+            sandbox,
+            dir,
+        }
+    }
+
+    /// The scratch directory (kubeconfigs, audit logs).
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+}
+
+impl std::ops::Deref for IncidentSetup {
+    type Target = ToolClient;
+    fn deref(&self) -> &ToolClient {
+        &self.tools
+    }
+}
+
+/// Serve `router` on a free loopback port (a backend that fails on purpose); its base URL.
+pub async fn stub_backend(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    format!("http://{addr}")
+}
 
 pub struct ToolClient {
     pub client: RunningService<RoleClient, ()>,

@@ -130,6 +130,41 @@ pub fn init_logging() {
     });
 }
 
+/// A server that can say whether its backend answers (for `/readyz`).
+pub trait Ready {
+    fn ready(&self) -> impl Future<Output = Result<(), String>> + Send;
+}
+
+/// The whole `main` of a server: parse the command line (running `audit verify` and exiting
+/// when asked), pick the runtime for the transport, open the safety engine, `build` the server
+/// and serve it, with its readiness behind `/readyz`.
+pub fn main<A, S>(
+    identity: Identity,
+    build: impl FnOnce(&A, crate::approval::Safety, Metrics) -> anyhow::Result<S>,
+) -> anyhow::Result<()>
+where
+    A: clap::Args,
+    S: ServerHandler + Ready + Clone + Send + Sync + 'static,
+{
+    let cli = crate::config::parse::<A>(identity);
+    if let Some(code) = cli.audit_command() {
+        std::process::exit(code);
+    }
+    let transport = cli.transport();
+    runtime(&transport)?.block_on(async move {
+        let metrics = Metrics::new(identity);
+        let safety = crate::approval::Safety::new(identity, &cli.safety, &metrics)?;
+        let server = build(&cli.server, safety, metrics.clone())?;
+        let probe = server.clone();
+        let app = App::new(identity, metrics, move || server.clone()).readiness(move || {
+            let probe = probe.clone();
+            async move { probe.ready().await }
+        });
+        run(transport, app).await?;
+        Ok(())
+    })
+}
+
 /// The runtime for a transport: one thread for stdio (one client; it saves a few hundred KiB of
 /// resident memory and a little start-up), the multi-threaded scheduler for HTTP.
 pub fn runtime(transport: &TransportArgs) -> std::io::Result<tokio::runtime::Runtime> {

@@ -130,9 +130,11 @@ impl KubernetesServer {
     pub(crate) fn safety(&self) -> &Safety {
         self.host().safety()
     }
+}
 
+impl opsmcp_core::serve::Ready for KubernetesServer {
     /// Readiness for `/readyz`: the default context's API server answers `/version`.
-    pub async fn ready(&self) -> Result<(), String> {
+    async fn ready(&self) -> Result<(), String> {
         let conn = self
             .clients()
             .connect(None)

@@ -6,33 +6,11 @@ use std::time::Duration;
 use opsmcp_core::{
     approval::Safety, config::Cli, identity, metrics::Metrics, tools::annotation_problems,
 };
-use opsmcp_e2e::mcp::ToolClient;
+use opsmcp_e2e::mcp::{IncidentSetup, ToolClient};
 use opsmcp_kubernetes::{KubernetesServer, config::KubernetesArgs};
-use opsmcp_sandbox::{
-    Sandbox,
-    scenario::{INCIDENT, Scenario},
-};
+use opsmcp_sandbox::Sandbox;
 use rmcp::{ServiceExt, model::CallToolRequestParams};
 use serde_json::json;
-
-struct Setup {
-    tools: ToolClient,
-    sandbox: Sandbox,
-    dir: std::path::PathBuf,
-}
-
-impl std::ops::Deref for Setup {
-    type Target = ToolClient;
-    fn deref(&self) -> &ToolClient {
-        &self.tools
-    }
-}
-
-impl Drop for Setup {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 /// The server with these command-line arguments (after the program name).
 fn server(args: &[String]) -> KubernetesServer {
@@ -44,29 +22,22 @@ fn server(args: &[String]) -> KubernetesServer {
     KubernetesServer::new(&cli.server, safety, metrics)
 }
 
-async fn setup(extra: &[&str]) -> Setup {
-    let scenario = Scenario::parse(INCIDENT).unwrap();
-    let sandbox = Sandbox::start_with("127.0.0.1:0".parse().unwrap(), Some(&scenario))
-        .await
-        .unwrap();
-    let dir = std::env::temp_dir().join(format!("opsmcp-k8s-test-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let kubeconfig = dir.join("kubeconfig");
-    std::fs::write(&kubeconfig, sandbox.kubeconfig()).unwrap();
-    let mut args = vec![
-        "--kubeconfig".to_owned(),
-        kubeconfig.display().to_string(),
-        "--audit-log".into(),
-        dir.join("audit.jsonl").display().to_string(),
-        "--kubectl-cache-dir".into(),
-        dir.join("kubectl-cache").display().to_string(),
-    ];
-    args.extend(extra.iter().map(|s| s.to_string()));
-    Setup {
-        tools: ToolClient::in_process(server(&args), Duration::from_secs(30)).await,
-        sandbox,
-        dir,
-    }
+async fn setup(extra: &[&str]) -> IncidentSetup {
+    IncidentSetup::start("k8s-test", Duration::from_secs(30), |sandbox, dir| {
+        let kubeconfig = dir.join("kubeconfig");
+        std::fs::write(&kubeconfig, sandbox.kubeconfig()).unwrap();
+        let mut args = vec![
+            "--kubeconfig".to_owned(),
+            kubeconfig.display().to_string(),
+            "--audit-log".into(),
+            dir.join("audit.jsonl").display().to_string(),
+            "--kubectl-cache-dir".into(),
+            dir.join("kubectl-cache").display().to_string(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        server(&args)
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -644,7 +615,7 @@ async fn one_server_many_clusters_by_context() {
     let second = Sandbox::start("127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
-    let kubeconfig = s.dir.join("kubeconfig");
+    let kubeconfig = s.dir().join("kubeconfig");
     let first = std::fs::read_to_string(&kubeconfig).unwrap();
     let merged = first
         .replace("contexts:\n", "contexts:\n- name: staging\n  context:\n    cluster: staging\n    user: sandbox\n    namespace: shop\n")
@@ -673,9 +644,9 @@ async fn verification_reports_progress_while_it_waits() {
     let s = setup(&["--mode", "yolo", "--verify-timeout-secs", "3"]).await;
     let server = server(&[
         "--kubeconfig".into(),
-        s.dir.join("kubeconfig").display().to_string(),
+        s.dir().join("kubeconfig").display().to_string(),
         "--audit-log".into(),
-        s.dir.join("progress-audit.jsonl").display().to_string(),
+        s.dir().join("progress-audit.jsonl").display().to_string(),
         "--mode".into(),
         "yolo".into(),
         "--verify-timeout-secs".into(),

@@ -10,6 +10,9 @@ use serde_json::Value;
 
 pub type Labels = BTreeMap<String, String>;
 
+/// Query parameters of a Loki request.
+pub type Params = Vec<(&'static str, String)>;
+
 #[derive(Debug, Deserialize)]
 struct Envelope<T> {
     status: String,

@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 use crate::{
     LokiServer,
-    client::{IndexStats, Labels, LokiApi},
+    client::{IndexStats, Labels, LokiApi, Params},
     logs::{Range, bytes, human, local_error},
 };
 
@@ -73,6 +73,22 @@ fn checked(selector: &str) -> Result<(), String> {
         .map_err(|e| local_error(selector, &e))
 }
 
+/// A range (by default the last 6 h) and an optional selector (checked here) as the parameters
+/// of the labels endpoints.
+fn scope(
+    start: Option<&str>,
+    end: Option<&str>,
+    selector: Option<&str>,
+) -> Result<(Range, Params), String> {
+    let range = Range::parse(start, end, "6h")?;
+    let mut params = range.params().to_vec();
+    if let Some(s) = selector {
+        checked(s)?;
+        params.push(("query", s.to_owned()));
+    }
+    Ok((range, params))
+}
+
 #[tool_router(router = discovery_router, vis = "pub(crate)")]
 impl LokiServer {
     /// Label names of the streams in a range (optionally only those matching a selector).
@@ -81,16 +97,11 @@ impl LokiServer {
         &self,
         Parameters(args): Parameters<LabelsArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        let range = or_fail!(Range::parse(
+        let (range, params) = or_fail!(scope(
             args.start.as_deref(),
             args.end.as_deref(),
-            "6h"
+            args.selector.as_deref()
         ));
-        let mut params = range.params().to_vec();
-        if let Some(s) = &args.selector {
-            or_fail!(checked(s));
-            params.push(("query", s.clone()));
-        }
         let names: Vec<String> = or_fail!(
             self.api()
                 .loki("loki/api/v1/labels", &params)
@@ -128,16 +139,11 @@ impl LokiServer {
                 args.label
             )));
         }
-        let range = or_fail!(Range::parse(
+        let (range, params) = or_fail!(scope(
             args.start.as_deref(),
             args.end.as_deref(),
-            "6h"
+            args.selector.as_deref()
         ));
-        let mut params = range.params().to_vec();
-        if let Some(s) = &args.selector {
-            or_fail!(checked(s));
-            params.push(("query", s.clone()));
-        }
         let values: Vec<String> = or_fail!(
             self.api()
                 .loki(&format!("loki/api/v1/label/{}/values", args.label), &params)

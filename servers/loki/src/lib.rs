@@ -96,15 +96,6 @@ impl LokiServer {
         &self.inner.service_label
     }
 
-    /// Readiness for `/readyz`: Loki answers `/ready`.
-    pub async fn ready(&self) -> Result<(), String> {
-        self.api()
-            .get_text("ready")
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    }
-
     /// A failed call as a person reads it; a LogQL error from Loki gets a caret under the
     /// column it names.
     pub(crate) fn explain(&self, query: &str, error: ApiError) -> String {
@@ -124,6 +115,17 @@ impl LokiServer {
             out.push_str(&format!("\n  {query}\n  {}^", " ".repeat(column - 1)));
         }
         out
+    }
+}
+
+impl opsmcp_core::serve::Ready for LokiServer {
+    /// Readiness for `/readyz`: Loki answers `/ready`.
+    async fn ready(&self) -> Result<(), String> {
+        self.api()
+            .get_text("ready")
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 }
 

@@ -12,16 +12,9 @@ use std::{
 
 use axum::{Router, http::StatusCode, response::IntoResponse, routing::get};
 use opsmcp_core::{approval::Safety, identity, metrics::Metrics};
-use opsmcp_e2e::mcp::ToolClient;
+use opsmcp_e2e::mcp::{ToolClient, stub_backend};
 use opsmcp_loki::{LokiServer, config::LokiArgs};
 use serde_json::json;
-
-async fn serve(router: Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    format!("http://{addr}")
-}
 
 async fn client(url: &str, extra: &[&str]) -> ToolClient {
     let audit =
@@ -70,7 +63,7 @@ async fn loki_down() {
 
 #[tokio::test]
 async fn loki_slow() {
-    let url = serve(Router::new().route(
+    let url = stub_backend(Router::new().route(
         "/loki/api/v1/query_range",
         get(|| async {
             tokio::time::sleep(Duration::from_secs(30)).await;
@@ -96,7 +89,7 @@ async fn loki_slow() {
 async fn rate_limited_then_recovers_then_a_plain_text_400() {
     let hits = Arc::new(AtomicUsize::new(0));
     let seen = hits.clone();
-    let url = serve(Router::new().route(
+    let url = stub_backend(Router::new().route(
         "/loki/api/v1/labels",
         get(move || {
             let n = seen.fetch_add(1, Ordering::SeqCst);
@@ -151,7 +144,7 @@ async fn without_a_patterns_endpoint_lines_are_mined_here() {
         { "stream": { "app": "pay" }, "values": lines }
     ] } })
     .to_string();
-    let url = serve(
+    let url = stub_backend(
         Router::new()
             .route(
                 "/loki/api/v1/patterns",
@@ -189,7 +182,7 @@ async fn auth_and_tenant_reach_every_request_and_stay_secret() {
         headers.get("authorization").and_then(|v| v.to_str().ok()) == Some("Bearer s3cret-token")
             && headers.get("x-scope-orgid").and_then(|v| v.to_str().ok()) == Some("team-a")
     }
-    let url = serve(
+    let url = stub_backend(
         Router::new()
             .route(
                 "/loki/api/v1/labels",

@@ -8,33 +8,10 @@ use opsmcp_core::{
     approval::Safety, config::Cli, identity, metrics::Metrics, output::estimate_tokens,
     tools::annotation_problems,
 };
-use opsmcp_e2e::mcp::{ProgressLog, ToolClient, call_with_progress};
+use opsmcp_e2e::mcp::{IncidentSetup, ProgressLog, ToolClient, call_with_progress};
 use opsmcp_loki::{LokiServer, config::LokiArgs};
-use opsmcp_sandbox::{
-    Sandbox,
-    scenario::{INCIDENT, Scenario},
-};
 use rmcp::{ServiceExt, model::CallToolRequestParams};
 use serde_json::json;
-
-struct Setup {
-    tools: ToolClient,
-    sandbox: Sandbox,
-    dir: std::path::PathBuf,
-}
-
-impl std::ops::Deref for Setup {
-    type Target = ToolClient;
-    fn deref(&self) -> &ToolClient {
-        &self.tools
-    }
-}
-
-impl Drop for Setup {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 fn cli(url: &str, dir: &std::path::Path, extra: &[&str]) -> Cli<LokiArgs> {
     let audit = dir.join("audit.jsonl").display().to_string();
@@ -49,19 +26,11 @@ fn server(cli: &Cli<LokiArgs>) -> LokiServer {
     LokiServer::new(&cli.server, safety, metrics).unwrap()
 }
 
-async fn setup(extra: &[&str]) -> Setup {
-    let scenario = Scenario::parse(INCIDENT).unwrap();
-    let sandbox = Sandbox::start_with("127.0.0.1:0".parse().unwrap(), Some(&scenario))
-        .await
-        .unwrap();
-    let dir = std::env::temp_dir().join(format!("opsmcp-loki-test-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let server = server(&cli(&sandbox.url(), &dir, extra));
-    Setup {
-        tools: ToolClient::in_process(server, Duration::from_secs(20)).await,
-        sandbox,
-        dir,
-    }
+async fn setup(extra: &[&str]) -> IncidentSetup {
+    IncidentSetup::start("loki-test", Duration::from_secs(20), |sandbox, dir| {
+        server(&cli(&sandbox.url(), dir, extra))
+    })
+    .await
 }
 
 /// Push lines to the stand-in the way an agent would.
@@ -429,7 +398,11 @@ async fn tenants_are_separate() {
     .await;
     let text = s.ok("logs_search", json!({ "service": "ledger" })).await;
     assert!(text.contains("no lines matched"), "{text}");
-    let b = server(&cli(&s.sandbox.url(), &s.dir, &["--loki-org-id", "team-b"]));
+    let b = server(&cli(
+        &s.sandbox.url(),
+        s.dir(),
+        &["--loki-org-id", "team-b"],
+    ));
     let b = ToolClient::in_process(b, Duration::from_secs(5)).await;
     let text = b.ok("logs_search", json!({ "service": "ledger" })).await;
     assert!(text.contains("tenant b only"), "{text}");
@@ -438,7 +411,7 @@ async fn tenants_are_separate() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tail_follows_new_lines_with_progress_and_stops_at_its_budget() {
     let s = setup(&[]).await;
-    let tailer = server(&cli(&s.sandbox.url(), &s.dir, &[]));
+    let tailer = server(&cli(&s.sandbox.url(), s.dir(), &[]));
     let (a, b) = tokio::io::duplex(1 << 16);
     tokio::spawn(async move {
         let _ = tailer.serve(a).await.unwrap().waiting().await;
@@ -485,7 +458,7 @@ async fn tail_follows_new_lines_with_progress_and_stops_at_its_budget() {
     // timeout (1 s here) does not cut a longer tail.
     let short = server(&cli(
         &s.sandbox.url(),
-        &s.dir,
+        s.dir(),
         &["--loki-timeout-secs", "1"],
     ));
     let short = ToolClient::in_process(short, Duration::from_secs(5)).await;

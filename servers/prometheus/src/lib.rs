@@ -157,9 +157,11 @@ impl PrometheusServer {
     pub(crate) fn error_ratio_config(&self) -> &ErrorRatioConfig {
         &self.inner.error_ratio
     }
+}
 
+impl opsmcp_core::serve::Ready for PrometheusServer {
     /// Readiness for `/readyz`: Prometheus answers `/-/ready`.
-    pub async fn ready(&self) -> Result<(), String> {
+    async fn ready(&self) -> Result<(), String> {
         self.prometheus()
             .get_text("-/ready")
             .await

@@ -11,16 +11,10 @@ use std::{
 
 use axum::{Router, http::StatusCode, response::IntoResponse, routing::get};
 use opsmcp_core::{approval::Safety, identity, metrics::Metrics};
+use opsmcp_e2e::mcp::stub_backend;
 use opsmcp_prometheus::{PrometheusServer, config::PrometheusArgs};
 use rmcp::{RoleClient, ServiceExt, model::CallToolRequestParams, service::RunningService};
 use serde_json::{Value, json};
-
-async fn serve(router: Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    format!("http://{addr}")
-}
 
 async fn client(url: &str, extra: &[&str]) -> RunningService<RoleClient, ()> {
     let mut argv = vec!["opsmcp-prometheus", "--prometheus-url", url];
@@ -80,7 +74,7 @@ async fn prometheus_down() {
 
 #[tokio::test]
 async fn prometheus_slow() {
-    let url = serve(Router::new().route(
+    let url = stub_backend(Router::new().route(
         "/api/v1/query",
         get(|| async {
             tokio::time::sleep(Duration::from_secs(30)).await;
@@ -108,7 +102,7 @@ async fn prometheus_slow() {
 async fn rate_limited_then_recovers_and_then_gives_up() {
     let hits = Arc::new(AtomicUsize::new(0));
     let seen = hits.clone();
-    let url = serve(Router::new().route(
+    let url = stub_backend(Router::new().route(
         "/api/v1/query",
         get(move || {
             let n = seen.fetch_add(1, Ordering::SeqCst);

@@ -117,12 +117,15 @@ impl Params {
             .collect()
     }
 
+    /// A time parameter as nanoseconds, `default` without it.
+    fn time(&self, key: &str, default: i64) -> Result<i64, BadRequest> {
+        self.get(key)
+            .map_or(Ok(default), |v| parse_time(v).map_err(bad_request))
+    }
+
     /// `start`/`end`/`since` as nanoseconds; the range defaults to the last `default_span`.
     fn range(&self, default_span: Duration) -> Result<(i64, i64), BadRequest> {
-        let end = match self.get("end") {
-            Some(v) => parse_time(v).map_err(bad_request)?,
-            None => now_ns(),
-        };
+        let end = self.time("end", now_ns())?;
         let start = match (self.get("start"), self.get("since")) {
             (Some(v), _) => parse_time(v).map_err(bad_request)?,
             (None, Some(since)) => end - (parse_step(since).map_err(bad_request)? * 1e9) as i64,
@@ -364,10 +367,7 @@ async fn query_instant(
             "log queries are not supported as an instant query type, please change your query to a range query type",
         ));
     };
-    let t = match p.get("time") {
-        Some(v) => parse_time(v).map_err(bad_request)?,
-        None => now_ns(),
-    };
+    let t = p.time("time", now_ns())?;
     let started = Instant::now();
     let mut stats = Stats::default();
     let value = cluster
@@ -656,10 +656,7 @@ async fn tail(
             "parse error : tail takes a log query, not a metric query",
         ));
     };
-    let start = match p.get("start") {
-        Some(v) => parse_time(v).map_err(bad_request)?,
-        None => now_ns() - 3_600_000_000_000,
-    };
+    let start = p.time("start", now_ns() - 3_600_000_000_000)?;
     let limit = p.limit()?;
     let tenant = tenant(&headers);
     Ok(ws.on_upgrade(move |socket| follow(socket, cluster, tenant, query, start, limit)))
