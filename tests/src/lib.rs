@@ -1,6 +1,7 @@
 //! Harness of the end-to-end tests: builds and starts the real binaries, finds the third-party
 //! clients installed by `scripts/setup.sh`, and starts nginx. Every process started here is
-//! stopped by its PID when its guard is dropped.
+//! stopped by its PID when its guard is dropped, and in any case when the test process ends
+//! ([`process`]).
 //!
 //! A missing tool fails the test with the command that installs it; nothing is skipped.
 
@@ -8,7 +9,7 @@ use std::{
     io::{BufRead, BufReader},
     net::SocketAddr,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     sync::{Mutex, OnceLock},
     time::{Duration, Instant},
 };
@@ -16,7 +17,10 @@ use std::{
 pub mod demo;
 pub mod docs;
 pub mod mcp;
+pub mod process;
 pub mod prometheus;
+
+pub use process::{Process, TempDir, command, run, spawn};
 
 use anyhow::{Context, Result, bail};
 
@@ -87,52 +91,6 @@ pub fn node() -> Result<(PathBuf, PathBuf)> {
     Ok((node, dir.join("node_modules")))
 }
 
-/// A child process that is killed (by PID) and reaped when dropped.
-pub struct Process {
-    pub child: Child,
-    pub name: String,
-}
-
-impl Process {
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Send SIGTERM and wait up to `timeout` for the exit status.
-    pub fn terminate(&mut self, timeout: Duration) -> Result<std::process::ExitStatus> {
-        signal(self.pid(), "TERM")?;
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                return Ok(status);
-            }
-            if Instant::now() > deadline {
-                bail!("{} did not exit within {timeout:?} of SIGTERM", self.name);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
-    }
-}
-
-fn signal(pid: u32, sig: &str) -> Result<()> {
-    let status = Command::new("kill")
-        .args([&format!("-{sig}"), &pid.to_string()])
-        .status()?;
-    if !status.success() {
-        bail!("kill -{sig} {pid} failed");
-    }
-    Ok(())
-}
-
 /// `GET url` and its body, for probes and backend checks from synchronous tests.
 pub fn http_get(url: &str) -> Result<String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -147,7 +105,7 @@ pub fn http_get(url: &str) -> Result<String> {
 /// Run a script of `tests/python/` with the project's Python and return the JSON report it
 /// prints on its last line; a failing script is an error carrying its report and stderr.
 pub fn python_script(script: &str, args: &[&str]) -> Result<serde_json::Value> {
-    let mut cmd = Command::new(python()?);
+    let mut cmd = command(python()?);
     cmd.arg(workspace_root().join("tests/python").join(script))
         .args(args);
     let (ok, stdout, stderr) = run(cmd, Duration::from_secs(90))?;
@@ -174,22 +132,17 @@ impl HttpServer {
     /// [`HttpServer::start`] with extra environment variables.
     pub fn start_with_env(package: &str, extra: &[&str], env: &[(&str, &str)]) -> Result<Self> {
         let bin = binary(package);
-        let mut child = Command::new(&bin)
-            .arg("serve")
+        let mut cmd = command(&bin);
+        cmd.arg("serve")
             .args(["--listen", "127.0.0.1:0"])
             .args(extra)
             .envs(env.iter().copied())
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .with_context(|| format!("starting {}", bin.display()))?;
-        let stderr = child.stderr.take().unwrap();
-        let process = Process {
-            child,
-            name: package.to_owned(),
-        };
+            .stderr(Stdio::piped());
+        let mut process = spawn(cmd, package)?;
+        let stderr = process.child.stderr.take().unwrap();
         let log = std::sync::Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = std::sync::mpsc::channel();
         let sink = log.clone();
@@ -234,7 +187,8 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// nginx in the foreground with a temporary configuration proxying `/` to `upstream`.
+/// nginx in the foreground with a temporary configuration proxying `/` to `upstream`: one
+/// process (`master_process off`), so no worker is left behind when it is killed.
 pub struct Nginx {
     pub process: Process,
     pub port: u16,
@@ -253,7 +207,7 @@ impl Nginx {
         let d = dir.path().display();
         let conf = format!(
             r#"daemon off;
-worker_processes 1;
+master_process off;
 pid {d}/nginx.pid;
 error_log {d}/error.log warn;
 events {{ worker_connections 256; }}
@@ -281,22 +235,17 @@ http {{
         );
         let conf_path = dir.path().join("nginx.conf");
         std::fs::write(&conf_path, conf)?;
-        let child = Command::new(nginx)
-            .args([
-                "-c",
-                conf_path.to_str().unwrap(),
-                "-p",
-                dir.path().to_str().unwrap(),
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .context("starting nginx")?;
-        let process = Process {
-            child,
-            name: "nginx".into(),
-        };
+        let mut cmd = command(nginx);
+        cmd.args([
+            "-c",
+            conf_path.to_str().unwrap(),
+            "-p",
+            dir.path().to_str().unwrap(),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+        let process = spawn(cmd, "nginx")?;
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             if Instant::now() > deadline {
@@ -319,34 +268,6 @@ http {{
     }
 }
 
-/// A directory under the system temp dir, removed when dropped.
-pub struct TempDir(PathBuf);
-
-impl TempDir {
-    pub fn new(prefix: &str) -> Result<Self> {
-        let unique = format!(
-            "opsmcp-{prefix}-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)?
-                .as_nanos()
-        );
-        let path = std::env::temp_dir().join(unique);
-        std::fs::create_dir_all(&path)?;
-        Ok(Self(path))
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn which(name: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")
         .into_iter()
@@ -354,48 +275,6 @@ fn which(name: &str) -> Option<PathBuf> {
         .chain(["/usr/sbin".into(), "/sbin".into()])
         .map(|d| d.join(name))
         .find(|p| p.is_file())
-}
-
-/// Run a command to completion with a timeout, returning (success, stdout, stderr).
-pub fn run(mut cmd: Command, timeout: Duration) -> Result<(bool, String, String)> {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("spawning {cmd:?}"))?;
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let out_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = std::io::Read::read_to_string(&mut out, &mut s);
-        s
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = std::io::Read::read_to_string(&mut err, &mut s);
-        s
-    });
-    let mut process = Process {
-        child,
-        name: format!("{cmd:?}"),
-    };
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = process.child.try_wait()? {
-            break status;
-        }
-        if Instant::now() > deadline {
-            drop(process);
-            bail!("{cmd:?} did not finish within {timeout:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    Ok((
-        status.success(),
-        out_reader.join().unwrap(),
-        err_reader.join().unwrap(),
-    ))
 }
 
 /// A raw streamable-HTTP MCP session for tests that need to see status codes and error bodies

@@ -17,7 +17,7 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 
-use crate::{Process, TempDir, free_port};
+use crate::{Process, TempDir, command, free_port};
 
 const INSTALL: &str = "install them with `apt-get install -y prometheus prometheus-alertmanager` (or run scripts/setup.sh)";
 
@@ -122,7 +122,7 @@ impl Backends {
 
         let history = dir.path().join("history.om");
         std::fs::write(&history, history_openmetrics(now_secs()))?;
-        let out = Command::new(&promtool)
+        let out = command(&promtool)
             .args(["tsdb", "create-blocks-from", "openmetrics"])
             .arg(&history)
             .arg(&data)
@@ -159,30 +159,28 @@ impl Backends {
             "route:\n  receiver: blackhole\n  group_wait: 1s\n  group_interval: 1s\nreceivers:\n  - name: blackhole\n",
         )?;
 
-        let alertmanager = spawn(
-            Command::new(alertmanager_bin)
-                .arg(format!("--config.file={}", am_config.display()))
-                .arg(format!(
-                    "--storage.path={}",
-                    dir.path().join("am").display()
-                ))
-                .arg(format!("--web.listen-address=127.0.0.1:{am_port}"))
-                .arg("--cluster.listen-address="),
-            "alertmanager",
-        )?;
-        let prometheus = spawn(
-            Command::new(prometheus_bin)
-                .arg(format!("--config.file={}", config.display()))
-                .arg(format!("--storage.tsdb.path={}", data.display()))
-                .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
-                .args([
-                    "--storage.tsdb.retention.time=3650d",
-                    "--rules.alert.resend-delay=2s",
-                    "--web.enable-lifecycle",
-                    "--web.enable-admin-api",
-                ]),
-            "prometheus",
-        )?;
+        let mut alertmanager = command(alertmanager_bin);
+        alertmanager
+            .arg(format!("--config.file={}", am_config.display()))
+            .arg(format!(
+                "--storage.path={}",
+                dir.path().join("am").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{am_port}"))
+            .arg("--cluster.listen-address=");
+        let alertmanager = quiet(alertmanager, "alertmanager")?;
+        let mut prometheus = command(prometheus_bin);
+        prometheus
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.tsdb.path={}", data.display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
+            .args([
+                "--storage.tsdb.retention.time=3650d",
+                "--rules.alert.resend-delay=2s",
+                "--web.enable-lifecycle",
+                "--web.enable-admin-api",
+            ]);
+        let prometheus = quiet(prometheus, "prometheus")?;
         let backends = Self {
             prometheus_url: format!("http://127.0.0.1:{prom_port}"),
             alertmanager_url: format!("http://127.0.0.1:{am_port}"),
@@ -211,17 +209,12 @@ impl Backends {
     }
 }
 
-fn spawn(cmd: &mut Command, name: &str) -> Result<Process> {
-    let child = cmd
-        .stdin(Stdio::null())
+/// Start a backend with its standard streams closed.
+fn quiet(mut cmd: Command, name: &str) -> Result<Process> {
+    cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .with_context(|| format!("starting {name}"))?;
-    Ok(Process {
-        child,
-        name: name.into(),
-    })
+        .stderr(Stdio::null());
+    crate::spawn(cmd, name)
 }
 
 fn wait_ready(url: &str, name: &str) -> Result<()> {

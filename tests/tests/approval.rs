@@ -13,7 +13,9 @@ use std::{
 };
 
 use anyhow::Result;
-use opsmcp_e2e::{HttpServer, TempDir, binary, http_get, prometheus::Backends, python_script, run};
+use opsmcp_e2e::{
+    HttpServer, TempDir, binary, command, http_get, prometheus::Backends, python_script, run,
+};
 use serde_json::{Value, json};
 
 const SERVER: &str = "opsmcp-prometheus";
@@ -35,7 +37,7 @@ fn silence(alertname: &str) -> String {
 
 /// `opsmcp-prometheus audit verify FILE`: (exit code 0?, output).
 fn audit_verify(file: &Path) -> Result<(bool, String)> {
-    let mut cmd = Command::new(binary(SERVER));
+    let mut cmd = command(binary(SERVER));
     cmd.args(["audit", "verify"]).arg(file);
     let (ok, stdout, stderr) = run(cmd, Duration::from_secs(30))?;
     Ok((ok, format!("{stdout}{stderr}")))
@@ -296,7 +298,7 @@ fn an_invalid_rules_file_stops_start_up_with_its_line() -> Result<()> {
         &rules,
         "[[rule]]\nnamespace = \"prod-*\"\nlevel = \"severe\"\nreason = \"x\"\n",
     )?;
-    let mut cmd = Command::new(binary(SERVER));
+    let mut cmd = command(binary(SERVER));
     cmd.arg("--risk-rules").arg(&rules).stdin(Stdio::null());
     let (ok, stdout, stderr) = run(cmd, Duration::from_secs(30))?;
     assert!(!ok, "started with a bad rules file: {stdout}");
@@ -357,7 +359,7 @@ fn a_per_server_mode_overrides_the_common_one() -> Result<()> {
 
 /// Start an `audit-writer` on `file`; returns once it has written its first record.
 fn writer(file: &Path, count: u64, max_bytes: u64) -> Result<std::process::Child> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_audit-writer"))
+    let mut child = command(env!("CARGO_BIN_EXE_audit-writer"))
         .arg(file)
         .arg(count.to_string())
         .arg(max_bytes.to_string())

@@ -3,10 +3,10 @@
 //! Inspector CLI. The tools come from `scripts/setup.sh`; a missing one fails the test with the
 //! install step.
 
-use std::{process::Command, time::Duration};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
-use opsmcp_e2e::{HttpServer, Nginx, binary, node, python_script, run};
+use opsmcp_e2e::{HttpServer, Nginx, binary, command, node, python_script, run};
 use serde_json::Value;
 
 const FIXTURE: &str = "opsmcp-fixture";
@@ -75,7 +75,7 @@ fn python_sdk_through_nginx() -> Result<()> {
 fn conformance(revision: &str, url: &str) -> Result<String> {
     let (node, modules) = node()?;
     let out = tempfile_dir()?;
-    let mut cmd = Command::new(node);
+    let mut cmd = command(node);
     cmd.arg(modules.join("@modelcontextprotocol/conformance/dist/index.js"))
         .args([
             "server",
@@ -135,7 +135,7 @@ fn inspector_cli_lists_and_calls() -> Result<()> {
         vec![bin.to_str().unwrap().to_owned()],
     ];
     for target in targets {
-        let mut cmd = Command::new(&node);
+        let mut cmd = command(&node);
         cmd.arg(&inspector)
             .arg("--cli")
             .args(&target)
@@ -152,7 +152,7 @@ fn inspector_cli_lists_and_calls() -> Result<()> {
             "{target:?}"
         );
 
-        let mut cmd = Command::new(&node);
+        let mut cmd = command(&node);
         cmd.arg(&inspector).arg("--cli").args(&target).args([
             "--method",
             "tools/call",
@@ -197,7 +197,7 @@ fn protocol_scenarios(package: &str, backend: (&str, &str)) -> Result<()> {
         ("2026-07-28", "tools-list"),
         ("2026-07-28", "dns-rebinding-protection"),
     ] {
-        let mut cmd = Command::new(&node);
+        let mut cmd = command(&node);
         cmd.arg(modules.join("@modelcontextprotocol/conformance/dist/index.js"))
             .args([
                 "server",
@@ -246,7 +246,7 @@ fn inspector_cli_searches_loki_logs() -> Result<()> {
         format!("OPSMCP_AUDIT_LOG={audit}"),
     ];
     for target in [stdio, vec![server.url("/mcp")]] {
-        let mut cmd = Command::new(&node);
+        let mut cmd = command(&node);
         cmd.arg(&inspector).arg("--cli").args(&target).args([
             "--method",
             "tools/call",
@@ -268,7 +268,7 @@ fn inspector_cli_searches_loki_logs() -> Result<()> {
                 && text.contains("3 lines returned"),
             "{target:?}: {text}"
         );
-        let mut cmd = Command::new(&node);
+        let mut cmd = command(&node);
         cmd.arg(&inspector).arg("--cli").args(&target).args([
             "--method",
             "tools/call",

@@ -2,14 +2,14 @@
 //! worker through both servers, plans and executes the fix, verifies it and checks the audit
 //! log. It fails (non-zero exit) if any of that does not happen.
 
-use std::{process::Command, time::Duration};
+use std::time::Duration;
 
 use anyhow::Result;
-use opsmcp_e2e::run;
+use opsmcp_e2e::{command, run};
 
 #[test]
 fn the_incident_drill_runs() -> Result<()> {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_opsmcp-drill"));
+    let mut cmd = command(env!("CARGO_BIN_EXE_opsmcp-drill"));
     // Build the server binaries the drill spawns (as `just demo` does).
     opsmcp_e2e::binary("opsmcp-prometheus");
     opsmcp_e2e::binary("opsmcp-kubernetes");

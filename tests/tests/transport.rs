@@ -4,12 +4,12 @@
 
 use std::{
     io::{BufRead, BufReader, Write},
-    process::{Command, Stdio},
+    process::Stdio,
     time::Duration,
 };
 
 use anyhow::Result;
-use opsmcp_e2e::{HttpServer, Process, RawSession, binary, run};
+use opsmcp_e2e::{HttpServer, RawSession, binary, command, run, spawn};
 use serde_json::{Value, json};
 
 const FIXTURE: &str = "opsmcp-fixture";
@@ -369,18 +369,14 @@ async fn legacy_sse_round_trip() -> Result<()> {
 
 #[test]
 fn stdio_keeps_stdout_for_frames_and_survives_garbage() -> Result<()> {
-    let mut child = Command::new(binary(FIXTURE))
-        .env("RUST_LOG", "debug")
+    let mut cmd = command(binary(FIXTURE));
+    cmd.env("RUST_LOG", "debug")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let mut stdin = child.stdin.take().unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let _guard = Process {
-        child,
-        name: "fixture-stdio".into(),
-    };
+        .stderr(Stdio::null());
+    let mut guard = spawn(cmd, "fixture-stdio")?;
+    let mut stdin = guard.child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(guard.child.stdout.take().unwrap());
     let mut send = |line: &str| -> Result<()> {
         writeln!(stdin, "{line}")?;
         stdin.flush()?;
@@ -421,7 +417,7 @@ fn stdio_keeps_stdout_for_frames_and_survives_garbage() -> Result<()> {
 
 #[test]
 fn refuses_a_public_address_without_a_token_and_says_why() -> Result<()> {
-    let mut cmd = Command::new(binary(FIXTURE));
+    let mut cmd = command(binary(FIXTURE));
     cmd.args(["serve", "--listen", "0.0.0.0:0"]);
     let (ok, _, stderr) = run(cmd, Duration::from_secs(20))?;
     assert!(!ok);
@@ -432,7 +428,7 @@ fn refuses_a_public_address_without_a_token_and_says_why() -> Result<()> {
 
 #[test]
 fn help_and_version() -> Result<()> {
-    let mut cmd = Command::new(binary(FIXTURE));
+    let mut cmd = command(binary(FIXTURE));
     cmd.args(["serve", "--help"]);
     let (ok, help, _) = run(cmd, Duration::from_secs(20))?;
     assert!(ok);
@@ -447,7 +443,7 @@ fn help_and_version() -> Result<()> {
         assert!(help.contains(flag), "{flag} missing:\n{help}");
     }
     assert!(help.contains("[env: OPSMCP_HTTP_TOKEN]"), "{help}");
-    let mut cmd = Command::new(binary(FIXTURE));
+    let mut cmd = command(binary(FIXTURE));
     cmd.arg("--version");
     let (ok, version, _) = run(cmd, Duration::from_secs(20))?;
     assert!(ok);

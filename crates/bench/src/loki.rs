@@ -8,11 +8,8 @@ use std::path::PathBuf;
 use anyhow::Result;
 use opsmcp_sandbox::{
     Sandbox,
-    loki::{
-        DEFAULT_TENANT,
-        history::{Dice, checkout_line},
-        labels,
-    },
+    kube::{history::checkout_line, sim::Dice},
+    loki::{DEFAULT_TENANT, labels},
 };
 use serde_json::json;
 
@@ -34,7 +31,7 @@ const SECOND: i64 = 1_000_000_000;
 pub async fn start() -> Result<Running> {
     let sandbox = Sandbox::start("127.0.0.1:0".parse()?).await?;
     let now = jiff::Timestamp::now().as_nanosecond() as i64;
-    let loki = sandbox.cluster.loki();
+    let loki = &sandbox.loki;
     let mut dice = Dice::new(42);
     // 1,000 lines from five streams over the last hour.
     for pod in 0..5 {

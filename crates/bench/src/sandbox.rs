@@ -54,7 +54,7 @@ pub async fn start() -> Result<Running> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let pods = sandbox.cluster.listed(
-            opsmcp_sandbox::resources::find("", "v1", "pods").unwrap(),
+            opsmcp_sandbox::kube::resources::find("", "v1", "pods").unwrap(),
             None,
         );
         let running = pods

@@ -531,9 +531,12 @@ async fn workloads_usage_services_references_and_generic_get() {
             "names": { "plural": "canaries", "singular": "canary", "kind": "Canary" },
             "versions": [{ "name": "v1", "served": true, "storage": true }] }
     });
-    let crd_t =
-        opsmcp_sandbox::resources::find("apiextensions.k8s.io", "v1", "customresourcedefinitions")
-            .unwrap();
+    let crd_t = opsmcp_sandbox::kube::resources::find(
+        "apiextensions.k8s.io",
+        "v1",
+        "customresourcedefinitions",
+    )
+    .unwrap();
     let created = s
         .sandbox
         .cluster

@@ -503,7 +503,7 @@ async fn a_cancelled_tail_closes_its_websocket() {
         )
         .await
         .unwrap();
-    let loki = s.sandbox.cluster.loki();
+    let loki = &s.sandbox.loki;
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while loki.followers() == 0 {
         assert!(

@@ -1,4 +1,5 @@
-//! `opsmcp-sandbox`: serve the simulated cluster on loopback and write a kubeconfig for it.
+//! `opsmcp-sandbox`: serve the simulated world on loopback and write, side by side, a kubeconfig
+//! and `sandbox.env` (every URL, token and CA path the servers need).
 
 use std::{net::SocketAddr, path::PathBuf};
 
@@ -43,13 +44,13 @@ async fn main() -> anyhow::Result<()> {
     let sandbox = Sandbox::start_with(args.listen, scenario.as_ref()).await?;
     std::fs::write(&args.kubeconfig, sandbox.kubeconfig())?;
     let kubeconfig = std::fs::canonicalize(&args.kubeconfig)?;
-    tracing::info!(local = %sandbox.addr, kubeconfig = %kubeconfig.display(), "sandbox cluster serving");
+    let env_file = kubeconfig.with_file_name("sandbox.env");
+    std::fs::write(&env_file, sandbox.env_file(&kubeconfig))?;
+    tracing::info!(local = %sandbox.addr, kubeconfig = %kubeconfig.display(), env = %env_file.display(), "sandbox serving");
     eprintln!(
-        "\nThe sandbox cluster is at {}.\n  kubectl:            KUBECONFIG={} kubectl get pods\n  opsmcp-kubernetes:  KUBECONFIG={} opsmcp-kubernetes\n  its logs (Loki):    LOKI_URL={} opsmcp-loki\nCtrl-C stops it.",
+        "\nThe sandbox is up (Kubernetes and Loki at {}).\n  point every server at it:  set -a; . {}; set +a\n  then, for example:         kubectl get pods    opsmcp-kubernetes    opsmcp-loki\nCtrl-C stops it.",
         sandbox.url(),
-        kubeconfig.display(),
-        kubeconfig.display(),
-        sandbox.url()
+        env_file.display(),
     );
     tokio::signal::ctrl_c().await?;
     Ok(())

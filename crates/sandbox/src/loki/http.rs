@@ -28,7 +28,6 @@ use super::{
     DEFAULT_TENANT, Labels, Loki, Stream,
     eval::{self, Evaluated, Stats},
 };
-use crate::cluster::Cluster;
 
 /// Loki's default `max_entries_limit_per_query`.
 const MAX_ENTRIES: usize = 5000;
@@ -36,9 +35,9 @@ const MAX_ENTRIES: usize = 5000;
 const MAX_POINTS: i64 = 11_000;
 pub const VERSION: &str = "3.4.2";
 
-type Shared = State<Arc<Cluster>>;
+type Shared = State<Arc<Loki>>;
 
-pub fn router() -> Router<Arc<Cluster>> {
+pub fn router(loki: Arc<Loki>) -> Router {
     Router::new()
         .route("/ready", get(|| async { "ready\n" }))
         .route("/loki/api/v1/status/buildinfo", get(buildinfo))
@@ -51,6 +50,7 @@ pub fn router() -> Router<Arc<Cluster>> {
         .route("/loki/api/v1/patterns", get(patterns))
         .route("/loki/api/v1/tail", get(tail))
         .route("/loki/api/v1/push", post(push))
+        .with_state(loki)
 }
 
 async fn buildinfo() -> Json<Value> {
@@ -281,13 +281,9 @@ fn success(result_type: &str, result: Value, stats: Value) -> Response {
     .into_response()
 }
 
-async fn query_range(
-    State(cluster): Shared,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Answer {
+async fn query_range(State(loki): Shared, headers: HeaderMap, RawQuery(raw): RawQuery) -> Answer {
     let p = Params::from_raw(raw.as_deref());
-    run_range(cluster.loki(), &tenant(&headers), &p)
+    run_range(&loki, &tenant(&headers), &p)
 }
 
 fn run_range(loki: &Loki, tenant: &str, p: &Params) -> Answer {
@@ -355,11 +351,7 @@ fn run_range(loki: &Loki, tenant: &str, p: &Params) -> Answer {
     }
 }
 
-async fn query_instant(
-    State(cluster): Shared,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Answer {
+async fn query_instant(State(loki): Shared, headers: HeaderMap, RawQuery(raw): RawQuery) -> Answer {
     let p = Params::from_raw(raw.as_deref());
     let (_, query) = p.query()?;
     let Query::Metric(m) = query else {
@@ -370,8 +362,7 @@ async fn query_instant(
     let t = p.time("time", now_ns())?;
     let started = Instant::now();
     let mut stats = Stats::default();
-    let value = cluster
-        .loki()
+    let value = loki
         .with_tenant(&tenant(&headers), |s| eval::instant(s, &m, t, &mut stats))
         .map_err(|e| bad_request(e.0))?;
     Ok(match value {
@@ -420,15 +411,11 @@ fn data(values: impl IntoIterator<Item = Value>) -> Response {
         .into_response()
 }
 
-async fn label_names(
-    State(cluster): Shared,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Answer {
+async fn label_names(State(loki): Shared, headers: HeaderMap, RawQuery(raw): RawQuery) -> Answer {
     let p = Params::from_raw(raw.as_deref());
     let (start, end) = p.range(Duration::from_secs(6 * 3600))?;
     let selector = optional_selector(&p)?;
-    let names: BTreeSet<String> = cluster.loki().with_tenant(&tenant(&headers), |s| {
+    let names: BTreeSet<String> = loki.with_tenant(&tenant(&headers), |s| {
         streams_in(s, selector.as_ref(), start, end)
             .flat_map(|(l, _)| l.keys().cloned())
             .collect()
@@ -437,7 +424,7 @@ async fn label_names(
 }
 
 async fn label_values(
-    State(cluster): Shared,
+    State(loki): Shared,
     Path(name): Path<String>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
@@ -445,7 +432,7 @@ async fn label_values(
     let p = Params::from_raw(raw.as_deref());
     let (start, end) = p.range(Duration::from_secs(6 * 3600))?;
     let selector = optional_selector(&p)?;
-    let values: BTreeSet<String> = cluster.loki().with_tenant(&tenant(&headers), |s| {
+    let values: BTreeSet<String> = loki.with_tenant(&tenant(&headers), |s| {
         streams_in(s, selector.as_ref(), start, end)
             .filter_map(|(l, _)| l.get(&name).cloned())
             .collect()
@@ -453,20 +440,20 @@ async fn label_values(
     Ok(data(values.into_iter().map(Value::String)))
 }
 
-async fn series(State(cluster): Shared, headers: HeaderMap, RawQuery(raw): RawQuery) -> Answer {
-    run_series(&cluster, &headers, &Params::from_raw(raw.as_deref()))
+async fn series(State(loki): Shared, headers: HeaderMap, RawQuery(raw): RawQuery) -> Answer {
+    run_series(&loki, &headers, &Params::from_raw(raw.as_deref()))
 }
 
 /// Loki also takes the series parameters as a form body.
-async fn series_form(State(cluster): Shared, headers: HeaderMap, body: Bytes) -> Answer {
+async fn series_form(State(loki): Shared, headers: HeaderMap, body: Bytes) -> Answer {
     run_series(
-        &cluster,
+        &loki,
         &headers,
         &Params::from_raw(std::str::from_utf8(&body).ok()),
     )
 }
 
-fn run_series(cluster: &Cluster, headers: &HeaderMap, p: &Params) -> Answer {
+fn run_series(loki: &Loki, headers: &HeaderMap, p: &Params) -> Answer {
     let (start, end) = p.range(Duration::from_secs(6 * 3600))?;
     let matches = p.all("match[]");
     if matches.is_empty() {
@@ -482,7 +469,7 @@ fn run_series(cluster: &Cluster, headers: &HeaderMap, p: &Params) -> Answer {
             pipeline: Vec::new(),
         });
     }
-    let found: BTreeSet<Labels> = cluster.loki().with_tenant(&tenant(headers), |s| {
+    let found: BTreeSet<Labels> = loki.with_tenant(&tenant(headers), |s| {
         selectors
             .iter()
             .flat_map(|q| streams_in(s, Some(q), start, end).map(|(l, _)| l.clone()))
@@ -492,11 +479,7 @@ fn run_series(cluster: &Cluster, headers: &HeaderMap, p: &Params) -> Answer {
 }
 
 /// Streams, chunks, entries and bytes a selector covers (a chunk here holds up to 1,000 entries).
-async fn index_stats(
-    State(cluster): Shared,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Answer {
+async fn index_stats(State(loki): Shared, headers: HeaderMap, RawQuery(raw): RawQuery) -> Answer {
     let p = Params::from_raw(raw.as_deref());
     let (start, end) = p.range(Duration::from_secs(3600))?;
     let (_, query) = p.query()?;
@@ -506,7 +489,7 @@ async fn index_stats(
         ));
     };
     let (mut streams, mut chunks, mut entries, mut bytes) = (0u64, 0u64, 0u64, 0u64);
-    cluster.loki().with_tenant(&tenant(&headers), |s| {
+    loki.with_tenant(&tenant(&headers), |s| {
         for (_, stream) in streams_in(s, Some(&q), start, end) {
             let window = stream.between(start, end);
             streams += 1;
@@ -522,7 +505,7 @@ async fn index_stats(
 }
 
 /// Patterns of the lines a selector (and line filters) picks, with counts per step.
-async fn patterns(State(cluster): Shared, headers: HeaderMap, RawQuery(raw): RawQuery) -> Answer {
+async fn patterns(State(loki): Shared, headers: HeaderMap, RawQuery(raw): RawQuery) -> Answer {
     let p = Params::from_raw(raw.as_deref());
     let (start, end) = p.range(Duration::from_secs(3600))?;
     let (_, query) = p.query()?;
@@ -542,7 +525,7 @@ async fn patterns(State(cluster): Shared, headers: HeaderMap, RawQuery(raw): Raw
     // Mine templates, then count each template's lines per step.
     let mut miner = Miner::default();
     let mut lines: Vec<(i64, String)> = Vec::new();
-    cluster.loki().with_tenant(&tenant(&headers), |s| {
+    loki.with_tenant(&tenant(&headers), |s| {
         for (labels, stream) in eval::matching(s, &q) {
             for (ts, line) in stream.between(start, end) {
                 if eval::process(&q.pipeline, labels, line).is_some() {
@@ -606,7 +589,7 @@ struct PushStream {
     values: Vec<(String, String)>,
 }
 
-async fn push(State(cluster): Shared, headers: HeaderMap, body: Bytes) -> Answer {
+async fn push(State(loki): Shared, headers: HeaderMap, body: Bytes) -> Answer {
     let json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -636,7 +619,7 @@ async fn push(State(cluster): Shared, headers: HeaderMap, body: Bytes) -> Answer
             })?;
             entries.push((ns, line));
         }
-        cluster.loki().push(&tenant, stream.stream, entries);
+        loki.push(&tenant, stream.stream, entries);
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -644,7 +627,7 @@ async fn push(State(cluster): Shared, headers: HeaderMap, body: Bytes) -> Answer
 /// Follow a log query over a WebSocket: the entries since `start` (up to `limit`), then new
 /// ones as they arrive.
 async fn tail(
-    State(cluster): Shared,
+    State(loki): Shared,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
     ws: WebSocketUpgrade,
@@ -659,19 +642,19 @@ async fn tail(
     let start = p.time("start", now_ns() - 3_600_000_000_000)?;
     let limit = p.limit()?;
     let tenant = tenant(&headers);
-    Ok(ws.on_upgrade(move |socket| follow(socket, cluster, tenant, query, start, limit)))
+    Ok(ws.on_upgrade(move |socket| follow(socket, loki, tenant, query, start, limit)))
 }
 
 async fn follow(
     mut socket: WebSocket,
-    cluster: Arc<Cluster>,
+    loki: Arc<Loki>,
     tenant: String,
     query: LogQuery,
     start: i64,
     limit: usize,
 ) {
-    let mut pushed = cluster.loki().subscribe();
-    let (backlog, _) = cluster.loki().with_tenant(&tenant, |s| {
+    let mut pushed = loki.subscribe();
+    let (backlog, _) = loki.with_tenant(&tenant, |s| {
         eval::logs(s, &query, start, i64::MAX, limit, false)
     });
     if !backlog.is_empty() && !send(&mut socket, backlog).await {

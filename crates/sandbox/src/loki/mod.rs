@@ -1,10 +1,8 @@
-//! A Loki stand-in: streams per tenant, LogQL evaluation (the subset `opsmcp-logql` parses),
-//! the HTTP API with Loki's response shapes ([`http`]), and the logs of the simulated cluster —
-//! hours of history ([`history`]) and what its containers write now (shipped by the controller
-//! like a log agent would).
+//! A Loki stand-in: streams per tenant, LogQL evaluation (the subset `opsmcp-logql` parses) and
+//! the HTTP API with Loki's response shapes ([`http`]). It knows nothing of the cluster: a log
+//! agent pushes into it through [`LogSink`] (what the world wires) or `POST /loki/api/v1/push`.
 
 pub mod eval;
-pub mod history;
 pub mod http;
 
 use std::{
@@ -14,14 +12,11 @@ use std::{
 
 use tokio::sync::broadcast;
 
-/// A stream's labels, sorted.
-pub type Labels = BTreeMap<String, String>;
+use crate::flows::LogSink;
+pub use crate::flows::{Entry, Labels, labels};
 
 /// Tenant used when a request names none (Loki with `auth_enabled: false`).
 pub const DEFAULT_TENANT: &str = "fake";
-
-/// One entry: nanoseconds since the epoch and the line.
-pub type Entry = (i64, String);
 
 /// Entries of a stream, oldest first.
 #[derive(Debug, Default, Clone)]
@@ -121,10 +116,9 @@ impl Loki {
     }
 }
 
-/// Labels from pairs.
-pub fn labels<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Labels {
-    pairs
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
+/// A log agent without a tenant of its own ships into the default tenant.
+impl LogSink for Loki {
+    fn push(&self, labels: Labels, entries: Vec<Entry>) {
+        Loki::push(self, DEFAULT_TENANT, labels, entries);
+    }
 }

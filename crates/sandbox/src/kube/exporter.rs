@@ -10,7 +10,7 @@ use prometheus_client::{
 };
 use serde_json::Value;
 
-use crate::{
+use super::{
     cluster::Cluster,
     quantity,
     resources::find,

@@ -4,49 +4,19 @@
 
 use std::{
     collections::HashMap,
-    sync::{Mutex, MutexGuard},
+    sync::{Arc, Mutex, MutexGuard},
 };
 
 use serde_json::{Value, json};
 
-use crate::{
-    kubelet::Behaviors,
+use crate::flows::{Discard, LogSink};
+
+use super::{
+    events,
     resources::{self, ResourceType},
+    sim::{Behaviors, ContainerKey, ContainerSim},
     store::{ApiError, Store, name_of, namespace_of},
 };
-
-/// What the simulation knows about one container beyond its API status.
-#[derive(Debug, Clone, Default)]
-pub struct ContainerSim {
-    /// (unix seconds, line) of the current run.
-    pub logs: Vec<(i64, String)>,
-    /// The run before the last restart (`--previous`).
-    pub previous: Option<Vec<(i64, String)>>,
-    /// Working-set memory in bytes and CPU in millicores, now.
-    pub memory: u64,
-    pub cpu_millis: u64,
-    /// The current run's container ID.
-    pub container_id: String,
-    /// When the current run started (unix seconds); `None` before a (re)start.
-    pub started_at: Option<i64>,
-    /// When the behavior last stepped (allocation, log line).
-    pub last_step: i64,
-    /// Chunks a leaking container holds.
-    pub chunks: u64,
-    /// In CrashLoopBackOff until then.
-    pub backoff_until: Option<i64>,
-    pub backoff_noted: bool,
-    pub pull_attempts: u64,
-    /// Lines written since the log agent last shipped them (ns, line), and kernel lines about
-    /// this container (the OOM killer's).
-    pub unshipped: Vec<(i64, String)>,
-    pub kernel: Vec<(i64, String)>,
-    /// Draws for generated lines.
-    pub dice: crate::loki::history::Dice,
-}
-
-/// (namespace, pod, container)
-pub type ContainerKey = (String, String, String);
 
 #[derive(Debug, Default)]
 pub struct Cluster {
@@ -55,8 +25,18 @@ pub struct Cluster {
     behaviors: Mutex<Behaviors>,
     /// Types declared by CustomResourceDefinitions (leaked: a test cluster declares few).
     custom: Mutex<Vec<&'static ResourceType>>,
-    /// The logs the cluster's containers (and nodes) ship, served by the Loki stand-in.
-    loki: crate::loki::Loki,
+    /// Where the log agent ships what containers (and nodes) write.
+    logs: LogSinkSlot,
+}
+
+/// The cluster's log sink, [`Discard`] until [`Cluster::ship_logs_to`] sets one.
+#[derive(Debug)]
+struct LogSinkSlot(Mutex<Arc<dyn LogSink>>);
+
+impl Default for LogSinkSlot {
+    fn default() -> Self {
+        Self(Mutex::new(Arc::new(Discard)))
+    }
 }
 
 impl Cluster {
@@ -115,7 +95,7 @@ impl Cluster {
         drop(custom);
         let crd_t =
             resources::find("apiextensions.k8s.io", "v1", "customresourcedefinitions").unwrap();
-        let now = crate::store::now();
+        let now = super::store::now();
         let name = crd
             .pointer("/metadata/name")
             .and_then(Value::as_str)
@@ -158,8 +138,18 @@ impl Cluster {
         *self.behaviors.lock().unwrap_or_else(|e| e.into_inner()) = behaviors;
     }
 
-    pub fn loki(&self) -> &crate::loki::Loki {
-        &self.loki
+    /// Ship container and node logs to `sink` from now on.
+    pub fn ship_logs_to(&self, sink: Arc<dyn LogSink>) {
+        *self.logs.0.lock().unwrap_or_else(|e| e.into_inner()) = sink;
+    }
+
+    /// Where logs go.
+    pub fn log_sink(&self) -> Arc<dyn LogSink> {
+        self.logs
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn store(&self) -> MutexGuard<'_, Store> {
@@ -193,7 +183,7 @@ impl Cluster {
             .cloned()
             .collect();
         let sims = self.containers();
-        let now = crate::store::now();
+        let now = super::store::now();
         pods.iter()
             .filter(|p| p.pointer("/status/phase").and_then(Value::as_str) == Some("Running"))
             .map(|p| {
@@ -223,7 +213,7 @@ impl Cluster {
         let pods_t = resources::find("", "v1", "pods").unwrap();
         let store = self.store();
         let sims = self.containers();
-        let now = crate::store::now();
+        let now = super::store::now();
         store
             .list(nodes_t, None)
             .into_iter()
@@ -280,7 +270,7 @@ impl Cluster {
                 })
                 .unwrap_or(30);
             let terminating = store.modify(t, namespace, name, |p| {
-                p["metadata"]["deletionTimestamp"] = json!(crate::store::now());
+                p["metadata"]["deletionTimestamp"] = json!(super::store::now());
                 p["metadata"]["deletionGracePeriodSeconds"] = json!(grace);
             });
             for c in pod
@@ -293,9 +283,7 @@ impl Cluster {
                     "Stopping container {}",
                     c["name"].as_str().unwrap_or_default()
                 );
-                crate::controller::event(
-                    &mut store, &pod, "Normal", "Killing", &message, "kubelet",
-                );
+                events::record(&mut store, &pod, "Normal", "Killing", &message, "kubelet");
             }
             return Ok(terminating.unwrap_or(pod));
         }

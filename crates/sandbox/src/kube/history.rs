@@ -6,8 +6,8 @@
 
 use serde_json::Value;
 
-use super::{Labels, labels};
-use crate::{cluster::Cluster, resources::find, store::name_of};
+use super::{cluster::Cluster, resources::find, sim::Dice, store::name_of};
+use crate::flows::{Labels, labels};
 
 /// Labels of a container's stdout stream.
 pub fn container_labels(namespace: &str, pod: &str, container: &str, app: &str) -> Labels {
@@ -33,29 +33,6 @@ pub fn oom_line(container: &str, pid: u64, rss_kib: u64) -> String {
         "Memory cgroup out of memory: Killed process {pid} ({container}) total-vm:{}kB, anon-rss:{rss_kib}kB, file-rss:1024kB, shmem-rss:0kB, UID:1000 pgtables:412kB oom_score_adj:999",
         rss_kib * 12
     )
-}
-
-/// A deterministic stream of pseudo-random numbers (SplitMix64), so history is reproducible.
-#[derive(Debug, Clone, Default)]
-pub struct Dice(u64);
-
-impl Dice {
-    pub fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    pub fn draw(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    pub fn unit(&mut self) -> f64 {
-        (self.draw() >> 11) as f64 / (1u64 << 53) as f64
-    }
 }
 
 fn rfc3339(ns: i64) -> String {
@@ -153,8 +130,7 @@ pub fn backfill(cluster: &Cluster, end: i64) {
                     lines.push((t, checkout_line(t, &mut dice, checkout_error_share(t, end))));
                     t += 5 * SECOND + (dice.draw() % 1000) as i64 * 1_000_000;
                 }
-                cluster.loki().push(
-                    super::DEFAULT_TENANT,
+                cluster.log_sink().push(
                     container_labels("shop", name, "checkout", "checkout"),
                     lines,
                 );
@@ -251,12 +227,7 @@ fn worker(cluster: &Cluster, pod: &str, node: &str, start: i64, end: i64) {
         }
         run_start = oom_at + 10 * SECOND;
     }
-    cluster.loki().push(
-        super::DEFAULT_TENANT,
-        container_labels("shop", pod, "worker", "worker"),
-        stdout,
-    );
-    cluster
-        .loki()
-        .push(super::DEFAULT_TENANT, kernel_labels(node), kernel);
+    let logs = cluster.log_sink();
+    logs.push(container_labels("shop", pod, "worker", "worker"), stdout);
+    logs.push(kernel_labels(node), kernel);
 }

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::resources::ResourceType;
+use super::resources::ResourceType;
 
 /// "5m", "3h", "2d4h", as kubectl's human durations.
 pub fn age(timestamp: Option<&str>) -> String {
@@ -345,7 +345,7 @@ fn cells(t: &ResourceType, o: &Value) -> Vec<Value> {
             json!(created(o)),
             json!(joined(o.pointer("/spec/template/spec/containers"), "name")),
             json!(joined(o.pointer("/spec/template/spec/containers"), "image")),
-            json!(crate::selectors::LabelSelector::to_string_from_object(
+            json!(super::selectors::LabelSelector::to_string_from_object(
                 o.pointer("/spec/selector").unwrap_or(&Value::Null)
             )),
         ],
@@ -357,7 +357,7 @@ fn cells(t: &ResourceType, o: &Value) -> Vec<Value> {
             json!(created(o)),
             json!(joined(o.pointer("/spec/template/spec/containers"), "name")),
             json!(joined(o.pointer("/spec/template/spec/containers"), "image")),
-            json!(crate::selectors::LabelSelector::to_string_from_object(
+            json!(super::selectors::LabelSelector::to_string_from_object(
                 o.pointer("/spec/selector").unwrap_or(&Value::Null)
             )),
         ],

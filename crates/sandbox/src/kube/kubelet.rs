@@ -5,59 +5,15 @@
 //! CrashLoopBackOff. Behavior follows the image and the limits, so a higher limit or a
 //! rollback to a good image cures a pod the way it would on a real cluster.
 
-use std::collections::HashMap;
-
-use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::{
-    cluster::{Cluster, ContainerSim},
-    controller::event,
-    quantity,
+use super::{
+    cluster::Cluster,
+    events, quantity,
     resources::find,
+    sim::{Behavior, Behaviors, ContainerSim, Dice},
     store::{Store, name_of, namespace_of, now},
 };
-
-/// How a container image behaves once started.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(tag = "behavior", rename_all = "snake_case")]
-pub enum Behavior {
-    /// Starts, serves, logs now and then — with `access_log`, a JSON line per request (the
-    /// checkout service's format).
-    Healthy {
-        memory_mib: u64,
-        cpu_millis: u64,
-        #[serde(default)]
-        access_log: bool,
-    },
-    /// Holds `step_mib` more every `every_secs` (a cache it never frees) until it holds
-    /// `plateau_mib`; with a lower memory limit it is OOM-killed on the way.
-    Leak {
-        base_mib: u64,
-        step_mib: u64,
-        every_secs: i64,
-        plateau_mib: u64,
-        cpu_millis: u64,
-    },
-    /// The image does not exist in the registry.
-    ImagePullFails,
-    /// Runs, but its readiness probe keeps failing (503).
-    NeverReady { memory_mib: u64, cpu_millis: u64 },
-}
-
-impl Default for Behavior {
-    fn default() -> Self {
-        Behavior::Healthy {
-            memory_mib: 24,
-            cpu_millis: 5,
-            access_log: false,
-        }
-    }
-}
-
-/// Image → behavior; images not listed are healthy.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct Behaviors(pub HashMap<String, Behavior>);
 
 /// Back-off before restart number `restarts` (simulated time runs ~3× faster than a real
 /// kubelet's 10 s doubling to 5 min).
@@ -177,7 +133,7 @@ fn schedule(cluster: &Cluster, pod: &Value) {
                 p["status"]["conditions"] = json!([condition("PodScheduled", true, &ts)]);
             });
             if let Some(pod) = updated {
-                event(
+                events::record(
                     &mut store,
                     &pod,
                     "Normal",
@@ -195,7 +151,7 @@ fn schedule(cluster: &Cluster, pod: &Value) {
                 p["status"]["conditions"] = json!([{ "type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message, "lastProbeTime": null, "lastTransitionTime": ts }]);
             });
             if let Some(pod) = updated {
-                event(
+                events::record(
                     &mut store,
                     &pod,
                     "Warning",
@@ -295,7 +251,7 @@ fn run(cluster: &Cluster, pod: &Value, behaviors: &Behaviors) {
     });
     if let Some(pod) = updated {
         for (kind, reason, message) in notes {
-            event(&mut store, &pod, kind, reason, &message, "kubelet");
+            events::record(&mut store, &pod, kind, reason, &message, "kubelet");
         }
     }
 }
@@ -306,7 +262,8 @@ type Shipped = (String, Vec<(i64, String)>, Vec<(i64, String)>);
 /// What a log agent on the node does: container output to the pod's stream, kernel lines to
 /// the node's.
 fn ship(cluster: &Cluster, pod: &Value, shipped: Vec<Shipped>) {
-    use crate::loki::{DEFAULT_TENANT, history};
+    use super::history;
+    let logs = cluster.log_sink();
     let app = pod
         .pointer("/metadata/labels/app")
         .and_then(Value::as_str)
@@ -317,10 +274,8 @@ fn ship(cluster: &Cluster, pod: &Value, shipped: Vec<Shipped>) {
         .unwrap_or_default();
     for (container, stdout, kernel) in shipped {
         let labels = history::container_labels(namespace_of(pod), name_of(pod), &container, app);
-        cluster.loki().push(DEFAULT_TENANT, labels, stdout);
-        cluster
-            .loki()
-            .push(DEFAULT_TENANT, history::kernel_labels(node), kernel);
+        logs.push(labels, stdout);
+        logs.push(history::kernel_labels(node), kernel);
     }
 }
 
@@ -446,7 +401,7 @@ fn advance(
         sim.backoff_noted = false;
         let id = uuid::Uuid::new_v4();
         sim.container_id = format!("containerd://{}", id.simple());
-        sim.dice = crate::loki::history::Dice::new(id.as_u64_pair().0);
+        sim.dice = Dice::new(id.as_u64_pair().0);
         status["containerID"] = json!(sim.container_id);
         let (memory, cpu) = match behavior {
             Behavior::Healthy {
@@ -515,7 +470,7 @@ fn advance(
                     let pid = 1000 + sim.dice.draw() % 30_000;
                     sim.kernel.push((
                         now_ns(),
-                        crate::loki::history::oom_line(cname, pid, sim.memory / 1024),
+                        super::history::oom_line(cname, pid, sim.memory / 1024),
                     ));
                     let finished = ts_of(sim.last_step);
                     status["lastState"] = json!({ "terminated": { "exitCode": 137, "reason": "OOMKilled", "startedAt": ts_of(started), "finishedAt": finished, "containerID": sim.container_id } });
@@ -557,7 +512,7 @@ fn advance(
             // About a request a second.
             while t - sim.last_step >= 1 {
                 sim.last_step += 1;
-                let line = crate::loki::history::checkout_line(now_ns(), &mut sim.dice, 0.004);
+                let line = super::history::checkout_line(now_ns(), &mut sim.dice, 0.004);
                 sim.unshipped.push((now_ns(), line.clone()));
                 sim.logs.push((t, line));
             }

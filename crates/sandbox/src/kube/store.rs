@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 use tokio::sync::broadcast;
 
-use crate::resources::ResourceType;
+use super::resources::ResourceType;
 
 /// (type key, namespace or "", name)
 pub type Key = (String, String, String);
@@ -287,7 +287,7 @@ impl Store {
             meta.insert("generation".into(), json!(1));
         }
         let object =
-            crate::schema::normalize(t.kind, object).map_err(|e| ApiError::undecodable(t, e))?;
+            super::schema::normalize(t.kind, object).map_err(|e| ApiError::undecodable(t, e))?;
         if !dry_run {
             self.objects.insert(key, object.clone());
             self.notify("ADDED", t, &ns, &object);
@@ -360,7 +360,7 @@ impl Store {
         obj.insert("apiVersion".into(), json!(t.api_version()));
         obj.insert("kind".into(), json!(t.kind));
         let object =
-            crate::schema::normalize(t.kind, object).map_err(|e| ApiError::undecodable(t, e))?;
+            super::schema::normalize(t.kind, object).map_err(|e| ApiError::undecodable(t, e))?;
         if !dry_run {
             self.objects.insert(key, object.clone());
             self.notify("MODIFIED", t, &ns, &object);
@@ -445,7 +445,7 @@ fn has_generation(t: &ResourceType) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::find;
+    use crate::kube::resources::find;
 
     #[test]
     fn writes_keep_bookkeeping_and_detect_conflicts() {

@@ -15,7 +15,7 @@ use axum::{
 use futures::StreamExt;
 use serde_json::{Value, json};
 
-use crate::{
+use super::{
     cluster::Cluster,
     patch::{PatchType, apply},
     resources::{self, ResourceType},
@@ -59,11 +59,10 @@ pub fn router(cluster: Arc<Cluster>) -> Router {
                         header::CONTENT_TYPE,
                         "application/openmetrics-text; version=1.0.0; charset=utf-8",
                     )],
-                    crate::exporter::render(&cluster),
+                    super::exporter::render(&cluster),
                 )
             }),
         )
-        .merge(crate::loki::http::router())
         .fallback(dispatch)
         .with_state(cluster)
 }

@@ -5,16 +5,16 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::{
+use super::{
     cluster::Cluster,
     controller,
-    kubelet::Behaviors,
     patch::{PatchType, apply},
     resources::by_kind,
+    sim::Behaviors,
 };
 
 /// The built-in incident scenario.
-pub const INCIDENT: &str = include_str!("../scenarios/incident.json");
+pub const INCIDENT: &str = include_str!("../../scenarios/incident.json");
 
 #[derive(Debug, Deserialize)]
 pub struct Scenario {
@@ -93,11 +93,11 @@ mod tests {
     #[test]
     fn the_incident_scenario_applies() {
         let cluster = Cluster::default();
-        crate::seed::baseline(&cluster);
+        crate::kube::seed::baseline(&cluster);
         let scenario = Scenario::parse(INCIDENT).unwrap();
         scenario.apply(&cluster).unwrap();
         let rs = cluster.listed(
-            crate::resources::find("apps", "v1", "replicasets").unwrap(),
+            crate::kube::resources::find("apps", "v1", "replicasets").unwrap(),
             Some("shop"),
         );
         let worker: Vec<&Value> = rs

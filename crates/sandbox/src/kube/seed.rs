@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::{cluster::Cluster, resources::find};
+use super::{cluster::Cluster, resources::find};
 
 fn create(cluster: &Cluster, group: &str, plural: &str, ns: &str, object: Value) {
     let t = find(group, "v1", plural).expect("a served type");
@@ -24,10 +24,10 @@ fn node(name: &str, ip: &str) -> Value {
             "capacity": { "cpu": "4", "memory": "16393232Ki", "pods": "110", "ephemeral-storage": "101445540Ki" },
             "allocatable": { "cpu": "3920m", "memory": "13605904Ki", "pods": "110", "ephemeral-storage": "47093746742" },
             "conditions": [
-                { "type": "MemoryPressure", "status": "False", "reason": "KubeletHasSufficientMemory", "message": "kubelet has sufficient memory available", "lastHeartbeatTime": crate::store::now(), "lastTransitionTime": crate::store::now() },
-                { "type": "DiskPressure", "status": "False", "reason": "KubeletHasNoDiskPressure", "message": "kubelet has no disk pressure", "lastHeartbeatTime": crate::store::now(), "lastTransitionTime": crate::store::now() },
-                { "type": "PIDPressure", "status": "False", "reason": "KubeletHasSufficientPID", "message": "kubelet has sufficient PID available", "lastHeartbeatTime": crate::store::now(), "lastTransitionTime": crate::store::now() },
-                { "type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status", "lastHeartbeatTime": crate::store::now(), "lastTransitionTime": crate::store::now() },
+                { "type": "MemoryPressure", "status": "False", "reason": "KubeletHasSufficientMemory", "message": "kubelet has sufficient memory available", "lastHeartbeatTime": super::store::now(), "lastTransitionTime": super::store::now() },
+                { "type": "DiskPressure", "status": "False", "reason": "KubeletHasNoDiskPressure", "message": "kubelet has no disk pressure", "lastHeartbeatTime": super::store::now(), "lastTransitionTime": super::store::now() },
+                { "type": "PIDPressure", "status": "False", "reason": "KubeletHasSufficientPID", "message": "kubelet has sufficient PID available", "lastHeartbeatTime": super::store::now(), "lastTransitionTime": super::store::now() },
+                { "type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status", "lastHeartbeatTime": super::store::now(), "lastTransitionTime": super::store::now() },
             ],
             "addresses": [{ "type": "InternalIP", "address": ip }, { "type": "Hostname", "address": name }],
             "nodeInfo": {

@@ -2,15 +2,16 @@
 //! ReplicaSet (one per pod template, revision annotations, rollout and rollback) → Pods
 //! (created, scheduled, started, replaced when deleted), Service → Endpoints, and the events
 //! each step emits. The kubelet part (container start, readiness, logs, memory) lives in
-//! [`crate::kubelet`].
+//! [`super::kubelet`].
 
 use std::{sync::Arc, time::Duration};
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::{
+use super::{
     cluster::Cluster,
+    events,
     resources::{ResourceType, find},
     selectors::LabelSelector,
     store::{Store, name_of, namespace_of, now, suffix},
@@ -36,7 +37,7 @@ pub fn spawn(cluster: Arc<Cluster>, tick: Duration) -> tokio::task::JoinHandle<(
 pub fn reconcile(cluster: &Cluster) {
     deployments(cluster);
     replicasets(cluster);
-    crate::kubelet::pods(cluster);
+    super::kubelet::pods(cluster);
     endpoints(cluster);
     quota_status(cluster);
     replicaset_status(cluster);
@@ -73,7 +74,7 @@ fn revision(o: &Value) -> i64 {
 
 /// The `pod-template-hash` of a template: stable, 9–10 characters of [a-z0-9] like the real one.
 pub fn template_hash(template: &Value) -> String {
-    let mut t = crate::schema::template(template);
+    let mut t = super::schema::template(template);
     if let Some(labels) = t
         .pointer_mut("/metadata/labels")
         .and_then(Value::as_object_mut)
@@ -87,66 +88,6 @@ pub fn template_hash(template: &Value) -> String {
         .take(10)
         .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
         .collect()
-}
-
-/// Record an event about `object`, or bump the count of the same one.
-pub fn event(
-    store: &mut Store,
-    object: &Value,
-    kind: &str,
-    reason: &str,
-    message: &str,
-    source: &str,
-) {
-    let events = rt("", "events");
-    let ns = namespace_of(object).to_owned();
-    let ns = if ns.is_empty() {
-        "default".to_owned()
-    } else {
-        ns
-    };
-    let involved_uid = uid(object).to_owned();
-    let existing = store
-        .list(events, Some(&ns))
-        .into_iter()
-        .find(|e| {
-            e.pointer("/involvedObject/uid").and_then(Value::as_str) == Some(involved_uid.as_str())
-                && e["reason"] == reason
-                // Repeated admission failures name a new pod each time: one event, counted.
-                && (e["message"] == message || reason == "FailedCreate")
-        })
-        .map(|e| name_of(e).to_owned());
-    let ts = now();
-    if let Some(name) = existing {
-        store.modify(events, &ns, &name, |e| {
-            e["count"] = json!(e["count"].as_i64().unwrap_or(1) + 1);
-            e["lastTimestamp"] = json!(ts);
-            e["message"] = json!(message);
-        });
-        return;
-    }
-    let name = format!(
-        "{}.{:x}",
-        name_of(object),
-        uuid::Uuid::new_v4().as_u128() as u64
-    );
-    let _ = store.create(
-        events,
-        &ns,
-        json!({
-            "metadata": { "name": name },
-            "involvedObject": {
-                "kind": object["kind"], "namespace": namespace_of(object), "name": name_of(object),
-                "uid": involved_uid, "apiVersion": object["apiVersion"],
-                "resourceVersion": object.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null),
-            },
-            "reason": reason, "message": message, "type": kind,
-            "source": { "component": source },
-            "firstTimestamp": ts, "lastTimestamp": ts, "count": 1,
-            "reportingComponent": source, "reportingInstance": "",
-        }),
-        false,
-    );
 }
 
 fn deployments(cluster: &Cluster) {
@@ -251,7 +192,7 @@ fn scale_rs(store: &mut Store, ns: &str, name: &str, to: i64, deployment: &Value
             json!(to.to_string());
     });
     let direction = if to > from { "up" } else { "down" };
-    event(
+    events::record(
         store,
         deployment,
         "Normal",
@@ -288,7 +229,7 @@ fn replicasets(cluster: &Cluster) {
             let name = format!("{}-{}", name_of(&rs), suffix(5));
             let template = rs.pointer("/spec/template").cloned().unwrap_or(json!({}));
             if let Some(refusal) = quota_refusal(&store, &ns, &name, &template) {
-                event(
+                events::record(
                     &mut store,
                     &rs,
                     "Warning",
@@ -322,7 +263,7 @@ fn replicasets(cluster: &Cluster) {
                 false,
             );
             if let Ok(pod) = created {
-                event(
+                events::record(
                     &mut store,
                     &rs,
                     "Normal",
@@ -343,7 +284,7 @@ fn replicasets(cluster: &Cluster) {
             for name in extra {
                 if cluster.delete(pod_t, &ns, &name, false, None).is_ok() {
                     let mut store = cluster.store();
-                    event(
+                    events::record(
                         &mut store,
                         &rs,
                         "Normal",
@@ -366,7 +307,7 @@ fn pod_usage(spec: &Value) -> Vec<(&'static str, f64)> {
             .into_iter()
             .flatten()
             .filter_map(|c| c.pointer(path).and_then(Value::as_str))
-            .filter_map(crate::quantity::parse)
+            .filter_map(super::quantity::parse)
             .sum()
     };
     vec![
@@ -416,7 +357,7 @@ fn quota_refusal(store: &Store, ns: &str, pod: &str, template: &Value) -> Option
             let Some(limit) = hard
                 .get(*resource)
                 .and_then(Value::as_str)
-                .and_then(crate::quantity::parse)
+                .and_then(super::quantity::parse)
             else {
                 continue;
             };

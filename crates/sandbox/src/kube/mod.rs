@@ -1,0 +1,34 @@
+//! The simulated Kubernetes cluster that the real `kubectl` accepts.
+//!
+//! - [`api`]: the HTTP API (discovery, CRUD, selectors, Table printing, watch, patches, scale,
+//!   dry run, logs, `Status` errors);
+//! - [`store`]: objects as JSON with the API server's bookkeeping and a change stream;
+//! - [`controller`] and [`kubelet`]: Deployment → ReplicaSet → Pod, Service → Endpoints,
+//!   container start, readiness, logs, usage; [`events`] records what they did;
+//! - [`cluster`]: the objects and the state the simulation keeps beside them ([`sim`]),
+//!   computed metrics, garbage collection; its log agent ships to a [`crate::flows::LogSink`];
+//! - [`history`]: what the containers wrote before the sandbox started (and the line formats);
+//! - [`exporter`]: cAdvisor and kube-state-metrics series for a real Prometheus;
+//! - [`scenario`], [`seed`]: the baseline cluster and incident scenarios;
+//! - [`resources`], [`selectors`], [`patch`], [`table`], [`schema`], [`quantity`]: the API's
+//!   vocabulary.
+
+pub mod api;
+pub mod cluster;
+pub mod controller;
+pub mod events;
+pub mod exporter;
+pub mod history;
+pub mod kubelet;
+pub mod patch;
+pub mod quantity;
+pub mod resources;
+pub mod scenario;
+pub mod schema;
+pub mod seed;
+pub mod selectors;
+pub mod sim;
+pub mod store;
+pub mod table;
+
+pub use cluster::Cluster;

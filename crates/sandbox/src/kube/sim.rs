@@ -1,0 +1,103 @@
+//! What the simulation keeps beside the API objects: how images behave, each container's
+//! runtime state (logs, memory, back-off), and the dice that make generated lines reproducible.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+
+/// How a container image behaves once started.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "behavior", rename_all = "snake_case")]
+pub enum Behavior {
+    /// Starts, serves, logs now and then — with `access_log`, a JSON line per request (the
+    /// checkout service's format).
+    Healthy {
+        memory_mib: u64,
+        cpu_millis: u64,
+        #[serde(default)]
+        access_log: bool,
+    },
+    /// Holds `step_mib` more every `every_secs` (a cache it never frees) until it holds
+    /// `plateau_mib`; with a lower memory limit it is OOM-killed on the way.
+    Leak {
+        base_mib: u64,
+        step_mib: u64,
+        every_secs: i64,
+        plateau_mib: u64,
+        cpu_millis: u64,
+    },
+    /// The image does not exist in the registry.
+    ImagePullFails,
+    /// Runs, but its readiness probe keeps failing (503).
+    NeverReady { memory_mib: u64, cpu_millis: u64 },
+}
+
+impl Default for Behavior {
+    fn default() -> Self {
+        Behavior::Healthy {
+            memory_mib: 24,
+            cpu_millis: 5,
+            access_log: false,
+        }
+    }
+}
+
+/// Image → behavior; images not listed are healthy.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Behaviors(pub HashMap<String, Behavior>);
+
+/// What the simulation knows about one container beyond its API status.
+#[derive(Debug, Clone, Default)]
+pub struct ContainerSim {
+    /// (unix seconds, line) of the current run.
+    pub logs: Vec<(i64, String)>,
+    /// The run before the last restart (`--previous`).
+    pub previous: Option<Vec<(i64, String)>>,
+    /// Working-set memory in bytes and CPU in millicores, now.
+    pub memory: u64,
+    pub cpu_millis: u64,
+    /// The current run's container ID.
+    pub container_id: String,
+    /// When the current run started (unix seconds); `None` before a (re)start.
+    pub started_at: Option<i64>,
+    /// When the behavior last stepped (allocation, log line).
+    pub last_step: i64,
+    /// Chunks a leaking container holds.
+    pub chunks: u64,
+    /// In CrashLoopBackOff until then.
+    pub backoff_until: Option<i64>,
+    pub backoff_noted: bool,
+    pub pull_attempts: u64,
+    /// Lines written since the log agent last shipped them (ns, line), and kernel lines about
+    /// this container (the OOM killer's).
+    pub unshipped: Vec<(i64, String)>,
+    pub kernel: Vec<(i64, String)>,
+    /// Draws for generated lines.
+    pub dice: Dice,
+}
+
+/// (namespace, pod, container)
+pub type ContainerKey = (String, String, String);
+
+/// A deterministic stream of pseudo-random numbers (SplitMix64), so history is reproducible.
+#[derive(Debug, Clone, Default)]
+pub struct Dice(u64);
+
+impl Dice {
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    pub fn draw(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.draw() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
