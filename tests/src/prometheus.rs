@@ -31,9 +31,47 @@ pub struct Backends {
     pub prometheus_url: String,
     pub alertmanager_url: String,
     prometheus: Process,
-    alertmanager: Process,
+    alertmanager: Alertmanager,
     _exporter: Exporter,
     _dir: TempDir,
+}
+
+/// Debian's Alertmanager on a free port with the given configuration (YAML), stopped by PID
+/// when dropped.
+pub struct Alertmanager {
+    pub url: String,
+    process: Process,
+    _dir: TempDir,
+}
+
+impl Alertmanager {
+    pub fn start(config: &str) -> Result<Self> {
+        let dir = TempDir::new("alertmanager")?;
+        let port = free_port();
+        let file = dir.path().join("alertmanager.yml");
+        std::fs::write(&file, config)?;
+        let mut cmd = command(binary("prometheus-alertmanager")?);
+        cmd.arg(format!("--config.file={}", file.display()))
+            .arg(format!(
+                "--storage.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            // No clustering port.
+            .arg("--cluster.listen-address=");
+        let process = quiet(cmd, "alertmanager")?;
+        let url = format!("http://127.0.0.1:{port}");
+        wait_ready(&format!("{url}/-/ready"), "alertmanager")?;
+        Ok(Self {
+            url,
+            process,
+            _dir: dir,
+        })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.process.pid()
+    }
 }
 
 /// A scrape target serving the checkout service's live metrics (with metadata, unlike the
@@ -109,13 +147,13 @@ impl Backends {
     /// [`Backends::start`], also scraping `targets` (job name, host:port) every 5 s, e.g. the
     /// sandbox cluster's `/metrics`.
     pub fn start_scraping(targets: &[(&str, String)]) -> Result<Self> {
-        let (prometheus_bin, promtool, alertmanager_bin) = (
-            binary("prometheus")?,
-            binary("promtool")?,
-            binary("prometheus-alertmanager")?,
-        );
+        let (prometheus_bin, promtool) = (binary("prometheus")?, binary("promtool")?);
         let dir = TempDir::new("prometheus")?;
-        let (prom_port, am_port) = (free_port(), free_port());
+        let alertmanager = Alertmanager::start(
+            "route:\n  receiver: blackhole\n  group_wait: 1s\n  group_interval: 1s\nreceivers:\n  - name: blackhole\n",
+        )?;
+        let am_target = alertmanager.url.trim_start_matches("http://").to_owned();
+        let prom_port = free_port();
         let exporter = Exporter::start()?;
         let data = dir.path().join("data");
         std::fs::create_dir_all(&data)?;
@@ -141,7 +179,7 @@ impl Backends {
         std::fs::write(
             &config,
             format!(
-                "global:\n  scrape_interval: 5s\n  evaluation_interval: 2s\nrule_files:\n  - {}\nalerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:{am_port}']\nscrape_configs:\n  - job_name: prometheus\n    static_configs:\n      - targets: ['127.0.0.1:{prom_port}']\n  - job_name: node\n    static_configs:\n      - targets: ['127.0.0.1:1']\n  - job_name: checkout\n    static_configs:\n      - targets: ['127.0.0.1:{}']\n",
+                "global:\n  scrape_interval: 5s\n  evaluation_interval: 2s\nrule_files:\n  - {}\nalerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['{am_target}']\nscrape_configs:\n  - job_name: prometheus\n    static_configs:\n      - targets: ['127.0.0.1:{prom_port}']\n  - job_name: node\n    static_configs:\n      - targets: ['127.0.0.1:1']\n  - job_name: checkout\n    static_configs:\n      - targets: ['127.0.0.1:{}']\n",
                 rules.display(),
                 exporter.port
             ) + &targets
@@ -153,22 +191,6 @@ impl Backends {
                 })
                 .collect::<String>(),
         )?;
-        let am_config = dir.path().join("alertmanager.yml");
-        std::fs::write(
-            &am_config,
-            "route:\n  receiver: blackhole\n  group_wait: 1s\n  group_interval: 1s\nreceivers:\n  - name: blackhole\n",
-        )?;
-
-        let mut alertmanager = command(alertmanager_bin);
-        alertmanager
-            .arg(format!("--config.file={}", am_config.display()))
-            .arg(format!(
-                "--storage.path={}",
-                dir.path().join("am").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{am_port}"))
-            .arg("--cluster.listen-address=");
-        let alertmanager = quiet(alertmanager, "alertmanager")?;
         let mut prometheus = command(prometheus_bin);
         prometheus
             .arg(format!("--config.file={}", config.display()))
@@ -183,7 +205,7 @@ impl Backends {
         let prometheus = quiet(prometheus, "prometheus")?;
         let backends = Self {
             prometheus_url: format!("http://127.0.0.1:{prom_port}"),
-            alertmanager_url: format!("http://127.0.0.1:{am_port}"),
+            alertmanager_url: alertmanager.url.clone(),
             prometheus,
             alertmanager,
             _exporter: exporter,
@@ -192,10 +214,6 @@ impl Backends {
         wait_ready(
             &format!("{}/-/ready", backends.prometheus_url),
             "prometheus",
-        )?;
-        wait_ready(
-            &format!("{}/-/ready", backends.alertmanager_url),
-            "alertmanager",
         )?;
         Ok(backends)
     }

@@ -5,15 +5,20 @@
 //! One folder per simulated service, each holding its state and its HTTP face:
 //! - [`kube`]: a Kubernetes cluster that the real `kubectl` accepts (API, controllers, kubelet,
 //!   metrics for Prometheus, incident scenarios);
-//! - [`loki`]: a Loki stand-in (streams per tenant, LogQL, Loki's HTTP API).
+//! - [`loki`]: a Loki stand-in (streams per tenant, LogQL, Loki's HTTP API);
+//! - [`pagerduty`]: a PagerDuty stand-in (REST v2, Events API v2, webhooks v3) over HTTPS with
+//!   a CA of the sandbox's own ([`tls`]).
 //!
-//! [`world`] builds them from one scenario and wires the flows between them through the narrow
-//! interfaces of [`flows`]; no service reaches into another.
+//! [`world`] builds them from one [`scenario`] and wires the flows between them through the
+//! narrow interfaces of [`flows`]; no service reaches into another.
 
 pub mod flows;
 pub mod kube;
 pub mod loki;
+pub mod pagerduty;
+pub mod scenario;
+pub mod tls;
 pub mod world;
 
-pub use kube::{Cluster, scenario};
+pub use kube::Cluster;
 pub use world::Sandbox;

@@ -3,13 +3,23 @@
 //! nodes write goes to Loki.
 //!
 //! The Kubernetes API and Loki share one address (Loki is in-cluster, as it usually is);
-//! a SaaS stand-in listens on a port of its own, like the separate host it imitates.
+//! a SaaS stand-in listens on a port of its own, like the separate host it imitates — PagerDuty
+//! over HTTPS with a certificate from the sandbox's CA. Pages reach PagerDuty the way they do
+//! in production: Alertmanager posts to its Events API.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
 
 use crate::{
-    kube::{self, Cluster, scenario::Scenario},
+    kube::{self, Cluster},
     loki::{self, Loki},
+    pagerduty::{self, PagerDuty, model::Urls},
+    scenario::Scenario,
+    tls::Authority,
 };
 
 /// A running sandbox: its services, their addresses and the tasks serving them.
@@ -18,7 +28,19 @@ pub struct Sandbox {
     pub loki: Arc<Loki>,
     /// The Kubernetes API (and Loki) address.
     pub addr: SocketAddr,
+    pub pagerduty: Arc<PagerDuty>,
+    /// PagerDuty's REST and Events API address (HTTPS).
+    pub pagerduty_addr: SocketAddr,
+    /// The CA that signed the HTTPS stand-ins' certificate, PEM.
+    pub ca_pem: String,
+    /// The PagerDuty user the user-level API key belongs to (`/users/me`), and their email.
+    pub pagerduty_user: (String, String),
     tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// A random API token of PagerDuty's length (20 characters).
+fn token() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..20].to_owned()
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -41,16 +63,17 @@ impl Sandbox {
         listen: SocketAddr,
         scenario: Option<&Scenario>,
     ) -> std::io::Result<Self> {
+        let now = jiff::Timestamp::now();
         let loki = Arc::new(Loki::default());
         let cluster = Arc::new(Cluster::default());
         cluster.ship_logs_to(loki.clone());
         kube::seed::baseline(&cluster);
         kube::controller::reconcile(&cluster);
         if let Some(s) = scenario {
-            s.apply(&cluster).map_err(std::io::Error::other)?;
+            s.kube.apply(&cluster).map_err(std::io::Error::other)?;
             // Pods exist after a pass; the log history is written for them.
             kube::controller::reconcile(&cluster);
-            kube::history::backfill(&cluster, jiff::Timestamp::now().as_nanosecond() as i64);
+            kube::history::backfill(&cluster, now.as_nanosecond() as i64);
         }
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
@@ -59,11 +82,42 @@ impl Sandbox {
             let _ = axum::serve(listener, app).await;
         });
         let controllers = kube::controller::spawn(cluster.clone(), Duration::from_millis(250));
+
+        let seed = scenario.and_then(|s| s.pagerduty.as_ref());
+        let account = match seed {
+            Some(seed) => seed.account(now).map_err(std::io::Error::other)?,
+            None => pagerduty::model::Account::default(),
+        };
+        let user = seed
+            .and_then(|s| account.users.get(&s.token_user))
+            .map(|u| (u.id.clone(), u.email.clone()))
+            .unwrap_or_default();
+        let pagerduty = Arc::new(PagerDuty::new(
+            account,
+            pagerduty::Tokens {
+                account: token(),
+                user: (format!("u+{}", token()), user.0.clone()),
+            },
+        ));
+        let authority = Authority::new().map_err(std::io::Error::other)?;
+        let pd_app = pagerduty::rest::router(pagerduty.clone())
+            .merge(pagerduty::events::router(pagerduty.clone()));
+        let (pagerduty_addr, pd_server) = authority
+            .serve(SocketAddr::new(listen.ip(), 0), pd_app)
+            .await?;
+        pagerduty.serving_at(Urls {
+            api: format!("https://{pagerduty_addr}"),
+            web: format!("https://{pagerduty_addr}/web"),
+        });
         Ok(Self {
             cluster,
             loki,
             addr,
-            tasks: vec![server, controllers],
+            pagerduty,
+            pagerduty_addr,
+            ca_pem: authority.ca_pem.clone(),
+            pagerduty_user: user,
+            tasks: vec![server, controllers, pd_server],
         })
     }
 
@@ -82,23 +136,45 @@ impl Sandbox {
 }
 
 impl Sandbox {
-    /// The environment that points every opsmcp server (and kubectl) at this sandbox.
-    pub fn environment(&self, kubeconfig: &std::path::Path) -> Vec<(&'static str, String)> {
+    /// PagerDuty's REST API base URL (also the Events API's host).
+    pub fn pagerduty_url(&self) -> String {
+        format!("https://{}", self.pagerduty_addr)
+    }
+
+    /// The environment that points every opsmcp server (and kubectl) at this sandbox, given
+    /// where the kubeconfig and the CA file were written.
+    pub fn environment(&self, kubeconfig: &Path, ca_file: &Path) -> Vec<(&'static str, String)> {
         vec![
             ("KUBECONFIG", kubeconfig.display().to_string()),
             ("LOKI_URL", self.url()),
+            ("PAGERDUTY_API_HOST", self.pagerduty_url()),
+            ("PAGERDUTY_API_KEY", self.pagerduty.tokens.user.0.clone()),
+            ("PAGERDUTY_USER_EMAIL", self.pagerduty_user.1.clone()),
+            ("PAGERDUTY_CA_FILE", ca_file.display().to_string()),
+            (
+                "PAGERDUTY_EVENTS_URL",
+                format!("{}/v2/enqueue", self.pagerduty_url()),
+            ),
         ]
     }
 
-    /// `sandbox.env`: [`Sandbox::environment`] for `set -a; . sandbox.env; set +a`.
-    pub fn env_file(&self, kubeconfig: &std::path::Path) -> String {
-        let mut file = String::from(
+    /// Write `sandbox.kubeconfig`, `sandbox-ca.pem` and `sandbox.env` into `dir`; returns the
+    /// env file's path. `set -a; . sandbox.env; set +a` points the servers here.
+    pub fn write_files(&self, dir: &Path) -> std::io::Result<PathBuf> {
+        let dir = std::fs::canonicalize(dir)?;
+        let kubeconfig = dir.join("sandbox.kubeconfig");
+        let ca_file = dir.join("sandbox-ca.pem");
+        let env_file = dir.join("sandbox.env");
+        std::fs::write(&kubeconfig, self.kubeconfig())?;
+        std::fs::write(&ca_file, &self.ca_pem)?;
+        let mut env = String::from(
             "# Written by opsmcp-sandbox. `set -a; . sandbox.env; set +a` points the servers here.\n",
         );
-        for (name, value) in self.environment(kubeconfig) {
-            file.push_str(&format!("{name}='{}'\n", value.replace('\'', r"'\''")));
+        for (name, value) in self.environment(&kubeconfig, &ca_file) {
+            env.push_str(&format!("{name}='{}'\n", value.replace('\'', r"'\''")));
         }
-        file
+        std::fs::write(&env_file, env)?;
+        Ok(env_file)
     }
 }
 

@@ -6,16 +6,17 @@ use std::{net::SocketAddr, path::PathBuf};
 use clap::Parser;
 use opsmcp_sandbox::{Sandbox, scenario::Scenario};
 
-/// A simulated Kubernetes cluster for opsmcp's tests and demo; the real kubectl works against it
+/// The simulated world of an incident for opsmcp's tests and demo: a Kubernetes cluster the real
+/// kubectl accepts, Loki, and PagerDuty over HTTPS
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
     /// Address to serve the Kubernetes API on (port 0 picks a free one)
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: SocketAddr,
-    /// Where to write the kubeconfig
-    #[arg(long, default_value = "sandbox.kubeconfig")]
-    kubeconfig: PathBuf,
+    /// Where to write sandbox.kubeconfig, sandbox-ca.pem and sandbox.env
+    #[arg(long, default_value = ".")]
+    dir: PathBuf,
     /// `incident` (built in: the OOM-killed worker and friends), `none`, or a scenario JSON file
     #[arg(long, default_value = "incident")]
     scenario: String,
@@ -42,14 +43,13 @@ async fn main() -> anyhow::Result<()> {
         path => Some(Scenario::parse(&std::fs::read_to_string(path)?).map_err(anyhow::Error::msg)?),
     };
     let sandbox = Sandbox::start_with(args.listen, scenario.as_ref()).await?;
-    std::fs::write(&args.kubeconfig, sandbox.kubeconfig())?;
-    let kubeconfig = std::fs::canonicalize(&args.kubeconfig)?;
-    let env_file = kubeconfig.with_file_name("sandbox.env");
-    std::fs::write(&env_file, sandbox.env_file(&kubeconfig))?;
-    tracing::info!(local = %sandbox.addr, kubeconfig = %kubeconfig.display(), env = %env_file.display(), "sandbox serving");
+    std::fs::create_dir_all(&args.dir)?;
+    let env_file = sandbox.write_files(&args.dir)?;
+    tracing::info!(local = %sandbox.addr, pagerduty = %sandbox.pagerduty_url(), env = %env_file.display(), "sandbox serving");
     eprintln!(
-        "\nThe sandbox is up (Kubernetes and Loki at {}).\n  point every server at it:  set -a; . {}; set +a\n  then, for example:         kubectl get pods    opsmcp-kubernetes    opsmcp-loki\nCtrl-C stops it.",
+        "\nThe sandbox is up: Kubernetes and Loki at {}, PagerDuty at {} (HTTPS, its CA beside the env file).\n  point every server at it:  set -a; . {}; set +a\n  then, for example:         kubectl get pods    opsmcp-kubernetes    opsmcp-loki    opsmcp-pagerduty\nCtrl-C stops it.",
         sandbox.url(),
+        sandbox.pagerduty_url(),
         env_file.display(),
     );
     tokio::signal::ctrl_c().await?;

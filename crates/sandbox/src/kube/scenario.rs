@@ -1,6 +1,6 @@
-//! Incident scenarios: a JSON file of objects to create, changes to make once the controllers
-//! have acted on them (so deployments have a revision history), and how each image behaves.
-//! `incident` (built in, `scenarios/incident.json`) is the shop on a bad day.
+//! The cluster's part of a scenario ([`crate::scenario`]): objects to create, changes to make
+//! once the controllers have acted on them (so deployments have a revision history), and how
+//! each image behaves.
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -12,9 +12,6 @@ use super::{
     resources::by_kind,
     sim::Behaviors,
 };
-
-/// The built-in incident scenario.
-pub const INCIDENT: &str = include_str!("../../scenarios/incident.json");
 
 #[derive(Debug, Deserialize)]
 pub struct Scenario {
@@ -94,7 +91,7 @@ mod tests {
     fn the_incident_scenario_applies() {
         let cluster = Cluster::default();
         crate::kube::seed::baseline(&cluster);
-        let scenario = Scenario::parse(INCIDENT).unwrap();
+        let scenario = Scenario::parse(crate::scenario::INCIDENT).unwrap();
         scenario.apply(&cluster).unwrap();
         let rs = cluster.listed(
             crate::kube::resources::find("apps", "v1", "replicasets").unwrap(),

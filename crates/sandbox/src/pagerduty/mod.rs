@@ -1,0 +1,157 @@
+//! A PagerDuty stand-in that PagerDuty's official Python client and the real Alertmanager
+//! accept: REST API v2 for incident response ([`rest`]), Events API v2 ([`events`]), webhooks
+//! v3 out ([`webhooks`]), incidents with their lifecycle and log entries ([`incidents`]),
+//! on-calls computed from schedules ([`oncall`]), and the shop's account ([`seed`]).
+//!
+//! It is served over HTTPS on a port of its own (the official client takes only `https://`
+//! base URLs); it knows nothing of the cluster or the other stand-ins.
+
+pub mod events;
+pub mod incidents;
+pub mod model;
+pub mod oncall;
+pub mod rest;
+pub mod seed;
+pub mod webhooks;
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Mutex, MutexGuard,
+        atomic::{AtomicU32, Ordering},
+    },
+};
+
+use serde_json::{Value, json};
+
+use self::{incidents::Emitted, model::Account};
+
+/// A refusal in PagerDuty's words: HTTP status, PagerDuty's error code, message and details.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    pub status: u16,
+    pub code: u32,
+    pub message: String,
+    pub errors: Vec<String>,
+}
+
+impl Failure {
+    pub fn new(status: u16, code: u32, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// 400 `Invalid Input Provided` (2001) with one detail.
+    pub fn invalid(detail: impl Into<String>) -> Self {
+        Self {
+            errors: vec![detail.into()],
+            ..Self::new(400, 2001, "Invalid Input Provided")
+        }
+    }
+
+    /// [`Failure::invalid`] for a field's value.
+    pub fn invalid_field(detail: impl Into<String>) -> Self {
+        Self::invalid(detail)
+    }
+
+    /// 404 `Not Found` (2100).
+    pub fn not_found(what: &str) -> Self {
+        Self {
+            errors: vec![format!("{what} Not Found")],
+            ..Self::new(404, 2100, "Not Found")
+        }
+    }
+
+    /// The body: `{"error":{"message","code","errors"}}`.
+    pub fn body(&self) -> Value {
+        json!({ "error": { "message": self.message, "code": self.code, "errors": self.errors } })
+    }
+}
+
+/// API tokens the stand-in accepts: an account key, and a user key (for `/users/me`).
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    pub account: String,
+    pub user: (String, String),
+}
+
+/// The stand-in's state.
+#[derive(Debug)]
+pub struct PagerDuty {
+    account: Mutex<Account>,
+    pub tokens: Tokens,
+    /// Answer this many coming REST requests with 429 (fault tests; bounded, as the official
+    /// client retries 429 without end).
+    throttle: AtomicU32,
+    /// Requests allowed per minute and key before 429 (PagerDuty: 960).
+    pub rate_limit: u32,
+    /// Requests per key in the current minute.
+    windows: Mutex<HashMap<String, (i64, u32)>>,
+    outbox: webhooks::Outbox,
+}
+
+impl PagerDuty {
+    pub fn new(account: Account, tokens: Tokens) -> Self {
+        Self {
+            account: Mutex::new(account),
+            tokens,
+            throttle: AtomicU32::new(0),
+            rate_limit: 960,
+            windows: Mutex::default(),
+            outbox: webhooks::Outbox::default(),
+        }
+    }
+
+    /// The account, with time brought up to now first (snoozes that ran out, timeouts).
+    pub fn account(&self) -> MutexGuard<'_, Account> {
+        let mut account = self.account.lock().unwrap_or_else(|e| e.into_inner());
+        let due = account.tick(jiff::Timestamp::now());
+        if !due.is_empty() {
+            self.outbox.send(&account, due);
+        }
+        account
+    }
+
+    /// Deliver webhook events for changes just made.
+    pub fn announce(&self, account: &Account, emitted: Vec<Emitted>) {
+        self.outbox.send(account, emitted);
+    }
+
+    /// Count a request with `token` in the current minute; returns the count.
+    fn count_request(&self, token: &str) -> u32 {
+        let minute = jiff::Timestamp::now().as_second() / 60;
+        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        let window = windows.entry(token.to_owned()).or_insert((minute, 0));
+        if window.0 != minute {
+            *window = (minute, 0);
+        }
+        window.1 += 1;
+        window.1
+    }
+
+    /// The URLs webhook payloads name: where the stand-in serves.
+    pub fn serving_at(&self, urls: model::Urls) {
+        self.outbox.set_urls(urls);
+    }
+
+    /// Answer the next `n` REST requests with 429.
+    pub fn throttle(&self, n: u32) {
+        self.throttle.store(n, Ordering::SeqCst);
+    }
+
+    /// Take one throttled answer, if any are left.
+    fn throttled(&self) -> bool {
+        self.throttle
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
+    /// Webhook deliveries attempted so far (for tests): (url, status or error).
+    pub fn deliveries(&self) -> Vec<(String, String)> {
+        self.outbox.log()
+    }
+}

@@ -1,0 +1,31 @@
+//! A scenario: one JSON document describing the whole world — the cluster's objects and image
+//! behaviours (see [`crate::kube::scenario`]) and, under `pagerduty`, the PagerDuty account
+//! (see [`crate::pagerduty::seed`]). `incident` (built in, `scenarios/incident.json`) is the
+//! shop on a bad day.
+
+use crate::{kube, pagerduty::seed::Seed};
+
+/// The built-in incident scenario.
+pub const INCIDENT: &str = include_str!("../scenarios/incident.json");
+
+#[derive(Debug)]
+pub struct Scenario {
+    pub kube: kube::scenario::Scenario,
+    pub pagerduty: Option<Seed>,
+}
+
+impl Scenario {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| format!("invalid scenario: {e}"))?;
+        let pagerduty = value
+            .get("pagerduty")
+            .map(|p| serde_json::from_value(p.clone()))
+            .transpose()
+            .map_err(|e| format!("invalid scenario: pagerduty: {e}"))?;
+        Ok(Self {
+            kube: kube::scenario::Scenario::parse(text)?,
+            pagerduty,
+        })
+    }
+}
