@@ -252,6 +252,7 @@ impl Account {
         incident.assignments = users.iter().map(|u| (at, u.clone())).collect();
         incident.status = Status::Triggered;
         incident.acknowledgements.clear();
+        incident.snoozed_until = None;
         incident.updated_at = at;
         self.log("assign", &id, agent, at).users = users;
         Ok(vec![Emitted::new("incident.reassigned", &id, agent)])
@@ -276,6 +277,7 @@ impl Account {
         incident.assignments = users.iter().map(|u| (at, u.clone())).collect();
         incident.status = Status::Triggered;
         incident.acknowledgements.clear();
+        incident.snoozed_until = None;
         incident.updated_at = at;
         self.log("assign", &id, agent, at).users = users;
         Ok(vec![Emitted::new("incident.delegated", &id, agent)])
@@ -310,6 +312,7 @@ impl Account {
         incident.assignments = users.iter().map(|u| (at, u.clone())).collect();
         incident.status = Status::Triggered;
         incident.acknowledgements.clear();
+        incident.snoozed_until = None;
         incident.updated_at = at;
         let entry = self.log("escalate", &id, agent, at);
         entry.users = users;
