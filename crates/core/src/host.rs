@@ -1,15 +1,17 @@
 //! What every server does with its tools and resources, once: [`ToolHost`] declares the tools'
 //! effects, compacts their schemas and lists them once; it runs calls with metrics and serves
-//! the safety engine's resources. [`tool_server!`](crate::tool_server) writes a server's
-//! `ServerHandler` on top of it, so a server states only its name, its host and its
-//! instructions.
+//! the safety engine's resources and any the server adds ([`ResourceSource`], with
+//! subscriptions). [`tool_server!`](crate::tool_server) writes a server's `ServerHandler` on top
+//! of it, so a server states only its name, its host and its instructions.
+
+use std::sync::Arc;
 
 use rmcp::{
-    ErrorData, RoleServer,
+    ErrorData, Peer, RoleServer,
     handler::server::{router::tool::ToolRouter, tool::ToolCallContext},
     model::{
         CacheScope, CallToolRequestParams, CallToolResponse, ListResourcesResult, ListToolsResult,
-        ReadResourceResponse, Tool,
+        ReadResourceResponse, ReadResourceResult, Resource, Tool,
     },
     service::RequestContext,
 };
@@ -20,12 +22,24 @@ use crate::{
     tools::{CachingHints, Effect, call_instrumented, compact_schemas, declare_effects},
 };
 
+/// Resources a server serves beside the safety engine's, which clients may subscribe to.
+pub trait ResourceSource: Send + Sync + 'static {
+    fn list(&self) -> Vec<Resource>;
+    /// The resource at `uri`, or `None` if it is not one of these.
+    fn read(&self, uri: &str) -> Option<ReadResourceResult>;
+    /// Send `notifications/resources/updated` for `uri` to `peer` from now on; `false` if
+    /// `uri` is not one of these.
+    fn subscribe(&self, uri: &str, peer: Peer<RoleServer>) -> bool;
+    fn unsubscribe(&self, uri: &str, peer: &Peer<RoleServer>);
+}
+
 /// A server's tool router with its listing, metrics and safety engine.
 pub struct ToolHost<S> {
     router: ToolRouter<S>,
     tools: Vec<Tool>,
     metrics: Metrics,
     safety: Safety,
+    resources: Option<Arc<dyn ResourceSource>>,
 }
 
 impl<S> std::fmt::Debug for ToolHost<S> {
@@ -59,7 +73,19 @@ impl<S: Send + Sync + 'static> ToolHost<S> {
             tools,
             metrics,
             safety,
+            resources: None,
         }
+    }
+
+    /// Also serve `source`'s resources, with subscriptions.
+    pub fn with_resources(mut self, source: Arc<dyn ResourceSource>) -> Self {
+        self.resources = Some(source);
+        self
+    }
+
+    /// Whether clients can subscribe to resources.
+    pub fn subscribable(&self) -> bool {
+        self.resources.is_some()
     }
 
     pub fn safety(&self) -> &Safety {
@@ -98,13 +124,37 @@ impl<S: Send + Sync + 'static> ToolHost<S> {
         .await
     }
 
-    /// The resources every server serves (metrics, the audit log).
+    /// The resources every server serves (metrics, the audit log) and the server's own.
     pub fn list_resources(&self) -> ListResourcesResult {
-        Safety::server_resources()
+        let mut listed = Safety::server_resources();
+        if let Some(source) = &self.resources {
+            listed.resources.extend(source.list());
+        }
+        listed
     }
 
     pub async fn read_resource(&self, uri: &str) -> Result<ReadResourceResponse, ErrorData> {
+        if let Some(read) = self.resources.as_ref().and_then(|s| s.read(uri)) {
+            return Ok(read.into());
+        }
         self.safety.read_server_resource(uri, &self.metrics).await
+    }
+
+    /// `resources/subscribe`: only the server's own resources change.
+    pub fn subscribe(&self, uri: &str, peer: Peer<RoleServer>) -> Result<(), ErrorData> {
+        match &self.resources {
+            Some(source) if source.subscribe(uri, peer) => Ok(()),
+            _ => Err(ErrorData::invalid_params(
+                format!("{uri} cannot be subscribed to: it is not a resource that changes"),
+                None,
+            )),
+        }
+    }
+
+    pub fn unsubscribe(&self, uri: &str, peer: &Peer<RoleServer>) {
+        if let Some(source) = &self.resources {
+            source.unsubscribe(uri, peer);
+        }
     }
 }
 
@@ -115,17 +165,21 @@ macro_rules! tool_server {
     ($server:ty, $instructions:expr $(,)?) => {
         impl ::rmcp::ServerHandler for $server {
             fn get_info(&self) -> ::rmcp::model::InitializeResult {
-                ::rmcp::model::InitializeResult::new(
-                    ::rmcp::model::ServerCapabilities::builder()
-                        .enable_tools()
-                        .enable_resources()
-                        .build(),
-                )
-                .with_server_info(::rmcp::model::Implementation::new(
-                    env!("CARGO_PKG_NAME"),
-                    env!("CARGO_PKG_VERSION"),
-                ))
-                .with_instructions($instructions)
+                let mut capabilities = ::rmcp::model::ServerCapabilities::builder()
+                    .enable_tools()
+                    .enable_resources()
+                    .build();
+                if self.host().subscribable()
+                    && let Some(resources) = capabilities.resources.as_mut()
+                {
+                    resources.subscribe = Some(true);
+                }
+                ::rmcp::model::InitializeResult::new(capabilities)
+                    .with_server_info(::rmcp::model::Implementation::new(
+                        env!("CARGO_PKG_NAME"),
+                        env!("CARGO_PKG_VERSION"),
+                    ))
+                    .with_instructions($instructions)
             }
 
             async fn list_tools(
@@ -162,6 +216,23 @@ macro_rules! tool_server {
                 _cx: ::rmcp::service::RequestContext<::rmcp::RoleServer>,
             ) -> Result<::rmcp::model::ReadResourceResponse, ::rmcp::ErrorData> {
                 self.host().read_resource(&request.uri).await
+            }
+
+            async fn subscribe(
+                &self,
+                request: ::rmcp::model::SubscribeRequestParams,
+                cx: ::rmcp::service::RequestContext<::rmcp::RoleServer>,
+            ) -> Result<(), ::rmcp::ErrorData> {
+                self.host().subscribe(&request.uri, cx.peer)
+            }
+
+            async fn unsubscribe(
+                &self,
+                request: ::rmcp::model::UnsubscribeRequestParams,
+                cx: ::rmcp::service::RequestContext<::rmcp::RoleServer>,
+            ) -> Result<(), ::rmcp::ErrorData> {
+                self.host().unsubscribe(&request.uri, &cx.peer);
+                Ok(())
             }
         }
     };

@@ -7,6 +7,34 @@
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jiff::{SignedDuration, Timestamp};
 
+/// Text from an upstream system (titles, notes, log lines) made safe to show a model and a
+/// person: invisible and bidirectional-control characters (which can hide or reorder what is
+/// read) are removed and other control characters become spaces; newlines and tabs stay.
+pub fn untrusted(text: &str) -> String {
+    text.chars()
+        .filter(|c| {
+            !matches!(
+                *c as u32,
+                0x200B..=0x200F
+                    | 0x202A..=0x202E
+                    | 0x2060..=0x2064
+                    | 0x2066..=0x2069
+                    | 0xFEFF
+                    | 0x00AD
+                    | 0x061C
+                    | 0x180E
+            )
+        })
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
 /// A table rendered as aligned columns separated by two spaces, like `kubectl get`.
 /// Cells are single-line: newlines and tabs become spaces, long cells are cut with `…`.
 #[derive(Debug, Clone, Default)]
@@ -399,6 +427,12 @@ pub fn parse_duration(input: &str) -> Result<SignedDuration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn untrusted_text_loses_invisible_and_bidi_controls() {
+        let text = "pay\u{202E}lexa\u{202C} ok\u{200B}\u{0007}\nnext";
+        assert_eq!(untrusted(text), "paylexa ok \nnext");
+    }
 
     fn now() -> Timestamp {
         "2026-11-24T08:00:00Z".parse().unwrap()

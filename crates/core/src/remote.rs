@@ -34,6 +34,11 @@ pub enum Auth {
         password: Secret,
     },
     Bearer(Secret),
+    /// A token after an API's own scheme, e.g. PagerDuty's `Authorization: Token token=<key>`.
+    Scheme {
+        prefix: String,
+        token: Secret,
+    },
     /// A token file, re-read when its modification time changes (rotated service-account tokens).
     BearerFile(TokenFile),
 }
@@ -81,6 +86,9 @@ impl Auth {
             }
             Auth::Bearer(token) => {
                 request.header(AUTHORIZATION, format!("Bearer {}", token.expose()))
+            }
+            Auth::Scheme { prefix, token } => {
+                request.header(AUTHORIZATION, format!("{prefix}{}", token.expose()))
             }
             Auth::BearerFile(file) => {
                 request.header(AUTHORIZATION, format!("Bearer {}", file.token()?))
@@ -269,6 +277,8 @@ pub struct RemoteOptions {
     pub username: Option<String>,
     pub password: Option<Secret>,
     pub token: Option<Secret>,
+    /// What goes before `token` in `Authorization` (default `Bearer `).
+    pub token_scheme: Option<String>,
     /// A bearer token file, re-read when it changes (wins over `token`).
     pub token_file: Option<PathBuf>,
     /// Sent as `X-Scope-OrgID` (Loki, Mimir, Cortex, Thanos tenants).
@@ -319,7 +329,13 @@ impl RemoteOptions {
             return Auth::BearerFile(TokenFile::new(path.clone()));
         }
         if let Some(token) = &self.token {
-            return Auth::Bearer(token.clone());
+            return match &self.token_scheme {
+                Some(prefix) => Auth::Scheme {
+                    prefix: prefix.clone(),
+                    token: token.clone(),
+                },
+                None => Auth::Bearer(token.clone()),
+            };
         }
         match (&self.username, &self.password) {
             (Some(username), password) => Auth::Basic {

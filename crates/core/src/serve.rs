@@ -55,6 +55,7 @@ pub struct App<S> {
     factory: Arc<dyn Fn() -> S + Send + Sync>,
     readiness: Option<Arc<dyn Fn() -> ReadinessFuture + Send + Sync>>,
     metrics: Metrics,
+    routes: Option<Router>,
 }
 
 impl<S> Clone for App<S> {
@@ -64,6 +65,7 @@ impl<S> Clone for App<S> {
             factory: self.factory.clone(),
             readiness: self.readiness.clone(),
             metrics: self.metrics.clone(),
+            routes: self.routes.clone(),
         }
     }
 }
@@ -81,7 +83,15 @@ impl<S: ServerHandler + Send + Sync + 'static> App<S> {
             factory: Arc::new(factory),
             readiness: None,
             metrics,
+            routes: None,
         }
+    }
+
+    /// Routes served beside the MCP endpoints, outside the guard (they authenticate
+    /// themselves, like a signed webhook).
+    pub fn routes(mut self, routes: Router) -> Self {
+        self.routes = Some(routes);
+        self
     }
 
     /// A probe for `/readyz`, e.g. a cheap request to the backend.
@@ -130,9 +140,14 @@ pub fn init_logging() {
     });
 }
 
-/// A server that can say whether its backend answers (for `/readyz`).
+/// What a server adds to its HTTP app: whether its backend answers (for `/readyz`), and
+/// routes outside the MCP guard (a webhook receiver that authenticates by signature).
 pub trait Ready {
     fn ready(&self) -> impl Future<Output = Result<(), String>> + Send;
+
+    fn routes(&self) -> Option<Router> {
+        None
+    }
 }
 
 /// The whole `main` of a server: parse the command line (running `audit verify` and exiting
@@ -156,10 +171,14 @@ where
         let safety = crate::approval::Safety::new(identity, &cli.safety, &metrics)?;
         let server = build(&cli.server, safety, metrics.clone())?;
         let probe = server.clone();
-        let app = App::new(identity, metrics, move || server.clone()).readiness(move || {
+        let routes = server.routes();
+        let mut app = App::new(identity, metrics, move || server.clone()).readiness(move || {
             let probe = probe.clone();
             async move { probe.ready().await }
         });
+        if let Some(routes) = routes {
+            app = app.routes(routes);
+        }
         run(transport, app).await?;
         Ok(())
     })
@@ -330,9 +349,13 @@ pub fn router<S: ServerHandler + Send + Sync + 'static>(
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
-        .with_state(app);
+        .with_state(app.clone());
 
-    mcp.merge(probes)
+    let router = mcp.merge(probes);
+    match app.routes {
+        Some(routes) => router.merge(routes),
+        None => router,
+    }
 }
 
 async fn ready<S>(State(app): State<App<S>>) -> Response {

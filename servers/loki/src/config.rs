@@ -75,6 +75,7 @@ impl LokiArgs {
             username: self.loki_username.clone(),
             password: self.loki_password.clone(),
             token: self.loki_token.clone(),
+            token_scheme: None,
             token_file: self.loki_token_file.clone(),
             org_id: self.loki_org_id.clone(),
             headers: self.loki_headers.clone(),

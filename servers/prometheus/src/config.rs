@@ -90,6 +90,7 @@ impl PrometheusArgs {
             username: self.prometheus_username.clone(),
             password: self.prometheus_password.clone(),
             token: self.prometheus_token.clone(),
+            token_scheme: None,
             token_file: self.prometheus_token_file.clone(),
             org_id: self.prometheus_org_id.clone(),
             headers: self.prometheus_headers.clone(),
