@@ -20,7 +20,7 @@ pub mod mcp;
 pub mod process;
 pub mod prometheus;
 
-pub use process::{Process, TempDir, command, run, spawn};
+pub use process::{Process, TempDir, command, run, scratch, spawn};
 
 use anyhow::{Context, Result, bail};
 

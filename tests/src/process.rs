@@ -189,6 +189,18 @@ fn run_root() -> Result<&'static Path> {
     Ok(&ROOT.get().unwrap().0)
 }
 
+/// A fresh directory that lives as long as the test process (its run directory's janitor
+/// removes it), for files a server under test keeps for its whole life (audit logs).
+pub fn scratch(prefix: &str) -> Result<PathBuf> {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let path = run_root()?.join(format!(
+        "{prefix}-kept-{}",
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&path)?;
+    Ok(path)
+}
+
 /// A directory under this process's run directory, removed when dropped (and with the run
 /// directory when the process ends, if it never is).
 pub struct TempDir(PathBuf);

@@ -160,8 +160,7 @@ async fn allowed_namespaces_are_enforced_and_unreachable_clusters_explained() {
     drop(s);
 
     // A kubeconfig pointing at a closed port: the error names the context and server.
-    let dir = std::env::temp_dir().join(format!("opsmcp-k8s-down-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = opsmcp_e2e::scratch("k8s-down").unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

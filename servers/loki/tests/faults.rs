@@ -17,8 +17,9 @@ use opsmcp_loki::{LokiServer, config::LokiArgs};
 use serde_json::json;
 
 async fn client(url: &str, extra: &[&str]) -> ToolClient {
-    let audit =
-        std::env::temp_dir().join(format!("opsmcp-loki-faults-{}.jsonl", uuid::Uuid::new_v4()));
+    let audit = opsmcp_e2e::scratch("loki-faults")
+        .unwrap()
+        .join("audit.jsonl");
     let audit = audit.display().to_string();
     let mut argv = vec!["opsmcp-loki", "--loki-url", url, "--audit-log", &audit];
     argv.extend_from_slice(extra);

@@ -19,7 +19,9 @@ use serde_json::{Value, json};
 async fn client(url: &str, extra: &[&str]) -> RunningService<RoleClient, ()> {
     let mut argv = vec!["opsmcp-prometheus", "--prometheus-url", url];
     argv.extend_from_slice(extra);
-    let audit = std::env::temp_dir().join(format!("opsmcp-faults-{}.jsonl", uuid::Uuid::new_v4()));
+    let audit = opsmcp_e2e::scratch("prometheus-faults")
+        .unwrap()
+        .join("audit.jsonl");
     let audit = audit.display().to_string();
     argv.extend_from_slice(&["--audit-log", &audit]);
     let cli = opsmcp_core::config::parse_from::<PrometheusArgs, _, _>(identity!(), argv).unwrap();

@@ -29,10 +29,9 @@ fn backends() -> &'static Backends {
 /// The command line of a server against the harness's backends, with its own audit log.
 fn args(extra: &[&str]) -> Cli<PrometheusArgs> {
     let b = backends();
-    let audit = std::env::temp_dir().join(format!(
-        "opsmcp-prometheus-test-{}/audit.jsonl",
-        uuid::Uuid::new_v4()
-    ));
+    let audit = opsmcp_e2e::scratch("prometheus-test")
+        .unwrap()
+        .join("audit.jsonl");
     let mut argv = vec![
         "opsmcp-prometheus".to_owned(),
         "--prometheus-url".into(),

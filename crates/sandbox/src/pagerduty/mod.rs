@@ -138,6 +138,27 @@ impl PagerDuty {
         self.outbox.set_urls(urls);
     }
 
+    /// Subscribe `url` to every incident event of the account, signed with `secret` (what a
+    /// scenario or an operator sets up once); returns the subscription's id.
+    pub fn subscribe(&self, url: &str, secret: &str) -> String {
+        let mut account = self.account();
+        let id = account.new_id();
+        account.subscriptions.push(model::Subscription {
+            id: id.clone(),
+            url: url.to_owned(),
+            secret: secret.to_owned(),
+            events: webhooks::INCIDENT_EVENTS
+                .iter()
+                .map(|e| (*e).to_owned())
+                .collect(),
+            filter: ("account_reference".into(), None),
+            description: "opsmcp".into(),
+            custom_headers: Vec::new(),
+            active: true,
+        });
+        id
+    }
+
     /// Answer the next `n` REST requests with 429.
     pub fn throttle(&self, n: u32) {
         self.throttle.store(n, Ordering::SeqCst);

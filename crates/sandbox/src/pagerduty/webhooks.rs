@@ -17,6 +17,20 @@ use super::{
     model::{Account, Subscription, Urls, time},
 };
 
+/// The incident event types the stand-in emits.
+pub const INCIDENT_EVENTS: &[&str] = &[
+    "incident.triggered",
+    "incident.acknowledged",
+    "incident.unacknowledged",
+    "incident.resolved",
+    "incident.reopened",
+    "incident.escalated",
+    "incident.reassigned",
+    "incident.delegated",
+    "incident.annotated",
+    "incident.priority_updated",
+];
+
 /// One POST to make.
 #[derive(Debug)]
 struct Delivery {
