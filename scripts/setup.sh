@@ -2,7 +2,8 @@
 # Install everything the tests, benchmarks and demos need on a fresh machine, idempotently:
 #   - Debian packages: nginx (reverse-proxy test), prometheus + alertmanager (backends), jq
 #   - just (the task runner), from the rust-just wheel, linked into ~/.cargo/bin
-#   - a Python venv in .tools/venv with the pinned MCP SDK (tests/python/requirements.txt)
+#   - a Python venv in .tools/venv with the pinned MCP SDK and PagerDuty's official client
+#     (tests/python/requirements.txt)
 #   - Node 22, the MCP conformance suite and the Inspector CLI, pinned in tests/node/package-lock.json
 #   - cargo-deny for `just lint` (only with --lint)
 # Safe to run again: each step checks first.
@@ -26,6 +27,8 @@ missing=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
+# setpriv (util-linux) gives every process a test starts a parent-death signal.
+command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"
   sudo_cmd=""

@@ -18,6 +18,7 @@ use std::{
 };
 
 mod loki;
+mod pagerduty;
 mod sandbox;
 
 use anyhow::{Context, Result, bail};
@@ -65,6 +66,11 @@ struct Args {
     /// JSON and the error-pattern summary
     #[arg(long)]
     with_loki: bool,
+    /// Start the sandbox's PagerDuty stand-in with the drill's OOM incident and 100 more, point
+    /// the server at it, and measure incident_get and a 100-incident incidents_list against
+    /// PagerDuty's raw JSON
+    #[arg(long)]
+    with_pagerduty: bool,
     /// Target for the 6-hour range query, in cl100k tokens
     #[arg(long, default_value_t = 1500)]
     target_range_tokens: usize,
@@ -168,6 +174,13 @@ fn main() -> Result<()> {
     } else {
         None
     };
+    let pagerduty = if args.with_pagerduty {
+        let p = runtime.block_on(pagerduty::start())?;
+        args.server_args.extend(p.server_args());
+        Some(p)
+    } else {
+        None
+    };
     let (cold_start, version) = cold_start(&args)?;
     let tools_list = tools_list(&args)?;
     let mut tasks = Vec::new();
@@ -176,6 +189,9 @@ fn main() -> Result<()> {
     }
     if let Some(l) = &loki {
         tasks.extend(runtime.block_on(l.tasks(&args))?);
+    }
+    if let Some(p) = &pagerduty {
+        tasks.extend(runtime.block_on(p.tasks(&args))?);
     }
     if let Some(b) = &backends {
         tasks.push(runtime.block_on(range_task(&args, &b.prometheus_url))?);

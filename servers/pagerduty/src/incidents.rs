@@ -18,8 +18,8 @@ use crate::{
     PagerDutyServer,
     client::PdError,
     render::{
-        Table, ago, cut, details, failure, name, names, or_fail, parse, short, span, text,
-        untrusted, when,
+        Table, ago, cut, details, failure, name, names, or_fail, parse, shared_columns, short,
+        span, text, untrusted, when,
     },
 };
 
@@ -203,10 +203,7 @@ impl PagerDutyServer {
                 }
             )));
         }
-        let mut table = Table::new([
-            "#", "title", "status", "urg", "prio", "service", "assigned", "age",
-        ])
-        .max_cell(Some(60));
+        let mut rows = Vec::new();
         for i in &incidents {
             let assigned: Vec<&Value> = i["assignments"]
                 .as_array()
@@ -214,7 +211,7 @@ impl PagerDutyServer {
                 .flatten()
                 .map(|a| &a["assignee"])
                 .collect();
-            table.row([
+            rows.push(vec![
                 i["incident_number"].to_string(),
                 untrusted(i["title"].as_str().unwrap_or("")),
                 i["status"].as_str().unwrap_or("").to_owned(),
@@ -229,7 +226,14 @@ impl PagerDutyServer {
                 parse(&i["created_at"]).map_or_else(String::new, |t| ago(t, now)),
             ]);
         }
-        let mut out = table.render();
+        let mut out = shared_columns(
+            &[
+                "#", "title", "status", "urg", "prio", "service", "assigned", "age",
+            ],
+            rows,
+            2,
+            60,
+        );
         if offset + incidents.len() < total {
             out.push_str(&format!(
                 "\nshowing {}-{} of {total}; pass offset={} for more",

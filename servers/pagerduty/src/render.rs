@@ -76,6 +76,35 @@ pub fn names<'a>(references: impl IntoIterator<Item = &'a Value>) -> String {
     }
 }
 
+/// A table whose columns after the first `fixed` are stated once above it when every row has
+/// the same value (`every row: status triggered · service worker`), so a long list of alike
+/// rows costs only what differs. Cells are cut at `max_cell` characters.
+pub fn shared_columns(
+    headers: &[&str],
+    rows: Vec<Vec<String>>,
+    fixed: usize,
+    max_cell: usize,
+) -> String {
+    let shared: Vec<usize> = (fixed..headers.len())
+        .filter(|&c| rows.len() > 1 && rows.iter().all(|r| r[c] == rows[0][c]))
+        .collect();
+    let kept: Vec<usize> = (0..headers.len()).filter(|c| !shared.contains(c)).collect();
+    let mut table = Table::new(kept.iter().map(|&c| headers[c])).max_cell(Some(max_cell));
+    for row in &rows {
+        table.row(kept.iter().map(|&c| row[c].clone()));
+    }
+    let mut out = String::new();
+    if !shared.is_empty() {
+        let said: Vec<String> = shared
+            .iter()
+            .map(|&c| format!("{} {}", headers[c], rows[0][c]))
+            .collect();
+        out.push_str(&format!("every row: {}\n", said.join(" · ")));
+    }
+    out.push_str(&table.render());
+    out
+}
+
 /// `text` cut to `max` characters with `…`.
 pub fn cut(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
@@ -127,6 +156,18 @@ mod tests {
         assert_eq!(span(21 * 86_400), "21d");
         assert_eq!(span(21 * 86_400 - 3), "21d", "just under is still 21 days");
         assert_eq!(span(20 * 3600 - 2), "20h");
+    }
+
+    #[test]
+    fn columns_alike_in_every_row_are_said_once() {
+        let rows = vec![
+            vec!["1".into(), "disk".into(), "triggered".into()],
+            vec!["2".into(), "cpu".into(), "triggered".into()],
+        ];
+        assert_eq!(
+            shared_columns(&["#", "title", "status"], rows, 2, 60),
+            "every row: status triggered\n#  title\n1  disk\n2  cpu"
+        );
     }
 
     #[test]
