@@ -122,7 +122,10 @@ fn paths(code: &str) -> Vec<String> {
             let end = code[i..]
                 .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
                 .map_or(code.len(), |e| i + e);
-            found.push(code[i..end].to_owned());
+            // `super::{a, b}` is a use tree, read above; the bare prefix names no module.
+            if !code[i..end].ends_with("::") {
+                found.push(code[i..end].to_owned());
+            }
         }
     }
     found

@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use crate::{
     PagerDutyServer,
     client::PdError,
-    render::{failure, name, names, or_fail, parse, short, text, untrusted},
+    render::{acknowledgers, assignees, failure, name, names, or_fail, text, untrusted},
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -130,19 +130,7 @@ struct Change {
 
 /// `#12 title — acknowledged by Maya Chen 14:06Z; assigned Maya Chen`.
 fn state(i: &Value) -> String {
-    let now = Timestamp::now();
-    let acked: Vec<String> = i["acknowledgements"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|a| {
-            format!(
-                "{} {}",
-                name(&a["acknowledger"]),
-                parse(&a["at"]).map_or_else(String::new, |t| short(t, now))
-            )
-        })
-        .collect();
+    let acked = acknowledgers(i, Timestamp::now());
     format!(
         "#{} {} — {}{}; assigned {}",
         i["incident_number"],
@@ -153,13 +141,7 @@ fn state(i: &Value) -> String {
         } else {
             format!(" by {}", acked.join(", "))
         },
-        names(
-            i["assignments"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|a| &a["assignee"])
-        )
+        names(assignees(i))
     )
 }
 

@@ -18,8 +18,8 @@ use crate::{
     PagerDutyServer,
     client::PdError,
     render::{
-        Table, ago, cut, details, failure, name, names, or_fail, parse, shared_columns, short,
-        span, text, untrusted, when,
+        Table, acknowledgers, ago, assignees, cut, details, failure, name, names, or_fail, parse,
+        shared_columns, short, span, text, untrusted, when,
     },
 };
 
@@ -205,12 +205,7 @@ impl PagerDutyServer {
         }
         let mut rows = Vec::new();
         for i in &incidents {
-            let assigned: Vec<&Value> = i["assignments"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|a| &a["assignee"])
-                .collect();
+            let assigned = assignees(i);
             rows.push(vec![
                 i["incident_number"].to_string(),
                 untrusted(i["title"].as_str().unwrap_or("")),
@@ -295,24 +290,8 @@ impl PagerDutyServer {
                 ago(t, now)
             ))
         ));
-        let assigned: Vec<&Value> = i["assignments"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|a| &a["assignee"])
-            .collect();
-        let acked: Vec<String> = i["acknowledgements"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|a| {
-                format!(
-                    "{} {}",
-                    name(&a["acknowledger"]),
-                    parse(&a["at"]).map_or_else(String::new, |t| short(t, now))
-                )
-            })
-            .collect();
+        let assigned = assignees(i);
+        let acked = acknowledgers(i, now);
         out.push_str(&format!("assigned: {}", names(assigned)));
         if !acked.is_empty() {
             out.push_str(&format!(" · acknowledged: {}", acked.join(", ")));

@@ -4,14 +4,16 @@
 //! events; each tool group lives in its own module: [`incidents`] (incidents, their timeline,
 //! log entries, change events), [`oncall`] (who is on call, schedules, escalation policies),
 //! [`directory`] (services, users, teams), [`changes`] (acknowledge, note, snooze, resolve,
-//! reassign, escalate, create — each through the safety gate) and [`webhooks`] (the signed
-//! webhook receiver, the `pagerduty://events` resource and `events_recent`). [`render`] holds
+//! reassign, escalate, create — each through the safety gate) and [`webhooks`]
+//! (`events_recent`); [`inbox`] is the signed webhook receiver behind it and the
+//! `pagerduty://events` resource. [`render`] holds
 //! the compact text every group shares. PagerDuty is never contacted at start-up.
 
 pub mod changes;
 pub mod client;
 pub mod config;
 pub mod directory;
+pub mod inbox;
 pub mod incidents;
 pub mod oncall;
 pub mod render;
@@ -21,7 +23,7 @@ use std::sync::Arc;
 
 use opsmcp_core::{approval::Safety, host::ToolHost, metrics::Metrics, tools::Effect};
 
-use crate::{client::Pd, config::PagerDutyArgs, webhooks::Events};
+use crate::{client::Pd, config::PagerDutyArgs, inbox::Events};
 
 /// Every tool and what it does to the world; annotations are derived from this table.
 const EFFECTS: &[(&str, Effect)] = &[
@@ -136,7 +138,7 @@ impl PagerDutyServer {
             router += Self::changes_router();
         }
         if let Some(addr) = args.webhook_listen {
-            webhooks::listen(addr, events.clone());
+            inbox::listen(addr, events.clone());
         }
         let host = ToolHost::new(router, EFFECTS, metrics, safety).with_resources(events.clone());
         Ok(Self {
@@ -184,7 +186,7 @@ impl opsmcp_core::serve::Ready for PagerDutyServer {
 
     /// The webhook receiver beside `/mcp` (it authenticates by signature).
     fn routes(&self) -> Option<axum::Router> {
-        Some(webhooks::router(self.inner.events.clone()))
+        Some(inbox::router(self.inner.events.clone()))
     }
 }
 

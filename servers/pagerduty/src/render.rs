@@ -66,6 +66,32 @@ pub fn name(reference: &Value) -> String {
     )
 }
 
+/// The assignees of an incident (user references).
+pub fn assignees(incident: &Value) -> Vec<&Value> {
+    incident["assignments"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| &a["assignee"])
+        .collect()
+}
+
+/// Who acknowledged an incident, and when: `Maya Chen 14:06Z`.
+pub fn acknowledgers(incident: &Value, now: Timestamp) -> Vec<String> {
+    incident["acknowledgements"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| {
+            format!(
+                "{} {}",
+                name(&a["acknowledger"]),
+                parse(&a["at"]).map_or_else(String::new, |t| short(t, now))
+            )
+        })
+        .collect()
+}
+
 /// Names of several references, comma-separated.
 pub fn names<'a>(references: impl IntoIterator<Item = &'a Value>) -> String {
     let all: Vec<String> = references.into_iter().map(name).collect();

@@ -6,7 +6,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
 use super::{
-    Failure,
+    failure::Failure,
     model::{Account, Agent, Incident, LogEntry, Note, Status},
     oncall,
 };
@@ -52,6 +52,17 @@ fn channel(agent: &Agent) -> Value {
         Agent::User(_) => json!({ "type": "web_trigger" }),
         Agent::Integration { .. } => json!({ "type": "events_api_v2" }),
         Agent::System => json!({ "type": "timeout" }),
+    }
+}
+
+impl Incident {
+    /// Page `users`: they become the assignees and the incident is triggered again for them.
+    fn page(&mut self, users: &[String], at: Timestamp) {
+        self.assignments = users.iter().map(|u| (at, u.clone())).collect();
+        self.status = Status::Triggered;
+        self.acknowledgements.clear();
+        self.snoozed_until = None;
+        self.updated_at = at;
     }
 }
 
@@ -249,11 +260,7 @@ impl Account {
             return Err(Failure::new(400, 1001, "Incident Already Resolved"));
         }
         let id = incident.id.clone();
-        incident.assignments = users.iter().map(|u| (at, u.clone())).collect();
-        incident.status = Status::Triggered;
-        incident.acknowledgements.clear();
-        incident.snoozed_until = None;
-        incident.updated_at = at;
+        incident.page(&users, at);
         self.log("assign", &id, agent, at).users = users;
         Ok(vec![Emitted::new("incident.reassigned", &id, agent)])
     }
@@ -274,11 +281,7 @@ impl Account {
         let id = incident.id.clone();
         incident.escalation_policy = policy.to_owned();
         incident.escalation_level = 1;
-        incident.assignments = users.iter().map(|u| (at, u.clone())).collect();
-        incident.status = Status::Triggered;
-        incident.acknowledgements.clear();
-        incident.snoozed_until = None;
-        incident.updated_at = at;
+        incident.page(&users, at);
         self.log("assign", &id, agent, at).users = users;
         Ok(vec![Emitted::new("incident.delegated", &id, agent)])
     }
@@ -309,11 +312,7 @@ impl Account {
         let users = oncall::level_users(self, &policy, level, at);
         let incident = self.incident_mut(&id).unwrap();
         incident.escalation_level = level;
-        incident.assignments = users.iter().map(|u| (at, u.clone())).collect();
-        incident.status = Status::Triggered;
-        incident.acknowledgements.clear();
-        incident.snoozed_until = None;
-        incident.updated_at = at;
+        incident.page(&users, at);
         let entry = self.log("escalate", &id, agent, at);
         entry.users = users;
         entry.escalation_level = Some(level);

@@ -1,10 +1,12 @@
 //! Who is on call, computed from the schedules at any time: each layer hands over every
 //! `turn_seconds` from its virtual start, a later layer covers an earlier one, and an escalation
-//! policy's levels name users (always on call) or schedules.
+//! policy's levels name users (always on call) or schedules; and a schedule as REST renders it.
 
 use jiff::{SignedDuration, Timestamp};
 
-use super::model::{Account, Layer, Schedule, Target};
+use serde_json::{Value, json};
+
+use super::model::{Account, Layer, Schedule, Target, Urls, time};
 
 /// A stretch of time one user is on call for a schedule.
 #[derive(Debug, Clone, PartialEq)]
@@ -170,6 +172,69 @@ pub fn level_users(account: &Account, policy: &str, level: usize, at: Timestamp)
         }
     }
     users
+}
+
+/// A schedule in REST's shape; with a window, its layers' and final schedule's entries in it.
+pub fn schedule_json(
+    account: &Account,
+    urls: &Urls,
+    s: &Schedule,
+    window: Option<(Timestamp, Timestamp)>,
+) -> Value {
+    let entries = |shifts: Vec<Shift>| -> Vec<Value> {
+        shifts
+            .into_iter()
+            .map(|sh| json!({ "start": time(sh.start), "end": time(sh.end), "user": account.user_ref(urls, &sh.user) }))
+            .collect()
+    };
+    let layers: Vec<Value> = s
+        .layers
+        .iter()
+        .map(|l| {
+            let mut v = json!({
+                "id": l.id, "name": l.name, "start": time(l.start), "end": null,
+                "rotation_virtual_start": time(l.virtual_start),
+                "rotation_turn_length_seconds": l.turn_seconds,
+                "users": l.users.iter().map(|u| json!({ "user": account.user_ref(urls, u) })).collect::<Vec<_>>(),
+                "restrictions": [],
+            });
+            if let Some((since, until)) = window {
+                let single = Schedule { layers: vec![l.clone()], ..s.clone() };
+                let shifts = final_schedule(&single, since, until);
+                v["rendered_schedule_entries"] = json!(entries(shifts));
+                v["rendered_coverage_percentage"] = json!(100.0);
+            }
+            v
+        })
+        .collect();
+    let users: Vec<Value> = {
+        let mut ids: Vec<&String> = s.layers.iter().flat_map(|l| &l.users).collect();
+        ids.dedup();
+        ids.into_iter().map(|u| account.user_ref(urls, u)).collect()
+    };
+    let policies: Vec<Value> = account
+        .policies
+        .values()
+        .filter(|p| {
+            p.rules
+                .iter()
+                .any(|r| r.targets.contains(&Target::Schedule(s.id.clone())))
+        })
+        .map(|p| account.policy_ref(urls, &p.id))
+        .collect();
+    let mut v = json!({
+        "id": s.id, "type": "schedule", "summary": s.name, "name": s.name, "description": s.description,
+        "self": format!("{}/schedules/{}", urls.api, s.id), "html_url": urls.html("schedule", &s.id),
+        "time_zone": s.time_zone, "schedule_layers": layers, "users": users,
+        "escalation_policies": policies,
+        "teams": s.teams.iter().map(|t| account.team_ref(urls, t)).collect::<Vec<_>>(),
+    });
+    if let Some((since, until)) = window {
+        let shifts = final_schedule(s, since, until);
+        v["final_schedule"] = json!({ "name": "Final Schedule", "rendered_schedule_entries": entries(shifts), "rendered_coverage_percentage": 100.0 });
+        v["overrides_subschedule"] = json!({ "name": "Overrides", "rendered_schedule_entries": [], "rendered_coverage_percentage": 0.0 });
+    }
+    v
 }
 
 #[cfg(test)]

@@ -208,8 +208,9 @@ impl Seed {
                 )
                 .map_err(|f| format!("pagerduty: past incident {}: {}", p.title, f.message))?;
             let ack = Agent::User(p.acknowledged_by.clone());
-            let fail =
-                |f: super::Failure| format!("pagerduty: past incident {}: {}", p.title, f.message);
+            let fail = |f: super::failure::Failure| {
+                format!("pagerduty: past incident {}: {}", p.title, f.message)
+            };
             account
                 .set_status(
                     &id,

@@ -1,0 +1,328 @@
+//! PagerDuty's webhooks v3, received (the tool that reads them is in [`crate::webhooks`]):
+//! `POST /webhooks/pagerduty` checks
+//! `X-PagerDuty-Signature` (any listed `v1=` HMAC-SHA256 of the body under
+//! `PAGERDUTY_WEBHOOK_SECRET` may match, compared in constant time; otherwise 401 and nothing is
+//! kept), drops repeats by `X-Webhook-Id`, and keeps the recent events in a bounded buffer. They
+//! are served as the resource `pagerduty://events` — subscribed sessions get
+//! `notifications/resources/updated` — and by the tool `events_recent`, so an agent learns of a
+//! new incident without polling.
+
+use std::{
+    collections::VecDeque,
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+};
+
+use axum::{
+    Router,
+    body::Bytes,
+    extract::{DefaultBodyLimit, State},
+    http::{HeaderMap, StatusCode},
+    routing::post,
+};
+use jiff::Timestamp;
+use opsmcp_core::{config::Secret, host::ResourceSource};
+use rmcp::{
+    Peer, RoleServer,
+    model::{ReadResourceResult, Resource, ResourceContents, ResourceUpdatedNotificationParam},
+};
+use serde_json::Value;
+
+use crate::render::{cut, name, short, untrusted};
+
+pub const EVENTS_URI: &str = "pagerduty://events";
+/// Events kept, and webhook ids remembered for de-duplication.
+pub const KEEP: usize = 200;
+const REMEMBER: usize = 2000;
+
+/// One received event, summarised.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub received: Timestamp,
+    pub event_type: String,
+    pub line: String,
+}
+
+#[derive(Debug, Default)]
+struct State_ {
+    events: VecDeque<Event>,
+    seen: VecDeque<String>,
+}
+
+/// The receiver's state, shared by every session.
+pub struct Events {
+    secret: Option<Secret>,
+    state: Mutex<State_>,
+    subscribers: Mutex<Vec<Peer<RoleServer>>>,
+}
+
+impl std::fmt::Debug for Events {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Events").finish_non_exhaustive()
+    }
+}
+
+/// Why a delivery was refused.
+#[derive(Debug, PartialEq)]
+pub enum Refusal {
+    NoSecret,
+    BadSignature,
+    NotJson,
+}
+
+impl Events {
+    pub fn new(secret: Option<Secret>) -> Self {
+        Self {
+            secret,
+            state: Mutex::default(),
+            subscribers: Mutex::default(),
+        }
+    }
+
+    /// Check and keep one delivery; `Ok(false)` for a repeat.
+    pub fn receive(&self, headers: &HeaderMap, body: &[u8]) -> Result<bool, Refusal> {
+        let secret = self.secret.as_ref().ok_or(Refusal::NoSecret)?;
+        let key =
+            aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret.expose().as_bytes());
+        let signed = headers
+            .get_all("x-pagerduty-signature")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|s| s.trim().strip_prefix("v1="))
+            .filter_map(|hex_sig| hex::decode(hex_sig).ok())
+            .any(|sig| aws_lc_rs::hmac::verify(&key, body, &sig).is_ok());
+        if !signed {
+            return Err(Refusal::BadSignature);
+        }
+        let payload: Value = serde_json::from_slice(body).map_err(|_| Refusal::NotJson)?;
+        let id = headers
+            .get("x-webhook-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .or_else(|| payload["event"]["id"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        {
+            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            if !id.is_empty() {
+                if state.seen.contains(&id) {
+                    return Ok(false);
+                }
+                state.seen.push_back(id);
+                if state.seen.len() > REMEMBER {
+                    state.seen.pop_front();
+                }
+            }
+            state.events.push_back(summarise(&payload["event"]));
+            if state.events.len() > KEEP {
+                state.events.pop_front();
+            }
+        }
+        self.notify();
+        Ok(true)
+    }
+
+    /// Tell subscribed sessions the resource changed; forget the ones that left.
+    fn notify(&self) {
+        let peers: Vec<Peer<RoleServer>> = {
+            let mut subscribers = self.subscribers.lock().unwrap_or_else(|e| e.into_inner());
+            subscribers.retain(|p| !p.is_transport_closed());
+            subscribers.clone()
+        };
+        for peer in peers {
+            tokio::spawn(async move {
+                let _ = peer
+                    .notify_resource_updated(ResourceUpdatedNotificationParam::new(EVENTS_URI))
+                    .await;
+            });
+        }
+    }
+
+    /// The newest `limit` events, newest first.
+    pub fn recent(&self, limit: usize) -> Vec<Event> {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.events.iter().rev().take(limit).cloned().collect()
+    }
+
+    /// The newest `limit` events as text, or why there are none.
+    pub fn render(&self, limit: usize) -> String {
+        let events = self.recent(limit);
+        if events.is_empty() {
+            return if self.secret.is_some() {
+                "no PagerDuty webhook events received yet".into()
+            } else {
+                "webhooks are off: set PAGERDUTY_WEBHOOK_SECRET to the subscription's secret and point the subscription at /webhooks/pagerduty".into()
+            };
+        }
+        let now = Timestamp::now();
+        events
+            .iter()
+            .map(|e| format!("{} {}", short(e.received, now), e.line))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+/// `incident.triggered #12 title (worker) by Alertmanager — assigned Maya Chen`.
+fn summarise(event: &Value) -> Event {
+    let data = &event["data"];
+    let event_type = event["event_type"].as_str().unwrap_or("?").to_owned();
+    let what = if data["type"] == "incident_note" {
+        format!(
+            "{}: \"{}\"",
+            name(&data["incident"]),
+            cut(&untrusted(data["content"].as_str().unwrap_or("")), 200)
+        )
+    } else {
+        let assignees: Vec<String> = data["assignees"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(name)
+            .collect();
+        format!(
+            "#{} {} ({}, {}){}",
+            data["number"],
+            cut(&untrusted(data["title"].as_str().unwrap_or("")), 120),
+            name(&data["service"]),
+            data["status"].as_str().unwrap_or("?"),
+            if assignees.is_empty() {
+                String::new()
+            } else {
+                format!(" assigned {}", assignees.join(", "))
+            }
+        )
+    };
+    let agent = if event["agent"].is_null() {
+        String::new()
+    } else {
+        format!(" — by {}", name(&event["agent"]))
+    };
+    Event {
+        received: Timestamp::now(),
+        line: format!(
+            "{event_type} {what}{agent} [id {}]",
+            data["id"].as_str().unwrap_or("")
+        ),
+        event_type,
+    }
+}
+
+impl ResourceSource for Events {
+    fn list(&self) -> Vec<Resource> {
+        vec![
+            Resource::new(EVENTS_URI, "pagerduty-events")
+                .with_description("Recent PagerDuty webhook events (incidents triggered, acknowledged, annotated, resolved…); subscribe to be told of new ones")
+                .with_mime_type("text/plain"),
+        ]
+    }
+
+    fn read(&self, uri: &str) -> Option<ReadResourceResult> {
+        (uri == EVENTS_URI).then(|| {
+            ReadResourceResult::new(vec![ResourceContents::text(self.render(KEEP), EVENTS_URI)])
+        })
+    }
+
+    fn subscribe(&self, uri: &str, peer: Peer<RoleServer>) -> bool {
+        if uri != EVENTS_URI {
+            return false;
+        }
+        self.subscribers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(peer);
+        true
+    }
+
+    fn unsubscribe(&self, uri: &str, peer: &Peer<RoleServer>) {
+        if uri != EVENTS_URI {
+            return;
+        }
+        // A session is known by its client info, shared by the clones of its peer.
+        let Some(info) = peer.peer_info() else { return };
+        self.subscribers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|p| p.peer_info().is_none_or(|i| !Arc::ptr_eq(&i, &info)));
+    }
+}
+
+/// `POST /webhooks/pagerduty`.
+pub fn router(events: Arc<Events>) -> Router {
+    Router::new()
+        .route("/webhooks/pagerduty", post(deliver))
+        .layer(DefaultBodyLimit::max(512 * 1024))
+        .with_state(events)
+}
+
+async fn deliver(
+    State(events): State<Arc<Events>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, &'static str) {
+    match events.receive(&headers, &body) {
+        Ok(true) => (StatusCode::OK, "kept\n"),
+        Ok(false) => (StatusCode::OK, "already received\n"),
+        Err(Refusal::NoSecret) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "webhooks are off: PAGERDUTY_WEBHOOK_SECRET is not set\n",
+        ),
+        Err(Refusal::BadSignature) => (StatusCode::UNAUTHORIZED, "bad or missing signature\n"),
+        Err(Refusal::NotJson) => (StatusCode::BAD_REQUEST, "not a webhook payload\n"),
+    }
+}
+
+/// Serve the receiver on `addr` as well (stdio mode); a failure to bind is logged.
+pub fn listen(addr: SocketAddr, events: Arc<Events>) {
+    tokio::spawn(async move {
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(listener) => {
+                tracing::info!(local = %listener.local_addr().map_or(addr, |a| a), "receiving PagerDuty webhooks at /webhooks/pagerduty");
+                let _ = axum::serve(listener, router(events)).await;
+            }
+            Err(e) => tracing::error!("cannot listen for webhooks on {addr}: {e}"),
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signed(secret: &str, body: &[u8]) -> String {
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret.as_bytes());
+        format!("v1={}", hex::encode(aws_lc_rs::hmac::sign(&key, body)))
+    }
+
+    #[test]
+    fn signatures_repeats_and_rotation() {
+        let events = Events::new(Some(Secret::new("s3cret")));
+        let body = br#"{"event":{"id":"E1","event_type":"incident.triggered","data":{"id":"Q1","number":7,"title":"disk full","status":"triggered"}}}"#;
+        let mut headers = HeaderMap::new();
+        assert_eq!(events.receive(&headers, body), Err(Refusal::BadSignature));
+        headers.insert(
+            "x-pagerduty-signature",
+            signed("other", body).parse().unwrap(),
+        );
+        assert_eq!(events.receive(&headers, body), Err(Refusal::BadSignature));
+        // During a rotation two signatures come; one match is enough.
+        let both = format!("{},{}", signed("old", body), signed("s3cret", body));
+        headers.insert("x-pagerduty-signature", both.parse().unwrap());
+        headers.insert("x-webhook-id", "W1".parse().unwrap());
+        assert_eq!(events.receive(&headers, body), Ok(true));
+        assert_eq!(events.receive(&headers, body), Ok(false), "a repeat");
+        let recent = events.recent(5);
+        assert_eq!(recent.len(), 1);
+        assert!(
+            recent[0]
+                .line
+                .starts_with("incident.triggered #7 disk full"),
+            "{}",
+            recent[0].line
+        );
+        assert_eq!(
+            Events::new(None).receive(&headers, body),
+            Err(Refusal::NoSecret)
+        );
+    }
+}
