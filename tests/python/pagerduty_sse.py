@@ -35,10 +35,12 @@ def text_of(result):
 
 async def main():
     updated = asyncio.Event()
+    notices = []
 
     async def on_message(message):
         inner = getattr(message, "root", message)
         if getattr(inner, "method", None) == "notifications/resources/updated":
+            notices.append(inner)
             updated.set()
 
     headers = {"Authorization": f"Bearer {token}"}
@@ -72,8 +74,14 @@ async def main():
             check("incident_get", not got.is_error and "assigned: Maya Chen" in text_of(got), text_of(got))
             oncall = await session.call_tool("oncalls_list", {"service_id": "PSWORKR"})
             check("oncalls_list", "L1 Maya Chen" in text_of(oncall), text_of(oncall))
+            updated.clear()
             ack = await session.call_tool("incident_acknowledge", {"id": number})
             check("acknowledged after the approval", not ack.is_error and "acknowledged: #" in text_of(ack), text_of(ack))
+            # The acknowledgement comes back as a webhook too; then the session leaves cleanly.
+            await asyncio.wait_for(updated.wait(), timeout=20)
+            events = await session.read_resource("pagerduty://events")
+            check("the acknowledgement came back by webhook", "incident.acknowledged" in events.contents[0].text, events.contents[0].text)
+            await session.unsubscribe_resource("pagerduty://events")
 
 
 try:
