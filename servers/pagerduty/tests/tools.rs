@@ -104,11 +104,14 @@ async fn tools_list_matches_the_snapshot_and_is_annotated() {
         estimate_tokens(&compact)
     );
     opsmcp_e2e::docs::check_readme_table("opsmcp-pagerduty", &tools, |t| {
-        if opsmcp_e2e::docs::writes(t) {
-            "write (safety gate)".to_owned()
-        } else {
-            "read".to_owned()
+        match t.name.as_ref() {
+            "incident_create" | "incidents_update" => {
+                "write (high risk: needs `--enable-destructive`; through the safety policy)"
+            }
+            _ if opsmcp_e2e::docs::writes(t) => "write (medium risk, through the safety policy)",
+            _ => "read",
         }
+        .to_owned()
     });
 }
 
