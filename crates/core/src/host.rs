@@ -11,9 +11,9 @@ use rmcp::{
     handler::server::{router::tool::ToolRouter, tool::ToolCallContext},
     model::{
         CacheScope, CallToolRequestParams, CallToolResponse, ListResourcesResult, ListToolsResult,
-        ReadResourceResponse, ReadResourceResult, Resource, Tool,
+        ReadResourceResponse, ReadResourceResult, Resource, SubscriptionFilter, Tool,
     },
-    service::RequestContext,
+    service::{RequestContext, SubscriptionContext},
 };
 
 use crate::{
@@ -22,7 +22,9 @@ use crate::{
     tools::{CachingHints, Effect, call_instrumented, compact_schemas, declare_effects},
 };
 
-/// Resources a server serves beside the safety engine's, which clients may subscribe to.
+/// Resources a server serves beside the safety engine's, which clients may subscribe to: with
+/// `resources/subscribe` (protocols up to 2025-11-25) or in a `subscriptions/listen` stream
+/// (2026-07-28).
 pub trait ResourceSource: Send + Sync + 'static {
     fn list(&self) -> Vec<Resource>;
     /// The resource at `uri`, or `None` if it is not one of these.
@@ -31,6 +33,8 @@ pub trait ResourceSource: Send + Sync + 'static {
     /// `uri` is not one of these.
     fn subscribe(&self, uri: &str, peer: Peer<RoleServer>) -> bool;
     fn unsubscribe(&self, uri: &str, peer: &Peer<RoleServer>);
+    /// The URIs of these resources as they change, for listening streams.
+    fn updates(&self) -> tokio::sync::broadcast::Receiver<String>;
 }
 
 /// A server's tool router with its listing, metrics and safety engine.
@@ -156,6 +160,53 @@ impl<S: Send + Sync + 'static> ToolHost<S> {
             source.unsubscribe(uri, peer);
         }
     }
+
+    /// What a `subscriptions/listen` stream may hear: updates of the server's own resources
+    /// that were asked for (`None`, so no listening, without such resources).
+    pub fn accepted_filter(&self, requested: &SubscriptionFilter) -> Option<SubscriptionFilter> {
+        let source = self.resources.as_ref()?;
+        let ours: Vec<String> = source.list().into_iter().map(|r| r.uri).collect();
+        let uris: Vec<String> = requested
+            .resource_subscriptions
+            .iter()
+            .flatten()
+            .filter(|u| ours.contains(u))
+            .cloned()
+            .collect();
+        Some(
+            SubscriptionFilter::builder()
+                .resource_subscriptions(uris)
+                .build(),
+        )
+    }
+
+    /// Run a listening stream: forward updates of the accepted resources until it ends.
+    pub async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+        let Some(source) = &self.resources else {
+            context.cancelled().await;
+            return Ok(());
+        };
+        let mut updates = source.updates();
+        let wanted = context
+            .accepted()
+            .resource_subscriptions
+            .clone()
+            .unwrap_or_default();
+        loop {
+            tokio::select! {
+                () = context.cancelled() => return Ok(()),
+                update = updates.recv() => match update {
+                    Ok(uri) if wanted.contains(&uri) => {
+                        if context.sink().notify_resource_updated(uri).await.is_err() {
+                            return Ok(());
+                        }
+                    }
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return Ok(()),
+                },
+            }
+        }
+    }
 }
 
 /// `impl ServerHandler for $server` over the [`ToolHost`] that `$server::host(&self)` returns:
@@ -233,6 +284,20 @@ macro_rules! tool_server {
             ) -> Result<(), ::rmcp::ErrorData> {
                 self.host().unsubscribe(&request.uri, &cx.peer);
                 Ok(())
+            }
+
+            fn accepted_subscription_filter(
+                &self,
+                requested: &::rmcp::model::SubscriptionFilter,
+            ) -> Option<::rmcp::model::SubscriptionFilter> {
+                self.host().accepted_filter(requested)
+            }
+
+            async fn listen(
+                &self,
+                context: ::rmcp::service::SubscriptionContext,
+            ) -> Result<(), ::rmcp::ErrorData> {
+                self.host().listen(context).await
             }
         }
     };

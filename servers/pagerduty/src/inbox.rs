@@ -53,7 +53,10 @@ struct State_ {
 pub struct Events {
     secret: Option<Secret>,
     state: Mutex<State_>,
+    /// Sessions subscribed with `resources/subscribe`.
     subscribers: Mutex<Vec<Peer<RoleServer>>>,
+    /// Listening streams (`subscriptions/listen`) hear of updates here.
+    updates: tokio::sync::broadcast::Sender<String>,
 }
 
 impl std::fmt::Debug for Events {
@@ -76,6 +79,7 @@ impl Events {
             secret,
             state: Mutex::default(),
             subscribers: Mutex::default(),
+            updates: tokio::sync::broadcast::channel(64).0,
         }
     }
 
@@ -122,8 +126,10 @@ impl Events {
         Ok(true)
     }
 
-    /// Tell subscribed sessions the resource changed; forget the ones that left.
+    /// Tell subscribed sessions and listening streams the resource changed; forget the
+    /// sessions that left.
     fn notify(&self) {
+        let _ = self.updates.send(EVENTS_URI.to_owned());
         let peers: Vec<Peer<RoleServer>> = {
             let mut subscribers = self.subscribers.lock().unwrap_or_else(|e| e.into_inner());
             subscribers.retain(|p| !p.is_transport_closed());
@@ -232,6 +238,10 @@ impl ResourceSource for Events {
             .unwrap_or_else(|e| e.into_inner())
             .push(peer);
         true
+    }
+
+    fn updates(&self) -> tokio::sync::broadcast::Receiver<String> {
+        self.updates.subscribe()
     }
 
     fn unsubscribe(&self, uri: &str, peer: &Peer<RoleServer>) {
