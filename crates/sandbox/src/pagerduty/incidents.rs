@@ -128,6 +128,7 @@ impl Account {
             service: service.id.clone(),
             escalation_policy: policy,
             escalation_level: 1,
+            level_since: at,
             incident_key: new.incident_key,
             created_at: at,
             updated_at: at,
@@ -173,6 +174,7 @@ impl Account {
                 incident.last_status_change_by = agent.clone();
                 incident.updated_at = at;
                 incident.escalation_level = 1;
+                incident.level_since = at;
                 let policy = incident.escalation_policy.clone();
                 let users = oncall::level_users(self, &policy, 1, at);
                 let incident = self.incident_mut(&id).unwrap();
@@ -233,6 +235,7 @@ impl Account {
             }
             Status::Triggered => {
                 incident.status = Status::Triggered;
+                incident.level_since = at;
                 incident.acknowledgements.clear();
                 incident.snoozed_until = None;
                 incident.last_status_change_at = at;
@@ -281,6 +284,7 @@ impl Account {
         let id = incident.id.clone();
         incident.escalation_policy = policy.to_owned();
         incident.escalation_level = 1;
+        incident.level_since = at;
         incident.page(&users, at);
         self.log("assign", &id, agent, at).users = users;
         Ok(vec![Emitted::new("incident.delegated", &id, agent)])
@@ -312,6 +316,7 @@ impl Account {
         let users = oncall::level_users(self, &policy, level, at);
         let incident = self.incident_mut(&id).unwrap();
         incident.escalation_level = level;
+        incident.level_since = at;
         incident.page(&users, at);
         let entry = self.log("escalate", &id, agent, at);
         entry.users = users;
@@ -391,8 +396,33 @@ impl Account {
     }
 
     /// Time passes: snoozes run out and acknowledged incidents past their service's
-    /// acknowledgement timeout re-trigger.
+    /// acknowledgement timeout re-trigger; a triggered incident nobody acknowledged within its
+    /// level's delay escalates to the next level (the last level keeps it).
     pub fn tick(&mut self, now: Timestamp) -> Vec<Emitted> {
+        let mut emitted = self.retrigger(now);
+        let overdue: Vec<(String, usize, Timestamp)> = self
+            .incidents
+            .iter()
+            .filter(|i| i.status == Status::Triggered)
+            .filter_map(|i| {
+                let rules = &self.policies.get(&i.escalation_policy)?.rules;
+                let rule = rules.get(i.escalation_level.checked_sub(1)?)?;
+                let due = i.level_since + SignedDuration::from_mins(i64::from(rule.delay_minutes));
+                (due <= now && i.escalation_level < rules.len())
+                    .then(|| (i.id.clone(), i.escalation_level + 1, due))
+            })
+            .collect();
+        for (id, level, due) in overdue {
+            emitted.extend(
+                self.escalate(&id, level, &Agent::System, due)
+                    .unwrap_or_default(),
+            );
+        }
+        emitted
+    }
+
+    /// Snoozes and acknowledgement timeouts that ran out.
+    fn retrigger(&mut self, now: Timestamp) -> Vec<Emitted> {
         let due: Vec<String> = self
             .incidents
             .iter()
@@ -417,5 +447,69 @@ impl Account {
                     .unwrap_or_default()
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use jiff::{SignedDuration, Timestamp};
+
+    use super::*;
+    use crate::scenario::{INCIDENT, Scenario};
+
+    fn account(now: Timestamp) -> Account {
+        let scenario = Scenario::parse(INCIDENT).unwrap();
+        scenario.pagerduty.unwrap().account(now).unwrap()
+    }
+
+    fn oom(account: &mut Account, at: Timestamp) -> String {
+        let new = NewIncident {
+            service: "PSWORKR".into(),
+            title: "worker OOM".into(),
+            urgency: "high".into(),
+            incident_key: "k".into(),
+            details: None,
+            priority: None,
+            assignees: Vec::new(),
+            escalation_policy: None,
+        };
+        account.trigger(new, &Agent::System, at).unwrap().0
+    }
+
+    #[test]
+    fn unacknowledged_incidents_escalate_after_the_level_delay_and_stop_at_the_last() {
+        let now = Timestamp::now();
+        let mut a = account(now);
+        let id = oom(&mut a, now);
+        assert!(a.tick(now + SignedDuration::from_mins(29)).is_empty());
+        let events = a.tick(now + SignedDuration::from_mins(31));
+        assert_eq!(events[0].event_type, "incident.escalated");
+        let i = a.incident(&id).unwrap();
+        assert_eq!(i.escalation_level, 2);
+        assert_eq!(i.assignments[0].1, "PSAMR01", "the policy's second level");
+        assert!(
+            a.tick(now + SignedDuration::from_mins(120)).is_empty(),
+            "the last level keeps it"
+        );
+    }
+
+    #[test]
+    fn acknowledged_incidents_do_not_escalate_but_snoozes_run_out() {
+        let now = Timestamp::now();
+        let mut a = account(now);
+        let id = oom(&mut a, now);
+        let maya = Agent::User("PMAYA01".into());
+        a.set_status(&id, Status::Acknowledged, None, &maya, now)
+            .unwrap();
+        a.snooze(&id, 600, &maya, now).unwrap();
+        assert!(a.tick(now + SignedDuration::from_mins(5)).is_empty());
+        let events = a.tick(now + SignedDuration::from_mins(11));
+        assert_eq!(events[0].event_type, "incident.unacknowledged");
+        assert_eq!(a.incident(&id).unwrap().status, Status::Triggered);
+        assert_eq!(
+            a.incident(&id).unwrap().escalation_level,
+            1,
+            "escalation starts over"
+        );
     }
 }

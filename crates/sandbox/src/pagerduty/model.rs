@@ -225,6 +225,8 @@ pub struct Incident {
     pub service: String,
     pub escalation_policy: String,
     pub escalation_level: usize,
+    /// When the incident reached its escalation level (the level's delay counts from here).
+    pub level_since: Timestamp,
     pub incident_key: String,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -559,7 +561,7 @@ impl Account {
                     .get(&i.escalation_policy)
                     .and_then(|p| p.rules.get(i.escalation_level.saturating_sub(1)))
             {
-                pending.push(json!({ "type": "escalate", "at": time(i.last_status_change_at + jiff::SignedDuration::from_mins(i64::from(rule.delay_minutes))) }));
+                pending.push(json!({ "type": "escalate", "at": time(i.level_since + jiff::SignedDuration::from_mins(i64::from(rule.delay_minutes))) }));
             }
             if let Some(until) = i.snoozed_until {
                 pending.push(json!({ "type": "unacknowledge", "at": time(until) }));
