@@ -35,6 +35,8 @@ pub struct Sandbox {
     pub ca_pem: String,
     /// The PagerDuty user the user-level API key belongs to (`/users/me`), and their email.
     pub pagerduty_user: (String, String),
+    /// The secret PagerDuty's webhooks are signed with, once a receiver is subscribed.
+    pub webhook_secret: Option<String>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -117,6 +119,7 @@ impl Sandbox {
             pagerduty_addr,
             ca_pem: authority.ca_pem.clone(),
             pagerduty_user: user,
+            webhook_secret: None,
             tasks: vec![server, controllers, pd_server],
         })
     }
@@ -141,6 +144,14 @@ impl Sandbox {
         format!("https://{}", self.pagerduty_addr)
     }
 
+    /// Subscribe `url` to every incident event of PagerDuty, signed with a new secret (kept in
+    /// [`Sandbox::webhook_secret`] and written to `sandbox.env`).
+    pub fn deliver_webhooks_to(&mut self, url: &str) {
+        let secret = format!("whsec-{}", uuid::Uuid::new_v4().simple());
+        self.pagerduty.subscribe(url, &secret);
+        self.webhook_secret = Some(secret);
+    }
+
     /// The environment that points every opsmcp server (and kubectl) at this sandbox, given
     /// where the kubeconfig and the CA file were written.
     pub fn environment(&self, kubeconfig: &Path, ca_file: &Path) -> Vec<(&'static str, String)> {
@@ -156,6 +167,13 @@ impl Sandbox {
                 format!("{}/v2/enqueue", self.pagerduty_url()),
             ),
         ]
+        .into_iter()
+        .chain(
+            self.webhook_secret
+                .iter()
+                .map(|s| ("PAGERDUTY_WEBHOOK_SECRET", s.clone())),
+        )
+        .collect()
     }
 
     /// Write `sandbox.kubeconfig`, `sandbox-ca.pem` and `sandbox.env` into `dir`; returns the

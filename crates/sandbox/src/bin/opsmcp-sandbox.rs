@@ -17,6 +17,10 @@ struct Args {
     /// Where to write sandbox.kubeconfig, sandbox-ca.pem and sandbox.env
     #[arg(long, default_value = ".")]
     dir: PathBuf,
+    /// Deliver PagerDuty's webhooks to this URL (e.g. http://127.0.0.1:8080/webhooks/pagerduty of
+    /// a running `opsmcp-pagerduty serve`); the secret goes into sandbox.env
+    #[arg(long)]
+    pagerduty_webhook: Option<String>,
     /// `incident` (built in: the OOM-killed worker and friends), `none`, or a scenario JSON file
     #[arg(long, default_value = "incident")]
     scenario: String,
@@ -42,7 +46,10 @@ async fn main() -> anyhow::Result<()> {
         }
         path => Some(Scenario::parse(&std::fs::read_to_string(path)?).map_err(anyhow::Error::msg)?),
     };
-    let sandbox = Sandbox::start_with(args.listen, scenario.as_ref()).await?;
+    let mut sandbox = Sandbox::start_with(args.listen, scenario.as_ref()).await?;
+    if let Some(url) = &args.pagerduty_webhook {
+        sandbox.deliver_webhooks_to(url);
+    }
     std::fs::create_dir_all(&args.dir)?;
     let env_file = sandbox.write_files(&args.dir)?;
     tracing::info!(local = %sandbox.addr, pagerduty = %sandbox.pagerduty_url(), env = %env_file.display(), "sandbox serving");
