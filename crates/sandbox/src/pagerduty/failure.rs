@@ -30,11 +30,6 @@ impl Failure {
         }
     }
 
-    /// [`Failure::invalid`] for a field's value.
-    pub fn invalid_field(detail: impl Into<String>) -> Self {
-        Self::invalid(detail)
-    }
-
     /// 404 `Not Found` (2100).
     pub fn not_found(what: &str) -> Self {
         Self {

@@ -363,19 +363,17 @@ impl Account {
         at: Timestamp,
     ) -> Result<(Note, Vec<Emitted>), Failure> {
         if content.trim().is_empty() {
-            return Err(Failure::invalid_field("Note content can't be blank."));
+            return Err(Failure::invalid("Note content can't be blank."));
         }
         if content.chars().count() > 25_000 {
-            return Err(Failure::invalid_field(
+            return Err(Failure::invalid(
                 "Note content is too long (maximum is 25000 characters)",
             ));
         }
         let note_id = self.new_id();
         let incident = self.open_incident(id)?;
         if incident.notes.len() >= 2000 {
-            return Err(Failure::invalid_field(
-                "An incident can have at most 2000 notes",
-            ));
+            return Err(Failure::invalid("An incident can have at most 2000 notes"));
         }
         let id = incident.id.clone();
         let note = Note {

@@ -107,11 +107,7 @@ async fn gate(State(pd): Shared, request: Request, next: Next) -> Response {
         .unwrap_or_default();
     let token = auth.strip_prefix("Token token=").unwrap_or_default();
     if token.is_empty() || (token != pd.tokens.account && token != pd.tokens.user.0) {
-        return Failure {
-            errors: Vec::new(),
-            ..Failure::new(401, 2006, "Authentication failed")
-        }
-        .into_response();
+        return Failure::new(401, 2006, "Authentication failed").into_response();
     }
     let accept = headers
         .get(header::ACCEPT)
