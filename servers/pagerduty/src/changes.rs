@@ -559,8 +559,17 @@ impl PagerDutyServer {
         if !matches!(args.status.as_str(), "acknowledged" | "resolved") {
             return Ok(failure("status is acknowledged or resolved").into());
         }
-        let items: Vec<Value> = args
-            .ids
+        // PagerDuty's bulk update takes ids; numbers are looked up first.
+        let mut ids = Vec::new();
+        for id in &args.ids {
+            if id.chars().all(|c| c.is_ascii_digit()) {
+                let i = or_fail!(self.incident(id).await);
+                ids.push(i["id"].as_str().unwrap_or(id).to_owned());
+            } else {
+                ids.push(id.clone());
+            }
+        }
+        let items: Vec<Value> = ids
             .iter()
             .map(|id| {
                 let mut item = json!({ "id": id, "type": incident_ref(), "status": args.status });

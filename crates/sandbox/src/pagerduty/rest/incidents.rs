@@ -327,9 +327,12 @@ pub(super) async fn incidents_bulk(
     }
     let mut updated = Vec::new();
     for item in items {
+        // The bulk update names incidents by id only (numbers are for GET /incidents/{id}).
         let id = item["id"].as_str().unwrap_or_default();
         let id = account
-            .incident(id)
+            .incidents
+            .iter()
+            .find(|i| i.id == id)
             .map(|i| i.id.clone())
             .ok_or_else(|| Failure::not_found("Incident"))?;
         update(&mut account, &pd, &id, item, &user)?;
