@@ -21,7 +21,8 @@ pub(super) async fn oncalls_list(State(pd): Shared, Req { p, urls }: Req) -> Ans
     let account = pd.account();
     let now = Timestamp::now();
     let since = p.time("since", 2004)?.unwrap_or(now);
-    let until = p.time("until", 2005)?.unwrap_or(since);
+    // Both default to now; `until` may not be before `since` (so a future `since` needs an `until`).
+    let until = p.time("until", 2005)?.unwrap_or(now);
     if until < since {
         return Err(Failure::invalid("until may not be before since"));
     }
