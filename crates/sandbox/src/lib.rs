@@ -7,12 +7,14 @@
 //!   metrics for Prometheus, incident scenarios);
 //! - [`loki`]: a Loki stand-in (streams per tenant, LogQL, Loki's HTTP API);
 //! - [`pagerduty`]: a PagerDuty stand-in (REST v2, Events API v2, webhooks v3) over HTTPS with
-//!   a CA of the sandbox's own ([`tls`]).
+//!   a CA of the sandbox's own ([`tls`]);
+//! - [`github`]: a GitHub stand-in over real git objects (commits, contents, users so far).
 //!
 //! [`world`] builds them from one [`scenario`] and wires the flows between them through the
 //! narrow interfaces of [`flows`]; no service reaches into another.
 
 pub mod flows;
+pub mod github;
 pub mod kube;
 pub mod loki;
 pub mod pagerduty;

@@ -4,7 +4,7 @@
 //!
 //! The Kubernetes API and Loki share one address (Loki is in-cluster, as it usually is);
 //! a SaaS stand-in listens on a port of its own, like the separate host it imitates — PagerDuty
-//! over HTTPS with a certificate from the sandbox's CA. Pages reach PagerDuty the way they do
+//! over HTTPS with a certificate from the sandbox's CA, GitHub over plain HTTP. Pages reach PagerDuty the way they do
 //! in production: Alertmanager posts to its Events API.
 
 use std::{
@@ -15,6 +15,7 @@ use std::{
 };
 
 use crate::{
+    github::{self, GitHub},
     kube::{self, Cluster},
     loki::{self, Loki},
     pagerduty::{self, PagerDuty, model::Urls},
@@ -37,6 +38,9 @@ pub struct Sandbox {
     pub pagerduty_user: (String, String),
     /// The secret PagerDuty's webhooks are signed with, once a receiver is subscribed.
     pub webhook_secret: Option<String>,
+    pub github: Arc<GitHub>,
+    /// GitHub's REST API address (plain HTTP, like a GitHub Enterprise Server without TLS).
+    pub github_addr: SocketAddr,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -107,6 +111,20 @@ impl Sandbox {
         let (pagerduty_addr, pd_server) = authority
             .serve(SocketAddr::new(listen.ip(), 0), pd_app)
             .await?;
+        let github = Arc::new(
+            GitHub::shop(
+                now.as_second(),
+                format!("ghp_{}", uuid::Uuid::new_v4().simple()),
+            )
+            .map_err(std::io::Error::other)?,
+        );
+        let github_listener =
+            tokio::net::TcpListener::bind(SocketAddr::new(listen.ip(), 0)).await?;
+        let github_addr = github_listener.local_addr()?;
+        let github_app = github::rest::router(github.clone());
+        let github_server = tokio::spawn(async move {
+            let _ = axum::serve(github_listener, github_app).await;
+        });
         pagerduty.serving_at(Urls {
             api: format!("https://{pagerduty_addr}"),
             web: format!("https://{pagerduty_addr}/web"),
@@ -120,7 +138,9 @@ impl Sandbox {
             ca_pem: authority.ca_pem.clone(),
             pagerduty_user: user,
             webhook_secret: None,
-            tasks: vec![server, controllers, pd_server],
+            github,
+            github_addr,
+            tasks: vec![server, controllers, pd_server, github_server],
         })
     }
 
@@ -142,6 +162,11 @@ impl Sandbox {
     /// PagerDuty's REST API base URL (also the Events API's host).
     pub fn pagerduty_url(&self) -> String {
         format!("https://{}", self.pagerduty_addr)
+    }
+
+    /// GitHub's REST API base URL.
+    pub fn github_url(&self) -> String {
+        format!("http://{}", self.github_addr)
     }
 
     /// Subscribe `url` to every incident event of PagerDuty, signed with a new secret (kept in
@@ -166,6 +191,10 @@ impl Sandbox {
                 "PAGERDUTY_EVENTS_URL",
                 format!("{}/v2/enqueue", self.pagerduty_url()),
             ),
+            ("GITHUB_API_URL", self.github_url()),
+            ("GITHUB_TOKEN", self.github.token.clone()),
+            ("GITHUB_REPO_OWNER", "shop".to_owned()),
+            ("GITHUB_REPO_NAME", "worker".to_owned()),
         ]
         .into_iter()
         .chain(

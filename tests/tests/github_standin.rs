@@ -1,0 +1,24 @@
+//! The sandbox's GitHub stand-in, proven by the strictest GitHub client: githubkit, whose
+//! pydantic models are generated from GitHub's OpenAPI description, so every answer it parses
+//! carries the fields GitHub's description requires.
+
+use anyhow::Result;
+use opsmcp_e2e::python_script;
+use opsmcp_sandbox::{
+    Sandbox,
+    scenario::{INCIDENT, Scenario},
+};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn githubkit_reads_commits_files_and_users_over_real_git_data() -> Result<()> {
+    let scenario = Scenario::parse(INCIDENT).map_err(anyhow::Error::msg)?;
+    let sandbox = Sandbox::start_with("127.0.0.1:0".parse()?, Some(&scenario)).await?;
+    let args = [sandbox.github_url(), sandbox.github.token.clone()];
+    let report = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        python_script("github_client.py", &args)
+    })
+    .await??;
+    assert_eq!(report["ok"], true, "{report:#}");
+    Ok(())
+}
