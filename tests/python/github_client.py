@@ -54,6 +54,39 @@ try:
     paged = [c.sha for c in gh.paginate(gh.rest.repos.list_commits, owner="shop", repo="worker", per_page=1)]
     check("paging one commit at a time through Link", len(paged) == 4 and len(set(paged)) == 4, paged)
 
+    # The fix, as git data: a blob, a tree on the leaking commit's, a commit, a branch.
+    main = gh.rest.git.get_ref("shop", "worker", "heads/main").parsed_data
+    source = base64.b64decode(gh.rest.repos.get_content("shop", "worker", "worker.c").parsed_data.content).decode()
+    fixed = source.replace("        /* keep the working set for the next batch */\n", "        free(buffer);\n")
+    blob = gh.rest.git.create_blob("shop", "worker", content=fixed, encoding="utf-8").parsed_data
+    head = gh.rest.git.get_commit("shop", "worker", main.object_.sha).parsed_data
+    tree = gh.rest.git.create_tree("shop", "worker", base_tree=head.tree.sha,
+                                   tree=[{"path": "worker.c", "mode": "100644", "type": "blob", "sha": blob.sha}]).parsed_data
+    check("a tree on a base tree keeps the other files", any(e.path == "deploy" for e in tree.tree), [e.path for e in tree.tree])
+    commit = gh.rest.git.create_commit("shop", "worker", message="worker: free the batch buffer", tree=tree.sha, parents=[main.object_.sha]).parsed_data
+    check("a commit by the token's user", commit.author.email == "maya.chen@shop.example" and commit.parents[0].sha == main.object_.sha, commit.author)
+    branch = gh.rest.git.create_ref("shop", "worker", ref="refs/heads/fix-oom", sha=commit.sha).parsed_data
+    check("a branch", branch.ref == "refs/heads/fix-oom" and branch.object_.sha == commit.sha, branch.ref)
+    try:
+        gh.rest.git.create_ref("shop", "worker", ref="refs/heads/fix-oom", sha=commit.sha)
+        check("an existing branch is refused", False, "created twice")
+    except RequestFailed as e:
+        check("an existing branch is refused", e.response.status_code == 422, e.response.status_code)
+    compared = gh.rest.repos.compare_commits("shop", "worker", "main...fix-oom").parsed_data
+    patch = compared.files[0].patch if compared.files else ""
+    check("compare: one commit ahead, the fix's patch", compared.ahead_by == 1 and compared.status == "ahead" and "+        free(buffer);" in patch, patch)
+    try:
+        gh.rest.git.update_ref("shop", "worker", "heads/fix-oom", sha=main.object_.sha, force=False)
+        check("a non-fast-forward update is refused", False, "moved back")
+    except RequestFailed as e:
+        check("a non-fast-forward update is refused", e.response.status_code == 422, e.response.status_code)
+    try:
+        gh.rest.git.update_ref("shop", "worker", "heads/main", sha=commit.sha, force=False)
+        moved = gh.rest.git.get_ref("shop", "worker", "heads/main").parsed_data
+        check("a fast-forward update moves the branch", moved.object_.sha == commit.sha, moved.object_.sha)
+    except RequestFailed as e:
+        check("a fast-forward update moves the branch", False, e.response.status_code)
+
     jonas = gh.rest.users.get_by_username("jonas-weber").parsed_data
     check("a user with the email PagerDuty knows", jonas.email == "jonas.weber@shop.example", jonas.email)
 

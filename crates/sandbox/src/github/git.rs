@@ -41,10 +41,11 @@ pub struct CommitInfo {
     pub message: String,
 }
 
-/// A change to a tree: a path's new contents, or its removal.
+/// A change to a tree: a path's new contents, an existing blob at a path, or its removal.
 #[derive(Debug, Clone)]
 pub enum Edit {
     Write(String, Vec<u8>),
+    Blob(String, Oid),
     Remove(String),
 }
 
@@ -128,6 +129,11 @@ impl Repo {
                     let blob = self.repo.blob(content)?;
                     let mode = files.get(path).map_or(0o100644, |f| f.1);
                     files.insert(path.clone(), (blob, mode));
+                }
+                Edit::Blob(path, blob) => {
+                    self.repo.find_blob(*blob)?;
+                    let mode = files.get(path).map_or(0o100644, |f| f.1);
+                    files.insert(path.clone(), (*blob, mode));
                 }
                 Edit::Remove(path) => {
                     files.remove(path);
@@ -380,6 +386,44 @@ impl Repo {
             ));
         }
         Ok(Entry::Dir(items))
+    }
+
+    /// Store `content` as a blob.
+    pub fn write_blob(&self, content: &[u8]) -> Result<Oid, git2::Error> {
+        self.repo.blob(content)
+    }
+
+    /// A blob's bytes.
+    pub fn blob(&self, oid: Oid) -> Result<Vec<u8>, git2::Error> {
+        Ok(self.repo.find_blob(oid)?.content().to_vec())
+    }
+
+    /// Whether `oid` names a tree, and a commit.
+    pub fn is_tree(&self, oid: Oid) -> bool {
+        self.repo.find_tree(oid).is_ok()
+    }
+
+    pub fn is_commit(&self, oid: Oid) -> bool {
+        self.repo.find_commit(oid).is_ok()
+    }
+
+    /// The best common ancestor of two commits.
+    pub fn merge_base(&self, a: Oid, b: Oid) -> Option<Oid> {
+        self.repo.merge_base(a, b).ok()
+    }
+
+    /// Whether `new` has `old` in its history (a fast-forward from `old`).
+    pub fn fast_forward(&self, old: Oid, new: Oid) -> bool {
+        old == new || self.repo.graph_descendant_of(new, old).unwrap_or(false)
+    }
+
+    /// Commits reachable from `head` but not from `base`, oldest first.
+    pub fn between(&self, base: Oid, head: Oid) -> Result<Vec<CommitInfo>, git2::Error> {
+        let mut walk = self.repo.revwalk()?;
+        walk.set_sorting(Sort::TOPOLOGICAL | Sort::REVERSE)?;
+        walk.push(head)?;
+        walk.hide(base)?;
+        walk.map(|oid| self.info(oid?)).collect()
     }
 
     /// Every object as one pack file (what `git index-pack` reads).

@@ -1,0 +1,202 @@
+//! What every handler of the GitHub stand-in shares: GitHub's error body, the base URLs from
+//! the request's host, the repository lookup (404 for what the token cannot see), the JSON of
+//! users and commits, paging with `Link`, and time parameters.
+
+use std::{collections::HashMap, sync::Arc};
+
+use axum::{
+    Json,
+    extract::{Query, State},
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use base64::Engine;
+use serde_json::{Value, json};
+
+use crate::github::{
+    GitHub, RepoState, User,
+    git::{CommitInfo, Person},
+};
+
+pub(super) type Shared = State<Arc<GitHub>>;
+pub(super) type Params = Query<HashMap<String, String>>;
+
+pub(super) const DOCS: &str = "https://docs.github.com/rest";
+
+/// A refusal with GitHub's error body (`message`, `documentation_url`, `status`).
+#[derive(Debug)]
+pub(super) struct Refusal(pub StatusCode, pub String);
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let body = json!({ "message": self.1, "documentation_url": DOCS, "status": self.0.as_u16().to_string() });
+        (self.0, Json(body)).into_response()
+    }
+}
+
+pub(super) fn error(status: StatusCode, message: &str) -> Refusal {
+    Refusal(status, message.to_owned())
+}
+
+pub(super) type Answer = Result<Response, Refusal>;
+
+/// The API's and the web's base URLs, from the request's host.
+pub(super) struct Base {
+    pub api: String,
+    pub web: String,
+}
+
+pub(super) fn base(headers: &HeaderMap) -> Base {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost");
+    Base {
+        api: format!("http://{host}"),
+        web: format!("http://{host}/web"),
+    }
+}
+
+pub(super) fn iso(seconds: i64) -> String {
+    jiff::Timestamp::from_second(seconds)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
+/// A user as `simple-user`.
+pub(super) fn simple_user(b: &Base, u: &User) -> Value {
+    let url = format!("{}/users/{}", b.api, u.login);
+    json!({
+        "login": u.login, "id": u.id, "node_id": node_id("User", &u.id.to_string()),
+        "avatar_url": format!("{}/avatars/{}", b.web, u.login), "gravatar_id": "",
+        "url": url, "html_url": format!("{}/{}", b.web, u.login),
+        "followers_url": format!("{url}/followers"),
+        "following_url": format!("{url}/following{{/other_user}}"),
+        "gists_url": format!("{url}/gists{{/gist_id}}"),
+        "starred_url": format!("{url}/starred{{/owner}}{{/repo}}"),
+        "subscriptions_url": format!("{url}/subscriptions"),
+        "organizations_url": format!("{url}/orgs"),
+        "repos_url": format!("{url}/repos"),
+        "events_url": format!("{url}/events{{/privacy}}"),
+        "received_events_url": format!("{url}/received_events"),
+        "type": "User", "site_admin": false, "user_view_type": "public",
+    })
+}
+
+pub(super) fn node_id(kind: &str, id: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(format!("{kind}:{id}"))
+}
+
+/// The repository, if the token may see it (404 otherwise, as GitHub answers for a private
+/// repository without access).
+pub(super) fn repo<'a>(
+    repos: &'a std::collections::BTreeMap<String, RepoState>,
+    owner: &str,
+    name: &str,
+) -> Result<&'a RepoState, Refusal> {
+    repos
+        .get(&format!("{owner}/{name}"))
+        .ok_or_else(|| error(StatusCode::NOT_FOUND, "Not Found"))
+}
+
+pub(super) fn git_person(p: &Person) -> Value {
+    json!({ "name": p.name, "email": p.email, "date": iso(p.time) })
+}
+
+/// A commit as `commit` (without `files` and `stats`, as lists give it).
+pub(super) fn commit_json(gh: &GitHub, b: &Base, r: &RepoState, c: &CommitInfo) -> Value {
+    let repo_api = format!("{}/repos/{}/{}", b.api, r.owner, r.name);
+    let repo_web = format!("{}/{}/{}", b.web, r.owner, r.name);
+    let user = |p: &Person| {
+        gh.user_by_email(&p.email)
+            .map_or(Value::Null, |u| simple_user(b, u))
+    };
+    json!({
+        "url": format!("{repo_api}/commits/{}", c.sha),
+        "sha": c.sha,
+        "node_id": node_id("Commit", &c.sha),
+        "html_url": format!("{repo_web}/commit/{}", c.sha),
+        "comments_url": format!("{repo_api}/commits/{}/comments", c.sha),
+        "commit": {
+            "url": format!("{repo_api}/git/commits/{}", c.sha),
+            "author": git_person(&c.author),
+            "committer": git_person(&c.committer),
+            "message": c.message.trim_end(),
+            "comment_count": 0,
+            "tree": { "sha": c.tree, "url": format!("{repo_api}/git/trees/{}", c.tree) },
+            "verification": { "verified": false, "reason": "unsigned", "signature": null, "payload": null, "verified_at": null },
+        },
+        "author": user(&c.author),
+        "committer": user(&c.committer),
+        "parents": c.parents.iter().map(|p| json!({
+            "sha": p, "url": format!("{repo_api}/commits/{p}"), "html_url": format!("{repo_web}/commit/{p}"),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// `per_page` (≤ 100, default 30) and `page` (from 1).
+pub(super) fn paging(p: &HashMap<String, String>) -> (usize, usize) {
+    let per_page = p
+        .get("per_page")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30usize)
+        .clamp(1, 100);
+    let page = p
+        .get("page")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1usize)
+        .max(1);
+    (per_page, page)
+}
+
+/// `Link: <…page=N>; rel="next"`, and the first/prev pages after the first.
+pub(super) fn link(
+    b: &Base,
+    path: &str,
+    p: &HashMap<String, String>,
+    page: usize,
+    more: bool,
+) -> String {
+    let url = |n: usize| {
+        let mut q: Vec<(String, String)> = p
+            .iter()
+            .filter(|(k, _)| *k != "page")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        q.sort();
+        q.push(("page".into(), n.to_string()));
+        let query: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(q)
+            .finish();
+        format!("<{}{path}?{query}>", b.api)
+    };
+    let mut links = Vec::new();
+    if more {
+        links.push(format!("{}; rel=\"next\"", url(page + 1)));
+    }
+    if page > 1 {
+        links.push(format!("{}; rel=\"prev\"", url(page - 1)));
+        links.push(format!("{}; rel=\"first\"", url(1)));
+    }
+    links.join(", ")
+}
+
+pub(super) fn time_param(p: &HashMap<String, String>, key: &str) -> Result<Option<i64>, Refusal> {
+    p.get(key)
+        .map(|v| {
+            v.parse::<jiff::Timestamp>()
+                .map(|t| t.as_second())
+                .map_err(|_| {
+                    error(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        &format!("Invalid value for parameter '{key}': {v}"),
+                    )
+                })
+        })
+        .transpose()
+}
+
+/// A git error as a 500.
+pub(super) fn internal(e: git2::Error) -> Refusal {
+    error(StatusCode::INTERNAL_SERVER_ERROR, e.message())
+}
