@@ -10,7 +10,8 @@ use axum::{
 use serde_json::{Value, json};
 
 use super::common::{
-    Answer, Params, Shared, base, commit_json, error, internal, link, paging, repo, time_param,
+    Answer, Params, Shared, base, commit_json, diff_entry, error, internal, link, paging, repo,
+    time_param,
 };
 use crate::github::git::CommitInfo;
 
@@ -132,24 +133,17 @@ pub(super) async fn commit_get(
         };
         return Ok(([(header::CONTENT_TYPE, media)], body).into_response());
     }
-    let repo_api = format!("{}/repos/{}/{}", b.api, r.owner, r.name);
-    let repo_web = format!("{}/{}/{}", b.web, r.owner, r.name);
     let mut v = commit_json(&gh, &b, r, &info);
     let (additions, deletions): (usize, usize) = files
         .iter()
         .fold((0, 0), |(a, d), f| (a + f.additions, d + f.deletions));
     v["stats"] =
         json!({ "total": additions + deletions, "additions": additions, "deletions": deletions });
-    v["files"] = json!(files
-        .iter()
-        .map(|f| json!({
-            "sha": f.blob, "filename": f.path, "status": f.status,
-            "additions": f.additions, "deletions": f.deletions, "changes": f.additions + f.deletions,
-            "blob_url": format!("{repo_web}/blob/{}/{}", info.sha, f.path),
-            "raw_url": format!("{repo_web}/raw/{}/{}", info.sha, f.path),
-            "contents_url": format!("{repo_api}/contents/{}?ref={}", f.path, info.sha),
-            "patch": f.patch,
-        }))
-        .collect::<Vec<_>>());
+    v["files"] = json!(
+        files
+            .iter()
+            .map(|f| diff_entry(&b, r, &info.sha, f))
+            .collect::<Vec<_>>()
+    );
     Ok(Json(v).into_response())
 }

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::github::{
     GitHub, RepoState, User,
-    git::{CommitInfo, Person},
+    git::{CommitInfo, FileChange, Person},
 };
 
 pub(super) type Shared = State<Arc<GitHub>>;
@@ -199,4 +199,18 @@ pub(super) fn time_param(p: &HashMap<String, String>, key: &str) -> Result<Optio
 /// A git error as a 500.
 pub(super) fn internal(e: git2::Error) -> Refusal {
     error(StatusCode::INTERNAL_SERVER_ERROR, e.message())
+}
+
+/// A changed file as `diff-entry`, its URLs at the commit `at`.
+pub(super) fn diff_entry(b: &Base, r: &RepoState, at: &str, f: &FileChange) -> Value {
+    let repo_api = format!("{}/repos/{}/{}", b.api, r.owner, r.name);
+    let repo_web = format!("{}/{}/{}", b.web, r.owner, r.name);
+    json!({
+        "sha": f.blob, "filename": f.path, "status": f.status,
+        "additions": f.additions, "deletions": f.deletions, "changes": f.additions + f.deletions,
+        "blob_url": format!("{repo_web}/blob/{at}/{}", f.path),
+        "raw_url": format!("{repo_web}/raw/{at}/{}", f.path),
+        "contents_url": format!("{repo_api}/contents/{}?ref={at}", f.path),
+        "patch": f.patch,
+    })
 }

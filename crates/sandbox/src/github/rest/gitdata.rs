@@ -14,7 +14,8 @@ use git2::Oid;
 use serde_json::{Value, json};
 
 use super::common::{
-    Answer, Base, Refusal, Shared, base, commit_json, error, git_person, internal, node_id, repo,
+    Answer, Base, Refusal, Shared, base, commit_json, diff_entry, error, git_person, internal,
+    node_id, repo,
 };
 use crate::github::{
     RepoState,
@@ -425,6 +426,7 @@ pub(super) async fn compare(
     let repo_api = api(&b, r);
     let repo_web = format!("{}/{}/{}", b.web, r.owner, r.name);
     let info = |oid: Oid| r.git.info(oid).map_err(internal);
+    let head = head_oid.to_string();
     Ok(Json(json!({
         "url": format!("{repo_api}/compare/{basehead}"),
         "html_url": format!("{repo_web}/compare/{basehead}"),
@@ -436,14 +438,7 @@ pub(super) async fn compare(
         "status": status, "ahead_by": ahead.len(), "behind_by": behind.len(),
         "total_commits": ahead.len(),
         "commits": ahead.iter().map(|c| commit_json(&gh, &b, r, c)).collect::<Vec<_>>(),
-        "files": files.iter().map(|f| json!({
-            "sha": f.blob, "filename": f.path, "status": f.status,
-            "additions": f.additions, "deletions": f.deletions, "changes": f.additions + f.deletions,
-            "blob_url": format!("{repo_web}/blob/{head_oid}/{}", f.path),
-            "raw_url": format!("{repo_web}/raw/{head_oid}/{}", f.path),
-            "contents_url": format!("{repo_api}/contents/{}?ref={head_oid}", f.path),
-            "patch": f.patch,
-        })).collect::<Vec<_>>(),
+        "files": files.iter().map(|f| diff_entry(&b, r, &head, f)).collect::<Vec<_>>(),
     }))
     .into_response())
 }
