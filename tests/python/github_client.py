@@ -4,8 +4,11 @@ description) against the sandbox's GitHub stand-in.
 Usage: github_client.py BASE_URL TOKEN
 
 Lists the commits of the last 24 hours, reads one commit with its files and patches, reads a
-file and a directory, pages through the history one commit at a time, looks up a user, and checks
-the refusal of a wrong token. Every answer is parsed into githubkit's models, so a missing or
+file and a directory, pages through the history one commit at a time, builds the fix as git data
+on a branch (the protected default branch refuses it), opens a pull request with a reviewer,
+reads its files and diff, is refused a merge without approval, creates, comments, labels and
+closes an issue, pages through issues, searches users by email, code and issues, looks up a user,
+and checks the refusal of a wrong token. Every answer is parsed into githubkit's models, so a missing or
 mistyped field fails. Prints a JSON report on its last line; exits non-zero on failure.
 """
 
@@ -51,7 +54,7 @@ try:
     names = sorted(e.name for e in listing)
     check("the root directory", "worker.c" in names and "deploy" in names and ".github" in names, names)
 
-    paged = [c.sha for c in gh.paginate(gh.rest.repos.list_commits, owner="shop", repo="worker", per_page=1)]
+    paged = [c.sha for c in gh.rest.paginate(gh.rest.repos.list_commits, owner="shop", repo="worker", per_page=1)]
     check("paging one commit at a time through Link", len(paged) == 4 and len(set(paged)) == 4, paged)
 
     # The fix, as git data: a blob, a tree on the leaking commit's, a commit, a branch.
@@ -82,10 +85,70 @@ try:
         check("a non-fast-forward update is refused", e.response.status_code == 422, e.response.status_code)
     try:
         gh.rest.git.update_ref("shop", "worker", "heads/main", sha=commit.sha, force=False)
-        moved = gh.rest.git.get_ref("shop", "worker", "heads/main").parsed_data
-        check("a fast-forward update moves the branch", moved.object_.sha == commit.sha, moved.object_.sha)
+        check("the protected default branch refuses a direct update", False, "moved")
     except RequestFailed as e:
-        check("a fast-forward update moves the branch", False, e.response.status_code)
+        check("the protected default branch refuses a direct update", e.response.status_code == 422 and "Protected branch" in e.response.text, e.response.text)
+
+    # The repository, its branches, and the pull request for the fix.
+    repo = gh.rest.repos.get("shop", "worker").parsed_data
+    check("the repository", repo.default_branch == "main" and repo.private and repo.full_name == "shop/worker", repo.full_name)
+    branches = {b.name: b for b in gh.rest.repos.list_branches("shop", "worker").parsed_data}
+    check("branches, main protected", sorted(branches) == ["fix-oom", "main"] and branches["main"].protected, sorted(branches))
+    main_branch = gh.rest.repos.get_branch("shop", "worker", "main").parsed_data
+    check("one branch with its head commit", main_branch.commit.sha == main.object_.sha, main_branch.commit.sha)
+    pr = gh.rest.pulls.create("shop", "worker", title="worker: free the batch buffer", head="fix-oom", base="main",
+                              body="Frees the 10 MB buffer after each batch. cc @maya-chen").parsed_data
+    check("a pull request", pr.number == 43 and pr.state == "open" and pr.commits == 1 and pr.changed_files == 1 and pr.mergeable, (pr.number, pr.commits, pr.changed_files, pr.mergeable))
+    try:
+        gh.rest.pulls.create("shop", "worker", title="again", head="fix-oom", base="main")
+        check("a second pull request for the branch is refused", False, "created")
+    except RequestFailed as e:
+        check("a second pull request for the branch is refused", e.response.status_code == 422 and "already exists" in e.response.text, e.response.text)
+    try:
+        gh.rest.pulls.create("shop", "worker", title="empty", head="main", base="fix-oom")
+        check("a pull request with no commits is refused", False, "created")
+    except RequestFailed as e:
+        check("a pull request with no commits is refused", e.response.status_code == 422 and "No commits between" in e.response.text, e.response.text)
+    asked = gh.rest.pulls.request_reviewers("shop", "worker", pr.number, reviewers=["jonas-weber"]).parsed_data
+    check("a requested reviewer", [u.login for u in asked.requested_reviewers or []] == ["jonas-weber"], asked.requested_reviewers)
+    pr_files = gh.rest.pulls.list_files("shop", "worker", pr.number).parsed_data
+    check("the pull request's files", [f.filename for f in pr_files] == ["worker.c"] and "+        free(buffer);" in (pr_files[0].patch or ""), [f.filename for f in pr_files])
+    diff = gh.rest.pulls.get("shop", "worker", pr.number, headers={"Accept": "application/vnd.github.diff"}).text
+    check("the pull request as a diff", diff.startswith("diff --git a/worker.c b/worker.c") and "+        free(buffer);" in diff, diff[:200])
+    listed = gh.rest.pulls.list("shop", "worker", state="all").parsed_data
+    check("pull requests, the merged one too", [p.number for p in listed] == [43, 42] and listed[1].merged_at is not None, [p.number for p in listed])
+    try:
+        gh.rest.pulls.merge("shop", "worker", pr.number, merge_method="squash")
+        check("merging without an approving review is refused", False, "merged")
+    except RequestFailed as e:
+        check("merging without an approving review is refused", e.response.status_code == 405, e.response.text)
+    reviews = gh.rest.pulls.list_reviews("shop", "worker", 42).parsed_data
+    check("the reviews of the leaking pull request", [r.state for r in reviews] == ["APPROVED"], [r.state for r in reviews])
+
+    # Issues: create, comment, label, close; paging through them.
+    issue = gh.rest.issues.create("shop", "worker", title="worker OOM-killed: 64Mi limit", body="Follow-up of the page.", labels=["incident"], assignees=["maya-chen"]).parsed_data
+    check("an issue", issue.number == 44 and [l.name for l in issue.labels] == ["incident"], issue.number)
+    comment = gh.rest.issues.create_comment("shop", "worker", issue.number, body="Fix in #43").parsed_data
+    check("a comment", comment.body == "Fix in #43" and comment.user.login == "maya-chen", comment.body)
+    labels = gh.rest.issues.add_labels("shop", "worker", issue.number, labels=["memory"]).parsed_data
+    check("labels added", sorted(l.name for l in labels) == ["incident", "memory"], [l.name for l in labels])
+    closed = gh.rest.issues.update("shop", "worker", issue.number, state="closed", state_reason="completed").parsed_data
+    check("an issue closed as completed", closed.state == "closed" and closed.state_reason == "completed", closed.state)
+    try:
+        gh.rest.issues.create("shop", "worker", title="")
+        check("an issue without a title is refused", False, "created")
+    except RequestFailed as e:
+        check("an issue without a title is refused", e.response.status_code == 422 and "missing_field" in e.response.text, e.response.text)
+    every = [i.number for i in gh.rest.paginate(gh.rest.issues.list_for_repo, owner="shop", repo="worker", state="all", per_page=2)]
+    check("paging through issues and pull requests", sorted(every) == [41, 42, 43, 44], every)
+
+    # Search.
+    users = gh.rest.search.users(q="maya.chen@shop.example in:email").parsed_data
+    check("a user found by email", [u.login for u in users.items] == ["maya-chen"], [u.login for u in users.items])
+    code = gh.rest.search.code(q="CHUNK_BYTES repo:shop/worker").parsed_data
+    check("code search on the default branch", [c.path for c in code.items] == ["worker.c"], [c.path for c in code.items])
+    found = gh.rest.search.issues_and_pull_requests(q="repo:shop/worker is:pr is:merged cache").parsed_data
+    check("issue search for a merged pull request", [i.number for i in found.items] == [42], [i.number for i in found.items])
 
     jonas = gh.rest.users.get_by_username("jonas-weber").parsed_data
     check("a user with the email PagerDuty knows", jonas.email == "jonas.weber@shop.example", jonas.email)

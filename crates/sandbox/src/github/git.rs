@@ -417,6 +417,54 @@ impl Repo {
         old == new || self.repo.graph_descendant_of(new, old).unwrap_or(false)
     }
 
+    /// The tree merging `head` into `base` (three-way, from their merge base), or `None` when
+    /// they conflict.
+    pub fn merge_tree(&self, base: Oid, head: Oid) -> Result<Option<Oid>, git2::Error> {
+        let ours = self.repo.find_commit(base)?;
+        let theirs = self.repo.find_commit(head)?;
+        let mut index = self.repo.merge_commits(&ours, &theirs, None)?;
+        if index.has_conflicts() {
+            return Ok(None);
+        }
+        index.write_tree_to(&self.repo).map(Some)
+    }
+
+    /// The tree of `commit`'s change replayed onto `onto` (a cherry-pick), or `None` when it
+    /// conflicts.
+    pub fn replay(&self, commit: Oid, onto: Oid) -> Result<Option<Oid>, git2::Error> {
+        let picked = self.repo.find_commit(commit)?;
+        let onto = self.repo.find_commit(onto)?;
+        let mut index = self.repo.cherrypick_commit(&picked, &onto, 0, None)?;
+        if index.has_conflicts() {
+            return Ok(None);
+        }
+        index.write_tree_to(&self.repo).map(Some)
+    }
+
+    /// Files of `tree` whose path or contents contain `needle` (ASCII case-insensitive), with
+    /// their blobs, in path order.
+    pub fn grep(&self, tree: Oid, needle: &str) -> Result<Vec<(String, Oid)>, git2::Error> {
+        let needle = needle.to_ascii_lowercase();
+        let mut found = Vec::new();
+        let tree = self.repo.find_tree(tree)?;
+        tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
+            if entry.kind() == Some(git2::ObjectType::Blob) {
+                let path = format!("{dir}{}", entry.name().unwrap_or_default());
+                let hit = path.to_ascii_lowercase().contains(&needle)
+                    || self.repo.find_blob(entry.id()).is_ok_and(|b| {
+                        String::from_utf8_lossy(b.content())
+                            .to_ascii_lowercase()
+                            .contains(&needle)
+                    });
+                if hit {
+                    found.push((path, entry.id()));
+                }
+            }
+            git2::TreeWalkResult::Ok
+        })?;
+        Ok(found)
+    }
+
     /// Commits reachable from `head` but not from `base`, oldest first.
     pub fn between(&self, base: Oid, head: Oid) -> Result<Vec<CommitInfo>, git2::Error> {
         let mut walk = self.repo.revwalk()?;

@@ -1,8 +1,8 @@
 //! A GitHub stand-in, backed by real git objects: repositories held in libgit2's object
 //! database in memory ([`git`]), the shop's users and `shop/worker` history ([`seed`]), and the
-//! REST API v3 as GitHub's clients read it ([`rest`]). This is its first part (issue 12):
-//! commits (list with filters, one commit with files, stats and patches, the diff and patch
-//! media types), contents and users.
+//! REST API v3 as GitHub's clients read it ([`rest`]). Beside the git data each repository
+//! keeps what GitHub keeps: labels, issues and pull requests (one numbering, as on GitHub),
+//! protected branches.
 
 pub mod git;
 pub mod rest;
@@ -10,7 +10,10 @@ pub mod seed;
 
 use std::{
     collections::BTreeMap,
-    sync::{Mutex, MutexGuard},
+    sync::{
+        Mutex, MutexGuard,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 /// A GitHub user.
@@ -31,7 +34,102 @@ pub struct RepoState {
     pub private: bool,
     pub default_branch: String,
     pub description: String,
+    pub created: i64,
+    pub language: String,
+    /// Branches that only take changes through a reviewed pull request.
+    pub protected: Vec<String>,
+    pub labels: Vec<Label>,
+    /// Issues and pull requests by number.
+    pub issues: BTreeMap<u64, Issue>,
     pub git: git::Repo,
+}
+
+impl RepoState {
+    pub fn full_name(&self) -> String {
+        format!("{}/{}", self.owner, self.name)
+    }
+
+    pub fn next_number(&self) -> u64 {
+        self.issues.keys().next_back().map_or(1, |n| n + 1)
+    }
+
+    pub fn is_protected(&self, branch: &str) -> bool {
+        self.protected.iter().any(|p| p == branch)
+    }
+}
+
+/// A repository label.
+#[derive(Debug, Clone)]
+pub struct Label {
+    pub id: u64,
+    pub name: String,
+    pub color: String,
+    pub description: String,
+}
+
+/// A comment on an issue or pull request.
+#[derive(Debug, Clone)]
+pub struct Comment {
+    pub id: u64,
+    pub user: String,
+    pub body: String,
+    pub created: i64,
+}
+
+/// An issue, or the issue side of a pull request.
+#[derive(Debug, Clone)]
+pub struct Issue {
+    pub number: u64,
+    pub id: u64,
+    pub title: String,
+    pub body: Option<String>,
+    pub user: String,
+    pub open: bool,
+    pub state_reason: Option<String>,
+    pub labels: Vec<String>,
+    pub assignees: Vec<String>,
+    pub comments: Vec<Comment>,
+    pub created: i64,
+    pub updated: i64,
+    pub closed: Option<i64>,
+    pub pull: Option<Pull>,
+}
+
+/// What a pull request adds to its issue.
+#[derive(Debug, Clone)]
+pub struct Pull {
+    pub id: u64,
+    /// Branch names in the same repository.
+    pub head: String,
+    pub base: String,
+    /// The head's commit when last seen (kept when the branch is deleted).
+    pub head_sha: String,
+    pub draft: bool,
+    pub requested_reviewers: Vec<String>,
+    pub reviews: Vec<Review>,
+    pub merged: Option<Merged>,
+}
+
+/// A submitted review.
+#[derive(Debug, Clone)]
+pub struct Review {
+    pub id: u64,
+    pub user: String,
+    /// `APPROVED`, `CHANGES_REQUESTED` or `COMMENTED`.
+    pub state: String,
+    pub body: String,
+    pub commit: String,
+    pub submitted: i64,
+}
+
+/// How a pull request was merged.
+#[derive(Debug, Clone)]
+pub struct Merged {
+    /// The base's commit it was merged onto.
+    pub base: String,
+    pub at: i64,
+    pub sha: String,
+    pub by: String,
 }
 
 /// The stand-in's state.
@@ -42,34 +140,38 @@ pub struct GitHub {
     /// The token clients authenticate with, and its user's login.
     pub token: String,
     pub token_user: String,
+    ids: AtomicU64,
 }
 
 impl GitHub {
     /// The shop's GitHub as it is at `now` (unix seconds).
     pub fn shop(now: i64, token: String) -> Result<Self, git2::Error> {
         let mut repos = BTreeMap::new();
-        repos.insert(
-            "shop/worker".to_owned(),
-            RepoState {
-                owner: "shop".into(),
-                name: "worker".into(),
-                id: 700_001,
-                private: true,
-                default_branch: "main".into(),
-                description: "Batch worker: decodes order batches from the queue".into(),
-                git: seed::worker(now)?,
-            },
-        );
+        for repo in seed::repos(now)? {
+            repos.insert(repo.full_name(), repo);
+        }
         Ok(Self {
             repos: Mutex::new(repos),
             users: seed::users(),
             token,
             token_user: "maya-chen".into(),
+            ids: AtomicU64::new(5_000_000),
         })
+    }
+
+    /// A fresh id for a new object (comment, review, pull request…).
+    pub fn next_id(&self) -> u64 {
+        self.ids.fetch_add(1, Ordering::Relaxed)
     }
 
     pub fn repos(&self) -> MutexGuard<'_, BTreeMap<String, RepoState>> {
         self.repos.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn user(&self, login: &str) -> Option<&User> {
+        self.users
+            .iter()
+            .find(|u| u.login.eq_ignore_ascii_case(login))
     }
 
     pub fn user_by_email(&self, email: &str) -> Option<&User> {

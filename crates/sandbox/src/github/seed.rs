@@ -1,10 +1,14 @@
 //! The shop's GitHub: the engineers of the PagerDuty rotation as users (same emails, so an
 //! on-call email maps to a login), and `shop/worker` — a small C service with weeks of healthy
 //! history, then, about 20 hours before the drill, "cache the working set between batches",
-//! which drops the `free(buffer)` after each batch's 10 MB allocation; tagged `v1.4.2`.
+//! which drops the `free(buffer)` after each batch's 10 MB allocation; tagged `v1.4.2` and
+//! merged as a reviewed pull request. `shop/checkout` — a small Python service whose last
+//! change broke a test.
+
+use std::collections::BTreeMap;
 
 use super::{
-    User,
+    Comment, Issue, Label, Merged, Pull, RepoState, Review, User,
     git::{Edit, Person, Repo},
 };
 
@@ -199,6 +203,159 @@ pub fn worker(now: i64) -> Result<Repo, git2::Error> {
         }
     }
     Ok(repo)
+}
+
+const CHECKOUT_APP: &str = "\"\"\"Checkout totals: lines, discounts and tax.\"\"\"\n\nfrom decimal import ROUND_HALF_UP, Decimal\n\nCENT = Decimal(\"0.01\")\n\n\ndef line_total(price, quantity):\n    return (Decimal(price) * quantity).quantize(CENT, ROUND_HALF_UP)\n\n\ndef order_total(lines, discount=Decimal(0)):\n    subtotal = sum(line_total(p, q) for p, q in lines)\n    return (subtotal * (1 - discount)).quantize(CENT, ROUND_HALF_UP)\n";
+const CHECKOUT_APP_BROKEN: &str = "\"\"\"Checkout totals: lines, discounts and tax.\"\"\"\n\nfrom decimal import ROUND_HALF_UP, Decimal\n\nCENT = Decimal(\"0.01\")\n\n\ndef line_total(price, quantity, discount=Decimal(0)):\n    return (Decimal(price) * quantity * (1 - discount)).quantize(CENT, ROUND_HALF_UP)\n\n\ndef order_total(lines, discount=Decimal(0)):\n    subtotal = sum(line_total(p, q, discount) for p, q in lines)\n    return (subtotal * (1 - discount)).quantize(CENT, ROUND_HALF_UP)\n";
+const CHECKOUT_TEST: &str = "from decimal import Decimal\n\nfrom checkout.app import order_total\n\n\ndef test_total_of_lines():\n    assert order_total([(\"2.50\", 2), (\"1.25\", 1)]) == Decimal(\"6.25\")\n\n\ndef test_discount_applies_once():\n    assert order_total([(\"10.00\", 1)], Decimal(\"0.10\")) == Decimal(\"9.00\")\n";
+const CHECKOUT_CI: &str = "name: ci\non:\n  push:\n    branches: [main]\n  pull_request:\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n      - uses: actions/setup-python@v5\n        with:\n          python-version: \"3.12\"\n      - run: pip install pytest\n      - run: pytest -q\n";
+
+/// `shop/checkout` as it is at `now`: the last commit applies the discount twice.
+pub fn checkout(now: i64) -> Result<Repo, git2::Error> {
+    let mut repo = Repo::new()?;
+    repo.commit_on(
+        "main",
+        &[
+            write("checkout/__init__.py", ""),
+            write("checkout/app.py", CHECKOUT_APP),
+            write("tests/test_totals.py", CHECKOUT_TEST),
+            write(".github/workflows/ci.yml", CHECKOUT_CI),
+            write("CODEOWNERS", "* @priya-natarajan @lena-okafor\n"),
+        ],
+        &by("priya-natarajan", now - 30 * DAY),
+        "Checkout totals with decimal rounding",
+    )?;
+    repo.commit_on(
+        "main",
+        &[write("checkout/app.py", CHECKOUT_APP_BROKEN)],
+        &by("lena-okafor", now - 6 * HOUR),
+        "Apply the discount per line",
+    )?;
+    Ok(repo)
+}
+
+fn labels(ids: &mut u64) -> Vec<Label> {
+    [
+        ("bug", "d73a4a", "Something isn't working"),
+        ("incident", "b60205", "Follows up a production incident"),
+        ("memory", "fbca04", "Memory use and limits"),
+        ("enhancement", "a2eeef", "New feature or request"),
+    ]
+    .into_iter()
+    .map(|(name, color, description)| {
+        *ids += 1;
+        Label {
+            id: *ids,
+            name: name.into(),
+            color: color.into(),
+            description: description.into(),
+        }
+    })
+    .collect()
+}
+
+/// The shop's repositories at `now`: `shop/worker` with the merged pull request that brought
+/// the leak and a closed issue from last month's OOM, and `shop/checkout`.
+pub fn repos(now: i64) -> Result<Vec<RepoState>, git2::Error> {
+    let mut ids = 4_000_000;
+    let git = worker(now)?;
+    let leak = git.resolve("v1.4.2").expect("the seeded tag");
+    let before = git.info(leak)?.parents[0].clone();
+    let leak = leak.to_string();
+    let mut issues = BTreeMap::new();
+    issues.insert(
+        41,
+        Issue {
+            number: 41,
+            id: 3_100_041,
+            title: "worker OOM-killed after the 1.3 rollout".into(),
+            body: Some("The worker hit its 64Mi limit twice during the evening peak. Raised to 96Mi for the night, back to 64Mi after the fix in 1.3.0.".into()),
+            user: "sam-rivera".into(),
+            open: false,
+            state_reason: Some("completed".into()),
+            labels: vec!["bug".into(), "incident".into(), "memory".into()],
+            assignees: vec!["maya-chen".into()],
+            comments: vec![Comment {
+                id: 9_100_001,
+                user: "maya-chen".into(),
+                body: "Fixed by freeing the batch buffer; post-mortem in Notion.".into(),
+                created: now - 38 * DAY,
+            }],
+            created: now - 41 * DAY,
+            updated: now - 38 * DAY,
+            closed: Some(now - 38 * DAY),
+            pull: None,
+        },
+    );
+    issues.insert(
+        42,
+        Issue {
+            number: 42,
+            id: 3_100_042,
+            title: "cache the working set between batches".into(),
+            body: Some("The next batch usually needs the same orders again; keeping the decoded buffer around saves the re-decode.".into()),
+            user: "jonas-weber".into(),
+            open: false,
+            state_reason: None,
+            labels: vec!["enhancement".into()],
+            assignees: vec![],
+            comments: vec![],
+            created: now - 22 * HOUR,
+            updated: now - 20 * HOUR,
+            closed: Some(now - 20 * HOUR),
+            pull: Some(Pull {
+                id: 2_200_042,
+                head: "jonas/cache-working-set".into(),
+                base: "main".into(),
+                head_sha: leak.clone(),
+                draft: false,
+                requested_reviewers: vec![],
+                reviews: vec![Review {
+                    id: 8_800_001,
+                    user: "priya-natarajan".into(),
+                    state: "APPROVED".into(),
+                    body: "Nice speed-up.".into(),
+                    commit: leak.clone(),
+                    submitted: now - 21 * HOUR,
+                }],
+                merged: Some(Merged {
+                    base: before,
+                    at: now - 20 * HOUR,
+                    sha: leak,
+                    by: "jonas-weber".into(),
+                }),
+            }),
+        },
+    );
+    let worker = RepoState {
+        owner: "shop".into(),
+        name: "worker".into(),
+        id: 700_001,
+        private: true,
+        default_branch: "main".into(),
+        description: "Batch worker: decodes order batches from the queue".into(),
+        created: now - 40 * DAY,
+        language: "C".into(),
+        protected: vec!["main".into()],
+        labels: labels(&mut ids),
+        issues,
+        git,
+    };
+    let checkout = RepoState {
+        owner: "shop".into(),
+        name: "checkout".into(),
+        id: 700_002,
+        private: true,
+        default_branch: "main".into(),
+        description: "Checkout totals, discounts and tax".into(),
+        created: now - 30 * DAY,
+        language: "Python".into(),
+        protected: vec!["main".into()],
+        labels: labels(&mut ids),
+        issues: BTreeMap::new(),
+        git: checkout(now)?,
+    };
+    Ok(vec![worker, checkout])
 }
 
 #[cfg(test)]

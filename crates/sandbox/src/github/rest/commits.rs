@@ -10,8 +10,8 @@ use axum::{
 use serde_json::{Value, json};
 
 use super::common::{
-    Answer, Params, Shared, base, commit_json, diff_entry, error, internal, link, paging, repo,
-    time_param,
+    Answer, Media, Params, Shared, base, commit_json, diff_entry, error, format_patch, internal,
+    link, paging, repo, time_param,
 };
 use crate::github::git::CommitInfo;
 
@@ -93,15 +93,7 @@ pub(super) async fn commit_get(
     })?;
     let info = r.git.info(oid).map_err(internal)?;
     let files = r.git.changes(oid).map_err(internal)?;
-    let accept = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    if accept.contains("vnd.github.diff")
-        || accept.contains("vnd.github.v3.diff")
-        || accept.contains("vnd.github.patch")
-        || accept.contains("vnd.github.v3.patch")
-    {
+    if let Some(media) = Media::asked(&headers) {
         let parent = info
             .parents
             .first()
@@ -109,29 +101,11 @@ pub(super) async fn commit_get(
             .and_then(|p| r.git.tree_of(p).ok());
         let tree = git2::Oid::from_str(&info.tree).map_err(internal)?;
         let diff = r.git.diff_text(parent, tree).map_err(internal)?;
-        let body = if accept.contains("patch") {
-            let mut lines = info.message.trim_end().lines();
-            let subject = lines.next().unwrap_or_default();
-            let rest: Vec<&str> = lines.collect();
-            let when = jiff::Timestamp::from_second(info.author.time)
-                .map(|t| t.strftime("%a, %d %b %Y %H:%M:%S +0000").to_string())
-                .unwrap_or_default();
-            format!(
-                "From {} Mon Sep 17 00:00:00 2001\nFrom: {} <{}>\nDate: {when}\nSubject: [PATCH] {subject}\n{}\n---\n{diff}--\n2.47.0\n",
-                info.sha,
-                info.author.name,
-                info.author.email,
-                rest.join("\n")
-            )
-        } else {
-            diff
+        let body = match media {
+            Media::Patch => format_patch(&info, &diff),
+            Media::Diff => diff,
         };
-        let media = if accept.contains("patch") {
-            "text/x-patch; charset=utf-8"
-        } else {
-            "text/x-diff; charset=utf-8"
-        };
-        return Ok(([(header::CONTENT_TYPE, media)], body).into_response());
+        return Ok(media.answer(body));
     }
     let mut v = commit_json(&gh, &b, r, &info);
     let (additions, deletions): (usize, usize) = files

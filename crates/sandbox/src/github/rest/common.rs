@@ -23,19 +23,31 @@ pub(super) type Params = Query<HashMap<String, String>>;
 
 pub(super) const DOCS: &str = "https://docs.github.com/rest";
 
-/// A refusal with GitHub's error body (`message`, `documentation_url`, `status`).
+/// A refusal with GitHub's error body (`message`, `documentation_url`, `status`, and for a
+/// 422 "Validation Failed" the `errors` array).
 #[derive(Debug)]
-pub(super) struct Refusal(pub StatusCode, pub String);
+pub(super) struct Refusal {
+    status: StatusCode,
+    message: String,
+    errors: Option<Value>,
+}
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
-        let body = json!({ "message": self.1, "documentation_url": DOCS, "status": self.0.as_u16().to_string() });
-        (self.0, Json(body)).into_response()
+        let mut body = json!({ "message": self.message, "documentation_url": DOCS, "status": self.status.as_u16().to_string() });
+        if let Some(errors) = self.errors {
+            body["errors"] = errors;
+        }
+        (self.status, Json(body)).into_response()
     }
 }
 
 pub(super) fn error(status: StatusCode, message: &str) -> Refusal {
-    Refusal(status, message.to_owned())
+    Refusal {
+        status,
+        message: message.to_owned(),
+        errors: None,
+    }
 }
 
 pub(super) type Answer = Result<Response, Refusal>;
@@ -213,4 +225,134 @@ pub(super) fn diff_entry(b: &Base, r: &RepoState, at: &str, f: &FileChange) -> V
         "contents_url": format!("{repo_api}/contents/{}?ref={at}", f.path),
         "patch": f.patch,
     })
+}
+
+/// One page of `items` as a JSON array, with `Link` to its neighbours.
+pub(super) fn page_of(
+    b: &Base,
+    path: &str,
+    p: &HashMap<String, String>,
+    items: Vec<Value>,
+) -> Response {
+    let (per_page, page) = paging(p);
+    let more = items.len() > page * per_page;
+    let items: Vec<Value> = items
+        .into_iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .collect();
+    with_link(Json(items).into_response(), &link(b, path, p, page, more))
+}
+
+pub(super) fn with_link(mut response: Response, link: &str) -> Response {
+    if !link.is_empty()
+        && let Ok(v) = axum::http::HeaderValue::from_str(link)
+    {
+        response.headers_mut().insert(header::LINK, v);
+    }
+    response
+}
+
+/// A JSON request body that must be an object (400 "Problems parsing JSON" otherwise).
+pub(super) fn body(bytes: &[u8]) -> Result<Value, Refusal> {
+    serde_json::from_slice::<Value>(bytes)
+        .ok()
+        .filter(Value::is_object)
+        .ok_or_else(|| error(StatusCode::BAD_REQUEST, "Problems parsing JSON"))
+}
+
+pub(super) fn repo_mut<'a>(
+    repos: &'a mut std::collections::BTreeMap<String, RepoState>,
+    owner: &str,
+    name: &str,
+) -> Result<&'a mut RepoState, Refusal> {
+    repos
+        .get_mut(&format!("{owner}/{name}"))
+        .ok_or_else(|| error(StatusCode::NOT_FOUND, "Not Found"))
+}
+
+/// GitHub's 422 "Validation Failed" with its `errors` array.
+pub(super) fn invalid(resource: &str, field: &str, code: &str, message: Option<&str>) -> Refusal {
+    let mut e = json!({ "resource": resource, "field": field, "code": code });
+    if let Some(m) = message {
+        e["message"] = json!(m);
+    }
+    Refusal {
+        status: StatusCode::UNPROCESSABLE_ENTITY,
+        message: "Validation Failed".into(),
+        errors: Some(json!([e])),
+    }
+}
+
+/// The repository's API URL.
+pub(super) fn repo_api(b: &Base, r: &RepoState) -> String {
+    format!("{}/repos/{}/{}", b.api, r.owner, r.name)
+}
+
+pub(super) fn repo_web(b: &Base, r: &RepoState) -> String {
+    format!("{}/{}/{}", b.web, r.owner, r.name)
+}
+
+/// A login as `simple-user` (a user the stand-in does not know becomes a bare one).
+pub(super) fn login_user(gh: &GitHub, b: &Base, login: &str) -> Value {
+    match gh.user(login) {
+        Some(u) => simple_user(b, u),
+        None => simple_user(
+            b,
+            &User {
+                login: login.to_owned(),
+                id: 0,
+                name: String::new(),
+                email: String::new(),
+            },
+        ),
+    }
+}
+
+/// The diff and patch media types (`application/vnd.github.diff`, `….v3.patch`…).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Media {
+    Diff,
+    Patch,
+}
+
+impl Media {
+    pub fn asked(headers: &HeaderMap) -> Option<Self> {
+        let accept = headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if accept.contains("vnd.github.diff") || accept.contains("vnd.github.v3.diff") {
+            Some(Self::Diff)
+        } else if accept.contains("vnd.github.patch") || accept.contains("vnd.github.v3.patch") {
+            Some(Self::Patch)
+        } else {
+            None
+        }
+    }
+
+    pub fn answer(self, body: String) -> Response {
+        let media = match self {
+            Self::Patch => "text/x-patch; charset=utf-8",
+            Self::Diff => "text/x-diff; charset=utf-8",
+        };
+        ([(header::CONTENT_TYPE, media)], body).into_response()
+    }
+}
+
+/// One commit as `git format-patch` writes it.
+pub(super) fn format_patch(info: &CommitInfo, diff: &str) -> String {
+    let mut lines = info.message.trim_end().lines();
+    let subject = lines.next().unwrap_or_default();
+    let rest: Vec<&str> = lines.collect();
+    let when = jiff::Timestamp::from_second(info.author.time)
+        .map(|t| t.strftime("%a, %d %b %Y %H:%M:%S +0000").to_string())
+        .unwrap_or_default();
+    format!(
+        "From {} Mon Sep 17 00:00:00 2001\nFrom: {} <{}>\nDate: {when}\nSubject: [PATCH] {subject}\n{}\n---\n{diff}--\n2.47.0\n",
+        info.sha,
+        info.author.name,
+        info.author.email,
+        rest.join("\n")
+    )
 }

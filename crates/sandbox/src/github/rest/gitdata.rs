@@ -14,20 +14,13 @@ use git2::Oid;
 use serde_json::{Value, json};
 
 use super::common::{
-    Answer, Base, Refusal, Shared, base, commit_json, diff_entry, error, git_person, internal,
-    node_id, repo,
+    Answer, Base, Refusal, Shared, base, body, commit_json, diff_entry, error, git_person,
+    internal, node_id, repo, repo_api, repo_mut,
 };
 use crate::github::{
     RepoState,
     git::{Edit, Entry, Person},
 };
-
-fn body(bytes: &Bytes) -> Result<Value, Refusal> {
-    serde_json::from_slice::<Value>(bytes)
-        .ok()
-        .filter(Value::is_object)
-        .ok_or_else(|| error(StatusCode::BAD_REQUEST, "Problems parsing JSON"))
-}
 
 fn sha(text: &str) -> Result<Oid, Refusal> {
     Oid::from_str(text).map_err(|_| {
@@ -38,18 +31,8 @@ fn sha(text: &str) -> Result<Oid, Refusal> {
     })
 }
 
-fn repo_mut<'a>(
-    repos: &'a mut std::collections::BTreeMap<String, RepoState>,
-    owner: &str,
-    name: &str,
-) -> Result<&'a mut RepoState, Refusal> {
-    repos
-        .get_mut(&format!("{owner}/{name}"))
-        .ok_or_else(|| error(StatusCode::NOT_FOUND, "Not Found"))
-}
-
 fn api(b: &Base, r: &RepoState) -> String {
-    format!("{}/repos/{}/{}", b.api, r.owner, r.name)
+    repo_api(b, r)
 }
 
 /// A ref as `git-ref`.
@@ -128,6 +111,7 @@ pub(super) async fn ref_update(
         .refs
         .get(&full)
         .ok_or_else(|| error(StatusCode::UNPROCESSABLE_ENTITY, "Reference does not exist"))?;
+    refuse_protected(r, &full)?;
     let new = sha(v["sha"].as_str().unwrap_or_default())?;
     if !r.git.is_commit(new) {
         return Err(error(
@@ -143,6 +127,35 @@ pub(super) async fn ref_update(
     }
     r.git.refs.insert(full.clone(), new);
     Ok(Json(ref_json(&b, r, &full, new)).into_response())
+}
+
+/// A protected branch takes changes only through a pull request.
+fn refuse_protected(r: &RepoState, full: &str) -> Result<(), Refusal> {
+    match full.strip_prefix("refs/heads/") {
+        Some(branch) if r.is_protected(branch) => Err(error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &format!("Protected branch update failed for {full}."),
+        )),
+        _ => Ok(()),
+    }
+}
+
+pub(super) async fn ref_delete(
+    State(gh): Shared,
+    Path((owner, name, reference)): Path<(String, String, String)>,
+) -> Answer {
+    let mut repos = gh.repos();
+    let r = repo_mut(&mut repos, &owner, &name)?;
+    let full = format!("refs/{}", reference.trim_start_matches("refs/"));
+    if !r.git.refs.contains_key(&full) {
+        return Err(error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Reference does not exist",
+        ));
+    }
+    refuse_protected(r, &full)?;
+    r.git.refs.remove(&full);
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 pub(super) async fn blob_create(

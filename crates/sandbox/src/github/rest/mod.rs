@@ -1,17 +1,22 @@
-//! GitHub's REST API v3 for commits, contents and users, as octocrab and githubkit read it:
+//! GitHub's REST API v3 as octocrab and githubkit read it:
 //! `Authorization: Bearer|token <token>` (401 `{"message","documentation_url"}` otherwise),
 //! `x-ratelimit-*` headers, `Link` pagination with `per_page` ≤ 100, 404 for a private
 //! repository or anything that is not there, and every absolute URL built from the host the
 //! request came to. Response objects carry the fields GitHub's OpenAPI description requires.
 
 //!
-//! [`common`] holds what every handler shares; [`commits`], [`contents`], [`gitdata`] (compare,
-//! refs, blobs, trees, commits) and [`users`] hold the handlers.
+//! [`common`] holds what every handler shares; [`repos`] (repositories, branches),
+//! [`commits`], [`contents`], [`gitdata`] (compare, refs, blobs, trees, commits), [`pulls`],
+//! [`issues`], [`search`] and [`users`] hold the handlers.
 
 mod commits;
 mod common;
 mod contents;
 mod gitdata;
+mod issues;
+mod pulls;
+mod repos;
+mod search;
 mod users;
 
 use std::sync::Arc;
@@ -22,7 +27,7 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
-    routing::{get, post},
+    routing::{get, patch, post, put},
 };
 
 use self::{
@@ -30,21 +35,85 @@ use self::{
     common::{Shared, error},
     contents::{contents_get, contents_root},
     gitdata::{
-        blob_create, blob_get, commit_create, compare, git_commit_get, ref_create, ref_get,
-        ref_update, tree_create, tree_get,
+        blob_create, blob_get, commit_create, compare, git_commit_get, ref_create, ref_delete,
+        ref_get, ref_update, tree_create, tree_get,
     },
+    issues::{
+        comment_create, comments_list, issue_create, issue_get, issue_update, issues_list,
+        labels_add, labels_list,
+    },
+    pulls::{
+        pull_commits, pull_create, pull_files, pull_get, pull_merge, pull_update, pulls_list,
+        review_create, reviewers_get, reviewers_request, reviews_list,
+    },
+    repos::{branch_get, branches_list, my_repos, owner_repos, repo_get},
+    search::{search_code, search_issues, search_users},
     users::{user_get, user_me},
 };
 use super::GitHub;
 
 pub fn router(gh: Arc<GitHub>) -> Router {
     Router::new()
+        .route("/repos/{owner}/{repo}", get(repo_get))
+        .route("/orgs/{owner}/repos", get(owner_repos))
+        .route("/users/{owner}/repos", get(owner_repos))
+        .route("/user/repos", get(my_repos))
+        .route("/repos/{owner}/{repo}/branches", get(branches_list))
+        .route("/repos/{owner}/{repo}/branches/{*branch}", get(branch_get))
+        .route(
+            "/repos/{owner}/{repo}/pulls",
+            get(pulls_list).post(pull_create),
+        )
+        .route(
+            "/repos/{owner}/{repo}/pulls/{number}",
+            get(pull_get).patch(pull_update),
+        )
+        .route(
+            "/repos/{owner}/{repo}/pulls/{number}/files",
+            get(pull_files),
+        )
+        .route(
+            "/repos/{owner}/{repo}/pulls/{number}/commits",
+            get(pull_commits),
+        )
+        .route(
+            "/repos/{owner}/{repo}/pulls/{number}/reviews",
+            get(reviews_list).post(review_create),
+        )
+        .route(
+            "/repos/{owner}/{repo}/pulls/{number}/requested_reviewers",
+            get(reviewers_get).post(reviewers_request),
+        )
+        .route(
+            "/repos/{owner}/{repo}/pulls/{number}/merge",
+            put(pull_merge),
+        )
+        .route(
+            "/repos/{owner}/{repo}/issues",
+            get(issues_list).post(issue_create),
+        )
+        .route(
+            "/repos/{owner}/{repo}/issues/{number}",
+            get(issue_get).patch(issue_update),
+        )
+        .route(
+            "/repos/{owner}/{repo}/issues/{number}/comments",
+            get(comments_list).post(comment_create),
+        )
+        .route(
+            "/repos/{owner}/{repo}/issues/{number}/labels",
+            post(labels_add),
+        )
+        .route("/repos/{owner}/{repo}/labels", get(labels_list))
+        .route("/search/code", get(search_code))
+        .route("/search/issues", get(search_issues))
+        .route("/search/users", get(search_users))
         .route("/repos/{owner}/{repo}/compare/{basehead}", get(compare))
         .route("/repos/{owner}/{repo}/git/ref/{*reference}", get(ref_get))
         .route("/repos/{owner}/{repo}/git/refs", post(ref_create))
         .route(
             "/repos/{owner}/{repo}/git/refs/{*reference}",
-            axum::routing::patch(ref_update),
+            patch(ref_update).delete(ref_delete),
         )
         .route("/repos/{owner}/{repo}/git/blobs", post(blob_create))
         .route("/repos/{owner}/{repo}/git/blobs/{sha}", get(blob_get))
