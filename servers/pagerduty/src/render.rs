@@ -1,10 +1,10 @@
 //! The compact text every tool group shares: times as people read them during an incident,
 //! references by name, upstream text made safe, and a short form of alert details.
 
-use jiff::{Timestamp, tz::TimeZone};
+use jiff::Timestamp;
 pub use opsmcp_core::{
     or_fail,
-    output::{Table, untrusted},
+    output::{Table, ago, short, span, untrusted, when},
     tools::{failure, text},
 };
 use serde_json::Value;
@@ -12,47 +12,6 @@ use serde_json::Value;
 /// A PagerDuty time.
 pub fn parse(t: &Value) -> Option<Timestamp> {
     t.as_str()?.parse().ok()
-}
-
-/// `2026-11-30 14:05Z`.
-pub fn when(t: Timestamp) -> String {
-    t.to_zoned(TimeZone::UTC)
-        .strftime("%Y-%m-%d %H:%MZ")
-        .to_string()
-}
-
-/// `14:05Z` for today, else `11-28 14:05Z`.
-pub fn short(t: Timestamp, now: Timestamp) -> String {
-    let (z, today) = (t.to_zoned(TimeZone::UTC), now.to_zoned(TimeZone::UTC));
-    if z.date() == today.date() {
-        z.strftime("%H:%MZ").to_string()
-    } else {
-        z.strftime("%m-%d %H:%MZ").to_string()
-    }
-}
-
-/// A duration in its largest unit, rounded to the nearest: `45s`, `12m`, `3h05m`, `20h`, `2d`.
-pub fn span(seconds: i64) -> String {
-    let s = seconds.abs();
-    match s {
-        0..60 => format!("{s}s"),
-        60..3570 => format!("{}m", (s + 30) / 60),
-        3570..172_800 => {
-            let minutes = (s + 30) / 60;
-            let (h, m) = (minutes / 60, minutes % 60);
-            if h < 10 && m > 0 {
-                format!("{h}h{m:02}m")
-            } else {
-                format!("{}h", (s + 1800) / 3600)
-            }
-        }
-        _ => format!("{}d", (s + 43_200) / 86_400),
-    }
-}
-
-/// How long ago `t` was.
-pub fn ago(t: Timestamp, now: Timestamp) -> String {
-    span(now.as_second() - t.as_second())
 }
 
 /// The readable name of a reference (`summary`, else `name`, else `id`), made safe.

@@ -96,15 +96,29 @@ impl Repo {
                 return Some(*oid);
             }
         }
-        if name.len() >= 4 && name.chars().all(|c| c.is_ascii_hexdigit()) {
-            return self
-                .repo
-                .revparse_single(name)
-                .ok()
-                .and_then(|o| o.peel_to_commit().ok())
-                .map(|c| c.id());
+        if name.len() >= 4 && name.len() <= 40 && name.chars().all(|c| c.is_ascii_hexdigit()) {
+            if let Ok(oid) = Oid::from_str(name)
+                && name.len() == 40
+            {
+                return self.is_commit(oid).then_some(oid);
+            }
+            // The in-memory object database has no prefix lookup: walk what the refs reach.
+            return self.by_prefix(&name.to_ascii_lowercase());
         }
         None
+    }
+
+    /// The one commit reachable from a ref whose sha starts with `prefix` (none if ambiguous).
+    fn by_prefix(&self, prefix: &str) -> Option<Oid> {
+        let mut walk = self.repo.revwalk().ok()?;
+        for oid in self.refs.values() {
+            walk.push(*oid).ok()?;
+        }
+        let mut found = walk
+            .filter_map(Result::ok)
+            .filter(|oid| oid.to_string().starts_with(prefix));
+        let first = found.next()?;
+        found.next().is_none().then_some(first)
     }
 
     /// Write `edits` on top of `base` (a tree, or none) and return the new tree.

@@ -1,0 +1,507 @@
+//! Every tool of opsmcp-github through a real MCP client (rmcp, in process) against the
+//! sandbox's GitHub stand-in (real git objects): seed 004's flow from the commits of the last
+//! 24 hours to the fix pull request mentioning the on-call engineer, the writes in plan, yolo
+//! and approval mode (the question answered through elicitation), a write to the default
+//! branch refused, and the token never shown.
+
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use opsmcp_core::{
+    approval::Safety, config::Cli, identity, metrics::Metrics, output::estimate_tokens,
+    tools::annotation_problems,
+};
+use opsmcp_e2e::mcp::IncidentSetup;
+use opsmcp_github::{GitHubServer, config::GitHubArgs};
+use opsmcp_sandbox::Sandbox;
+use rmcp::{
+    ClientHandler, ErrorData, RoleClient, ServiceExt,
+    model::{
+        CallToolRequestParams, ClientConfig, ElicitRequestParams, ElicitResult, ElicitationAction,
+    },
+    service::RequestContext,
+};
+use serde_json::{Value, json};
+
+/// The CLI of a server pointed at the sandbox's GitHub, as `sandbox.env` would set it.
+fn cli(sandbox: &Sandbox, dir: &std::path::Path, extra: &[&str]) -> Cli<GitHubArgs> {
+    let audit = dir.join("audit.jsonl").display().to_string();
+    let url = sandbox.github_url();
+    let token = sandbox.github.token.clone();
+    let mut argv = vec![
+        "opsmcp-github",
+        "--github-api-url",
+        &url,
+        "--github-token",
+        &token,
+        "--github-repo-owner",
+        "shop",
+        "--github-repo-name",
+        "worker",
+        "--audit-log",
+        &audit,
+    ];
+    argv.extend_from_slice(extra);
+    opsmcp_core::config::parse_from::<GitHubArgs, _, _>(identity!(), argv).unwrap()
+}
+
+fn server(cli: &Cli<GitHubArgs>) -> GitHubServer {
+    let metrics = Metrics::new(identity!());
+    let safety = Safety::new(identity!(), &cli.safety, &metrics).unwrap();
+    GitHubServer::new(&cli.server, safety, metrics).unwrap()
+}
+
+async fn setup(extra: &'static [&'static str]) -> IncidentSetup {
+    IncidentSetup::start("github-test", Duration::from_secs(10), |sandbox, dir| {
+        server(&cli(sandbox, dir, extra))
+    })
+    .await
+}
+
+/// The fix of seed 004: `free(buffer)` back where the leaking commit removed it.
+fn fix_args(extra: Value) -> Value {
+    let mut args = json!({
+        "title": "worker: free the batch buffer after each batch",
+        "body": "The buffer allocated per batch (10 MB) was kept since v1.4.2 and the worker hit its 64Mi limit.",
+        "branch": "fix/free-batch-buffer",
+        "changes": [{
+            "path": "worker.c",
+            "edits": [{
+                "search": "        /* keep the working set for the next batch */\n",
+                "replace": "        free(buffer);\n",
+            }],
+        }],
+        "reviewers": ["jonas-weber"],
+        "mention": ["maya-chen"],
+    });
+    if let (Some(a), Some(b)) = (args.as_object_mut(), extra.as_object()) {
+        a.extend(b.clone());
+    }
+    args
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tools_list_matches_the_snapshot_and_is_annotated() {
+    let s = setup(&[]).await;
+    let tools = s.client.list_all_tools().await.unwrap();
+    assert!(
+        annotation_problems(&tools).is_empty(),
+        "{:?}",
+        annotation_problems(&tools)
+    );
+    opsmcp_e2e::docs::check_snapshot("opsmcp-github", env!("CARGO_MANIFEST_DIR"), &tools);
+    // A guard on the byte estimate; `just bench` measures cl100k (target ≤ 3,500).
+    let compact = serde_json::to_string(&tools).unwrap();
+    assert!(
+        estimate_tokens(&compact) <= 4_000,
+        "tools/list grew to ~{} tokens",
+        estimate_tokens(&compact)
+    );
+    opsmcp_e2e::docs::check_readme_table("opsmcp-github", &tools, |t| {
+        match t.name.as_ref() {
+            "pr_merge" => {
+                "write (high risk: needs `--enable-destructive`; through the safety policy)"
+            }
+            _ if opsmcp_e2e::docs::writes(t) => "write (medium risk, through the safety policy)",
+            _ => "read",
+        }
+        .to_owned()
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn toolsets_and_read_only_choose_the_tools() {
+    let s = setup(&["--read-only", "--toolsets", "repos,users"]).await;
+    let tools = s.client.list_all_tools().await.unwrap();
+    let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+    assert_eq!(
+        names
+            .iter()
+            .copied()
+            .collect::<std::collections::BTreeSet<_>>(),
+        [
+            "code_search",
+            "commit_get",
+            "commits_list",
+            "compare",
+            "file_get",
+            "users_find"
+        ]
+        .into_iter()
+        .collect(),
+        "{names:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn from_the_commits_before_the_incident_to_the_leak() {
+    let s = setup(&[]).await;
+    let list = s.ok("commits_list", json!({ "since": "24h" })).await;
+    assert!(
+        list.starts_with("shop/worker the default branch: 1 commit since"),
+        "{list}"
+    );
+    assert!(
+        list.contains("jonas-weber  cache the working set between batches")
+            && list.contains("deploy/worker.yaml +1 -1, worker.c +1 -1"),
+        "{list}"
+    );
+    let older = s
+        .ok(
+            "commits_list",
+            json!({ "since": "30d", "path": "worker.c" }),
+        )
+        .await;
+    assert!(older.contains(": 3 commits since"), "{older}");
+    let by = s
+        .ok(
+            "commits_list",
+            json!({ "since": "60d", "author": "maya-chen", "files": false }),
+        )
+        .await;
+    assert!(
+        by.contains("Log batch durations") && !by.contains("cache the working"),
+        "{by}"
+    );
+    let sha = list
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+
+    let commit = s.ok("commit_get", json!({ "ref": sha })).await;
+    for expected in [
+        "author jonas-weber (Jonas Weber)",
+        "2 files +2 -2",
+        "<<untrusted commit message ",
+        "cache the working set between batches",
+        "--- worker.c (modified +1 -1)",
+        "-        free(buffer);",
+        "+        /* keep the working set for the next batch */",
+    ] {
+        assert!(
+            commit.contains(expected),
+            "missing {expected:?} in:\n{commit}"
+        );
+    }
+    let one = s
+        .ok(
+            "commit_get",
+            json!({ "ref": "v1.4.2", "path": "deploy/worker.yaml" }),
+        )
+        .await;
+    assert!(
+        one.contains("+          image: shop/worker:1.4.2") && !one.contains("free(buffer)"),
+        "{one}"
+    );
+    let cut = s
+        .ok("commit_get", json!({ "ref": "v1.4.2", "max_lines": 5 }))
+        .await;
+    assert!(cut.contains("more lines of this file's patch"), "{cut}");
+
+    let compared = s
+        .ok("compare", json!({ "base": "v1.4.1", "head": "v1.4.2" }))
+        .await;
+    assert!(
+        compared.contains("v1.4.1...v1.4.2: ahead, 1 ahead, 0 behind")
+            && compared.contains("worker.c +1 -1"),
+        "{compared}"
+    );
+
+    let file = s
+        .ok(
+            "file_get",
+            json!({ "path": "worker.c", "start_line": 24, "end_line": 30 }),
+        )
+        .await;
+    assert!(
+        file.contains("lines 24-30 of 38")
+            && file.contains("24          char *buffer = malloc(CHUNK_BYTES);")
+            && file.contains("8 more lines: start_line=31"),
+        "{file}"
+    );
+    let dir = s.ok("file_get", json!({ "path": "deploy" })).await;
+    assert!(
+        dir.contains("file  ") && dir.contains("worker.yaml"),
+        "{dir}"
+    );
+    let limit = s
+        .ok(
+            "file_get",
+            json!({ "path": "deploy/worker.yaml", "ref": "v1.3.0" }),
+        )
+        .await;
+    assert!(
+        limit.contains("memory: 64Mi") && limit.contains("shop/worker:1.3.0"),
+        "{limit}"
+    );
+    let missing = s.call("file_get", json!({ "path": "nope.c" })).await;
+    assert!(
+        missing.0 && missing.1.contains("not found on GitHub: nope.c"),
+        "{missing:?}"
+    );
+
+    let found = s.ok("code_search", json!({ "query": "CHUNK_BYTES" })).await;
+    assert!(found.contains("shop/worker  worker.c"), "{found}");
+
+    let who = s
+        .ok("users_find", json!({ "query": "maya.chen@shop.example" }))
+        .await;
+    assert!(
+        who.contains("maya-chen") && who.contains("@maya-chen"),
+        "{who}"
+    );
+    let login = s.ok("users_find", json!({ "query": "jonas-weber" })).await;
+    assert!(
+        login.contains("@jonas-weber Jonas Weber <jonas.weber@shop.example>"),
+        "{login}"
+    );
+
+    let prs = s.ok("prs_list", json!({ "state": "all" })).await;
+    assert!(
+        prs.contains("42  merged  jonas-weber  jonas/cache-working-set → main"),
+        "{prs}"
+    );
+    let pr = s.ok("pr_get", json!({ "number": 42 })).await;
+    assert!(
+        pr.contains("merged")
+            && pr.contains("review: priya-natarajan Approved")
+            && pr.contains("worker.c +1 -1"),
+        "{pr}"
+    );
+    let issues = s.ok("issues_list", json!({ "state": "closed" })).await;
+    assert!(
+        issues.contains("#41 issue  closed (completed)  sam-rivera") && !issues.contains("#42"),
+        "{issues}"
+    );
+    let issue = s.ok("issue_get", json!({ "number": 41 })).await;
+    assert!(
+        issue.contains("<<untrusted issue body ") && issue.contains("comment by maya-chen"),
+        "{issue}"
+    );
+    let search = s
+        .ok("issues_search", json!({ "query": "OOM is:issue" }))
+        .await;
+    assert!(search.contains("#41 issue"), "{search}");
+    assert!(
+        estimate_tokens(&list) <= 200 && estimate_tokens(&commit) <= 700,
+        "commits_list ~{} tokens, commit_get ~{}",
+        estimate_tokens(&list),
+        estimate_tokens(&commit)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fix_pr_in_plan_mode_shows_the_diff_and_changes_nothing() {
+    let s = setup(&["--mode", "plan"]).await;
+    let (is_error, plan) = s.call("pr_create", fix_args(json!({}))).await;
+    assert!(!is_error, "{plan}");
+    for expected in [
+        "fix/free-batch-buffer → main from ",
+        "--- a/worker.c",
+        "+++ b/worker.c",
+        "-        /* keep the working set for the next batch */",
+        "+        free(buffer);",
+        "/repos/shop/worker/git/trees",
+        "/repos/shop/worker/pulls",
+        "cc @maya-chen",
+    ] {
+        assert!(plan.contains(expected), "missing {expected:?} in:\n{plan}");
+    }
+    let repos = s.sandbox.github.repos();
+    let worker = &repos["shop/worker"];
+    assert!(
+        !worker
+            .git
+            .refs
+            .contains_key("refs/heads/fix/free-batch-buffer")
+    );
+    assert_eq!(worker.issues.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fix_pr_in_yolo_mode_is_opened_and_read_back() {
+    let s = setup(&["--mode", "yolo"]).await;
+    let opened = s
+        .ok("pr_create", fix_args(json!({ "confidence": 0.95 })))
+        .await;
+    assert!(
+        opened.contains("opened #43 worker: free the batch buffer after each batch (fix/free-batch-buffer → main, commit ")
+            && opened.contains("1 file); review requested from @jonas-weber"),
+        "{opened}"
+    );
+    let pr = s.ok("pr_get", json!({ "number": 43 })).await;
+    assert!(
+        pr.contains("[open] by maya-chen")
+            && pr.contains("review requested from @jonas-weber")
+            && pr.contains("worker.c +1 -1")
+            && pr.contains("cc @maya-chen"),
+        "{pr}"
+    );
+    // The commit is real git: main is untouched, the branch's worker.c frees the buffer.
+    let fixed = s
+        .ok(
+            "file_get",
+            json!({ "path": "worker.c", "ref": "fix/free-batch-buffer" }),
+        )
+        .await;
+    assert!(
+        fixed.contains("free(buffer);") && !fixed.contains("keep the working set"),
+        "{fixed}"
+    );
+    let main = s.ok("file_get", json!({ "path": "worker.c" })).await;
+    assert!(main.contains("keep the working set"), "{main}");
+
+    // The same branch again is refused; a search that no longer matches is refused.
+    let again = s
+        .call("pr_create", fix_args(json!({ "confidence": 0.95 })))
+        .await;
+    assert!(again.0 && again.1.contains("already exists"), "{again:?}");
+    let stale = s
+        .call(
+            "pr_create",
+            fix_args(json!({ "branch": "fix/other", "confidence": 0.95, "changes": [{ "path": "worker.c", "edits": [{ "search": "free(buffer);\n        free(buffer);", "replace": "" }] }] })),
+        )
+        .await;
+    assert!(
+        stale.0 && stale.1.contains("search text is not in the file"),
+        "{stale:?}"
+    );
+    let unknown = s
+        .call(
+            "pr_create",
+            fix_args(
+                json!({ "branch": "fix/third", "mention": ["nobody-here"], "confidence": 0.95 }),
+            ),
+        )
+        .await;
+    assert!(
+        unknown.0 && unknown.1.contains("nobody-here is not a GitHub login"),
+        "{unknown:?}"
+    );
+
+    // Writing the default branch directly is forbidden, in any mode.
+    let direct = s
+        .call(
+            "pr_create",
+            fix_args(json!({ "branch": "main", "confidence": 1.0 })),
+        )
+        .await;
+    assert!(
+        direct.0 && direct.1.to_lowercase().contains("forbidden"),
+        "{direct:?}"
+    );
+
+    // Issues: create, comment, close; merging is high risk (refused without --enable-destructive).
+    let created = s
+        .ok("issue_create", json!({ "title": "worker OOM-killed at its 64Mi limit", "body": "Follow-up of the page.", "labels": ["incident"], "confidence": 0.95 }))
+        .await;
+    assert!(
+        created.starts_with("opened #44 worker OOM-killed"),
+        "{created}"
+    );
+    let commented = s
+        .ok(
+            "issue_comment",
+            json!({ "number": 44, "body": "Fix in #43", "confidence": 0.95 }),
+        )
+        .await;
+    assert!(commented.starts_with("commented on #44"), "{commented}");
+    let closed = s
+        .ok(
+            "issue_close",
+            json!({ "number": 44, "comment": "Fixed by #43", "confidence": 0.95 }),
+        )
+        .await;
+    assert!(closed.starts_with("closed #44 as completed\n"), "{closed}");
+    let merge = s
+        .call("pr_merge", json!({ "number": 43, "confidence": 1.0 }))
+        .await;
+    assert!(merge.0, "{merge:?}");
+
+    let audit = std::fs::read_to_string(s.dir().join("audit.jsonl")).unwrap();
+    assert!(
+        !audit.contains(&s.sandbox.github.token),
+        "the token reached the audit log"
+    );
+    assert!(
+        audit.contains("\"pr_create\"") && audit.contains("forbidden"),
+        "{audit}"
+    );
+}
+
+/// A client that approves every question and records it.
+#[derive(Clone, Default)]
+struct Approver(Arc<Mutex<Vec<String>>>);
+
+impl ClientHandler for Approver {
+    fn get_info(&self) -> ClientConfig {
+        let mut info = ClientConfig::default();
+        info.capabilities = serde_json::from_value(json!({ "elicitation": {} })).unwrap();
+        info
+    }
+
+    async fn create_elicitation(
+        &self,
+        request: ElicitRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, ErrorData> {
+        if let ElicitRequestParams::FormElicitationParams { message, .. } = &request {
+            self.0.lock().unwrap().push(message.clone());
+        }
+        Ok(ElicitResult::new(ElicitationAction::Accept).with_content(json!({ "approve": true })))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fix_pr_in_approval_mode_asks_the_user_and_merging_too() {
+    let scenario =
+        opsmcp_sandbox::scenario::Scenario::parse(opsmcp_sandbox::scenario::INCIDENT).unwrap();
+    let sandbox = Sandbox::start_with("127.0.0.1:0".parse().unwrap(), Some(&scenario))
+        .await
+        .unwrap();
+    let dir = opsmcp_e2e::TempDir::new("github-approval").unwrap();
+    let server = server(&cli(
+        &sandbox,
+        dir.path(),
+        &["--mode", "approval", "--enable-destructive"],
+    ));
+    let (a, b) = tokio::io::duplex(1 << 20);
+    tokio::spawn(async move {
+        let running = server.serve(a).await.unwrap();
+        let _ = running.waiting().await;
+    });
+    let approver = Approver::default();
+    let client = approver.clone().serve(b).await.unwrap();
+    let call = |tool: &str, args: Value| {
+        let request = CallToolRequestParams::new(tool.to_owned())
+            .with_arguments(args.as_object().unwrap().clone());
+        let client = &client;
+        async move {
+            let result = client.call_tool(request).await.unwrap();
+            serde_json::to_value(&result).unwrap()["content"][0]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        }
+    };
+    let opened = call("pr_create", fix_args(json!({}))).await;
+    assert!(opened.contains("opened #43"), "{opened}");
+    let asked = approver.0.lock().unwrap().clone();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert!(
+        asked[0].contains("/repos/shop/worker/pulls")
+            && asked[0].contains("+        free(buffer);"),
+        "the question shows the diff: {}",
+        asked[0]
+    );
+    // The protected base needs an approving review: GitHub's refusal reaches the user.
+    let refused = call("pr_merge", json!({ "number": 43 })).await;
+    assert!(refused.contains("approving review"), "{refused}");
+    assert_eq!(approver.0.lock().unwrap().len(), 2);
+}
