@@ -7,8 +7,9 @@ Lists the commits of the last 24 hours, reads one commit with its files and patc
 file and a directory, pages through the history one commit at a time, builds the fix as git data
 on a branch (the protected default branch refuses it), opens a pull request with a reviewer,
 reads its files and diff, is refused a merge without approval, creates, comments, labels and
-closes an issue, pages through issues, searches users by email, code and issues, looks up a user,
-and checks the refusal of a wrong token. Every answer is parsed into githubkit's models, so a missing or
+closes an issue, pages through issues, reads a failed workflow run, its job and its log behind
+GitHub's redirect, check runs, releases and deployments, searches users by email, code and
+issues, looks up a user, and checks the refusal of a wrong token. Every answer is parsed into githubkit's models, so a missing or
 mistyped field fails. Prints a JSON report on its last line; exits non-zero on failure.
 """
 
@@ -141,6 +142,32 @@ try:
         check("an issue without a title is refused", e.response.status_code == 422 and "missing_field" in e.response.text, e.response.text)
     every = [i.number for i in gh.rest.paginate(gh.rest.issues.list_for_repo, owner="shop", repo="worker", state="all", per_page=2)]
     check("paging through issues and pull requests", sorted(every) == [41, 42, 43, 44], every)
+
+    # Actions: checkout's failing run, its job and log (through GitHub's 302); check runs.
+    runs = gh.rest.actions.list_workflow_runs_for_repo("shop", "checkout", status="failure").parsed_data
+    check("a failed run", runs.total_count == 1 and runs.workflow_runs[0].conclusion == "failure", runs.total_count)
+    run = runs.workflow_runs[0]
+    jobs = gh.rest.actions.list_jobs_for_workflow_run("shop", "checkout", run.id).parsed_data
+    failed_steps = [s.name for s in jobs.jobs[0].steps or [] if s.conclusion == "failure"]
+    check("the failed step", failed_steps == ["Run pytest -q"], failed_steps)
+    logs = gh.rest.actions.download_job_logs_for_workflow_run("shop", "checkout", jobs.jobs[0].id)
+    check("the job log behind the redirect", "AssertionError: assert Decimal('8.10') == Decimal('9.00')" in logs.text, logs.status_code)
+    by_workflow = gh.rest.actions.list_workflow_runs("shop", "worker", "ci.yml", branch="main").parsed_data
+    check("the worker's runs, all green", by_workflow.total_count == 4 and all(r.conclusion == "success" for r in by_workflow.workflow_runs), [r.conclusion for r in by_workflow.workflow_runs])
+    workflows = gh.rest.actions.list_repo_workflows("shop", "worker").parsed_data
+    check("workflows", [w.path for w in workflows.workflows] == [".github/workflows/ci.yml"], workflows.total_count)
+    checks = gh.rest.checks.list_for_ref("shop", "checkout", run.head_sha).parsed_data
+    check("check runs of the failing commit", [(c.name, c.conclusion) for c in checks.check_runs] == [("test", "failure")], checks.total_count)
+
+    # Releases and deployments.
+    releases = gh.rest.repos.list_releases("shop", "worker").parsed_data
+    check("releases, newest first", [r.tag_name for r in releases] == ["v1.4.2", "v1.4.1", "v1.4.0", "v1.3.0"], [r.tag_name for r in releases])
+    latest = gh.rest.repos.get_latest_release("shop", "worker").parsed_data
+    check("the latest release", latest.tag_name == "v1.4.2" and latest.author.login == "jonas-weber", latest.tag_name)
+    deployments = gh.rest.repos.list_deployments("shop", "worker", environment="production").parsed_data
+    check("production deployments", [d.ref for d in deployments][:1] == ["v1.4.2"] and len(deployments) == 4, [d.ref for d in deployments])
+    statuses = gh.rest.repos.list_deployment_statuses("shop", "worker", deployments[0].id).parsed_data
+    check("the deployment's statuses, newest first", [s.state for s in statuses] == ["success", "in_progress"], [s.state for s in statuses])
 
     # Search.
     users = gh.rest.search.users(q="maya.chen@shop.example in:email").parsed_data

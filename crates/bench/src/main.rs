@@ -17,6 +17,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+mod github;
 mod loki;
 mod pagerduty;
 mod sandbox;
@@ -71,6 +72,11 @@ struct Args {
     /// PagerDuty's raw JSON
     #[arg(long)]
     with_pagerduty: bool,
+    /// Start the sandbox's GitHub stand-in, point the server at it, and measure commits_list of
+    /// the 24 hours before the incident and commit_get of the leaking commit against GitHub's
+    /// JSON
+    #[arg(long)]
+    with_github: bool,
     /// Target for the 6-hour range query, in cl100k tokens
     #[arg(long, default_value_t = 1500)]
     target_range_tokens: usize,
@@ -181,6 +187,13 @@ fn main() -> Result<()> {
     } else {
         None
     };
+    let github = if args.with_github {
+        let g = runtime.block_on(github::start())?;
+        args.server_args.extend(g.server_args());
+        Some(g)
+    } else {
+        None
+    };
     let (cold_start, version) = cold_start(&args)?;
     let tools_list = tools_list(&args)?;
     let mut tasks = Vec::new();
@@ -192,6 +205,9 @@ fn main() -> Result<()> {
     }
     if let Some(p) = &pagerduty {
         tasks.extend(runtime.block_on(p.tasks(&args))?);
+    }
+    if let Some(g) = &github {
+        tasks.extend(runtime.block_on(g.tasks(&args))?);
     }
     if let Some(b) = &backends {
         tasks.push(runtime.block_on(range_task(&args, &b.prometheus_url))?);

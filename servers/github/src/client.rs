@@ -4,7 +4,10 @@
 //! on transport failures, 5xx and short secondary rate limits, writes never retried, and
 //! GitHub's errors turned into sentences that say what to do. Tokens never reach a message.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
 
 use backon::{ExponentialBuilder, Retryable};
 use octocrab::{Octocrab, auth::EncodingKey, models::AppId};
@@ -13,6 +16,7 @@ use serde::{Deserialize, de::DeserializeOwned};
 use tokio::sync::Mutex;
 
 /// How the server authenticates.
+#[derive(Clone)]
 pub enum Credentials {
     None,
     Token(Secret),
@@ -105,12 +109,19 @@ struct InstallationToken {
     expires_at: Option<String>,
 }
 
-/// The client, the repository tools default to, and the API's base URL for plans.
-pub struct Gh {
-    base: String,
+/// The octocrab client and, for a GitHub App, its installation tokens.
+struct Built {
     crab: Octocrab,
     app: Option<App>,
-    authenticated: bool,
+}
+
+/// The client (built on first use: a TLS client costs milliseconds a server that is only
+/// listed never needs), the repository tools default to, and the API's base URL for plans.
+pub struct Gh {
+    base: String,
+    timeout: Duration,
+    credentials: Credentials,
+    built: OnceLock<Result<Built, String>>,
     metrics: Metrics,
     defaults: (Option<String>, Option<String>),
 }
@@ -146,45 +157,57 @@ fn is_timeout(e: &octocrab::Error) -> bool {
 impl Gh {
     pub fn new(
         base: &str,
-        http: reqwest::Client,
+        timeout: Duration,
         credentials: Credentials,
         metrics: Metrics,
         defaults: (Option<String>, Option<String>),
-    ) -> Result<Self, octocrab::Error> {
-        let builder = || Octocrab::builder().base_uri(base);
-        let authenticated = !matches!(credentials, Credentials::None);
-        let (crab, app) = match credentials {
-            Credentials::None => (builder()?.build_with_reqwest(http)?, None),
-            Credentials::Token(token) => (
-                builder()?
-                    .personal_token(token.expose().to_owned())
-                    .build_with_reqwest(http)?,
-                None,
-            ),
+    ) -> Self {
+        Self {
+            base: base.trim_end_matches('/').to_owned(),
+            timeout,
+            credentials,
+            built: OnceLock::new(),
+            metrics,
+            defaults,
+        }
+    }
+
+    fn build(&self) -> Result<Built, String> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(self.timeout)
+            .user_agent(concat!("opsmcp-github/", env!("CARGO_PKG_VERSION")))
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let builder = Octocrab::builder()
+            .base_uri(self.base.as_str())
+            .map_err(|e| format!("the API URL {} is not usable: {}", self.base, reason(&e)))?;
+        let built = match self.credentials.clone() {
+            Credentials::None => builder
+                .build_with_reqwest(http)
+                .map(|crab| Built { crab, app: None }),
+            Credentials::Token(token) => builder
+                .personal_token(token.expose().to_owned())
+                .build_with_reqwest(http)
+                .map(|crab| Built { crab, app: None }),
             Credentials::App {
                 app_id,
                 key,
                 installation,
-            } => {
-                let crab = builder()?
-                    .app(AppId(app_id), key)
-                    .build_with_reqwest(http)?;
-                let app = App {
-                    crab: crab.clone(),
-                    installation,
-                    minted: Mutex::new(None),
-                };
-                (crab, Some(app))
-            }
+            } => builder
+                .app(AppId(app_id), key)
+                .build_with_reqwest(http)
+                .map(|crab| Built {
+                    app: Some(App {
+                        crab: crab.clone(),
+                        installation,
+                        minted: Mutex::new(None),
+                    }),
+                    crab,
+                }),
         };
-        Ok(Self {
-            base: base.trim_end_matches('/').to_owned(),
-            crab,
-            app,
-            authenticated,
-            metrics,
-            defaults,
-        })
+        built.map_err(|e| format!("cannot build the GitHub client: {}", reason(&e)))
     }
 
     /// `METHOD https://…/path` for plans and the audit log.
@@ -217,11 +240,16 @@ impl Gh {
     /// The client to call with: the token's, or the App installation's (minted on first use
     /// and again five minutes before it expires).
     async fn client(&self) -> Result<Octocrab, GhError> {
-        if !self.authenticated {
+        if matches!(self.credentials, Credentials::None) {
             return Err(GhError::NoCredentials);
         }
-        let Some(app) = &self.app else {
-            return Ok(self.crab.clone());
+        let built = self
+            .built
+            .get_or_init(|| self.build())
+            .as_ref()
+            .map_err(|e| GhError::Other(e.clone()))?;
+        let Some(app) = &built.app else {
+            return Ok(built.crab.clone());
         };
         let mut minted = app.minted.lock().await;
         let now = jiff::Timestamp::now();

@@ -85,8 +85,6 @@ pub enum SetupError {
     AppKey { path: String, reason: String },
     #[error("unknown toolset {0:?}; choose from {list} or all", list = TOOLSETS.join(", "))]
     Toolset(String),
-    #[error("cannot build the HTTP client: {0}")]
-    Client(String),
 }
 
 impl GitHubArgs {
@@ -164,25 +162,17 @@ impl GitHubArgs {
         }
     }
 
-    /// The API client; nothing is contacted.
+    /// The API client; nothing is contacted (and the HTTP client is built on first use).
     pub fn client(&self, metrics: &Metrics) -> Result<Gh, SetupError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(self.github_timeout_secs.max(1)))
-            .user_agent(concat!("opsmcp-github/", env!("CARGO_PKG_VERSION")))
-            .tcp_nodelay(true)
-            .build()
-            .map_err(|e| SetupError::Client(e.to_string()))?;
-        Gh::new(
+        Ok(Gh::new(
             &self.api_url()?,
-            http,
+            Duration::from_secs(self.github_timeout_secs.max(1)),
             self.credentials()?,
             metrics.clone(),
             (
                 self.github_repo_owner.clone(),
                 self.github_repo_name.clone(),
             ),
-        )
-        .map_err(|e| SetupError::Client(e.to_string()))
+        ))
     }
 }

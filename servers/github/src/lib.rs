@@ -2,12 +2,14 @@
 //!
 //! [`GitHubServer`] holds the API client ([`client`], octocrab) and the tool router; each tool
 //! group lives in its own module: [`history`] (commits, one commit's diff, comparisons),
-//! [`files`] (files and code search), [`pulls`] and [`issues`] (reading them), [`users`]
-//! (an on-call email to a login), [`pr_changes`] (the fix pull request in one call, merging)
-//! and [`issue_changes`] (create, comment, close) — the changes through the safety gate in
+//! [`files`] (files and code search), [`pulls`] and [`issues`] (reading them), [`actions`]
+//! (workflow runs, a failed job's log), [`releases`] (releases, deployments), [`users`] (an
+//! on-call email to a login), [`pr_changes`] (the fix pull request in one call, merging) and
+//! [`issue_changes`] (create, comment, close) — the changes through the safety gate in
 //! [`gate`]. [`render`] holds the compact text every group shares. GitHub is never contacted
 //! at start-up.
 
+pub mod actions;
 pub mod client;
 pub mod config;
 pub mod files;
@@ -17,6 +19,7 @@ pub mod issue_changes;
 pub mod issues;
 pub mod pr_changes;
 pub mod pulls;
+pub mod releases;
 pub mod render;
 pub mod users;
 
@@ -47,6 +50,10 @@ const EFFECTS: &[(&str, Effect)] = &[
     ("issues_list", Effect::Read),
     ("issue_get", Effect::Read),
     ("issues_search", Effect::Read),
+    ("workflow_runs_list", Effect::Read),
+    ("job_logs", Effect::Read),
+    ("releases_list", Effect::Read),
+    ("deployments_list", Effect::Read),
     ("users_find", Effect::Read),
     ("pr_create", WRITE),
     ("issue_create", WRITE),
@@ -96,6 +103,8 @@ impl GitHubServer {
                 "repos" => (Self::history_router() + Self::files_router(), None),
                 "pull_requests" => (Self::pulls_router(), Some(Self::pr_changes_router())),
                 "issues" => (Self::issues_router(), Some(Self::issue_changes_router())),
+                "actions" => (Self::actions_router(), None),
+                "releases" => (Self::releases_router(), None),
                 "users" => (Self::users_router(), None),
                 _ => continue,
             };

@@ -4,6 +4,7 @@
 //! keeps what GitHub keeps: labels, issues and pull requests (one numbering, as on GitHub),
 //! protected branches.
 
+pub mod ci;
 pub mod git;
 pub mod rest;
 pub mod seed;
@@ -41,6 +42,13 @@ pub struct RepoState {
     pub labels: Vec<Label>,
     /// Issues and pull requests by number.
     pub issues: BTreeMap<u64, Issue>,
+    pub workflows: Vec<Workflow>,
+    /// Workflow runs, oldest first.
+    pub runs: Vec<Run>,
+    /// Releases, oldest first.
+    pub releases: Vec<Release>,
+    /// Deployments, oldest first.
+    pub deployments: Vec<Deployment>,
     pub git: git::Repo,
 }
 
@@ -122,6 +130,88 @@ pub struct Review {
     pub submitted: i64,
 }
 
+/// An Actions workflow (a file under `.github/workflows`).
+#[derive(Debug, Clone)]
+pub struct Workflow {
+    pub id: u64,
+    pub name: String,
+    pub path: String,
+    pub created: i64,
+}
+
+/// A workflow run and its jobs.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub id: u64,
+    pub workflow: u64,
+    pub number: u64,
+    pub event: String,
+    pub branch: String,
+    pub sha: String,
+    pub title: String,
+    pub actor: String,
+    /// `success`, `failure`…; `None` while it runs.
+    pub conclusion: Option<String>,
+    pub created: i64,
+    pub updated: i64,
+    pub jobs: Vec<Job>,
+}
+
+/// A job of a run: its steps and its log.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub id: u64,
+    pub name: String,
+    pub conclusion: Option<String>,
+    pub started: i64,
+    pub completed: Option<i64>,
+    pub steps: Vec<Step>,
+    /// The plain-text log GitHub serves for the job (timestamped lines).
+    pub log: String,
+}
+
+/// A step of a job.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub name: String,
+    pub conclusion: Option<String>,
+    pub started: i64,
+    pub completed: Option<i64>,
+}
+
+/// A release of a tag.
+#[derive(Debug, Clone)]
+pub struct Release {
+    pub id: u64,
+    pub tag: String,
+    pub name: String,
+    pub body: String,
+    pub author: String,
+    pub created: i64,
+    pub published: i64,
+}
+
+/// A deployment of a ref to an environment, with its statuses (oldest first).
+#[derive(Debug, Clone)]
+pub struct Deployment {
+    pub id: u64,
+    pub sha: String,
+    pub reference: String,
+    pub environment: String,
+    pub description: String,
+    pub creator: String,
+    pub created: i64,
+    pub statuses: Vec<DeploymentStatus>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DeploymentStatus {
+    pub id: u64,
+    pub state: String,
+    pub description: String,
+    pub created: i64,
+}
+
 /// How a pull request was merged.
 #[derive(Debug, Clone)]
 pub struct Merged {
@@ -141,6 +231,9 @@ pub struct GitHub {
     pub token: String,
     pub token_user: String,
     ids: AtomicU64,
+    /// Requests still to answer with the secondary rate limit, and its `retry-after`.
+    secondary: AtomicU64,
+    retry_after: AtomicU64,
 }
 
 impl GitHub {
@@ -156,7 +249,24 @@ impl GitHub {
             token,
             token_user: "maya-chen".into(),
             ids: AtomicU64::new(5_000_000),
+            secondary: AtomicU64::new(0),
+            retry_after: AtomicU64::new(60),
         })
+    }
+
+    /// Answer the next `n` API requests with GitHub's secondary rate limit (403 with
+    /// `retry-after: seconds`), for fault tests.
+    pub fn limit_secondary(&self, n: u64, seconds: u64) {
+        self.retry_after.store(seconds, Ordering::SeqCst);
+        self.secondary.store(n, Ordering::SeqCst);
+    }
+
+    /// Take one secondary-limited answer, if any are left: its `retry-after`.
+    pub fn secondary_limited(&self) -> Option<u64> {
+        self.secondary
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .ok()
+            .map(|_| self.retry_after.load(Ordering::SeqCst))
     }
 
     /// A fresh id for a new object (comment, review, pull request…).

@@ -8,8 +8,9 @@
 use std::collections::BTreeMap;
 
 use super::{
-    Comment, Issue, Label, Merged, Pull, RepoState, Review, User,
-    git::{Edit, Person, Repo},
+    Comment, Issue, Label, Merged, Pull, RepoState, Review, User, Workflow,
+    ci::{self, CHECKOUT_FAILURE, CHECKOUT_JOB, Delivery, WORKER_JOB},
+    git::{CommitInfo, Edit, Person, Repo},
 };
 
 /// The users: (login, id, name, email).
@@ -234,6 +235,32 @@ pub fn checkout(now: i64) -> Result<Repo, git2::Error> {
     Ok(repo)
 }
 
+/// The login of a seeded user's email (`?` for anyone else).
+fn login_of(email: &str) -> String {
+    USERS
+        .iter()
+        .find(|u| u.3.eq_ignore_ascii_case(email))
+        .map_or_else(|| "?".to_owned(), |u| u.0.to_owned())
+}
+
+/// The commits of `main`, oldest first.
+fn main_history(git: &Repo) -> Result<Vec<CommitInfo>, git2::Error> {
+    let head = git.resolve("main").expect("a main branch");
+    let (mut commits, _) = git.log(head, |_, _| true, 0, usize::MAX)?;
+    commits.reverse();
+    Ok(commits)
+}
+
+/// The `ci` workflow of a repository created at `created`.
+fn ci_workflow(id: u64, created: i64) -> Workflow {
+    Workflow {
+        id,
+        name: "ci".into(),
+        path: ".github/workflows/ci.yml".into(),
+        created,
+    }
+}
+
 fn labels(ids: &mut u64) -> Vec<Label> {
     [
         ("bug", "d73a4a", "Something isn't working"),
@@ -327,6 +354,40 @@ pub fn repos(now: i64) -> Result<Vec<RepoState>, git2::Error> {
             }),
         },
     );
+    let mut ci_ids = 20_000_000;
+    let workflow = ci_workflow(161_000_001, now - 40 * DAY);
+    let runs = ci::runs(
+        &mut ci_ids,
+        &login_of,
+        &workflow,
+        &WORKER_JOB,
+        &main_history(&git)?,
+        None,
+    );
+    let (releases, deployments) = ci::releases(&mut ci_ids, &login_of, &git, "shop/worker");
+    let worker_delivery = Delivery {
+        workflows: vec![workflow],
+        runs,
+        releases,
+        deployments,
+    };
+    let checkout_git = checkout(now)?;
+    let history = main_history(&checkout_git)?;
+    let last = history.last().map(|c| c.sha.clone()).unwrap_or_default();
+    let workflow = ci_workflow(161_000_002, now - 30 * DAY);
+    let runs = ci::runs(
+        &mut ci_ids,
+        &login_of,
+        &workflow,
+        &CHECKOUT_JOB,
+        &history,
+        Some((&last, 1, CHECKOUT_FAILURE)),
+    );
+    let checkout_delivery = Delivery {
+        workflows: vec![workflow],
+        runs,
+        ..Delivery::default()
+    };
     let worker = RepoState {
         owner: "shop".into(),
         name: "worker".into(),
@@ -339,6 +400,10 @@ pub fn repos(now: i64) -> Result<Vec<RepoState>, git2::Error> {
         protected: vec!["main".into()],
         labels: labels(&mut ids),
         issues,
+        workflows: worker_delivery.workflows,
+        runs: worker_delivery.runs,
+        releases: worker_delivery.releases,
+        deployments: worker_delivery.deployments,
         git,
     };
     let checkout = RepoState {
@@ -353,7 +418,11 @@ pub fn repos(now: i64) -> Result<Vec<RepoState>, git2::Error> {
         protected: vec!["main".into()],
         labels: labels(&mut ids),
         issues: BTreeMap::new(),
-        git: checkout(now)?,
+        workflows: checkout_delivery.workflows,
+        runs: checkout_delivery.runs,
+        releases: checkout_delivery.releases,
+        deployments: checkout_delivery.deployments,
+        git: checkout_git,
     };
     Ok(vec![worker, checkout])
 }

@@ -85,6 +85,10 @@ pub(super) async fn commit_get(
     let b = base(&headers);
     let repos = gh.repos();
     let r = repo(&repos, &owner, &name)?;
+    // `commits/{ref}/check-runs` shares the path (a ref may hold slashes).
+    if let Some(reference) = reference.strip_suffix("/check-runs") {
+        return super::actions::check_runs(&gh, &headers, r, reference);
+    }
     let oid = r.git.resolve(&reference).ok_or_else(|| {
         error(
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -7,14 +7,17 @@
 //!
 //! [`common`] holds what every handler shares; [`repos`] (repositories, branches),
 //! [`commits`], [`contents`], [`gitdata`] (compare, refs, blobs, trees, commits), [`pulls`],
-//! [`issues`], [`search`] and [`users`] hold the handlers.
+//! [`issues`], [`search`], [`actions`] (workflows, runs, jobs, logs, check runs),
+//! [`releases`] (and deployments) and [`users`] hold the handlers.
 
+mod actions;
 mod commits;
 mod common;
 mod contents;
 mod gitdata;
 mod issues;
 mod pulls;
+mod releases;
 mod repos;
 mod search;
 mod users;
@@ -31,6 +34,10 @@ use axum::{
 };
 
 use self::{
+    actions::{
+        job_get, job_logs, log_download, run_get, run_jobs, runs_list, workflow_runs,
+        workflows_list,
+    },
     commits::{commit_get, commits_list},
     common::{Shared, error},
     contents::{contents_get, contents_root},
@@ -45,6 +52,9 @@ use self::{
     pulls::{
         pull_commits, pull_create, pull_files, pull_get, pull_merge, pull_update, pulls_list,
         review_create, reviewers_get, reviewers_request, reviews_list,
+    },
+    releases::{
+        deployment_statuses, deployments_list, release_by_tag, release_latest, releases_list,
     },
     repos::{branch_get, branches_list, my_repos, owner_repos, repo_get},
     search::{search_code, search_issues, search_users},
@@ -105,6 +115,36 @@ pub fn router(gh: Arc<GitHub>) -> Router {
             post(labels_add),
         )
         .route("/repos/{owner}/{repo}/labels", get(labels_list))
+        .route(
+            "/repos/{owner}/{repo}/actions/workflows",
+            get(workflows_list),
+        )
+        .route(
+            "/repos/{owner}/{repo}/actions/workflows/{workflow}/runs",
+            get(workflow_runs),
+        )
+        .route("/repos/{owner}/{repo}/actions/runs", get(runs_list))
+        .route("/repos/{owner}/{repo}/actions/runs/{id}", get(run_get))
+        .route(
+            "/repos/{owner}/{repo}/actions/runs/{id}/jobs",
+            get(run_jobs),
+        )
+        .route("/repos/{owner}/{repo}/actions/jobs/{id}", get(job_get))
+        .route(
+            "/repos/{owner}/{repo}/actions/jobs/{id}/logs",
+            get(job_logs),
+        )
+        .route("/repos/{owner}/{repo}/releases", get(releases_list))
+        .route("/repos/{owner}/{repo}/releases/latest", get(release_latest))
+        .route(
+            "/repos/{owner}/{repo}/releases/tags/{tag}",
+            get(release_by_tag),
+        )
+        .route("/repos/{owner}/{repo}/deployments", get(deployments_list))
+        .route(
+            "/repos/{owner}/{repo}/deployments/{id}/statuses",
+            get(deployment_statuses),
+        )
         .route("/search/code", get(search_code))
         .route("/search/issues", get(search_issues))
         .route("/search/users", get(search_users))
@@ -136,10 +176,13 @@ pub fn router(gh: Arc<GitHub>) -> Router {
         .route("/user", get(user_me))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "Not Found").into_response() })
         .layer(middleware::from_fn_with_state(gh.clone(), gate))
+        // Log downloads are signed URLs, outside the API's token check (as GitHub's are).
+        .route("/_logs/{owner}/{repo}/jobs/{id}", get(log_download))
         .with_state(gh)
 }
 
-/// The token, and rate-limit headers on every answer.
+/// The token, the secondary rate limit when a test asked for it, and rate-limit headers on
+/// every answer.
 async fn gate(State(gh): Shared, request: Request, next: Next) -> Response {
     let auth = request
         .headers()
@@ -157,7 +200,20 @@ async fn gate(State(gh): Shared, request: Request, next: Next) -> Response {
         Some(t) if t != gh.token => {
             error(StatusCode::UNAUTHORIZED, "Bad credentials").into_response()
         }
-        Some(_) => next.run(request).await,
+        Some(_) => match gh.secondary_limited() {
+            Some(seconds) => {
+                let mut refused = error(
+                    StatusCode::FORBIDDEN,
+                    "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+                )
+                .into_response();
+                refused
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+                refused
+            }
+            None => next.run(request).await,
+        },
     };
     let reset = jiff::Timestamp::now().as_second() + 3600;
     let h = response.headers_mut();
