@@ -1,7 +1,7 @@
 """githubkit (GitHub's strictest client: pydantic models generated from GitHub's OpenAPI
 description) against the sandbox's GitHub stand-in.
 
-Usage: github_client.py BASE_URL TOKEN
+Usage: github_client.py BASE_URL TOKEN APP_ID APP_KEY_FILE INSTALLATION_ID
 
 Lists the commits of the last 24 hours, reads one commit with its files and patches, reads a
 file and a directory, pages through the history one commit at a time, builds the fix as git data
@@ -9,7 +9,8 @@ on a branch (the protected default branch refuses it), opens a pull request with
 reads its files and diff, is refused a merge without approval, creates, comments, labels and
 closes an issue, pages through issues, reads a failed workflow run, its job and its log behind
 GitHub's redirect, check runs, releases and deployments, searches users by email, code and
-issues, looks up a user, and checks the refusal of a wrong token. Every answer is parsed into githubkit's models, so a missing or
+issues, looks up a user, authenticates as the GitHub App and as its installation (which sees only
+its repository), and checks the refusal of a wrong token and of another App's JWT. Every answer is parsed into githubkit's models, so a missing or
 mistyped field fails. Prints a JSON report on its last line; exits non-zero on failure.
 """
 
@@ -18,10 +19,10 @@ import datetime
 import json
 import sys
 
-from githubkit import GitHub
+from githubkit import AppAuthStrategy, AppInstallationAuthStrategy, GitHub
 from githubkit.exception import RequestFailed
 
-base_url, token = sys.argv[1:3]
+base_url, token, app_id, app_key_file, installation_id = sys.argv[1:6]
 report = {"checks": []}
 
 
@@ -179,6 +180,27 @@ try:
 
     jonas = gh.rest.users.get_by_username("jonas-weber").parsed_data
     check("a user with the email PagerDuty knows", jonas.email == "jonas.weber@shop.example", jonas.email)
+
+    # The GitHub App: its JWT reads the App, an installation token (minted by githubkit) sees
+    # the installation's repository and not the other private one.
+    key = open(app_key_file).read()
+    as_app = GitHub(AppAuthStrategy(int(app_id), key), base_url=base_url)
+    me = as_app.rest.apps.get_authenticated().parsed_data
+    check("the App authenticated by its JWT", me.slug == "opsmcp-incident", me.slug)
+    as_installation = GitHub(AppInstallationAuthStrategy(int(app_id), key, int(installation_id)), base_url=base_url)
+    seen = as_installation.rest.apps.list_repos_accessible_to_installation().parsed_data
+    check("the installation's repositories", [r.full_name for r in seen.repositories] == ["shop/worker"], [r.full_name for r in seen.repositories])
+    try:
+        as_installation.rest.repos.get("shop", "checkout")
+        check("a private repository outside the installation is 404", False, "visible")
+    except RequestFailed as e:
+        check("a private repository outside the installation is 404", e.response.status_code == 404, e.response.status_code)
+    try:
+        other = GitHub(AppAuthStrategy(int(app_id) + 1, key), base_url=base_url)
+        other.rest.apps.get_authenticated()
+        check("a JWT for another App id is refused", False, "accepted")
+    except RequestFailed as e:
+        check("a JWT for another App id is refused", e.response.status_code == 401, e.response.status_code)
 
     try:
         wrong = GitHub("ghp_wrong", base_url=base_url)

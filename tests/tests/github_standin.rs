@@ -13,7 +13,16 @@ use opsmcp_sandbox::{
 async fn githubkit_reads_commits_files_and_users_over_real_git_data() -> Result<()> {
     let scenario = Scenario::parse(INCIDENT).map_err(anyhow::Error::msg)?;
     let sandbox = Sandbox::start_with("127.0.0.1:0".parse()?, Some(&scenario)).await?;
-    let args = [sandbox.github_url(), sandbox.github.token.clone()];
+    let dir = opsmcp_e2e::TempDir::new("github-standin")?;
+    let key = dir.path().join("app.pem");
+    std::fs::write(&key, sandbox.github.app.private_key_pem())?;
+    let args = [
+        sandbox.github_url(),
+        sandbox.github.token.clone(),
+        sandbox.github.app.id.to_string(),
+        key.display().to_string(),
+        sandbox.github.app.installation.to_string(),
+    ];
     let report = tokio::task::spawn_blocking(move || {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         python_script("github_client.py", &args)

@@ -205,8 +205,10 @@ impl Sandbox {
         .collect()
     }
 
-    /// Write `sandbox.kubeconfig`, `sandbox-ca.pem` and `sandbox.env` into `dir`; returns the
-    /// env file's path. `set -a; . sandbox.env; set +a` points the servers here.
+    /// Write `sandbox.kubeconfig`, `sandbox-ca.pem`, `github-app.pem` (the GitHub App's private
+    /// key) and `sandbox.env` into `dir`; returns the env file's path. `set -a; . sandbox.env;
+    /// set +a` points the servers here (the App's settings are there as comments: unset
+    /// GITHUB_TOKEN and set them to authenticate as the App).
     pub fn write_files(&self, dir: &Path) -> std::io::Result<PathBuf> {
         let dir = std::fs::canonicalize(dir)?;
         let kubeconfig = dir.join("sandbox.kubeconfig");
@@ -220,6 +222,14 @@ impl Sandbox {
         for (name, value) in self.environment(&kubeconfig, &ca_file) {
             env.push_str(&format!("{name}='{}'\n", value.replace('\'', r"'\''")));
         }
+        let app_key = dir.join("github-app.pem");
+        std::fs::write(&app_key, self.github.app.private_key_pem())?;
+        env.push_str(&format!(
+            "# GitHub App instead of GITHUB_TOKEN:\n# GITHUB_APP_ID='{}'\n# GITHUB_APP_PRIVATE_KEY_FILE='{}'\n# GITHUB_APP_INSTALLATION_ID='{}'\n",
+            self.github.app.id,
+            app_key.display(),
+            self.github.app.installation
+        ));
         std::fs::write(&env_file, env)?;
         Ok(env_file)
     }

@@ -359,12 +359,36 @@ impl Gh {
         }
     }
 
-    fn count(&self, result: &Result<(), &GhError>) {
-        let status = match result {
-            Ok(()) => Some(200),
+    /// Drop the cached installation token (GitHub refused it); whether there was one.
+    async fn forget_installation_token(&self) -> bool {
+        match self.built.get() {
+            Some(Ok(Built { app: Some(app), .. })) => app.minted.lock().await.take().is_some(),
+            _ => false,
+        }
+    }
+
+    /// One call; an installation token GitHub refuses (revoked, expired early) is minted anew
+    /// and the call made once more (a 401 means nothing was done).
+    async fn once<T, F, Fut>(&self, what: &str, call: &F) -> Result<T, GhError>
+    where
+        F: Fn(Octocrab) -> Fut,
+        Fut: Future<Output = Result<T, octocrab::Error>>,
+    {
+        let mut result = call(self.client().await?)
+            .await
+            .map_err(|e| self.explain(e, what));
+        if matches!(result, Err(GhError::Unauthorized(_))) && self.forget_installation_token().await
+        {
+            result = call(self.client().await?)
+                .await
+                .map_err(|e| self.explain(e, what));
+        }
+        let status = match &result {
+            Ok(_) => Some(200),
             Err(e) => e.status(),
         };
         self.metrics.backend_request("github", status);
+        result
     }
 
     /// A read: retried (3 times, from 200 ms) on transport failures, 5xx and rate limits of at
@@ -374,13 +398,7 @@ impl Gh {
         F: Fn(Octocrab) -> Fut,
         Fut: Future<Output = Result<T, octocrab::Error>>,
     {
-        let attempt = || async {
-            let crab = self.client().await?;
-            let result = call(crab).await.map_err(|e| self.explain(e, what));
-            self.count(&result.as_ref().map(|_| ()));
-            result
-        };
-        attempt
+        (|| self.once(what, &call))
             .retry(
                 ExponentialBuilder::default()
                     .with_min_delay(Duration::from_millis(200))
@@ -395,19 +413,13 @@ impl Gh {
             .await
     }
 
-    /// A change: sent once.
-    pub async fn write<T, Fut>(
-        &self,
-        what: &str,
-        call: impl FnOnce(Octocrab) -> Fut,
-    ) -> Result<T, GhError>
+    /// A change: sent once (again only after a refused installation token).
+    pub async fn write<T, F, Fut>(&self, what: &str, call: F) -> Result<T, GhError>
     where
+        F: Fn(Octocrab) -> Fut,
         Fut: Future<Output = Result<T, octocrab::Error>>,
     {
-        let crab = self.client().await?;
-        let result = call(crab).await.map_err(|e| self.explain(e, what));
-        self.count(&result.as_ref().map(|_| ()));
-        result
+        self.once(what, &call).await
     }
 
     /// `GET route` as JSON (for what octocrab has no typed call for).

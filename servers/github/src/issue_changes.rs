@@ -119,8 +119,9 @@ impl GitHubServer {
         self.change(exchange, &args, change, Some(preview), || async {
             let created: Issue = self
                 .gh()
-                .write(&format!("repository {owner}/{repo}"), |c| async move {
-                    c.post(&route, Some(&body)).await
+                .write(&format!("repository {owner}/{repo}"), |c| {
+                    let (route, body) = (&route, &body);
+                    async move { c.post(route, Some(body)).await }
                 })
                 .await
                 .map_err(|e| e.to_string())?;
@@ -169,8 +170,9 @@ impl GitHubServer {
         self.change(exchange, &args, change, Some(preview), || async {
             let created: Value = self
                 .gh()
-                .write(&format!("issue #{n} in {owner}/{repo}"), |c| async move {
-                    c.post(&route, Some(&body)).await
+                .write(&format!("issue #{n} in {owner}/{repo}"), |c| {
+                    let (route, body) = (&route, &body);
+                    async move { c.post(route, Some(body)).await }
                 })
                 .await
                 .map_err(|e| e.to_string())?;
@@ -236,15 +238,19 @@ impl GitHubServer {
         self.change(exchange, &args, change, Some(preview), || async {
             if let Some(c) = &comment {
                 self.gh()
-                    .write::<Value, _>(&what, |crab| async move {
-                        crab.post(&comment_route, Some(c)).await
+                    .write::<Value, _, _>(&what, |crab| {
+                        let (comment_route, c) = (&comment_route, c);
+                        async move { crab.post(comment_route, Some(c)).await }
                     })
                     .await
                     .map_err(|e| e.to_string())?;
             }
             let closed: Issue = self
                 .gh()
-                .write(&what, |c| async move { c.patch(&route, Some(&body)).await })
+                .write(&what, |c| {
+                    let (route, body) = (&route, &body);
+                    async move { c.patch(route, Some(body)).await }
+                })
                 .await
                 .map_err(|e| e.to_string())?;
             if closed.state == IssueState::Closed {

@@ -319,7 +319,10 @@ impl GitHubServer {
             let what = what.clone();
             async move {
                 self.gh()
-                    .write::<Value, _>(&what, |c| async move { c.post(&route, Some(&body)).await })
+                    .write::<Value, _, _>(&what, |c| {
+                        let (route, body) = (&route, &body);
+                        async move { c.post(route, Some(body)).await }
+                    })
                     .await
                     .map_err(|e| e.to_string())
             }
@@ -614,7 +617,10 @@ impl GitHubServer {
         self.change(exchange, &args, change, Some(preview), || async {
             let merged: Value = self
                 .gh()
-                .write(&what, |c| async move { c.put(&route, Some(&body)).await })
+                .write(&what, |c| {
+                    let (route, body) = (&route, &body);
+                    async move { c.put(route, Some(body)).await }
+                })
                 .await
                 .map_err(|e| e.to_string())?;
             match (merged["merged"].as_bool(), merged["sha"].as_str()) {

@@ -568,3 +568,83 @@ async fn the_fix_pr_in_approval_mode_asks_the_user_and_merging_too() {
     assert!(refused.contains("approving review"), "{refused}");
     assert_eq!(approver.0.lock().unwrap().len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_github_app_mints_its_installation_token_and_renews_a_refused_one() {
+    let s = IncidentSetup::start("github-app", Duration::from_secs(10), |sandbox, dir| {
+        let key = dir.join("app.pem");
+        std::fs::write(&key, sandbox.github.app.private_key_pem()).unwrap();
+        let audit = dir.join("audit.jsonl");
+        let (url, app, installation) = (
+            sandbox.github_url(),
+            sandbox.github.app.id.to_string(),
+            sandbox.github.app.installation.to_string(),
+        );
+        let argv = vec![
+            "opsmcp-github",
+            "--github-api-url",
+            &url,
+            "--github-app-id",
+            &app,
+            "--github-app-private-key-file",
+            key.to_str().unwrap(),
+            "--github-app-installation-id",
+            &installation,
+            "--github-repo-owner",
+            "shop",
+            "--github-repo-name",
+            "worker",
+            "--mode",
+            "yolo",
+            "--audit-log",
+            audit.to_str().unwrap(),
+        ];
+        server(&opsmcp_core::config::parse_from::<GitHubArgs, _, _>(identity!(), argv).unwrap())
+    })
+    .await;
+    let list = s.ok("commits_list", json!({})).await;
+    assert!(
+        list.contains("cache the working set between batches"),
+        "{list}"
+    );
+    // The installation covers shop/worker only: checkout is as invisible as a missing repository.
+    let hidden = s
+        .call("releases_list", json!({ "repo": "shop/checkout" }))
+        .await;
+    assert!(
+        hidden.0 && hidden.1.contains("not found on GitHub"),
+        "{hidden:?}"
+    );
+    // A token GitHub no longer accepts is minted anew, and the call goes through.
+    s.sandbox.github.app.expire_tokens();
+    let created = s
+        .ok(
+            "issue_create",
+            json!({ "title": "worker OOM follow-up", "confidence": 1.0 }),
+        )
+        .await;
+    assert!(created.starts_with("opened #43"), "{created}");
+    let issue = s.ok("issue_get", json!({ "number": 43 })).await;
+    assert!(issue.contains("by opsmcp-incident[bot]"), "{issue}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incomplete_app_settings_are_named_at_start() {
+    let argv = vec![
+        "opsmcp-github",
+        "--github-app-id",
+        "12",
+        "--github-app-installation-id",
+        "34",
+    ];
+    let cli = opsmcp_core::config::parse_from::<GitHubArgs, _, _>(identity!(), argv).unwrap();
+    let metrics = Metrics::new(identity!());
+    let safety = Safety::new(identity!(), &cli.safety, &metrics).unwrap();
+    let error = GitHubServer::new(&cli.server, safety, metrics).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("missing GITHUB_APP_PRIVATE_KEY_FILE"),
+        "{error}"
+    );
+}

@@ -4,6 +4,7 @@
 //! keeps what GitHub keeps: labels, issues and pull requests (one numbering, as on GitHub),
 //! protected branches.
 
+pub mod app;
 pub mod ci;
 pub mod git;
 pub mod rest;
@@ -17,13 +18,14 @@ use std::{
     },
 };
 
-/// A GitHub user.
+/// A GitHub user (or an App's bot).
 #[derive(Debug, Clone)]
 pub struct User {
     pub login: String,
     pub id: u64,
     pub name: String,
     pub email: String,
+    pub bot: bool,
 }
 
 /// A repository: its git data and what GitHub keeps beside it.
@@ -230,6 +232,8 @@ pub struct GitHub {
     /// The token clients authenticate with, and its user's login.
     pub token: String,
     pub token_user: String,
+    /// The incident App, installed for `shop/worker` only.
+    pub app: app::App,
     ids: AtomicU64,
     /// Requests still to answer with the secondary rate limit, and its `retry-after`.
     secondary: AtomicU64,
@@ -248,6 +252,7 @@ impl GitHub {
             users: seed::users(),
             token,
             token_user: "maya-chen".into(),
+            app: app::App::new(vec!["shop/worker".into()]),
             ids: AtomicU64::new(5_000_000),
             secondary: AtomicU64::new(0),
             retry_after: AtomicU64::new(60),

@@ -45,7 +45,15 @@ pub fn users() -> Vec<User> {
             id: *id,
             name: (*name).to_owned(),
             email: (*email).to_owned(),
+            bot: false,
         })
+        .chain([User {
+            login: "opsmcp-incident[bot]".into(),
+            id: 99_045_203,
+            name: String::new(),
+            email: String::new(),
+            bot: true,
+        }])
         .collect()
 }
 

@@ -19,6 +19,24 @@ use crate::github::{
 };
 
 pub(super) type Shared = State<Arc<GitHub>>;
+
+/// Who is asking: the login changes are made as, and the repositories the credentials may see
+/// (`None`: all of them).
+#[derive(Debug, Clone)]
+pub(super) struct Caller {
+    pub login: String,
+    pub scope: Option<Vec<String>>,
+}
+
+impl Caller {
+    pub fn sees(&self, full_name: &str) -> bool {
+        self.scope
+            .as_ref()
+            .is_none_or(|s| s.iter().any(|r| r.eq_ignore_ascii_case(full_name)))
+    }
+}
+
+pub(super) type Asker = axum::Extension<Caller>;
 pub(super) type Params = Query<HashMap<String, String>>;
 
 pub(super) const DOCS: &str = "https://docs.github.com/rest";
@@ -91,7 +109,7 @@ pub(super) fn simple_user(b: &Base, u: &User) -> Value {
         "repos_url": format!("{url}/repos"),
         "events_url": format!("{url}/events{{/privacy}}"),
         "received_events_url": format!("{url}/received_events"),
-        "type": "User", "site_admin": false, "user_view_type": "public",
+        "type": if u.bot { "Bot" } else { "User" }, "site_admin": false, "user_view_type": "public",
     })
 }
 
@@ -304,6 +322,7 @@ pub(super) fn login_user(gh: &GitHub, b: &Base, login: &str) -> Value {
                 id: 0,
                 name: String::new(),
                 email: String::new(),
+                bot: login.ends_with("[bot]"),
             },
         ),
     }

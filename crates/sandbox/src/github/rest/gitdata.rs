@@ -14,7 +14,7 @@ use git2::Oid;
 use serde_json::{Value, json};
 
 use super::common::{
-    Answer, Base, Refusal, Shared, base, body, commit_json, diff_entry, error, git_person,
+    Answer, Asker, Base, Refusal, Shared, base, body, commit_json, diff_entry, error, git_person,
     internal, node_id, repo, repo_api, repo_mut,
 };
 use crate::github::{
@@ -334,6 +334,7 @@ pub(super) async fn git_commit_get(
 
 pub(super) async fn commit_create(
     State(gh): Shared,
+    axum::Extension(caller): Asker,
     headers: HeaderMap,
     Path((owner, name)): Path<(String, String)>,
     bytes: Bytes,
@@ -364,7 +365,7 @@ pub(super) async fn commit_create(
         parents.push(p);
     }
     // The author defaults to the token's user, now.
-    let me = gh.users.iter().find(|u| u.login == gh.token_user);
+    let me = gh.users.iter().find(|u| u.login == caller.login);
     let now = jiff::Timestamp::now().as_second();
     let person = |p: &Value| Person {
         name: p["name"]

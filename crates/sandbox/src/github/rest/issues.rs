@@ -12,8 +12,8 @@ use axum::{
 use serde_json::{Value, json};
 
 use super::common::{
-    Answer, Base, Params, Refusal, Shared, base, body, error, invalid, iso, login_user, node_id,
-    page_of, repo, repo_api, repo_mut, repo_web, time_param,
+    Answer, Asker, Base, Params, Refusal, Shared, base, body, error, invalid, iso, login_user,
+    node_id, page_of, repo, repo_api, repo_mut, repo_web, time_param,
 };
 use crate::github::{Comment, GitHub, Issue, Label, RepoState};
 
@@ -197,6 +197,7 @@ fn check_assignees(gh: &GitHub, names: &[String]) -> Result<(), Refusal> {
 
 pub(super) async fn issue_create(
     State(gh): Shared,
+    axum::Extension(caller): Asker,
     headers: HeaderMap,
     Path((owner, name)): Path<(String, String)>,
     bytes: Bytes,
@@ -221,7 +222,7 @@ pub(super) async fn issue_create(
         id: gh.next_id(),
         title: title.to_owned(),
         body: v["body"].as_str().map(str::to_owned),
-        user: gh.token_user.clone(),
+        user: caller.login.clone(),
         open: true,
         state_reason: None,
         labels,
@@ -315,6 +316,7 @@ pub(super) async fn comments_list(
 
 pub(super) async fn comment_create(
     State(gh): Shared,
+    axum::Extension(caller): Asker,
     headers: HeaderMap,
     Path((owner, name, number)): Path<(String, String, u64)>,
     bytes: Bytes,
@@ -330,7 +332,7 @@ pub(super) async fn comment_create(
     let now = jiff::Timestamp::now().as_second();
     let comment = Comment {
         id: gh.next_id(),
-        user: gh.token_user.clone(),
+        user: caller.login.clone(),
         body: text.to_owned(),
         created: now,
     };

@@ -8,9 +8,11 @@
 //! [`common`] holds what every handler shares; [`repos`] (repositories, branches),
 //! [`commits`], [`contents`], [`gitdata`] (compare, refs, blobs, trees, commits), [`pulls`],
 //! [`issues`], [`search`], [`actions`] (workflows, runs, jobs, logs, check runs),
-//! [`releases`] (and deployments) and [`users`] hold the handlers.
+//! [`releases`] (and deployments), [`apps`] (the App's JWT, installation tokens) and
+//! [`users`] hold the handlers.
 
 mod actions;
+mod apps;
 mod commits;
 mod common;
 mod contents;
@@ -38,8 +40,9 @@ use self::{
         job_get, job_logs, log_download, run_get, run_jobs, runs_list, workflow_runs,
         workflows_list,
     },
+    apps::{app_get, installation_repositories, installation_token},
     commits::{commit_get, commits_list},
-    common::{Shared, error},
+    common::{Caller, Refusal, Shared, error},
     contents::{contents_get, contents_root},
     gitdata::{
         blob_create, blob_get, commit_create, compare, git_commit_get, ref_create, ref_delete,
@@ -64,6 +67,12 @@ use super::GitHub;
 
 pub fn router(gh: Arc<GitHub>) -> Router {
     Router::new()
+        .route("/app", get(app_get))
+        .route(
+            "/app/installations/{id}/access_tokens",
+            post(installation_token),
+        )
+        .route("/installation/repositories", get(installation_repositories))
         .route("/repos/{owner}/{repo}", get(repo_get))
         .route("/orgs/{owner}/repos", get(owner_repos))
         .route("/users/{owner}/repos", get(owner_repos))
@@ -181,26 +190,57 @@ pub fn router(gh: Arc<GitHub>) -> Router {
         .with_state(gh)
 }
 
-/// The token, the secondary rate limit when a test asked for it, and rate-limit headers on
-/// every answer.
-async fn gate(State(gh): Shared, request: Request, next: Next) -> Response {
-    let auth = request
+/// Who the credentials are: the App itself (a JWT, only for `/app…`), the token's user, or
+/// the installation's bot (which sees only the installation's repositories).
+fn caller(gh: &GitHub, path: &str, token: Option<&str>) -> Result<Caller, Refusal> {
+    let now = jiff::Timestamp::now().as_second();
+    let token = token.ok_or_else(|| error(StatusCode::UNAUTHORIZED, "Requires authentication"))?;
+    if path.starts_with("/app/") || path == "/app" {
+        gh.app
+            .verify(token, now)
+            .map_err(|e| error(StatusCode::UNAUTHORIZED, e.message()))?;
+        return Ok(Caller {
+            login: gh.app.slug.clone(),
+            scope: Some(Vec::new()),
+        });
+    }
+    if token == gh.token {
+        return Ok(Caller {
+            login: gh.token_user.clone(),
+            scope: None,
+        });
+    }
+    if gh.app.accepts(token, now) {
+        return Ok(Caller {
+            login: gh.app.bot(),
+            scope: Some(gh.app.repositories.clone()),
+        });
+    }
+    Err(error(StatusCode::UNAUTHORIZED, "Bad credentials"))
+}
+
+/// The credentials (a repository they may not see is 404, as GitHub answers), the secondary
+/// rate limit when a test asked for it, and rate-limit headers on every answer.
+async fn gate(State(gh): Shared, mut request: Request, next: Next) -> Response {
+    let token = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let token = auth
-        .split_once(' ')
+        .and_then(|auth| auth.split_once(' '))
         .filter(|(scheme, _)| {
             scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("token")
         })
-        .map(|(_, t)| t.trim());
-    let mut response = match token {
-        None => error(StatusCode::UNAUTHORIZED, "Requires authentication").into_response(),
-        Some(t) if t != gh.token => {
-            error(StatusCode::UNAUTHORIZED, "Bad credentials").into_response()
+        .map(|(_, t)| t.trim().to_owned());
+    let path = request.uri().path().to_owned();
+    let repository = path
+        .strip_prefix("/repos/")
+        .map(|rest| rest.splitn(3, '/').take(2).collect::<Vec<_>>().join("/"));
+    let mut response = match caller(&gh, &path, token.as_deref()) {
+        Err(refused) => refused.into_response(),
+        Ok(who) if repository.as_ref().is_some_and(|r| !who.sees(r)) => {
+            error(StatusCode::NOT_FOUND, "Not Found").into_response()
         }
-        Some(_) => match gh.secondary_limited() {
+        Ok(who) => match gh.secondary_limited() {
             Some(seconds) => {
                 let mut refused = error(
                     StatusCode::FORBIDDEN,
@@ -212,7 +252,10 @@ async fn gate(State(gh): Shared, request: Request, next: Next) -> Response {
                     .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
                 refused
             }
-            None => next.run(request).await,
+            None => {
+                request.extensions_mut().insert(who);
+                next.run(request).await
+            }
         },
     };
     let reset = jiff::Timestamp::now().as_second() + 3600;

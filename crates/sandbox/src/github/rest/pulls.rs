@@ -15,8 +15,8 @@ use serde_json::{Value, json};
 
 use super::{
     common::{
-        Answer, Base, Media, Params, Refusal, Shared, base, body, commit_json, diff_entry, error,
-        format_patch, internal, invalid, iso, login_user, node_id, page_of, repo, repo_api,
+        Answer, Asker, Base, Media, Params, Refusal, Shared, base, body, commit_json, diff_entry,
+        error, format_patch, internal, invalid, iso, login_user, node_id, page_of, repo, repo_api,
         repo_mut, repo_web,
     },
     issues::issue_labels,
@@ -250,6 +250,7 @@ fn custom(message: &str) -> Refusal {
 
 pub(super) async fn pull_create(
     State(gh): Shared,
+    axum::Extension(caller): Asker,
     headers: HeaderMap,
     Path((owner, name)): Path<(String, String)>,
     bytes: Bytes,
@@ -304,7 +305,7 @@ pub(super) async fn pull_create(
         id: gh.next_id(),
         title: title.to_owned(),
         body: v["body"].as_str().map(str::to_owned),
-        user: gh.token_user.clone(),
+        user: caller.login.clone(),
         open: true,
         state_reason: None,
         labels: Vec::new(),
@@ -468,6 +469,7 @@ pub(super) async fn reviews_list(
 
 pub(super) async fn review_create(
     State(gh): Shared,
+    axum::Extension(caller): Asker,
     headers: HeaderMap,
     Path((owner, name, number)): Path<(String, String, u64)>,
     bytes: Bytes,
@@ -483,7 +485,7 @@ pub(super) async fn review_create(
         Some("COMMENT") => "COMMENTED",
         _ => return Err(invalid("PullRequestReview", "event", "invalid", None)),
     };
-    if state != "COMMENTED" && i.user == gh.token_user {
+    if state != "COMMENTED" && i.user == caller.login {
         let what = if state == "APPROVED" {
             "Can not approve your own pull request"
         } else {
@@ -494,7 +496,7 @@ pub(super) async fn review_create(
     let commit = tips(r, p)?.head.to_string();
     let review = Review {
         id: gh.next_id(),
-        user: gh.token_user.clone(),
+        user: caller.login.clone(),
         state: state.into(),
         body: v["body"].as_str().unwrap_or_default().to_owned(),
         commit,
@@ -582,6 +584,7 @@ pub(super) async fn reviewers_request(
 /// `PUT …/pulls/{n}/merge`: `merge`, `squash` or `rebase`, as real commits on the base.
 pub(super) async fn pull_merge(
     State(gh): Shared,
+    axum::Extension(caller): Asker,
     Path((owner, name, number)): Path<(String, String, u64)>,
     bytes: Bytes,
 ) -> Answer {
@@ -621,9 +624,9 @@ pub(super) async fn pull_merge(
         return Err(not_mergeable());
     };
     let now = jiff::Timestamp::now().as_second();
-    let merger = gh.user(&gh.token_user).map_or_else(
+    let merger = gh.user(&caller.login).map_or_else(
         || Person {
-            name: gh.token_user.clone(),
+            name: caller.login.clone(),
             email: String::new(),
             time: now,
         },
@@ -682,7 +685,7 @@ pub(super) async fn pull_merge(
             base: t.base.to_string(),
             at: now,
             sha: sha.to_string(),
-            by: gh.token_user.clone(),
+            by: caller.login.clone(),
         });
     }
     Ok(Json(json!({ "sha": sha.to_string(), "merged": true, "message": "Pull Request successfully merged" })).into_response())

@@ -10,8 +10,8 @@ use axum::{
 use serde_json::{Value, json};
 
 use super::common::{
-    Answer, Base, Params, Shared, base, commit_json, error, internal, login_user, node_id, page_of,
-    repo, repo_api, repo_web,
+    Answer, Asker, Base, Params, Shared, base, commit_json, error, internal, login_user, node_id,
+    page_of, repo, repo_api, repo_web,
 };
 use crate::github::{GitHub, RepoState};
 
@@ -122,6 +122,7 @@ pub(super) async fn repo_get(
 /// `/orgs/{org}/repos` and `/users/{login}/repos`.
 pub(super) async fn owner_repos(
     State(gh): Shared,
+    axum::Extension(caller): Asker,
     headers: HeaderMap,
     uri: Uri,
     Path(owner): Path<String>,
@@ -131,7 +132,7 @@ pub(super) async fn owner_repos(
     let repos = gh.repos();
     let items: Vec<Value> = repos
         .values()
-        .filter(|r| r.owner.eq_ignore_ascii_case(&owner))
+        .filter(|r| r.owner.eq_ignore_ascii_case(&owner) && caller.sees(&r.full_name()))
         .map(|r| repository(&gh, &b, r, false))
         .collect();
     if items.is_empty() && gh.user(&owner).is_none() {
@@ -141,11 +142,17 @@ pub(super) async fn owner_repos(
 }
 
 /// `/user/repos`: every repository the token can see.
-pub(super) async fn my_repos(State(gh): Shared, headers: HeaderMap, Query(p): Params) -> Answer {
+pub(super) async fn my_repos(
+    State(gh): Shared,
+    axum::Extension(caller): Asker,
+    headers: HeaderMap,
+    Query(p): Params,
+) -> Answer {
     let b = base(&headers);
     let repos = gh.repos();
     let items: Vec<Value> = repos
         .values()
+        .filter(|r| caller.sees(&r.full_name()))
         .map(|r| repository(&gh, &b, r, false))
         .collect();
     Ok(page_of(&b, "/user/repos", &p, items))

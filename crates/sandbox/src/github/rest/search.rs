@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::{
     common::{
-        Answer, Params, Refusal, Shared, base, error, internal, paging, repo_api, repo_web,
+        Answer, Asker, Params, Refusal, Shared, base, error, internal, paging, repo_api, repo_web,
         simple_user,
     },
     issues::issue_json,
@@ -108,7 +108,12 @@ fn window(p: &std::collections::HashMap<String, String>, items: Vec<Value>) -> (
 }
 
 /// `/search/code`: files on default branches whose path or text holds every word.
-pub(super) async fn search_code(State(gh): Shared, headers: HeaderMap, Query(p): Params) -> Answer {
+pub(super) async fn search_code(
+    State(gh): Shared,
+    axum::Extension(caller): Asker,
+    headers: HeaderMap,
+    Query(p): Params,
+) -> Answer {
     let b = base(&headers);
     let q = Q::parse(&p)?;
     if q.words.is_empty() {
@@ -119,7 +124,10 @@ pub(super) async fn search_code(State(gh): Shared, headers: HeaderMap, Query(p):
     }
     let repos = gh.repos();
     let mut items = Vec::new();
-    for r in repos.values().filter(|r| q.scope(r)) {
+    for r in repos
+        .values()
+        .filter(|r| q.scope(r) && caller.sees(&r.full_name()))
+    {
         let Some(head) = r.git.resolve(&r.default_branch) else {
             continue;
         };
@@ -154,6 +162,7 @@ pub(super) async fn search_code(State(gh): Shared, headers: HeaderMap, Query(p):
 /// `/search/issues`: issues and pull requests.
 pub(super) async fn search_issues(
     State(gh): Shared,
+    axum::Extension(caller): Asker,
     headers: HeaderMap,
     Query(p): Params,
 ) -> Answer {
@@ -161,7 +170,10 @@ pub(super) async fn search_issues(
     let q = Q::parse(&p)?;
     let repos = gh.repos();
     let mut found = Vec::new();
-    for r in repos.values().filter(|r| q.scope(r)) {
+    for r in repos
+        .values()
+        .filter(|r| q.scope(r) && caller.sees(&r.full_name()))
+    {
         for i in r.issues.values() {
             let kinds_ok = q.get("is").chain(q.get("type")).all(|k| match k {
                 "issue" => i.pull.is_none(),

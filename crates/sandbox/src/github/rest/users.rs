@@ -8,7 +8,7 @@ use axum::{
 };
 use serde_json::{Value, json};
 
-use super::common::{Answer, Base, Shared, base, error, simple_user};
+use super::common::{Answer, Asker, Base, Shared, base, error, simple_user};
 use crate::github::{GitHub, User};
 
 /// A user as `public-user`.
@@ -34,8 +34,18 @@ pub(super) async fn user_get(
     user(&gh, &headers, &login)
 }
 
-pub(super) async fn user_me(State(gh): Shared, headers: HeaderMap) -> Answer {
-    user(&gh, &headers, &gh.token_user)
+pub(super) async fn user_me(
+    State(gh): Shared,
+    axum::Extension(caller): Asker,
+    headers: HeaderMap,
+) -> Answer {
+    if caller.scope.is_some() {
+        return Err(error(
+            StatusCode::FORBIDDEN,
+            "Resource not accessible by integration",
+        ));
+    }
+    user(&gh, &headers, &caller.login)
 }
 
 pub(super) fn user(gh: &GitHub, headers: &HeaderMap, login: &str) -> Answer {
