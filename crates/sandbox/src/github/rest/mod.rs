@@ -61,7 +61,7 @@ use self::{
     },
     repos::{branch_get, branches_list, my_repos, owner_repos, repo_get},
     search::{search_code, search_issues, search_users},
-    users::{user_get, user_me},
+    users::{rate_limit, user_get, user_me},
 };
 use super::GitHub;
 
@@ -183,6 +183,7 @@ pub fn router(gh: Arc<GitHub>) -> Router {
         .route("/repos/{owner}/{repo}/contents/{*path}", get(contents_get))
         .route("/users/{login}", get(user_get))
         .route("/user", get(user_me))
+        .route("/rate_limit", get(rate_limit))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "Not Found").into_response() })
         .layer(middleware::from_fn_with_state(gh.clone(), gate))
         // Log downloads are signed URLs, outside the API's token check (as GitHub's are).

@@ -1,4 +1,4 @@
-//! Users by login, and the token's own.
+//! Users by login, the token's own, and the rate limit the credentials have left.
 
 use axum::{
     Json,
@@ -55,4 +55,16 @@ pub(super) fn user(gh: &GitHub, headers: &HeaderMap, login: &str) -> Answer {
         .find(|u| u.login.eq_ignore_ascii_case(login))
         .ok_or_else(|| error(StatusCode::NOT_FOUND, "Not Found"))?;
     Ok(Json(public_user(&base(headers), u)).into_response())
+}
+
+/// `GET /rate_limit` (it does not count against the limit).
+pub(super) async fn rate_limit() -> Answer {
+    let reset = jiff::Timestamp::now().as_second() + 3600;
+    let window =
+        |limit: u64| json!({ "limit": limit, "remaining": limit - 1, "reset": reset, "used": 1 });
+    Ok(Json(json!({
+        "resources": { "core": window(5000), "search": window(30), "graphql": window(5000) },
+        "rate": window(5000),
+    }))
+    .into_response())
 }
