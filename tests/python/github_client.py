@@ -57,7 +57,7 @@ try:
     check("the root directory", "worker.c" in names and "deploy" in names and ".github" in names, names)
 
     paged = [c.sha for c in gh.rest.paginate(gh.rest.repos.list_commits, owner="shop", repo="worker", per_page=1)]
-    check("paging one commit at a time through Link", len(paged) == 4 and len(set(paged)) == 4, paged)
+    check("paging one commit at a time through Link", len(paged) == 7 and len(set(paged)) == 7, paged)
 
     # The fix, as git data: a blob, a tree on the leaking commit's, a commit, a branch.
     main = gh.rest.git.get_ref("shop", "worker", "heads/main").parsed_data
@@ -154,7 +154,7 @@ try:
     logs = gh.rest.actions.download_job_logs_for_workflow_run("shop", "checkout", jobs.jobs[0].id)
     check("the job log behind the redirect", "AssertionError: assert Decimal('8.10') == Decimal('9.00')" in logs.text, logs.status_code)
     by_workflow = gh.rest.actions.list_workflow_runs("shop", "worker", "ci.yml", branch="main").parsed_data
-    check("the worker's runs, all green", by_workflow.total_count == 4 and all(r.conclusion == "success" for r in by_workflow.workflow_runs), [r.conclusion for r in by_workflow.workflow_runs])
+    check("the worker's runs, all green", by_workflow.total_count == 7 and all(r.conclusion == "success" for r in by_workflow.workflow_runs), [r.conclusion for r in by_workflow.workflow_runs])
     workflows = gh.rest.actions.list_repo_workflows("shop", "worker").parsed_data
     check("workflows", [w.path for w in workflows.workflows] == [".github/workflows/ci.yml"], workflows.total_count)
     checks = gh.rest.checks.list_for_ref("shop", "checkout", run.head_sha).parsed_data

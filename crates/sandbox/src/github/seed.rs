@@ -175,6 +175,28 @@ pub fn worker(now: i64) -> Result<Repo, git2::Error> {
             Some("v1.3.0"),
         ),
         (
+            "sam-rivera",
+            now - 33 * DAY,
+            vec![write(
+                "README.md",
+                format!(
+                    "{README}\nDeploys: a tag `vX.Y.Z` builds `shop/worker:X.Y.Z`; production follows.\n"
+                ),
+            )],
+            "README: how a release reaches production",
+            None,
+        ),
+        (
+            "lena-okafor",
+            now - 26 * DAY,
+            vec![write(
+                "Makefile",
+                MAKEFILE.replace("-O2 -Wall -Wextra", "-O2 -Wall -Wextra -Werror"),
+            )],
+            "Makefile: treat warnings as errors",
+            None,
+        ),
+        (
             "priya-natarajan",
             now - 14 * DAY,
             vec![
@@ -183,6 +205,16 @@ pub fn worker(now: i64) -> Result<Repo, git2::Error> {
             ],
             "Retry failed batches with backoff",
             Some("v1.4.0"),
+        ),
+        (
+            "jonas-weber",
+            now - 8 * DAY,
+            vec![write(
+                "test.sh",
+                "#!/bin/sh\nset -e\n# One batch must finish within the test's time.\ntimeout 3 ./worker 2>&1 | head -1 || true\n",
+            )],
+            "test.sh: say what the smoke test checks",
+            None,
         ),
         (
             "maya-chen",
