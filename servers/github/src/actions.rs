@@ -87,10 +87,7 @@ impl GitHubServer {
         &self,
         Parameters(args): Parameters<RunsListArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        let (owner, repo) = or_fail!(
-            self.gh()
-                .repo(args.repo.owner.as_deref(), args.repo.repo.as_deref())
-        );
+        let (owner, repo) = or_fail!(self.target(&args.repo));
         let max = limit(args.limit, 15, 100);
         let what = format!("repository {owner}/{repo}");
         let page = or_fail!(
@@ -158,10 +155,7 @@ impl GitHubServer {
         &self,
         Parameters(args): Parameters<JobLogsArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        let (owner, repo) = or_fail!(
-            self.gh()
-                .repo(args.repo.owner.as_deref(), args.repo.repo.as_deref())
-        );
+        let (owner, repo) = or_fail!(self.target(&args.repo));
         let tail = limit(args.lines, 60, 400);
         let jobs: Vec<Job> = match (args.job_id, args.run_id) {
             (Some(job), _) => {

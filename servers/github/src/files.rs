@@ -82,10 +82,7 @@ impl GitHubServer {
         &self,
         Parameters(args): Parameters<FileGetArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        let (owner, repo) = or_fail!(
-            self.gh()
-                .repo(args.repo.owner.as_deref(), args.repo.repo.as_deref())
-        );
+        let (owner, repo) = or_fail!(self.target(&args.repo));
         let path = args.path.trim_matches('/').to_owned();
         let at = args.reference.as_deref().unwrap_or("the default branch");
         let what = format!("{path} at {at} in {owner}/{repo}");

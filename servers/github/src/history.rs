@@ -163,10 +163,7 @@ impl GitHubServer {
         &self,
         Parameters(args): Parameters<CommitsListArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        let (owner, repo) = or_fail!(
-            self.gh()
-                .repo(args.repo.owner.as_deref(), args.repo.repo.as_deref())
-        );
+        let (owner, repo) = or_fail!(self.target(&args.repo));
         let now = Timestamp::now();
         let since = or_fail!(parse_time(args.since.as_deref().unwrap_or("24h"), now));
         let until = match args.until.as_deref() {
@@ -262,10 +259,7 @@ impl GitHubServer {
         &self,
         Parameters(args): Parameters<CommitGetArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        let (owner, repo) = or_fail!(
-            self.gh()
-                .repo(args.repo.owner.as_deref(), args.repo.repo.as_deref())
-        );
+        let (owner, repo) = or_fail!(self.target(&args.repo));
         let c = or_fail!(self.commit(&owner, &repo, &args.reference).await);
         let now = Timestamp::now();
         let files = c.files.clone().unwrap_or_default();
@@ -340,10 +334,7 @@ impl GitHubServer {
         &self,
         Parameters(args): Parameters<CompareArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        let (owner, repo) = or_fail!(
-            self.gh()
-                .repo(args.repo.owner.as_deref(), args.repo.repo.as_deref())
-        );
+        let (owner, repo) = or_fail!(self.target(&args.repo));
         let head = match &args.head {
             Some(h) => h.clone(),
             None => {

@@ -96,10 +96,7 @@ impl GitHubServer {
         &self,
         Parameters(args): Parameters<IssuesListArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        let (owner, repo) = or_fail!(
-            self.gh()
-                .repo(args.repo.owner.as_deref(), args.repo.repo.as_deref())
-        );
+        let (owner, repo) = or_fail!(self.target(&args.repo));
         let wanted = or_fail!(state(args.state.as_deref()));
         let now = Timestamp::now();
         let since = match args.since.as_deref() {
@@ -154,10 +151,7 @@ impl GitHubServer {
         &self,
         Parameters(args): Parameters<IssueGetArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        let (owner, repo) = or_fail!(
-            self.gh()
-                .repo(args.repo.owner.as_deref(), args.repo.repo.as_deref())
-        );
+        let (owner, repo) = or_fail!(self.target(&args.repo));
         let n = args.number;
         let what = format!("issue #{n} in {owner}/{repo}");
         let (issue, comments) = or_fail!(futures::try_join!(

@@ -29,7 +29,7 @@ use opsmcp_core::{approval::Safety, host::ToolHost, metrics::Metrics, tools::Eff
 use rmcp::handler::server::router::tool::ToolRouter;
 
 use crate::{
-    client::Gh,
+    client::{Gh, GhError},
     config::{GitHubArgs, SetupError},
 };
 
@@ -127,6 +127,11 @@ impl GitHubServer {
 
     pub(crate) fn gh(&self) -> &Gh {
         &self.inner.gh
+    }
+
+    /// The owner and repository a tool's arguments name (or the configured defaults).
+    pub(crate) fn target(&self, args: &render::RepoArgs) -> Result<(String, String), GhError> {
+        self.gh().repo(args.owner.as_deref(), args.repo.as_deref())
     }
 
     pub(crate) fn safety(&self) -> &Safety {

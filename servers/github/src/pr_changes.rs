@@ -396,10 +396,7 @@ impl GitHubServer {
         exchange: Exchange,
         Parameters(args): Parameters<PrCreateArgs>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let (owner, repo) = or_fail!(
-            self.gh()
-                .repo(args.repo.owner.as_deref(), args.repo.repo.as_deref())
-        );
+        let (owner, repo) = or_fail!(self.target(&args.repo));
         let title = args.title.trim();
         if title.is_empty() {
             return Ok(failure("the title is empty").into());
@@ -561,10 +558,7 @@ impl GitHubServer {
         exchange: Exchange,
         Parameters(args): Parameters<PrMergeArgs>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let (owner, repo) = or_fail!(
-            self.gh()
-                .repo(args.repo.owner.as_deref(), args.repo.repo.as_deref())
-        );
+        let (owner, repo) = or_fail!(self.target(&args.repo));
         let method = args.method.as_deref().unwrap_or("squash");
         if !matches!(method, "squash" | "merge" | "rebase") {
             return Ok(failure("method is squash, merge or rebase").into());

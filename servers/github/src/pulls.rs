@@ -1,5 +1,6 @@
 //! Pull requests as a responder reads them: the list (open by default) in a table, and one
-//! pull request with its branches, mergeability, reviews, requested reviewers, files and body.
+//! pull request with its branches, mergeability, reviews, requested reviewers, the checks of its
+//! head, files and body.
 
 use jiff::Timestamp;
 use octocrab::{
@@ -75,10 +76,7 @@ impl GitHubServer {
         &self,
         Parameters(args): Parameters<PrsListArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        let (owner, repo) = or_fail!(
-            self.gh()
-                .repo(args.repo.owner.as_deref(), args.repo.repo.as_deref())
-        );
+        let (owner, repo) = or_fail!(self.target(&args.repo));
         let wanted = or_fail!(state(args.state.as_deref()));
         let max = limit(args.limit, 20, 100);
         let what = format!("repository {owner}/{repo}");
@@ -133,16 +131,13 @@ impl GitHubServer {
         Ok(text(format!("{owner}/{repo}:\n{}{more}", table.render())))
     }
 
-    /// One pull request: branches, state, mergeability, reviews, files and body.
+    /// One pull request: branches, state, mergeability, reviews, checks, files and body.
     #[tool]
     pub async fn pr_get(
         &self,
         Parameters(args): Parameters<PrGetArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        let (owner, repo) = or_fail!(
-            self.gh()
-                .repo(args.repo.owner.as_deref(), args.repo.repo.as_deref())
-        );
+        let (owner, repo) = or_fail!(self.target(&args.repo));
         let n = args.number;
         let what = format!("pull request #{n} in {owner}/{repo}");
         let (pr, files, reviews) = or_fail!(futures::try_join!(
@@ -213,6 +208,32 @@ impl GitHubServer {
                     .map(|t| format!(" {}", at(from_chrono(t), now)))
                     .unwrap_or_default()
             ));
+        }
+        // The checks of the head commit (CI's verdict on the change).
+        let route = format!("/repos/{owner}/{repo}/commits/{}/check-runs", pr.head.sha);
+        if let Ok(checks) = self
+            .gh()
+            .get::<serde_json::Value>(&what, &route, &[("per_page", "30".into())])
+            .await
+        {
+            let runs: Vec<String> = checks["check_runs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|c| {
+                    format!(
+                        "{} {}",
+                        line(c["name"].as_str().unwrap_or("?"), 40),
+                        c["conclusion"]
+                            .as_str()
+                            .or(c["status"].as_str())
+                            .unwrap_or("?")
+                    )
+                })
+                .collect();
+            if !runs.is_empty() {
+                out.push_str(&format!("checks: {}\n", runs.join(", ")));
+            }
         }
         let names: Vec<String> = files
             .items

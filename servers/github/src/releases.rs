@@ -48,10 +48,7 @@ impl GitHubServer {
         &self,
         Parameters(args): Parameters<ReleasesListArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        let (owner, repo) = or_fail!(
-            self.gh()
-                .repo(args.repo.owner.as_deref(), args.repo.repo.as_deref())
-        );
+        let (owner, repo) = or_fail!(self.target(&args.repo));
         let max = limit(args.limit, 10, 100);
         let what = format!("repository {owner}/{repo}");
         let page = or_fail!(
@@ -108,10 +105,7 @@ impl GitHubServer {
         &self,
         Parameters(args): Parameters<DeploymentsListArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        let (owner, repo) = or_fail!(
-            self.gh()
-                .repo(args.repo.owner.as_deref(), args.repo.repo.as_deref())
-        );
+        let (owner, repo) = or_fail!(self.target(&args.repo));
         let max = limit(args.limit, 10, 30);
         let mut query = vec![("per_page", max.to_string())];
         if let Some(e) = &args.environment {
