@@ -8,7 +8,10 @@
 //! - [`loki`]: a Loki stand-in (streams per tenant, LogQL, Loki's HTTP API);
 //! - [`pagerduty`]: a PagerDuty stand-in (REST v2, Events API v2, webhooks v3) over HTTPS with
 //!   a CA of the sandbox's own ([`tls`]);
-//! - [`github`]: a GitHub stand-in over real git objects (commits, contents, users so far).
+//! - [`github`]: a GitHub stand-in over real git objects (REST v3: repositories, commits,
+//!   contents, git data, pull requests, issues, search, Actions, releases, deployments, Apps);
+//! - [`notion`]: a Notion stand-in (pages, blocks, databases with data sources, queries,
+//!   comments, users) for `Notion-Version` 2025-09-03 and later.
 //!
 //! [`world`] builds them from one [`scenario`] and wires the flows between them through the
 //! narrow interfaces of [`flows`]; no service reaches into another.
@@ -17,6 +20,7 @@ pub mod flows;
 pub mod github;
 pub mod kube;
 pub mod loki;
+pub mod notion;
 pub mod pagerduty;
 pub mod scenario;
 pub mod tls;

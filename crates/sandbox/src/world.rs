@@ -4,7 +4,7 @@
 //!
 //! The Kubernetes API and Loki share one address (Loki is in-cluster, as it usually is);
 //! a SaaS stand-in listens on a port of its own, like the separate host it imitates — PagerDuty
-//! over HTTPS with a certificate from the sandbox's CA, GitHub over plain HTTP. Pages reach PagerDuty the way they do
+//! over HTTPS with a certificate from the sandbox's CA, GitHub and Notion over plain HTTP. Pages reach PagerDuty the way they do
 //! in production: Alertmanager posts to its Events API.
 
 use std::{
@@ -18,6 +18,7 @@ use crate::{
     github::{self, GitHub},
     kube::{self, Cluster},
     loki::{self, Loki},
+    notion::{self, Notion},
     pagerduty::{self, PagerDuty, model::Urls},
     scenario::Scenario,
     tls::Authority,
@@ -41,6 +42,11 @@ pub struct Sandbox {
     pub github: Arc<GitHub>,
     /// GitHub's REST API address (plain HTTP, like a GitHub Enterprise Server without TLS).
     pub github_addr: SocketAddr,
+    pub notion: Arc<Notion>,
+    /// The ids of the Notion workspace's databases and pages.
+    pub notion_ids: notion::seed::Ids,
+    /// Notion's API address (plain HTTP).
+    pub notion_addr: SocketAddr,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -125,6 +131,18 @@ impl Sandbox {
         let github_server = tokio::spawn(async move {
             let _ = axum::serve(github_listener, github_app).await;
         });
+        let (notion, notion_ids) = notion::seed::shop(
+            now.as_second(),
+            format!("ntn_{}", uuid::Uuid::new_v4().simple()),
+        );
+        let notion = Arc::new(notion);
+        let notion_listener =
+            tokio::net::TcpListener::bind(SocketAddr::new(listen.ip(), 0)).await?;
+        let notion_addr = notion_listener.local_addr()?;
+        let notion_app = notion::rest::router(notion.clone());
+        let notion_server = tokio::spawn(async move {
+            let _ = axum::serve(notion_listener, notion_app).await;
+        });
         pagerduty.serving_at(Urls {
             api: format!("https://{pagerduty_addr}"),
             web: format!("https://{pagerduty_addr}/web"),
@@ -140,7 +158,10 @@ impl Sandbox {
             webhook_secret: None,
             github,
             github_addr,
-            tasks: vec![server, controllers, pd_server, github_server],
+            notion,
+            notion_ids,
+            notion_addr,
+            tasks: vec![server, controllers, pd_server, github_server, notion_server],
         })
     }
 
@@ -169,6 +190,11 @@ impl Sandbox {
         format!("http://{}", self.github_addr)
     }
 
+    /// Notion's API base URL (clients append `/v1/…`).
+    pub fn notion_url(&self) -> String {
+        format!("http://{}", self.notion_addr)
+    }
+
     /// Subscribe `url` to every incident event of PagerDuty, signed with a new secret (kept in
     /// [`Sandbox::webhook_secret`] and written to `sandbox.env`).
     pub fn deliver_webhooks_to(&mut self, url: &str) {
@@ -195,6 +221,13 @@ impl Sandbox {
             ("GITHUB_TOKEN", self.github.token.clone()),
             ("GITHUB_REPO_OWNER", "shop".to_owned()),
             ("GITHUB_REPO_NAME", "worker".to_owned()),
+            ("NOTION_URL", self.notion_url()),
+            ("NOTION_TOKEN", self.notion.token.clone()),
+            (
+                "NOTION_DATABASE_ID",
+                self.notion_ids.incidents.0.to_string(),
+            ),
+            ("NOTION_RUNBOOKS_ID", self.notion_ids.runbooks.0.to_string()),
         ]
         .into_iter()
         .chain(

@@ -54,10 +54,11 @@ async fn main() -> anyhow::Result<()> {
     let env_file = sandbox.write_files(&args.dir)?;
     tracing::info!(local = %sandbox.addr, pagerduty = %sandbox.pagerduty_url(), github = %sandbox.github_url(), env = %env_file.display(), "sandbox serving");
     eprintln!(
-        "\nThe sandbox is up: Kubernetes and Loki at {}, PagerDuty at {} (HTTPS, its CA beside the env file), GitHub at {}.\n  point every server at it:  set -a; . {}; set +a\n  then, for example:         kubectl get pods    opsmcp-kubernetes    opsmcp-loki    opsmcp-pagerduty    opsmcp-github\nCtrl-C stops it.",
+        "\nThe sandbox is up: Kubernetes and Loki at {}, PagerDuty at {} (HTTPS, its CA beside the env file), GitHub at {}, Notion at {}.\n  point every server at it:  set -a; . {}; set +a\n  then, for example:         kubectl get pods    opsmcp-kubernetes    opsmcp-loki    opsmcp-pagerduty    opsmcp-github\nCtrl-C stops it.",
         sandbox.url(),
         sandbox.pagerduty_url(),
         sandbox.github_url(),
+        sandbox.notion_url(),
         env_file.display(),
     );
     tokio::signal::ctrl_c().await?;
