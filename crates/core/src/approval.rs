@@ -357,6 +357,25 @@ impl Safety {
             .apply(&action, crate::risk::classify_action(&action))
     }
 
+    /// The whole life of a change: [`Safety::gate`] it, and when it may proceed run `change`
+    /// and finish the ticket with its outcome (`Ok`: what the backend now holds; `Err`: why
+    /// not). A stopped change (planned, declined, refused) answers with the gate's text.
+    pub async fn apply<Fut>(
+        &self,
+        exchange: &Exchange,
+        proposal: Proposal,
+        preview: impl Future<Output = Option<String>>,
+        change: impl FnOnce() -> Fut,
+    ) -> Result<CallToolResponse, ErrorData>
+    where
+        Fut: Future<Output = Result<String, String>>,
+    {
+        match self.gate(exchange, proposal, preview).await? {
+            Gate::Proceed(ticket) => Ok(ticket.finish(change().await).await),
+            Gate::Stop(answer) => Ok(answer),
+        }
+    }
+
     /// Classify, decide, ask if needed and record. `preview` is awaited only when it is shown
     /// (plan mode and questions): the server's dry run or description of the effect.
     pub async fn gate(

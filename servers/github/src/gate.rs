@@ -3,7 +3,7 @@
 //! audited; the breaker counts failures), made, and reported only as GitHub's answer shows it.
 
 use opsmcp_core::{
-    approval::{Exchange, Gate, Proposal},
+    approval::{Exchange, Proposal},
     risk::{Action, RiskLevel},
 };
 use rmcp::{ErrorData, model::CallToolResponse};
@@ -48,15 +48,9 @@ impl GitHubServer {
             ..Action::default()
         };
         let proposal = Proposal::new(action, arguments, change.requests.join("\n"));
-        let ticket = match self
-            .safety()
-            .gate(&exchange, proposal, async { preview })
-            .await?
-        {
-            Gate::Proceed(ticket) => ticket,
-            Gate::Stop(answer) => return Ok(answer),
-        };
-        Ok(ticket.finish(run().await).await)
+        self.safety()
+            .apply(&exchange, proposal, async { preview }, run)
+            .await
     }
 
     /// `POST https://…/route {body}` for a plan.
