@@ -43,12 +43,14 @@ bench:
     cargo build --release -p opsmcp-loki
     cargo build --release -p opsmcp-pagerduty
     cargo build --release -p opsmcp-github
+    cargo build --release -p opsmcp-notion
     target/release/opsmcp-bench --server target/release/opsmcp-fixture --out bench-results/opsmcp-fixture.json
     target/release/opsmcp-bench --server target/release/opsmcp-prometheus --with-prometheus --tool query_instant --tool-args '{"query":"up"}' --seconds 3 --out bench-results/opsmcp-prometheus.json
     target/release/opsmcp-bench --server target/release/opsmcp-kubernetes --with-sandbox --target-rss-mib 10 --target-tools-list-tokens 3500 --seconds 0 --out bench-results/opsmcp-kubernetes.json
     target/release/opsmcp-bench --server target/release/opsmcp-loki --with-loki --seconds 0 --out bench-results/opsmcp-loki.json
     target/release/opsmcp-bench --server target/release/opsmcp-pagerduty --with-pagerduty --target-rss-mib 8 --target-tools-list-tokens 2500 --seconds 0 --out bench-results/opsmcp-pagerduty.json
     target/release/opsmcp-bench --server target/release/opsmcp-github --with-github --target-rss-mib 10 --target-tools-list-tokens 3500 --seconds 0 --out bench-results/opsmcp-github.json
+    target/release/opsmcp-bench --server target/release/opsmcp-notion --with-notion --target-rss-mib 8 --target-tools-list-tokens 2000 --seconds 0 --out bench-results/opsmcp-notion.json
 
 # Fuzz the kubectl argv classifier, the risk-rules parser and LogQL (nightly + cargo-fuzz), SECONDS each
 fuzz SECONDS="600":

@@ -19,6 +19,7 @@ use std::{
 
 mod github;
 mod loki;
+mod notion;
 mod pagerduty;
 mod sandbox;
 
@@ -77,6 +78,10 @@ struct Args {
     /// JSON
     #[arg(long)]
     with_github: bool,
+    /// Start the sandbox's Notion stand-in, point the server at it, and measure page_read of
+    /// the Worker OOM runbook against Notion's JSON for the same page
+    #[arg(long)]
+    with_notion: bool,
     /// Target for the 6-hour range query, in cl100k tokens
     #[arg(long, default_value_t = 1500)]
     target_range_tokens: usize,
@@ -194,6 +199,13 @@ fn main() -> Result<()> {
     } else {
         None
     };
+    let notion = if args.with_notion {
+        let n = runtime.block_on(notion::start())?;
+        args.server_args.extend(n.server_args());
+        Some(n)
+    } else {
+        None
+    };
     let (cold_start, version) = cold_start(&args)?;
     let tools_list = tools_list(&args)?;
     let mut tasks = Vec::new();
@@ -208,6 +220,9 @@ fn main() -> Result<()> {
     }
     if let Some(g) = &github {
         tasks.extend(runtime.block_on(g.tasks(&args))?);
+    }
+    if let Some(n) = &notion {
+        tasks.extend(runtime.block_on(n.tasks(&args))?);
     }
     if let Some(b) = &backends {
         tasks.push(runtime.block_on(range_task(&args, &b.prometheus_url))?);
