@@ -69,7 +69,9 @@ impl Running {
         let mut out = self.raw(&format!("/v1/pages/{id}")).await?;
         let mut pending = vec![id.to_owned()];
         while let Some(block) = pending.pop() {
-            let children = self.raw(&format!("/v1/blocks/{block}/children?page_size=100")).await?;
+            let children = self
+                .raw(&format!("/v1/blocks/{block}/children?page_size=100"))
+                .await?;
             let list: Value = serde_json::from_str(&children)?;
             for b in list["results"].as_array().into_iter().flatten() {
                 if b["has_children"] == true {

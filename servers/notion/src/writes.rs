@@ -50,7 +50,7 @@ pub struct AppendArgs {
     /// Page id, URL or title
     pub page: String,
     pub markdown: String,
-    /// Insert after this block (default: at the end)
+    /// A block id, or a heading's text: the end of that section (default: the page's end)
     pub after: Option<String>,
     /// 0-1; yolo runs confident changes unasked
     pub confidence: Option<f64>,
@@ -356,6 +356,54 @@ impl NotionServer {
         Ok(Value::Object(out))
     }
 
+    /// The block to append after: an id, or the last block of the section a heading opens (or
+    /// the block whose text it is).
+    async fn place(&self, page: &str, after: &str) -> Result<String, String> {
+        if let Some(id) = normalize_id(after) {
+            return Ok(id);
+        }
+        let (top, _) = self
+            .nt()
+            .all(
+                &format!("v1/blocks/{page}/children"),
+                None,
+                10_000,
+                &format!("page {page}"),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        let wanted = after.trim().trim_start_matches('#').trim().to_lowercase();
+        let text = |b: &Value| {
+            let kind = b["type"].as_str().unwrap_or_default();
+            crate::markdown::inline(&b[kind]["rich_text"]).to_lowercase()
+        };
+        let level = |b: &Value| {
+            b["type"]
+                .as_str()
+                .and_then(|k| k.strip_prefix("heading_"))
+                .and_then(|n| n.parse::<u8>().ok())
+        };
+        let Some(i) = top.iter().position(|b| text(b) == wanted) else {
+            let headings: Vec<String> = top
+                .iter()
+                .filter(|b| level(b).is_some())
+                .map(text)
+                .collect();
+            return Err(format!(
+                "no block reads {after:?}; the page's headings: {}",
+                headings.join(", ")
+            ));
+        };
+        let end = match level(&top[i]) {
+            Some(n) => top[i + 1..]
+                .iter()
+                .position(|b| level(b).is_some_and(|m| m <= n))
+                .map_or(top.len() - 1, |j| i + j),
+            None => i,
+        };
+        Ok(top[end]["id"].as_str().unwrap_or_default().to_owned())
+    }
+
     /// Create a page and write its Markdown; the page's URL and how many requests it took.
     pub(crate) async fn create_page(
         &self,
@@ -437,9 +485,7 @@ impl NotionServer {
         }
         let page = or_fail!(self.resolve_page(&args.page).await);
         let after = match &args.after {
-            Some(a) => Some(or_fail!(
-                normalize_id(a).ok_or_else(|| format!("{a:?} is not a block id"))
-            )),
+            Some(a) => Some(or_fail!(self.place(&page, a).await)),
             None => None,
         };
         let command = format!(

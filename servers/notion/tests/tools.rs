@@ -343,6 +343,32 @@ async fn the_incident_report_and_the_postmortem_in_one_call_each() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appending_into_a_section_on_the_2026_api() {
+    let s = setup(&["--mode", "yolo", "--notion-version", "2026-03-11"]).await;
+    let done = s
+        .ok("page_append", json!({ "page": "Worker OOM runbook", "after": "Symptoms", "markdown": "- Seen again on 2026-12-01", "confidence": 0.95 }))
+        .await;
+    assert!(done.starts_with("appended 1 top-level block(s)"), "{done}");
+    let page = s
+        .ok("page_read", json!({ "page": "Worker OOM runbook" }))
+        .await;
+    assert!(
+        page.contains("until it reaches the 64Mi limit\n- Seen again on 2026-12-01\n\n## Diagnose"),
+        "at the end of the Symptoms section:\n{page}"
+    );
+    let missing = s
+        .call("page_append", json!({ "page": "Worker OOM runbook", "after": "Nope", "markdown": "x", "confidence": 0.95 }))
+        .await;
+    assert!(
+        missing.0
+            && missing
+                .1
+                .contains("the page's headings: symptoms, diagnose"),
+        "{missing:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plan_mode_shows_the_markdown_and_writes_nothing() {
     let s = setup(&["--mode", "plan"]).await;
     let plan = s
