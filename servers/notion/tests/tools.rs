@@ -342,6 +342,21 @@ async fn the_incident_report_and_the_postmortem_in_one_call_each() {
     );
 }
 
+/// Every element the Markdown side supports.
+const DOC: &str = "## Diagnose\n\n> [!CAUTION]\n> Page the platform on-call first.\n\n1. Find the pod:\n\n   ```bash\n   kubectl get pods -n shop -l app=worker\n   ```\n2. Read **its** last state and *restarts*\n\n- Symptoms\n  - OOMKilled\n  - ~~fine~~ restarts\n- [ ] Add a memory test\n- [x] Alert on growth\n\n> A quote\n\n| Step | Limit |\n| --- | --- |\n| 1 | 64Mi |\n\n---\n\n<details>\n<summary>Background</summary>\n\nBatches are 10 MB.\n\n</details>\n\n![the ramp](https://example.com/ramp.png)\n\n<https://github.com/shop/worker/pull/43>\n\nSee [the PR](https://github.com/shop/worker/pull/43) and `code`.";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn markdown_written_to_notion_reads_back_the_same() {
+    let s = setup(&["--mode", "yolo"]).await;
+    let created = s
+        .ok("page_create", json!({ "title": "Round trip", "parent": "Engineering", "markdown": DOC, "confidence": 0.95 }))
+        .await;
+    assert!(created.starts_with("created \"Round trip\""), "{created}");
+    let page = s.ok("page_read", json!({ "page": "Round trip" })).await;
+    let body = page.split_once("\n\n").map(|(_, b)| b).unwrap_or_default();
+    assert_eq!(body, DOC, "\n{page}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn appending_into_a_section_on_the_2026_api() {
     let s = setup(&["--mode", "yolo", "--notion-version", "2026-03-11"]).await;
