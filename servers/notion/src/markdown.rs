@@ -172,6 +172,30 @@ fn block(kind: &str, rich_text: Value, children: Vec<Value>) -> Value {
     json!({ "type": kind, kind: body })
 }
 
+/// Apply one inline event (text, code, a break, a style or a link starting or ending) to the
+/// runs; whether it was one.
+fn inline_event(event: &Event<'_>, runs: &mut Vec<(String, Style)>, style: &mut Style) -> bool {
+    match event {
+        Event::Text(t) => push_text(runs, t, style),
+        Event::Code(t) => {
+            let mut s = style.clone();
+            s.code = true;
+            push_text(runs, t, &s);
+        }
+        Event::SoftBreak | Event::HardBreak => push_text(runs, "\n", style),
+        Event::Start(Tag::Strong) => style.bold = true,
+        Event::End(TagEnd::Strong) => style.bold = false,
+        Event::Start(Tag::Emphasis) => style.italic = true,
+        Event::End(TagEnd::Emphasis) => style.italic = false,
+        Event::Start(Tag::Strikethrough) => style.strike = true,
+        Event::End(TagEnd::Strikethrough) => style.strike = false,
+        Event::Start(Tag::Link { dest_url, .. }) => style.link = Some(dest_url.to_string()),
+        Event::End(TagEnd::Link) => style.link = None,
+        _ => return false,
+    }
+    true
+}
+
 struct Reader<'a> {
     events: std::iter::Peekable<Parser<'a>>,
 }
@@ -184,23 +208,10 @@ impl Reader<'_> {
         for event in self.events.by_ref() {
             match event {
                 Event::End(e) if e == end => break,
-                Event::Text(t) => push_text(&mut runs, &t, &style),
-                Event::Code(t) => {
-                    let mut s = style.clone();
-                    s.code = true;
-                    push_text(&mut runs, &t, &s);
-                }
-                Event::SoftBreak | Event::HardBreak => push_text(&mut runs, "\n", &style),
-                Event::Start(Tag::Strong) => style.bold = true,
-                Event::End(TagEnd::Strong) => style.bold = false,
-                Event::Start(Tag::Emphasis) => style.italic = true,
-                Event::End(TagEnd::Emphasis) => style.italic = false,
-                Event::Start(Tag::Strikethrough) => style.strike = true,
-                Event::End(TagEnd::Strikethrough) => style.strike = false,
-                Event::Start(Tag::Link { dest_url, .. }) => style.link = Some(dest_url.to_string()),
-                Event::End(TagEnd::Link) => style.link = None,
                 Event::InlineHtml(h) | Event::Html(h) => push_text(&mut runs, &h, &style),
-                _ => {}
+                other => {
+                    inline_event(&other, &mut runs, &mut style);
+                }
             }
         }
         runs
@@ -264,24 +275,9 @@ impl Reader<'_> {
     fn inline_loose(&mut self) -> Vec<(String, Style)> {
         let mut runs = Vec::new();
         let mut style = Style::default();
-        while let Some(event) = self.events.peek().cloned() {
-            match event {
-                Event::Text(t) => push_text(&mut runs, &t, &style),
-                Event::Code(t) => {
-                    let mut s = style.clone();
-                    s.code = true;
-                    push_text(&mut runs, &t, &s);
-                }
-                Event::SoftBreak | Event::HardBreak => push_text(&mut runs, "\n", &style),
-                Event::Start(Tag::Strong) => style.bold = true,
-                Event::End(TagEnd::Strong) => style.bold = false,
-                Event::Start(Tag::Emphasis) => style.italic = true,
-                Event::End(TagEnd::Emphasis) => style.italic = false,
-                Event::Start(Tag::Strikethrough) => style.strike = true,
-                Event::End(TagEnd::Strikethrough) => style.strike = false,
-                Event::Start(Tag::Link { dest_url, .. }) => style.link = Some(dest_url.to_string()),
-                Event::End(TagEnd::Link) => style.link = None,
-                _ => break,
+        while let Some(event) = self.events.peek() {
+            if !inline_event(event, &mut runs, &mut style) {
+                break;
             }
             self.events.next();
         }
