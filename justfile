@@ -51,6 +51,7 @@ bench:
     target/release/opsmcp-bench --server target/release/opsmcp-pagerduty --with-pagerduty --target-rss-mib 8 --target-tools-list-tokens 2500 --seconds 0 --out bench-results/opsmcp-pagerduty.json
     target/release/opsmcp-bench --server target/release/opsmcp-github --with-github --target-rss-mib 10 --target-tools-list-tokens 3500 --seconds 0 --out bench-results/opsmcp-github.json
     target/release/opsmcp-bench --server target/release/opsmcp-notion --with-notion --target-rss-mib 8 --target-tools-list-tokens 2000 --seconds 0 --out bench-results/opsmcp-notion.json
+    python3 -c 'import json,glob; n={f.split("/")[-1][:-5]: json.load(open(f))["tools_list"]["cl100k_tokens"] for f in sorted(glob.glob("bench-results/opsmcp-*.json")) if "fixture" not in f}; print("tools/list of the six servers together:", sum(n.values()), "cl100k tokens (target <= 15000):", n)'
 
 # Fuzz the kubectl argv classifier, the risk-rules parser and LogQL (nightly + cargo-fuzz), SECONDS each
 fuzz SECONDS="600":

@@ -53,7 +53,7 @@ const EFFECTS: &[(&str, Effect)] = &[
     ("workflow_runs_list", Effect::Read),
     ("job_logs", Effect::Read),
     ("releases_list", Effect::Read),
-    ("deployments_list", Effect::Read),
+    ("deploy_history", Effect::Read),
     ("users_find", Effect::Read),
     ("pr_create", WRITE),
     ("issue_create", WRITE),

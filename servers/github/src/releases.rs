@@ -99,9 +99,9 @@ impl GitHubServer {
         )))
     }
 
-    /// Deployments, newest first, with their latest status.
+    /// GitHub deployments (what went out where), newest first, with their latest status.
     #[tool]
-    pub async fn deployments_list(
+    pub async fn deploy_history(
         &self,
         Parameters(args): Parameters<DeploymentsListArgs>,
     ) -> Result<CallToolResult, ErrorData> {

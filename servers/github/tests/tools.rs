@@ -350,7 +350,7 @@ async fn ci_runs_a_failed_jobs_log_releases_and_deployments() {
         "{releases}"
     );
     let deployments = s
-        .ok("deployments_list", json!({ "environment": "production" }))
+        .ok("deploy_history", json!({ "environment": "production" }))
         .await;
     let newest = deployments.lines().nth(2).unwrap();
     assert!(

@@ -1,0 +1,44 @@
+//! The six servers as one host sees them: tool names unique across all of them (a host that
+//! merges them never has two tools of one name), read from each server's `tools/list` snapshot.
+
+use std::collections::BTreeMap;
+
+use opsmcp_e2e::workspace_root;
+
+const SERVERS: &[&str] = &[
+    "prometheus",
+    "kubernetes",
+    "loki",
+    "pagerduty",
+    "github",
+    "notion",
+];
+
+#[test]
+fn tool_names_are_unique_across_the_six_servers() {
+    let mut owners: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    let mut total = 0;
+    for server in SERVERS {
+        let path =
+            workspace_root().join(format!("servers/{server}/tests/snapshots/tools_list.json"));
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let tools: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+        assert!(!tools.is_empty(), "{server} lists no tools");
+        for tool in &tools {
+            let name = tool["name"].as_str().unwrap().to_owned();
+            owners.entry(name).or_default().push(server);
+        }
+        total += tools.len();
+    }
+    let shared: Vec<String> = owners
+        .iter()
+        .filter(|(_, servers)| servers.len() > 1)
+        .map(|(name, servers)| format!("{name} ({})", servers.join(", ")))
+        .collect();
+    assert!(
+        shared.is_empty(),
+        "tool names used by more than one server: {shared:?}"
+    );
+    assert_eq!(owners.len(), total);
+}
