@@ -6,7 +6,7 @@
 
 use jiff::Timestamp;
 use opsmcp_core::{
-    approval::{Exchange, Gate, Proposal},
+    approval::{Exchange, Proposal},
     output::parse_duration,
     risk::{Action, RiskLevel},
 };
@@ -185,23 +185,18 @@ impl PagerDutyServer {
             ..Action::default()
         };
         let proposal = Proposal::new(action, arguments, command);
-        let ticket = match self
-            .safety()
-            .gate(&exchange, proposal, async { preview })
-            .await?
-        {
-            Gate::Proceed(ticket) => ticket,
-            Gate::Stop(answer) => return Ok(answer),
-        };
-        let outcome = match self
-            .pd()
-            .write(change.method, &change.path, &change.body)
+        self.safety()
+            .apply(&exchange, proposal, async { preview }, || async {
+                match self
+                    .pd()
+                    .write(change.method, &change.path, &change.body)
+                    .await
+                {
+                    Ok(answer) => done(&answer),
+                    Err(e) => Err(e.to_string()),
+                }
+            })
             .await
-        {
-            Ok(answer) => done(&answer),
-            Err(e) => Err(e.to_string()),
-        };
-        Ok(ticket.finish(outcome).await)
     }
 }
 
