@@ -6,6 +6,25 @@
 
 use serde_json::{Map, Value, json};
 
+/// A time to the second, as Notion's dates take it (`2026-11-30T14:02:00Z`).
+pub fn whole_second(t: jiff::Timestamp) -> String {
+    jiff::Timestamp::from_second(t.as_second())
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
+/// A date as Notion takes it: `2026-11-30` as it is, a time expression (`now-7d`, `24h`,
+/// RFC 3339) to the second.
+pub fn date_value(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if text.len() == 10 && text.as_bytes()[4] == b'-' {
+        return Ok(text.to_owned());
+    }
+    opsmcp_core::output::parse_time(text, jiff::Timestamp::now())
+        .map(whole_second)
+        .map_err(|e| e.to_string())
+}
+
 /// The operators of each property type, as the syntax writes them.
 fn operators(kind: &str) -> &'static str {
     match kind {
@@ -301,13 +320,7 @@ impl P<'_> {
                 }
             }
             _ if date_like => {
-                let when = if raw.len() == 10 && raw.as_bytes()[4] == b'-' {
-                    raw.clone()
-                } else {
-                    opsmcp_core::output::parse_time(&raw, jiff::Timestamp::now())
-                        .map_err(|e| format!("{name}: {e}"))?
-                        .to_string()
-                };
+                let when = date_value(&raw).map_err(|e| format!("{name}: {e}"))?;
                 let key = match op {
                     "=" => "equals",
                     ">" => "after",

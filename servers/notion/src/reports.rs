@@ -21,6 +21,7 @@ use serde_json::{Map, Value, json};
 
 use crate::{
     NotionServer,
+    filter::whole_second,
     markdown::{Node, inline, to_blocks},
     pages::{failure, or_fail, title_of},
 };
@@ -75,16 +76,11 @@ fn window(
     let end = resolved
         .map(|r| parse_time(r, now).map_err(|e| format!("resolved: {e}")))
         .transpose()?;
-    let second = |t: jiff::Timestamp| {
-        jiff::Timestamp::from_second(t.as_second())
-            .map(|t| t.to_string())
-            .unwrap_or_default()
-    };
     let minutes = end.map(|e| (e.as_second() - start.as_second() + 30) / 60);
     if minutes.is_some_and(|m| m < 0) {
         return Err("resolved is before started".into());
     }
-    Ok((second(start), end.map(second), minutes))
+    Ok((whole_second(start), end.map(whole_second), minutes))
 }
 
 /// The report's body in Markdown.

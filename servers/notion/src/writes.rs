@@ -26,6 +26,7 @@ use serde_json::{Map, Value, json};
 use crate::{
     NotionServer,
     client::{NtError, normalize_id},
+    filter::date_value,
     markdown::to_blocks,
     pages::{failure, or_fail, title_of},
 };
@@ -108,19 +109,7 @@ pub(crate) fn property_value(
         "checkbox" => json!({ kind: matches!(v.to_lowercase().as_str(), "true" | "yes" | "1") }),
         "url" | "email" | "phone_number" => json!({ kind: v }),
         "date" => {
-            let one = |t: &str| -> Result<String, String> {
-                let t = t.trim();
-                if t.len() == 10 && t.as_bytes()[4] == b'-' {
-                    return Ok(t.to_owned());
-                }
-                opsmcp_core::output::parse_time(t, jiff::Timestamp::now())
-                    .map(|t| {
-                        jiff::Timestamp::from_second(t.as_second())
-                            .map(|t| t.to_string())
-                            .unwrap_or_default()
-                    })
-                    .map_err(|e| format!("{name}: {e}"))
-            };
+            let one = |t: &str| date_value(t).map_err(|e| format!("{name}: {e}"));
             match v.split_once('→').or_else(|| v.split_once("..")) {
                 Some((a, b)) => json!({ kind: { "start": one(a)?, "end": one(b)? } }),
                 None => json!({ kind: { "start": one(v)? } }),

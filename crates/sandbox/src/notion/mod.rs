@@ -126,25 +126,32 @@ impl Store {
             self.insert_blocks(id, b.children, None, stamp);
             ids.push(id);
         }
-        let list = match container {
-            Parent::Page(p) => self.pages.get_mut(&p).map(|p| &mut p.children),
-            _ => self.blocks.get_mut(&parent).map(|b| &mut b.children),
-        };
-        if let Some(list) = list {
+        if let Some(list) = self.child_ids_mut(parent) {
             let at = at.unwrap_or(list.len()).min(list.len());
             list.splice(at..at, ids.iter().copied());
         }
         ids
     }
 
-    /// The live children of a page or block, in order.
-    pub fn children(&self, parent: Uuid) -> Vec<&Block> {
-        let ids = self
-            .pages
+    /// The ids of a page's or block's children, in order (the trashed too).
+    pub fn child_ids(&self, parent: Uuid) -> Option<&Vec<Uuid>> {
+        self.pages
             .get(&parent)
             .map(|p| &p.children)
-            .or_else(|| self.blocks.get(&parent).map(|b| &b.children));
-        ids.into_iter()
+            .or_else(|| self.blocks.get(&parent).map(|b| &b.children))
+    }
+
+    fn child_ids_mut(&mut self, parent: Uuid) -> Option<&mut Vec<Uuid>> {
+        match self.pages.get_mut(&parent) {
+            Some(p) => Some(&mut p.children),
+            None => self.blocks.get_mut(&parent).map(|b| &mut b.children),
+        }
+    }
+
+    /// The live children of a page or block, in order.
+    pub fn children(&self, parent: Uuid) -> Vec<&Block> {
+        self.child_ids(parent)
+            .into_iter()
             .flatten()
             .filter_map(|id| self.blocks.get(id))
             .filter(|b| !b.in_trash)

@@ -31,16 +31,12 @@ fn sha(text: &str) -> Result<Oid, Refusal> {
     })
 }
 
-fn api(b: &Base, r: &RepoState) -> String {
-    repo_api(b, r)
-}
-
 /// A ref as `git-ref`.
 fn ref_json(b: &Base, r: &RepoState, name: &str, oid: Oid) -> Value {
     json!({
         "ref": name, "node_id": node_id("Ref", name),
-        "url": format!("{}/git/{name}", api(b, r)),
-        "object": { "type": "commit", "sha": oid.to_string(), "url": format!("{}/git/commits/{oid}", api(b, r)) },
+        "url": format!("{}/git/{name}", repo_api(b, r)),
+        "object": { "type": "commit", "sha": oid.to_string(), "url": format!("{}/git/commits/{oid}", repo_api(b, r)) },
     })
 }
 
@@ -191,7 +187,7 @@ pub(super) async fn blob_create(
     let oid = r.git.write_blob(&data).map_err(internal)?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "url": format!("{}/git/blobs/{oid}", api(&b, r)), "sha": oid.to_string() })),
+        Json(json!({ "url": format!("{}/git/blobs/{oid}", repo_api(&b, r)), "sha": oid.to_string() })),
     )
         .into_response())
 }
@@ -211,7 +207,7 @@ pub(super) async fn blob_get(
         .map_err(|_| error(StatusCode::NOT_FOUND, "Not Found"))?;
     Ok(Json(json!({
         "sha": blob, "node_id": node_id("Blob", &blob), "size": data.len(),
-        "url": format!("{}/git/blobs/{blob}", api(&b, r)),
+        "url": format!("{}/git/blobs/{blob}", repo_api(&b, r)),
         "content": base64::engine::general_purpose::STANDARD.encode(&data), "encoding": "base64",
     }))
     .into_response())
@@ -228,7 +224,7 @@ fn tree_json(b: &Base, r: &RepoState, oid: Oid) -> Result<Value, Refusal> {
             let mut e = json!({
                 "path": name, "mode": if *dir { "040000" } else { "100644" },
                 "type": if *dir { "tree" } else { "blob" }, "sha": sha,
-                "url": format!("{}/git/{}/{sha}", api(b, r), if *dir { "trees" } else { "blobs" }),
+                "url": format!("{}/git/{}/{sha}", repo_api(b, r), if *dir { "trees" } else { "blobs" }),
             });
             if !dir {
                 e["size"] = json!(size);
@@ -237,7 +233,7 @@ fn tree_json(b: &Base, r: &RepoState, oid: Oid) -> Result<Value, Refusal> {
         })
         .collect();
     Ok(
-        json!({ "sha": oid.to_string(), "url": format!("{}/git/trees/{oid}", api(b, r)), "truncated": false, "tree": items }),
+        json!({ "sha": oid.to_string(), "url": format!("{}/git/trees/{oid}", repo_api(b, r)), "truncated": false, "tree": items }),
     )
 }
 
@@ -308,13 +304,13 @@ fn git_commit_json(b: &Base, r: &RepoState, oid: Oid) -> Result<Value, Refusal> 
         .map_err(|_| error(StatusCode::NOT_FOUND, "Not Found"))?;
     Ok(json!({
         "sha": c.sha, "node_id": node_id("Commit", &c.sha),
-        "url": format!("{}/git/commits/{}", api(b, r), c.sha),
+        "url": format!("{}/git/commits/{}", repo_api(b, r), c.sha),
         "html_url": format!("{}/{}/{}/commit/{}", b.web, r.owner, r.name, c.sha),
         "author": git_person(&c.author), "committer": git_person(&c.committer),
         "message": c.message,
-        "tree": { "sha": c.tree, "url": format!("{}/git/trees/{}", api(b, r), c.tree) },
+        "tree": { "sha": c.tree, "url": format!("{}/git/trees/{}", repo_api(b, r), c.tree) },
         "parents": c.parents.iter().map(|p| json!({
-            "sha": p, "url": format!("{}/git/commits/{p}", api(b, r)),
+            "sha": p, "url": format!("{}/git/commits/{p}", repo_api(b, r)),
             "html_url": format!("{}/{}/{}/commit/{p}", b.web, r.owner, r.name),
         })).collect::<Vec<_>>(),
         "verification": { "verified": false, "reason": "unsigned", "signature": null, "payload": null, "verified_at": null },
@@ -437,7 +433,7 @@ pub(super) async fn compare(
             r.git.tree_of(head_oid).map_err(internal)?,
         )
         .map_err(internal)?;
-    let repo_api = api(&b, r);
+    let repo_api = repo_api(&b, r);
     let repo_web = format!("{}/{}/{}", b.web, r.owner, r.name);
     let info = |oid: Oid| r.git.info(oid).map_err(internal);
     let head = head_oid.to_string();

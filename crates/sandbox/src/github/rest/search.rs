@@ -79,19 +79,14 @@ impl Q {
     }
 }
 
-fn answer(total: usize, items: Vec<Value>) -> Answer {
-    Ok(
-        Json(json!({ "total_count": total, "incomplete_results": false, "items": items }))
-            .into_response(),
-    )
-}
-
-/// Issue search also says how it searched (this stand-in matches words: `lexical`).
-fn issues_answer(total: usize, items: Vec<Value>) -> Answer {
-    Ok(Json(json!({
-        "total_count": total, "incomplete_results": false, "items": items, "search_type": "lexical",
-    }))
-    .into_response())
+/// A search's answer; issue search also says how it searched (this stand-in matches words:
+/// `lexical`).
+fn answer(total: usize, items: Vec<Value>, issues: bool) -> Answer {
+    let mut body = json!({ "total_count": total, "incomplete_results": false, "items": items });
+    if issues {
+        body["search_type"] = json!("lexical");
+    }
+    Ok(Json(body).into_response())
 }
 
 fn window(p: &std::collections::HashMap<String, String>, items: Vec<Value>) -> (usize, Vec<Value>) {
@@ -156,7 +151,7 @@ pub(super) async fn search_code(
         }
     }
     let (total, items) = window(&p, items);
-    answer(total, items)
+    answer(total, items, false)
 }
 
 /// `/search/issues`: issues and pull requests.
@@ -221,7 +216,7 @@ pub(super) async fn search_issues(
         })
         .collect();
     let (total, items) = window(&p, items);
-    issues_answer(total, items)
+    answer(total, items, true)
 }
 
 /// `/search/users`: by login or name, or by email with `in:email`.
@@ -251,5 +246,5 @@ pub(super) async fn search_users(
         })
         .collect();
     let (total, items) = window(&p, items);
-    answer(total, items)
+    answer(total, items, false)
 }

@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{
-    Answer, Refusal, Shared, Speaks, body, id, invalid, list, not_found, pages::trash_flag, paging,
+    Answer, Refusal, Shared, Speaks, body, id, invalid, list, not_found, pages::trash_flag,
+    query_paging,
 };
 use crate::notion::{
     blocks,
@@ -145,10 +146,7 @@ pub(super) async fn children_list(
     Query(q): Query<std::collections::HashMap<String, String>>,
 ) -> Answer {
     let pid = id(&raw, "block_id")?;
-    let (size, cursor) = paging(
-        q.get("page_size").map(|s| json!(s)).as_ref(),
-        q.get("start_cursor").map(|s| json!(s)).as_ref(),
-    )?;
+    let (size, cursor) = query_paging(&q)?;
     let store = notion.store();
     container(&store, pid)?;
     let items = store
@@ -207,12 +205,7 @@ pub(super) async fn children_append(
     };
     let mut store = notion.store();
     container(&store, pid)?;
-    let siblings: Vec<Uuid> = store
-        .pages
-        .get(&pid)
-        .map(|p| p.children.clone())
-        .or_else(|| store.blocks.get(&pid).map(|b| b.children.clone()))
-        .unwrap_or_default();
+    let siblings: Vec<Uuid> = store.child_ids(pid).cloned().unwrap_or_default();
     // `Some(None)`: at the start; `Some(Some(id))`: after that child; `None`: at the end.
     let at = match after {
         None => None,

@@ -140,6 +140,16 @@ pub(super) fn paging(
     Ok((size, cursor))
 }
 
+/// `page_size` and `start_cursor` of a GET's query.
+pub(super) fn query_paging(
+    q: &std::collections::HashMap<String, String>,
+) -> Result<(usize, Option<Uuid>), Refusal> {
+    paging(
+        q.get("page_size").map(|s| json!(s)).as_ref(),
+        q.get("start_cursor").map(|s| json!(s)).as_ref(),
+    )
+}
+
 /// One page of `items` (each with its id) as Notion's list of `kind`.
 pub(super) fn list(
     items: Vec<(Uuid, Value)>,

@@ -7,10 +7,9 @@ use axum::{
     extract::{Path, Query, State},
     response::IntoResponse,
 };
-use serde_json::json;
 use uuid::Uuid;
 
-use super::{Answer, Shared, body, id, invalid, list, not_found, paging};
+use super::{Answer, Shared, body, id, invalid, list, not_found, query_paging};
 use crate::notion::{
     blocks::rich_text,
     model::{Comment, Parent, Stamp},
@@ -20,10 +19,7 @@ pub(super) async fn users_list(
     State(notion): Shared,
     Query(q): Query<std::collections::HashMap<String, String>>,
 ) -> Answer {
-    let (size, cursor) = paging(
-        q.get("page_size").map(|s| json!(s)).as_ref(),
-        q.get("start_cursor").map(|s| json!(s)).as_ref(),
-    )?;
+    let (size, cursor) = query_paging(&q)?;
     let store = notion.store();
     let items = store.users.iter().map(|u| (u.id, u.json())).collect();
     list(items, size, cursor, "user")
@@ -58,10 +54,7 @@ pub(super) async fn comments_list(
         q.get("block_id").map_or("", String::as_str),
         "query.block_id",
     )?;
-    let (size, cursor) = paging(
-        q.get("page_size").map(|s| json!(s)).as_ref(),
-        q.get("start_cursor").map(|s| json!(s)).as_ref(),
-    )?;
+    let (size, cursor) = query_paging(&q)?;
     let store = notion.store();
     if !store.pages.contains_key(&target) && !store.blocks.contains_key(&target) {
         return Err(not_found("block", target));
