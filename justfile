@@ -60,11 +60,12 @@ fuzz SECONDS="600":
     cd fuzz && cargo +nightly fuzz run risk_rules corpus/risk_rules -- -max_total_time={{SECONDS}}
     cd fuzz && cargo +nightly fuzz run logql corpus/logql -- -max_total_time={{SECONDS}}
 
-# The incident drill: the sandbox cluster with an OOM-killed worker, a real Prometheus scraping it,
-# opsmcp-prometheus, opsmcp-loki and opsmcp-kubernetes over stdio finding the cause, planning,
-# fixing and verifying the change, and the audit log
+# The incident drill across the six servers: the sandbox world with an OOM-killed worker, a real
+# Prometheus and Alertmanager paging the PagerDuty stand-in, the shared opsmcp-pagerduty behind
+# nginx over SSE and the other five over stdio, from the page to the fix PR, the approved and
+# verified limit, the Notion report, the resolve and the verified audit log
 demo:
-    cargo build --quiet -p opsmcp-prometheus -p opsmcp-loki -p opsmcp-kubernetes -p opsmcp-e2e --bins
+    cargo build --quiet -p opsmcp-prometheus -p opsmcp-loki -p opsmcp-kubernetes -p opsmcp-pagerduty -p opsmcp-github -p opsmcp-notion -p opsmcp-e2e --bins
     cargo run --quiet -p opsmcp-e2e --bin opsmcp-drill
 
 # The Prometheus-only walk-through (six hours of backfilled incident history)

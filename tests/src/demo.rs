@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use rmcp::{RoleClient, model::CallToolRequestParams, service::RunningService};
+use rmcp::{RoleClient, model::CallToolRequestParams, service::Peer};
 use serde_json::{Value, json};
 
 /// Lines of each result shown.
@@ -13,7 +13,7 @@ const VIEW_LINES: usize = 14;
 /// One call, repeated for up to 30 s until `ready` holds (then its text is returned) (alerts and scrapes arrive within
 /// seconds of start-up), then printed.
 pub async fn step(
-    client: &RunningService<RoleClient, ()>,
+    client: &Peer<RoleClient>,
     title: &str,
     tool: &str,
     arguments: Value,
@@ -46,7 +46,7 @@ pub async fn step(
 
 /// One call made exactly once (a change must not be retried), then printed.
 pub async fn step_once(
-    client: &RunningService<RoleClient, ()>,
+    client: &Peer<RoleClient>,
     title: &str,
     tool: &str,
     arguments: Value,

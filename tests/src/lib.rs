@@ -19,6 +19,7 @@ pub mod docs;
 pub mod mcp;
 pub mod process;
 pub mod prometheus;
+pub mod sse_client;
 
 pub use process::{Process, TempDir, command, run, scratch, spawn};
 
@@ -187,7 +188,7 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// nginx in the foreground with a temporary configuration proxying `/` to `upstream`: one
+/// nginx in the foreground running `examples/nginx.conf`'s site in front of `upstream`: one
 /// process (`master_process off`), so no worker is left behind when it is killed.
 pub struct Nginx {
     pub process: Process,
@@ -205,6 +206,7 @@ impl Nginx {
         let dir = TempDir::new("nginx")?;
         let port = free_port();
         let d = dir.path().display();
+        let site = example_site(port, upstream)?;
         let conf = format!(
             r#"daemon off;
 master_process off;
@@ -218,18 +220,7 @@ http {{
     fastcgi_temp_path {d}/fastcgi;
     uwsgi_temp_path {d}/uwsgi;
     scgi_temp_path {d}/scgi;
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{
-            proxy_pass http://{upstream};
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host $http_host;
-            proxy_buffering off;
-            proxy_cache off;
-            proxy_read_timeout 3600s;
-        }}
-    }}
+{site}
 }}
 "#
         );
@@ -266,6 +257,30 @@ http {{
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
+}
+
+/// `examples/nginx.conf`, the site people copy, as the tests run it: plain HTTP on a loopback
+/// `port` instead of TLS on 443, proxying to `upstream` instead of 127.0.0.1:8080. Every other
+/// line is the example's, so a setting that breaks streaming breaks the tests.
+fn example_site(port: u16, upstream: SocketAddr) -> Result<String> {
+    let path = workspace_root().join("examples/nginx.conf");
+    let mut site = std::fs::read_to_string(&path)
+        .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+    for (from, to) in [
+        ("listen 443 ssl;", format!("listen 127.0.0.1:{port};")),
+        (
+            "proxy_pass http://127.0.0.1:8080;",
+            format!("proxy_pass http://{upstream};"),
+        ),
+    ] {
+        anyhow::ensure!(
+            site.contains(from),
+            "{} no longer says `{from}`; the harness replaces it",
+            path.display()
+        );
+        site = site.replace(from, &to);
+    }
+    Ok(site)
 }
 
 fn which(name: &str) -> Option<PathBuf> {

@@ -10,7 +10,7 @@
 
 use std::{
     fmt::Write as _,
-    path::PathBuf,
+    path::{Path, PathBuf},
     process::{Command, Stdio},
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
@@ -72,6 +72,26 @@ impl Alertmanager {
     pub fn pid(&self) -> u32 {
         self.process.pid()
     }
+}
+
+/// An Alertmanager configuration that pages PagerDuty's Events API v2 at `events_url` (HTTPS
+/// trusting `ca_file`) with `routing_key` for the alerts matching every one of `matchers`
+/// (`app="worker"`), grouped by alert name and namespace, and drops the rest.
+pub fn paging_config(
+    matchers: &[&str],
+    routing_key: &str,
+    events_url: &str,
+    ca_file: &Path,
+) -> String {
+    let matchers = matchers
+        .iter()
+        .map(|m| format!("'{}'", m.replace('\'', "''")))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "route:\n  receiver: blackhole\n  group_by: [alertname, namespace]\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\n  routes:\n    - receiver: pagerduty\n      matchers: [{matchers}]\nreceivers:\n  - name: blackhole\n  - name: pagerduty\n    pagerduty_configs:\n      - routing_key: {routing_key}\n        url: {events_url}\n        http_config:\n          tls_config:\n            ca_file: {}\n",
+        ca_file.display()
+    )
 }
 
 /// A scrape target serving the checkout service's live metrics (with metadata, unlike the
@@ -147,11 +167,18 @@ impl Backends {
     /// [`Backends::start`], also scraping `targets` (job name, host:port) every 5 s, e.g. the
     /// sandbox cluster's `/metrics`.
     pub fn start_scraping(targets: &[(&str, String)]) -> Result<Self> {
+        Self::start_alerting(
+            targets,
+            "route:\n  receiver: blackhole\n  group_wait: 1s\n  group_interval: 1s\nreceivers:\n  - name: blackhole\n",
+        )
+    }
+
+    /// [`Backends::start_scraping`] with Alertmanager running `alertmanager_config` (YAML), e.g.
+    /// [`paging_config`]'s route to PagerDuty.
+    pub fn start_alerting(targets: &[(&str, String)], alertmanager_config: &str) -> Result<Self> {
         let (prometheus_bin, promtool) = (binary("prometheus")?, binary("promtool")?);
         let dir = TempDir::new("prometheus")?;
-        let alertmanager = Alertmanager::start(
-            "route:\n  receiver: blackhole\n  group_wait: 1s\n  group_interval: 1s\nreceivers:\n  - name: blackhole\n",
-        )?;
+        let alertmanager = Alertmanager::start(alertmanager_config)?;
         let am_target = alertmanager.url.trim_start_matches("http://").to_owned();
         let prom_port = free_port();
         let exporter = Exporter::start()?;

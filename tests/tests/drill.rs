@@ -1,6 +1,9 @@
-//! The README's main job, `just demo`, runs end to end: the drill binary finds the OOM-killed
-//! worker through both servers, plans and executes the fix, verifies it and checks the audit
-//! log. It fails (non-zero exit) if any of that does not happen.
+//! The README's main job, `just demo`, runs end to end across the six servers: the page
+//! reaches the host through Alertmanager, PagerDuty and its webhook; the cause is found in the
+//! cluster, Prometheus, Loki, Notion's runbook and GitHub's history; the fix PR, the limit and
+//! the report are each approved through elicitation; the incident resolves, the alert too; and
+//! the shared audit log verifies. It fails (non-zero exit or a missing line) if any of that does
+//! not happen.
 
 use std::time::Duration;
 
@@ -11,24 +14,49 @@ use opsmcp_e2e::{command, run};
 fn the_incident_drill_runs() -> Result<()> {
     let mut cmd = command(env!("CARGO_BIN_EXE_opsmcp-drill"));
     // Build the server binaries the drill spawns (as `just demo` does).
-    opsmcp_e2e::binary("opsmcp-prometheus");
-    opsmcp_e2e::binary("opsmcp-kubernetes");
-    opsmcp_e2e::binary("opsmcp-loki");
+    for server in [
+        "opsmcp-prometheus",
+        "opsmcp-kubernetes",
+        "opsmcp-loki",
+        "opsmcp-pagerduty",
+        "opsmcp-github",
+        "opsmcp-notion",
+    ] {
+        opsmcp_e2e::binary(server);
+    }
     cmd.env("RUST_LOG", "warn");
     let (ok, stdout, stderr) = run(cmd, Duration::from_secs(240))?;
     assert!(ok, "the drill failed:\n{stdout}\n{stderr}");
     for expected in [
-        "ContainerOOMKilled",
+        // The page, pushed to the subscribed host.
+        "** notifications/resources/updated pagerduty://events",
+        "incident.triggered #",
+        "ContainerOOMKilled shop (worker",
+        "by Prometheus Alertmanager",
+        "  L1 ",
+        // The investigation.
         "CrashLoopBackOff",
         "last terminated: OOMKilled exit 137",
         "holding 70 MiB",
         "WARN heap pressure: holding 63 MiB of a 64 MiB limit",
         "Memory cgroup out of memory: Killed process",
-        "msg=\"payment authorization failed\"",
-        "PLAN (not executed; plan mode)",
-        "+              \"memory\": \"256Mi\"",
+        "# Worker OOM runbook",
+        "cache the working set between batches",
+        // The fix PR, asked and approved, mentioning the on-call engineer.
+        "?? opsmcp-github asks the user",
+        "cc @",
+        "opened #43 worker: free the batch buffer",
+        // The limit, asked with its dry-run diff, approved and verified.
+        "?? opsmcp-kubernetes asks the user",
+        "?  +              \"memory\": \"256Mi\"",
         "set resources shop/worker: rollout complete",
-        "intact: 3 records",
+        // The report, the note and the resolve.
+        "wrote the incident report \"Worker OOM-killed at its 64Mi limit\"",
+        "incident.annotated",
+        "incident.resolved #",
+        "== Alertmanager → PagerDuty: 2 notifications sent (the page and its resolve), 0 failed",
+        "intact: 15 records",
+        "5 questions asked and approved",
     ] {
         assert!(
             stdout.contains(expected),

@@ -10,7 +10,7 @@ use opsmcp_sandbox::{
     scenario::{INCIDENT, Scenario},
 };
 
-const WORKER_ROUTING_KEY: &str = "9f1c2b7e4d8a4f0b8c3e6a5d2f7b1c90";
+use opsmcp_sandbox::scenario::WORKER_ROUTING_KEY;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn python_sdk_over_sse_through_nginx_with_a_bearer_token() -> Result<()> {

@@ -5,7 +5,11 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use opsmcp_e2e::{TempDir, prometheus::Alertmanager, python_script};
+use opsmcp_e2e::{
+    TempDir,
+    prometheus::{Alertmanager, paging_config},
+    python_script,
+};
 use opsmcp_sandbox::{
     Sandbox,
     pagerduty::model::{Agent, Status},
@@ -13,8 +17,7 @@ use opsmcp_sandbox::{
 };
 use serde_json::{Value, json};
 
-/// The worker service's Events API routing key in the incident scenario.
-const WORKER_ROUTING_KEY: &str = "9f1c2b7e4d8a4f0b8c3e6a5d2f7b1c90";
+use opsmcp_sandbox::scenario::WORKER_ROUTING_KEY;
 
 async fn sandbox() -> Result<Sandbox> {
     let scenario = Scenario::parse(INCIDENT).map_err(anyhow::Error::msg)?;
@@ -90,10 +93,11 @@ async fn alertmanager_pages_it_and_the_resolve_closes_the_incident() -> Result<(
     let dir = TempDir::new("pagerduty-alertmanager")?;
     let ca = dir.path().join("ca.pem");
     std::fs::write(&ca, &sandbox.ca_pem)?;
-    let config = format!(
-        "route:\n  receiver: blackhole\n  group_by: [alertname, namespace]\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\n  routes:\n    - receiver: pagerduty-worker\n      matchers: ['app=\"worker\"']\nreceivers:\n  - name: blackhole\n  - name: pagerduty-worker\n    pagerduty_configs:\n      - routing_key: {WORKER_ROUTING_KEY}\n        url: {}/v2/enqueue\n        http_config:\n          tls_config:\n            ca_file: {}\n",
-        sandbox.pagerduty_url(),
-        ca.display()
+    let config = paging_config(
+        &["app=\"worker\""],
+        WORKER_ROUTING_KEY,
+        &format!("{}/v2/enqueue", sandbox.pagerduty_url()),
+        &ca,
     );
     let am = tokio::task::spawn_blocking(move || Alertmanager::start(&config)).await??;
 

@@ -8,6 +8,10 @@ use crate::{kube, pagerduty::seed::Seed};
 /// The built-in incident scenario.
 pub const INCIDENT: &str = include_str!("../scenarios/incident.json");
 
+/// The Events API routing key of the worker's service in [`INCIDENT`] (what Alertmanager's
+/// `pagerduty_configs` name to page the worker's on-call).
+pub const WORKER_ROUTING_KEY: &str = "9f1c2b7e4d8a4f0b8c3e6a5d2f7b1c90";
+
 #[derive(Debug)]
 pub struct Scenario {
     pub kube: kube::scenario::Scenario,

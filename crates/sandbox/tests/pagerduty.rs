@@ -17,7 +17,7 @@ use opsmcp_sandbox::{
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-const WORKER_KEY: &str = "9f1c2b7e4d8a4f0b8c3e6a5d2f7b1c90";
+use opsmcp_sandbox::scenario::WORKER_ROUTING_KEY as WORKER_KEY;
 const ACCEPT: &str = "application/vnd.pagerduty+json;version=2";
 
 struct Pd {

@@ -281,8 +281,9 @@ impl PagerDutyServer {
         );
         let created = parse(&i["created_at"]);
         out.push_str(&format!(
-            "service {} · {} · opened {}\n",
+            "service {} ({}) · {} · opened {}\n",
             name(&i["service"]),
+            i["service"]["id"].as_str().unwrap_or("?"),
             name(&i["escalation_policy"]),
             created.map_or_else(String::new, |t| format!(
                 "{} ({} ago)",

@@ -21,7 +21,7 @@ use rmcp::{
 };
 use serde_json::{Value, json};
 
-const WORKER_KEY: &str = "9f1c2b7e4d8a4f0b8c3e6a5d2f7b1c90";
+use opsmcp_sandbox::scenario::WORKER_ROUTING_KEY as WORKER_KEY;
 
 /// The CLI of a server pointed at the sandbox's PagerDuty, as `sandbox.env` would set it.
 fn cli(sandbox: &Sandbox, dir: &std::path::Path, extra: &[&str]) -> Cli<PagerDutyArgs> {
@@ -167,7 +167,7 @@ async fn an_oom_page_reads_as_an_on_call_engineer_needs_it() {
         .await;
     for expected in [
         &format!("#{number} [FIRING:1] ContainerOOMKilled shop (worker) — triggered, high urgency"),
-        "service worker · Platform",
+        "service worker (PSWORKR) · Platform",
         "assigned: Maya Chen",
         "alerts (1):",
         "firing: Labels: alertname=ContainerOOMKilled namespace=shop pod=worker-7d9f8b6c4-x2x7k",
