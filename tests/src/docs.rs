@@ -67,3 +67,20 @@ pub fn check_readme_table(package: &str, tools: &[Tool], kind: impl Fn(&Tool) ->
 pub fn writes(tool: &Tool) -> bool {
     tool.annotations.as_ref().and_then(|a| a.read_only_hint) == Some(false)
 }
+
+/// The six servers, by the directory of their crate under `servers/`.
+pub const SERVERS: &[&str] = &[
+    "prometheus",
+    "kubernetes",
+    "loki",
+    "pagerduty",
+    "github",
+    "notion",
+];
+
+/// The stored `tools/list` of `servers/<server>` (as JSON: name, annotations, schemas).
+pub fn snapshot(server: &str) -> Vec<serde_json::Value> {
+    let path = workspace_root().join(format!("servers/{server}/tests/snapshots/tools_list.json"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}

@@ -3,27 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use opsmcp_e2e::workspace_root;
-
-const SERVERS: &[&str] = &[
-    "prometheus",
-    "kubernetes",
-    "loki",
-    "pagerduty",
-    "github",
-    "notion",
-];
+use opsmcp_e2e::docs::{SERVERS, snapshot};
 
 #[test]
 fn tool_names_are_unique_across_the_six_servers() {
     let mut owners: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     let mut total = 0;
     for server in SERVERS {
-        let path =
-            workspace_root().join(format!("servers/{server}/tests/snapshots/tools_list.json"));
-        let text =
-            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let tools: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+        let tools = snapshot(server);
         assert!(!tools.is_empty(), "{server} lists no tools");
         for tool in &tools {
             let name = tool["name"].as_str().unwrap().to_owned();
