@@ -28,6 +28,11 @@ lint:
     cargo fetch --locked
     cargo deny --offline check licenses bans sources
 
+# Package every published crate as crates.io would receive it and build each from its package
+# (`tests/tests/packaging.rs` installs a server from the packages)
+package:
+    cargo package --workspace --exclude opsmcp-e2e --exclude opsmcp-bench --exclude opsmcp-fixture --allow-dirty
+
 # Only the official MCP conformance suite against the fixture (both protocol revisions)
 conformance:
     cargo test -p opsmcp-e2e --test clients conformance -- --nocapture
