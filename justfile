@@ -58,6 +58,14 @@ bench:
     target/release/opsmcp-bench --server target/release/opsmcp-notion --with-notion --target-rss-mib 8 --target-tools-list-tokens 2000 --seconds 0 --out bench-results/opsmcp-notion.json
     python3 -c 'import json,glob; n={f.split("/")[-1][:-5]: json.load(open(f))["tools_list"]["cl100k_tokens"] for f in sorted(glob.glob("bench-results/opsmcp-*.json")) if "fixture" not in f}; print("tools/list of the six servers together:", sum(n.values()), "cl100k tokens (target <= 15000):", n)'
 
+# Soak each server over streamable HTTP against the sandbox (Prometheus: a real one): 64 sessions
+# of read calls for 60 s (calls, errors, p50/p99, memory and descriptors), then again with the
+# backend down for 10 s in the middle; results in bench-results/soak.json
+soak *args:
+    cargo build --release -p opsmcp-bench
+    for s in prometheus kubernetes loki pagerduty github notion; do cargo build --release -p opsmcp-$s; done
+    target/release/opsmcp-soak --bin-dir target/release --out bench-results/soak.json {{args}}
+
 # Fuzz the kubectl argv classifier, the risk-rules parser and LogQL (nightly + cargo-fuzz), SECONDS each
 fuzz SECONDS="600":
     cd fuzz && for t in kubectl_argv risk_rules logql; do mkdir -p corpus/$t && cp -n seeds/$t/* corpus/$t/; done

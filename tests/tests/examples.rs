@@ -124,17 +124,10 @@ async fn every_server_the_host_configurations_start_answers() -> Result<()> {
             started.insert(entry["command"].as_str().unwrap_or_default().to_owned());
         }
     }
-    let six: BTreeSet<String> = [
-        "prometheus",
-        "kubernetes",
-        "loki",
-        "pagerduty",
-        "github",
-        "notion",
-    ]
-    .iter()
-    .map(|s| format!("opsmcp-{s}"))
-    .collect();
+    let six: BTreeSet<String> = docs::SERVERS
+        .iter()
+        .map(|s| format!("opsmcp-{s}"))
+        .collect();
     assert_eq!(started, six, "Claude Desktop's file starts the six servers");
 
     let vscode = read("vscode-mcp.json")?;

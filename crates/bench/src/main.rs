@@ -25,6 +25,7 @@ mod sandbox;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
+use opsmcp_bench::{initialize, ms, percentile, post, rss_kib, spawn_http};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -331,11 +332,6 @@ impl Drop for StdioServer {
     }
 }
 
-fn initialize() -> Value {
-    json!({ "jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": { "name": "opsmcp-bench", "version": env!("CARGO_PKG_VERSION") } } })
-}
-
 fn cold_start(args: &Args) -> Result<(ColdStart, String)> {
     let mut times = Vec::with_capacity(args.runs);
     let mut version = String::new();
@@ -433,16 +429,6 @@ async fn range_task(args: &Args, prometheus: &str) -> Result<Task> {
     })
 }
 
-fn rss_kib(pid: u32) -> Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .context("no VmRSS in /proc status")
-}
-
 /// Start `serve --listen 127.0.0.1:0` and read the address it reports.
 fn start_http(args: &Args, stateless: bool) -> Result<(Child, String)> {
     let mut cmd = Command::new(&args.server);
@@ -451,27 +437,7 @@ fn start_http(args: &Args, stateless: bool) -> Result<(Child, String)> {
     if stateless {
         cmd.arg("--stateless");
     }
-    let mut child = cmd
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    let stderr = BufReader::new(child.stderr.take().unwrap());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in stderr.lines().map_while(Result::ok) {
-            if let Some(addr) = line
-                .split_whitespace()
-                .find_map(|w| w.strip_prefix("local="))
-            {
-                let _ = tx.send(addr.to_owned());
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(10))
-        .context("the server did not report its address")?;
-    Ok((child, format!("http://{addr}/mcp")))
+    spawn_http(cmd)
 }
 
 async fn load(args: &Args, stateless: bool) -> Result<Load> {
@@ -562,32 +528,6 @@ async fn session(
 
 fn memchr_result(body: &[u8]) -> bool {
     body.windows(9).any(|w| w == b"\"result\":")
-}
-
-async fn post(
-    http: &reqwest::Client,
-    url: &str,
-    session: Option<&str>,
-    body: &Value,
-) -> Result<reqwest::Response> {
-    let mut request = http
-        .post(url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2025-11-25");
-    if let Some(s) = session {
-        request = request.header("mcp-session-id", s);
-    }
-    Ok(request.body(body.to_string()).send().await?)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
-}
-
-fn ms(d: Duration) -> f64 {
-    (d.as_secs_f64() * 1e6).round() / 1e3
 }
 
 fn verdict(ok: bool) -> &'static str {

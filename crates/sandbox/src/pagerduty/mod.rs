@@ -42,7 +42,7 @@ pub struct PagerDuty {
     /// client retries 429 without end).
     throttle: AtomicU32,
     /// Requests allowed per minute and key before 429 (PagerDuty: 960).
-    pub rate_limit: u32,
+    rate_limit: AtomicU32,
     /// Requests per key in the current minute.
     windows: Mutex<HashMap<String, (i64, u32)>>,
     outbox: webhooks::Outbox,
@@ -54,7 +54,7 @@ impl PagerDuty {
             account: Mutex::new(account),
             tokens,
             throttle: AtomicU32::new(0),
-            rate_limit: 960,
+            rate_limit: AtomicU32::new(960),
             windows: Mutex::default(),
             outbox: webhooks::Outbox::default(),
         }
@@ -111,6 +111,17 @@ impl PagerDuty {
             active: true,
         });
         id
+    }
+
+    /// Requests allowed per minute and key before 429.
+    pub fn rate_limit(&self) -> u32 {
+        self.rate_limit.load(Ordering::Relaxed)
+    }
+
+    /// Allow `per_minute` requests per minute and key (PagerDuty's is 960; the soak opens it
+    /// up to measure the server rather than the limit).
+    pub fn limit(&self, per_minute: u32) {
+        self.rate_limit.store(per_minute, Ordering::Relaxed);
     }
 
     /// Answer the next `n` REST requests with 429.

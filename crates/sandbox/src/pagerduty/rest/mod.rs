@@ -122,7 +122,8 @@ async fn gate(State(pd): Shared, request: Request, next: Next) -> Response {
     }
     let used = pd.count_request(token);
     let reset = 60 - Timestamp::now().as_second() % 60;
-    let limited = pd.throttled() || used > pd.rate_limit;
+    let limit = pd.rate_limit();
+    let limited = pd.throttled() || used > limit;
     let mut response = if limited {
         Failure::new(429, 2020, "Rate Limit Exceeded").into_response()
     } else {
@@ -132,9 +133,9 @@ async fn gate(State(pd): Shared, request: Request, next: Next) -> Response {
     let remaining = if limited {
         0
     } else {
-        pd.rate_limit.saturating_sub(used)
+        limit.saturating_sub(used)
     };
-    h.insert("ratelimit-limit", HeaderValue::from(pd.rate_limit));
+    h.insert("ratelimit-limit", HeaderValue::from(limit));
     h.insert("ratelimit-remaining", HeaderValue::from(remaining));
     h.insert("ratelimit-reset", HeaderValue::from(reset));
     response
