@@ -1,0 +1,151 @@
+//! The gateway in front of the six real server binaries (spawned over stdio as its upstreams
+//! file says) against the sandbox world: one catalog of every server's tools, calls reaching
+//! each server, and an upstream killed mid-session — started again on its next call (or, when
+//! the connection dies under a call, that call's error names it) while the others keep
+//! answering.
+
+use std::{collections::BTreeSet, time::Duration};
+
+use opsmcp_core::metrics::Metrics;
+use opsmcp_e2e::{TempDir, binary, docs, mcp::ToolClient, process::signal};
+use opsmcp_gateway::{GatewayServer, config};
+use opsmcp_sandbox::{
+    Sandbox,
+    scenario::{INCIDENT, Scenario},
+};
+use serde_json::json;
+
+/// The upstreams file for the six servers, pointed at `sandbox` (Prometheus and Alertmanager at
+/// a closed port: their tools list, their calls fail).
+fn upstreams(sandbox: &Sandbox, dir: &std::path::Path) -> String {
+    let kubeconfig = dir.join("kubeconfig");
+    std::fs::write(&kubeconfig, sandbox.kubeconfig()).unwrap();
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, &sandbox.ca_pem).unwrap();
+    let mut env: Vec<(String, String)> = sandbox
+        .environment(&kubeconfig, &ca)
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    env.push((
+        "OPSMCP_AUDIT_LOG".into(),
+        dir.join("audit.jsonl").display().to_string(),
+    ));
+    env.push(("PROMETHEUS_URL".into(), "http://127.0.0.1:9".into()));
+    env.push(("ALERTMANAGER_URL".into(), "http://127.0.0.1:9".into()));
+    let env = env
+        .iter()
+        .map(|(k, v)| format!("{k} = {v:?}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    docs::SERVERS
+        .iter()
+        .map(|s| {
+            format!(
+                "[[upstream]]\nname = {s:?}\ncommand = {:?}\nenv = {{ {env} }}\n",
+                binary(&format!("opsmcp-{s}")).display().to_string()
+            )
+        })
+        .collect()
+}
+
+async fn gateway(prefix: &str) -> (ToolClient, GatewayServer, Sandbox, TempDir) {
+    let scenario = Scenario::parse(INCIDENT).unwrap();
+    let sandbox = Sandbox::start_with("127.0.0.1:0".parse().unwrap(), Some(&scenario))
+        .await
+        .unwrap();
+    let dir = TempDir::new(prefix).unwrap();
+    let specs = config::parse(&upstreams(&sandbox, dir.path())).unwrap();
+    let server = GatewayServer::start(specs, Metrics::new(opsmcp_core::identity!()));
+    let client = ToolClient::in_process(server.clone(), Duration::from_secs(20)).await;
+    (client, server, sandbox, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_catalog_of_the_six_servers_and_calls_reach_each() {
+    let (g, _server, _sandbox, _dir) = gateway("gateway-catalog").await;
+    let listed: BTreeSet<String> = g
+        .client
+        .list_all_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name.into_owned())
+        .collect();
+    let mut expected: BTreeSet<String> = docs::SERVERS
+        .iter()
+        .flat_map(|s| docs::snapshot(s))
+        .filter_map(|t| t["name"].as_str().map(str::to_owned))
+        .collect();
+    expected.insert("health".into());
+    assert_eq!(listed, expected);
+
+    let health = g.ok("health", json!({})).await;
+    assert!(health.starts_with("6 of 6 upstreams up"), "{health}");
+    assert!(!health.contains("collision"), "{health}");
+
+    g.eventually("pods_list", json!({ "errors_only": true }), |t| {
+        t.contains("OOMKilled")
+    })
+    .await;
+    let logs = g
+        .ok(
+            "logs_query",
+            json!({ "query": "{job=\"node/kernel\"}", "start": "6h" }),
+        )
+        .await;
+    assert!(logs.contains("Killed process"), "{logs}");
+    let oncall = g
+        .ok("oncalls_list", json!({ "service_id": "PSWORKR" }))
+        .await;
+    assert!(oncall.contains("L1 "), "{oncall}");
+    let commits = g.ok("commits_list", json!({})).await;
+    assert!(commits.contains("cache the working set"), "{commits}");
+    let runbooks = g.ok("pages_search", json!({ "query": "OOM" })).await;
+    assert!(runbooks.contains("Worker OOM runbook"), "{runbooks}");
+    // Prometheus is unreachable: its answer is its own tool error, passed through.
+    let (is_error, text) = g.call("query_instant", json!({ "query": "up" })).await;
+    assert!(is_error && text.contains("127.0.0.1:9"), "{text}");
+    let (is_error, text) = g.call("no_such_tool", json!({})).await;
+    assert!(is_error && text.contains("no tool no_such_tool"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_upstream_fails_alone_and_comes_back() {
+    let (g, server, _sandbox, _dir) = gateway("gateway-restart").await;
+    g.ok("logs_labels", json!({})).await;
+    let loki = server
+        .upstreams()
+        .iter()
+        .find(|u| u.spec.name == "loki")
+        .unwrap();
+    let pid = loki.status().await.pid.expect("loki runs as a child");
+    signal(pid, "KILL").unwrap();
+    // Its next call either finds the connection already closed and starts it again, or loses
+    // the connection under it and says which upstream failed; the others are untouched.
+    let (is_error, text) = g.call("logs_labels", json!({})).await;
+    assert!(
+        !is_error || text.contains("upstream loki"),
+        "the dead upstream is named: {text}"
+    );
+    let pods = g.ok("pods_list", json!({})).await;
+    assert!(pods.contains("worker-"), "{pods}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let labels = loop {
+        let (is_error, text) = g.call("logs_labels", json!({})).await;
+        if !is_error {
+            break text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "loki never came back: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert!(labels.contains("namespace"), "{labels}");
+    let status = loki.status().await;
+    assert!(status.connected && status.connections == 2, "{status:?}");
+    assert_ne!(status.pid, Some(pid));
+    let health = g.ok("health", json!({})).await;
+    assert!(health.starts_with("6 of 6 upstreams up"), "{health}");
+}
