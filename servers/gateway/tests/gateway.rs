@@ -149,3 +149,42 @@ async fn a_killed_upstream_fails_alone_and_comes_back() {
     let health = g.ok("health", json!({})).await;
     assert!(health.starts_with("6 of 6 upstreams up"), "{health}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_serves_its_upstreams_file_over_stdio() {
+    let scenario = Scenario::parse(INCIDENT).unwrap();
+    let sandbox = Sandbox::start_with("127.0.0.1:0".parse().unwrap(), Some(&scenario))
+        .await
+        .unwrap();
+    let dir = TempDir::new("gateway-binary").unwrap();
+    let file = dir.path().join("upstreams.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[[upstream]]\nname = \"loki\"\ncommand = {:?}\nenv = {{ LOKI_URL = {:?}, OPSMCP_AUDIT_LOG = {:?} }}\n",
+            binary("opsmcp-loki").display().to_string(),
+            sandbox.url(),
+            dir.path().join("audit.jsonl").display().to_string()
+        ),
+    )
+    .unwrap();
+    let mut cmd = tokio::process::Command::new(binary("opsmcp-gateway"));
+    cmd.env("OPSMCP_GATEWAY_UPSTREAMS", &file)
+        .env("OPSMCP_AUDIT_LOG", dir.path().join("gateway-audit.jsonl"))
+        .stderr(std::process::Stdio::null());
+    let client = rmcp::ServiceExt::serve((), rmcp::transport::TokioChildProcess::new(cmd).unwrap())
+        .await
+        .unwrap();
+    let tools = client.list_all_tools().await.unwrap();
+    assert_eq!(tools.len(), docs::snapshot("loki").len() + 1);
+    let result = client
+        .call_tool(rmcp::model::CallToolRequestParams::new("health"))
+        .await
+        .unwrap();
+    let text = serde_json::to_value(&result).unwrap()["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(text.starts_with("1 of 1 upstreams up, 9 tools"), "{text}");
+    client.cancel().await.unwrap();
+}
