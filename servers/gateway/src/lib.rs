@@ -13,7 +13,7 @@ pub mod upstream;
 
 use std::sync::Arc;
 
-use opsmcp_core::{metrics::Metrics, tools::failure};
+use opsmcp_core::tools::failure;
 use rmcp::{
     ErrorData, RoleServer, ServerHandler,
     model::{
@@ -27,8 +27,6 @@ use crate::{catalog::Catalog, config::UpstreamSpec, upstream::Upstream};
 
 struct Inner {
     upstreams: Vec<Upstream>,
-    #[allow(dead_code)]
-    metrics: Metrics,
 }
 
 /// The gateway; cheap to clone (one clone per MCP session).
@@ -48,11 +46,10 @@ impl std::fmt::Debug for GatewayServer {
 impl GatewayServer {
     /// The gateway over `upstreams`; each is connected on first use. Inside a runtime, they
     /// are connected now in the background and name collisions are logged.
-    pub fn start(upstreams: Vec<UpstreamSpec>, metrics: Metrics) -> Self {
+    pub fn start(upstreams: Vec<UpstreamSpec>) -> Self {
         let server = Self {
             inner: Arc::new(Inner {
                 upstreams: upstreams.into_iter().map(Upstream::new).collect(),
-                metrics,
             }),
         };
         if tokio::runtime::Handle::try_current().is_ok() {

@@ -6,7 +6,6 @@
 
 use std::{collections::BTreeSet, time::Duration};
 
-use opsmcp_core::metrics::Metrics;
 use opsmcp_e2e::{TempDir, binary, docs, mcp::ToolClient, process::signal};
 use opsmcp_gateway::{GatewayServer, config};
 use opsmcp_sandbox::{
@@ -56,7 +55,7 @@ async fn gateway(prefix: &str) -> (ToolClient, GatewayServer, Sandbox, TempDir) 
         .unwrap();
     let dir = TempDir::new(prefix).unwrap();
     let specs = config::parse(&upstreams(&sandbox, dir.path())).unwrap();
-    let server = GatewayServer::start(specs, Metrics::new(opsmcp_core::identity!()));
+    let server = GatewayServer::start(specs);
     let client = ToolClient::in_process(server.clone(), Duration::from_secs(20)).await;
     (client, server, sandbox, dir)
 }
