@@ -14,10 +14,7 @@ use std::{
 
 use anyhow::{Context, Result};
 use opsmcp_e2e::{TempDir, binary, command, docs, python_script, run, workspace_root};
-use opsmcp_sandbox::{
-    Sandbox,
-    scenario::{INCIDENT, Scenario},
-};
+use opsmcp_sandbox::Sandbox;
 use rmcp::{ServiceExt, transport::TokioChildProcess};
 use serde_json::Value;
 
@@ -108,8 +105,7 @@ fn read(file: &str) -> Result<Value> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_server_the_host_configurations_start_answers() -> Result<()> {
-    let scenario = Scenario::parse(INCIDENT).map_err(anyhow::Error::msg)?;
-    let sandbox = Sandbox::start_with("127.0.0.1:0".parse()?, Some(&scenario)).await?;
+    let sandbox = Sandbox::incident().await?;
     let dir = TempDir::new("examples")?;
     let env = sandbox_env(&sandbox, dir.path())?;
 
@@ -182,8 +178,7 @@ const COPILOT_ALIASES: &[&str] = &["read", "edit", "search", "execute", "agent",
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_copilot_agent_its_mcp_configuration_and_setup_agree_with_the_servers() -> Result<()> {
-    let scenario = Scenario::parse(INCIDENT).map_err(anyhow::Error::msg)?;
-    let sandbox = Sandbox::start_with("127.0.0.1:0".parse()?, Some(&scenario)).await?;
+    let sandbox = Sandbox::incident().await?;
     let dir = TempDir::new("examples-copilot")?;
     let sandbox_env = sandbox_env(&sandbox, dir.path())?;
     let file = "copilot/mcp-config.json";

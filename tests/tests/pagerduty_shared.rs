@@ -5,17 +5,13 @@
 
 use anyhow::Result;
 use opsmcp_e2e::{HttpServer, Nginx, TempDir, python_script};
-use opsmcp_sandbox::{
-    Sandbox,
-    scenario::{INCIDENT, Scenario},
-};
+use opsmcp_sandbox::Sandbox;
 
 use opsmcp_sandbox::scenario::WORKER_ROUTING_KEY;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn python_sdk_over_sse_through_nginx_with_a_bearer_token() -> Result<()> {
-    let scenario = Scenario::parse(INCIDENT).map_err(anyhow::Error::msg)?;
-    let sandbox = Sandbox::start_with("127.0.0.1:0".parse()?, Some(&scenario)).await?;
+    let sandbox = Sandbox::incident().await?;
     let dir = TempDir::new("pagerduty-shared")?;
     let ca = dir.path().join("ca.pem");
     std::fs::write(&ca, &sandbox.ca_pem)?;

@@ -4,31 +4,22 @@
 //! tool makes (the target: at most 35% of it).
 
 use anyhow::{Context, Result};
-use opsmcp_sandbox::{
-    Sandbox,
-    scenario::{INCIDENT, Scenario},
-};
+use opsmcp_sandbox::Sandbox;
 use serde_json::{Value, json};
+
+use opsmcp_e2e::TempDir;
 
 use crate::{Args, StdioServer, Task};
 
 pub struct Running {
     sandbox: Sandbox,
-    dir: std::path::PathBuf,
+    dir: TempDir,
     http: reqwest::Client,
 }
 
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 pub async fn start() -> Result<Running> {
-    let scenario = Scenario::parse(INCIDENT).map_err(anyhow::Error::msg)?;
-    let sandbox = Sandbox::start_with("127.0.0.1:0".parse()?, Some(&scenario)).await?;
-    let dir = std::env::temp_dir().join(format!("opsmcp-bench-github-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
+    let sandbox = Sandbox::incident().await?;
+    let dir = TempDir::new("opsmcp-bench-github")?;
     Ok(Running {
         sandbox,
         dir,
@@ -48,7 +39,7 @@ impl Running {
             "--github-repo-name".into(),
             "worker".into(),
             "--audit-log".into(),
-            self.dir.join("audit.jsonl").display().to_string(),
+            self.dir.path().join("audit.jsonl").display().to_string(),
         ]
     }
 

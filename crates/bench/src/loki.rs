@@ -3,8 +3,6 @@
 //! response tokens of `logs_query` against Loki's raw JSON for the same query, and of the
 //! `logs_patterns` summary of the 10,000 lines.
 
-use std::path::PathBuf;
-
 use anyhow::Result;
 use opsmcp_sandbox::{
     Sandbox,
@@ -13,17 +11,13 @@ use opsmcp_sandbox::{
 };
 use serde_json::json;
 
+use opsmcp_e2e::TempDir;
+
 use crate::{Args, StdioServer, Task};
 
 pub struct Running {
     sandbox: Sandbox,
-    dir: PathBuf,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+    dir: TempDir,
 }
 
 const SECOND: i64 = 1_000_000_000;
@@ -66,8 +60,7 @@ pub async fn start() -> Result<Running> {
         labels([("app", "patterns"), ("namespace", "shop")]),
         lines,
     );
-    let dir = std::env::temp_dir().join(format!("opsmcp-bench-loki-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
+    let dir = TempDir::new("opsmcp-bench-loki")?;
     Ok(Running { sandbox, dir })
 }
 
@@ -77,7 +70,7 @@ impl Running {
             "--loki-url".into(),
             self.sandbox.url(),
             "--audit-log".into(),
-            self.dir.join("audit.jsonl").display().to_string(),
+            self.dir.path().join("audit.jsonl").display().to_string(),
         ]
     }
 

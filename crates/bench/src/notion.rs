@@ -3,31 +3,22 @@
 //! of every level, as Notion's own MCP server returns them; target: at most 30%).
 
 use anyhow::{Context, Result};
-use opsmcp_sandbox::{
-    Sandbox,
-    scenario::{INCIDENT, Scenario},
-};
+use opsmcp_sandbox::Sandbox;
 use serde_json::{Value, json};
+
+use opsmcp_e2e::TempDir;
 
 use crate::{Args, StdioServer, Task};
 
 pub struct Running {
     sandbox: Sandbox,
-    dir: std::path::PathBuf,
+    dir: TempDir,
     http: reqwest::Client,
 }
 
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 pub async fn start() -> Result<Running> {
-    let scenario = Scenario::parse(INCIDENT).map_err(anyhow::Error::msg)?;
-    let sandbox = Sandbox::start_with("127.0.0.1:0".parse()?, Some(&scenario)).await?;
-    let dir = std::env::temp_dir().join(format!("opsmcp-bench-notion-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
+    let sandbox = Sandbox::incident().await?;
+    let dir = TempDir::new("opsmcp-bench-notion")?;
     Ok(Running {
         sandbox,
         dir,
@@ -47,7 +38,7 @@ impl Running {
             "--notion-runbooks-id".into(),
             self.sandbox.notion_ids.runbooks.0.to_string(),
             "--audit-log".into(),
-            self.dir.join("audit.jsonl").display().to_string(),
+            self.dir.path().join("audit.jsonl").display().to_string(),
         ]
     }
 

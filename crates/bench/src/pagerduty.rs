@@ -3,14 +3,11 @@
 //! `incident_get` against the raw JSON of the API calls it makes, and of a 100-incident
 //! `incidents_list` against `GET /incidents?limit=100`.
 
-use std::path::PathBuf;
-
 use anyhow::{Context, Result};
-use opsmcp_sandbox::{
-    Sandbox,
-    scenario::{INCIDENT, Scenario},
-};
+use opsmcp_sandbox::Sandbox;
 use serde_json::{Value, json};
+
+use opsmcp_e2e::TempDir;
 
 use crate::{Args, StdioServer, Task};
 
@@ -19,24 +16,16 @@ const ACCEPT: &str = "application/vnd.pagerduty+json;version=2";
 
 pub struct Running {
     sandbox: Sandbox,
-    dir: PathBuf,
+    dir: TempDir,
     http: reqwest::Client,
     /// The OOM incident's id.
     incident: String,
 }
 
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 pub async fn start() -> Result<Running> {
-    let scenario = Scenario::parse(INCIDENT).map_err(anyhow::Error::msg)?;
-    let sandbox = Sandbox::start_with("127.0.0.1:0".parse()?, Some(&scenario)).await?;
-    let dir = std::env::temp_dir().join(format!("opsmcp-bench-pagerduty-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    std::fs::write(dir.join("ca.pem"), &sandbox.ca_pem)?;
+    let sandbox = Sandbox::incident().await?;
+    let dir = TempDir::new("opsmcp-bench-pagerduty")?;
+    std::fs::write(dir.path().join("ca.pem"), &sandbox.ca_pem)?;
     let http = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(sandbox.ca_pem.as_bytes())?)
         .build()?;
@@ -111,13 +100,13 @@ impl Running {
             "--pagerduty-api-host".into(),
             self.sandbox.pagerduty_url(),
             "--pagerduty-ca-file".into(),
-            self.dir.join("ca.pem").display().to_string(),
+            self.dir.path().join("ca.pem").display().to_string(),
             "--pagerduty-api-key".into(),
             self.sandbox.pagerduty.tokens.user.0.clone(),
             "--pagerduty-user-email".into(),
             "maya.chen@shop.example".into(),
             "--audit-log".into(),
-            self.dir.join("audit.jsonl").display().to_string(),
+            self.dir.path().join("audit.jsonl").display().to_string(),
         ]
     }
 

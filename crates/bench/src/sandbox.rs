@@ -15,18 +15,14 @@ use opsmcp_sandbox::{
 };
 use serde_json::{Value, json};
 
+use opsmcp_e2e::TempDir;
+
 use crate::{Args, StdioServer, Task};
 
 pub struct Running {
     _sandbox: Sandbox,
-    dir: PathBuf,
+    dir: TempDir,
     kubeconfig: PathBuf,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }
 
 pub async fn start() -> Result<Running> {
@@ -46,9 +42,8 @@ pub async fn start() -> Result<Running> {
     }));
     let scenario = Scenario::parse(&scenario.to_string()).map_err(anyhow::Error::msg)?;
     let sandbox = Sandbox::start_with("127.0.0.1:0".parse()?, Some(&scenario)).await?;
-    let dir = std::env::temp_dir().join(format!("opsmcp-bench-sandbox-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let kubeconfig = dir.join("kubeconfig");
+    let dir = TempDir::new("opsmcp-bench-sandbox")?;
+    let kubeconfig = dir.path().join("kubeconfig");
     std::fs::write(&kubeconfig, sandbox.kubeconfig())?;
     // Wait for the fleet to run and the worker to have been OOM-killed once.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -87,7 +82,7 @@ impl Running {
             "--kubeconfig".into(),
             self.kubeconfig.display().to_string(),
             "--audit-log".into(),
-            self.dir.join("audit.jsonl").display().to_string(),
+            self.dir.path().join("audit.jsonl").display().to_string(),
         ]
     }
 
@@ -96,7 +91,7 @@ impl Running {
             .arg("--kubeconfig")
             .arg(&self.kubeconfig)
             .arg("--cache-dir")
-            .arg(self.dir.join("kubectl-cache"))
+            .arg(self.dir.path().join("kubectl-cache"))
             .args(args)
             .output()
             .context("kubectl is needed for the comparison")?;

@@ -70,6 +70,13 @@ impl Sandbox {
         Self::start_with(listen, None).await
     }
 
+    /// The sandbox with the built-in incident scenario on a free loopback port (what the tests,
+    /// the drill and the benchmarks run against).
+    pub async fn incident() -> std::io::Result<Self> {
+        let scenario = Scenario::parse(crate::scenario::INCIDENT).map_err(std::io::Error::other)?;
+        Self::start_with(SocketAddr::from(([127, 0, 0, 1], 0)), Some(&scenario)).await
+    }
+
     /// [`Sandbox::start`] with a scenario applied on top of the baseline.
     pub async fn start_with(
         listen: SocketAddr,

@@ -8,10 +8,7 @@ use std::{collections::BTreeSet, time::Duration};
 
 use opsmcp_e2e::{TempDir, binary, docs, mcp::ToolClient, process::signal};
 use opsmcp_gateway::{GatewayServer, config};
-use opsmcp_sandbox::{
-    Sandbox,
-    scenario::{INCIDENT, Scenario},
-};
+use opsmcp_sandbox::Sandbox;
 use serde_json::json;
 
 /// The upstreams file for the six servers, pointed at `sandbox` (Prometheus and Alertmanager at
@@ -49,10 +46,7 @@ fn upstreams(sandbox: &Sandbox, dir: &std::path::Path) -> String {
 }
 
 async fn gateway(prefix: &str) -> (ToolClient, GatewayServer, Sandbox, TempDir) {
-    let scenario = Scenario::parse(INCIDENT).unwrap();
-    let sandbox = Sandbox::start_with("127.0.0.1:0".parse().unwrap(), Some(&scenario))
-        .await
-        .unwrap();
+    let sandbox = Sandbox::incident().await.unwrap();
     let dir = TempDir::new(prefix).unwrap();
     let specs = config::parse(&upstreams(&sandbox, dir.path())).unwrap();
     let server = GatewayServer::start(specs);
@@ -151,10 +145,7 @@ async fn a_killed_upstream_fails_alone_and_comes_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_serves_its_upstreams_file_over_stdio() {
-    let scenario = Scenario::parse(INCIDENT).unwrap();
-    let sandbox = Sandbox::start_with("127.0.0.1:0".parse().unwrap(), Some(&scenario))
-        .await
-        .unwrap();
+    let sandbox = Sandbox::incident().await.unwrap();
     let dir = TempDir::new("gateway-binary").unwrap();
     let file = dir.path().join("upstreams.toml");
     std::fs::write(

@@ -27,10 +27,7 @@ use opsmcp_e2e::{
     prometheus::{Backends, paging_config},
     sse_client::LegacySseClient,
 };
-use opsmcp_sandbox::{
-    Sandbox,
-    scenario::{INCIDENT, Scenario, WORKER_ROUTING_KEY},
-};
+use opsmcp_sandbox::{Sandbox, scenario::WORKER_ROUTING_KEY};
 use rmcp::{
     ClientHandler, ErrorData, RoleClient, ServiceExt,
     model::{
@@ -141,8 +138,7 @@ fn word_after<'a>(text: &'a str, marker: &str) -> Result<&'a str> {
 async fn main() -> Result<()> {
     let started = Instant::now();
     println!("Starting the sandbox world (scenario: the shop on a bad day)…");
-    let scenario = Scenario::parse(INCIDENT).map_err(anyhow::Error::msg)?;
-    let sandbox = Sandbox::start_with("127.0.0.1:0".parse()?, Some(&scenario)).await?;
+    let sandbox = Sandbox::incident().await?;
     let dir = TempDir::new("opsmcp-drill")?;
     let env_file = sandbox.write_files(dir.path())?;
     let files = env_file.parent().context("the env file's directory")?;

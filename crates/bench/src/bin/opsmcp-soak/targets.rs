@@ -6,10 +6,7 @@ use std::{net::SocketAddr, path::Path};
 
 use anyhow::{Context, Result};
 use opsmcp_e2e::{TempDir, docs::SERVERS, prometheus::Backends};
-use opsmcp_sandbox::{
-    Sandbox,
-    scenario::{INCIDENT, Scenario},
-};
+use opsmcp_sandbox::Sandbox;
 use serde_json::{Value, json};
 
 use crate::proxy::Proxy;
@@ -36,8 +33,7 @@ pub struct Target {
 
 impl World {
     pub async fn start() -> Result<Self> {
-        let scenario = Scenario::parse(INCIDENT).map_err(anyhow::Error::msg)?;
-        let sandbox = Sandbox::start_with("127.0.0.1:0".parse()?, Some(&scenario)).await?;
+        let sandbox = Sandbox::incident().await?;
         // Notion allows an integration 3 requests a second and PagerDuty a key 960 a minute;
         // the soak measures the servers, not those limits, so the stand-ins (and the Notion
         // server's own limiter) are opened up.
