@@ -16,6 +16,7 @@ use std::{
 
 pub mod demo;
 pub mod docs;
+pub mod feed;
 pub mod mcp;
 pub mod process;
 pub mod prometheus;

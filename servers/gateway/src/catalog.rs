@@ -1,10 +1,12 @@
-//! One catalog of the upstreams' tools: each tool under its upstream's prefix (none for opsmcp's
-//! six, whose names are unique), the first upstream in the file winning a name two of them
-//! offer — a collision is reported, never resolved silently.
+//! One catalog of the upstreams' tools and resources: each tool under its upstream's prefix
+//! (none for opsmcp's six, whose names are unique), the first upstream in the file winning a
+//! name two of them offer — a collision is reported, never resolved silently. A resource URI
+//! several upstreams serve (every opsmcp server has `opsmcp://metrics` and
+//! `opsmcp://audit/recent`) is listed once per upstream, qualified with `?upstream=NAME`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use rmcp::model::Tool;
+use rmcp::model::{Resource, Tool};
 
 /// Where a listed tool goes: its upstream (by position) and its name there.
 #[derive(Debug, Clone)]
@@ -19,14 +21,34 @@ pub struct Catalog {
     pub routes: BTreeMap<String, Route>,
     /// `name: offered by a and b (a's is listed)`.
     pub collisions: Vec<String>,
+    pub resources: Vec<Resource>,
+    /// Each listed URI's upstream and its URI there.
+    pub resource_routes: HashMap<String, Route>,
+}
+
+/// What one upstream lists.
+#[derive(Debug)]
+pub struct Listing<'a> {
+    pub upstream: &'a str,
+    pub prefix: &'a str,
+    pub tools: Vec<Tool>,
+    pub resources: Vec<Resource>,
 }
 
 impl Catalog {
-    /// Merge the upstreams' tools, given as (upstream name, prefix, tools) in file order.
-    pub fn merge<'a>(upstreams: impl IntoIterator<Item = (&'a str, &'a str, Vec<Tool>)>) -> Self {
+    /// Merge the upstreams' listings, given in file order.
+    pub fn merge<'a>(upstreams: impl IntoIterator<Item = Listing<'a>>) -> Self {
+        let upstreams: Vec<Listing<'a>> = upstreams.into_iter().collect();
         let mut catalog = Catalog::default();
+        catalog.merge_resources(&upstreams);
         let mut owners: BTreeMap<String, &str> = BTreeMap::new();
-        for (index, (upstream, prefix, tools)) in upstreams.into_iter().enumerate() {
+        for (index, listing) in upstreams.into_iter().enumerate() {
+            let Listing {
+                upstream,
+                prefix,
+                tools,
+                ..
+            } = listing;
             for mut tool in tools {
                 let original = tool.name.to_string();
                 let listed = format!("{prefix}{original}");
@@ -50,6 +72,42 @@ impl Catalog {
         }
         catalog
     }
+
+    fn merge_resources(&mut self, upstreams: &[Listing<'_>]) {
+        let mut servers: HashMap<&str, usize> = HashMap::new();
+        for listing in upstreams {
+            for resource in &listing.resources {
+                *servers.entry(resource.uri.as_str()).or_default() += 1;
+            }
+        }
+        for (index, listing) in upstreams.iter().enumerate() {
+            for resource in &listing.resources {
+                let mut listed = resource.clone();
+                if servers[resource.uri.as_str()] > 1 {
+                    let separator = if resource.uri.contains('?') { '&' } else { '?' };
+                    listed.uri =
+                        format!("{}{separator}upstream={}", resource.uri, listing.upstream);
+                    listed.name = format!("{} ({})", resource.name, listing.upstream);
+                }
+                self.resource_routes.insert(
+                    listed.uri.clone(),
+                    Route {
+                        upstream: index,
+                        name: resource.uri.clone(),
+                    },
+                );
+                self.resources.push(listed);
+            }
+        }
+    }
+
+    /// The listed URI of `uri` as upstream `index` names it.
+    pub fn exposed_uri(&self, index: usize, uri: &str) -> Option<&str> {
+        self.resource_routes
+            .iter()
+            .find(|(_, r)| r.upstream == index && r.name == uri)
+            .map(|(listed, _)| listed.as_str())
+    }
 }
 
 #[cfg(test)]
@@ -62,17 +120,60 @@ mod tests {
         Tool::new(name.to_owned(), "t", Arc::new(serde_json::Map::new()))
     }
 
+    fn listing<'a>(
+        upstream: &'a str,
+        prefix: &'a str,
+        tools: &[&str],
+        uris: &[&str],
+    ) -> Listing<'a> {
+        Listing {
+            upstream,
+            prefix,
+            tools: tools.iter().map(|t| tool(t)).collect(),
+            resources: uris.iter().map(|u| Resource::new(*u, "r")).collect(),
+        }
+    }
+
     #[test]
     fn prefixes_apply_and_the_first_upstream_wins_a_collision() {
         let c = Catalog::merge([
-            ("a", "", vec![tool("search"), tool("get")]),
-            ("b", "", vec![tool("search")]),
-            ("c", "c_", vec![tool("search")]),
+            listing("a", "", &["search", "get"], &[]),
+            listing("b", "", &["search"], &[]),
+            listing("c", "c_", &["search"], &[]),
         ]);
         let names: Vec<&str> = c.tools.iter().map(|t| t.name.as_ref()).collect();
         assert_eq!(names, ["search", "get", "c_search"]);
         assert_eq!(c.routes["c_search"].name, "search");
         assert_eq!(c.routes["c_search"].upstream, 2);
         assert_eq!(c.collisions, ["search: offered by a and b (a's is listed)"]);
+    }
+
+    #[test]
+    fn a_uri_two_upstreams_serve_is_listed_for_each() {
+        let c = Catalog::merge([
+            listing("a", "", &[], &["opsmcp://metrics", "a://events"]),
+            listing("b", "", &[], &["opsmcp://metrics?x=1"]),
+            listing("c", "", &[], &["opsmcp://metrics"]),
+        ]);
+        let uris: Vec<&str> = c.resources.iter().map(|r| r.uri.as_str()).collect();
+        assert_eq!(
+            uris,
+            [
+                "opsmcp://metrics?upstream=a",
+                "a://events",
+                "opsmcp://metrics?x=1",
+                "opsmcp://metrics?upstream=c"
+            ]
+        );
+        assert_eq!(c.resource_routes["opsmcp://metrics?upstream=c"].upstream, 2);
+        assert_eq!(
+            c.resource_routes["opsmcp://metrics?upstream=c"].name,
+            "opsmcp://metrics"
+        );
+        assert_eq!(c.exposed_uri(0, "a://events"), Some("a://events"));
+        assert_eq!(
+            c.exposed_uri(0, "opsmcp://metrics"),
+            Some("opsmcp://metrics?upstream=a")
+        );
     }
 }

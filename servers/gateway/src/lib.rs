@@ -1,32 +1,63 @@
 //! opsmcp-gateway: an optional MCP server in front of the opsmcp servers (or any MCP server),
-//! serving their tools as one catalog.
+//! serving their tools and resources as one.
 //!
 //! [`config`] reads the upstreams file; [`upstream`] keeps one connection per upstream (stdio
 //! child or streamable HTTP), made on first use and remade after a back-off when it dies;
-//! [`catalog`] merges their tools; [`health`] is the gateway's own tool. Hosts usually compose
-//! the servers themselves; the gateway is for one endpoint in front of all of them.
+//! [`catalog`] merges what they list; [`forward`] carries a call upstream and its questions,
+//! progress and cancellation across; [`relay`] brings notifications back to the hosts;
+//! [`health`] is the gateway's own tool. Hosts usually compose the servers themselves; the
+//! gateway is for one endpoint in front of all of them.
 
 pub mod catalog;
 pub mod config;
+pub mod forward;
 pub mod health;
+pub mod relay;
 pub mod upstream;
 
-use std::sync::Arc;
+use std::{
+    sync::{Arc, Mutex, RwLock, Weak},
+    time::{Duration, Instant},
+};
 
 use opsmcp_core::tools::failure;
 use rmcp::{
-    ErrorData, RoleServer, ServerHandler,
+    ErrorData, Peer, RoleServer, ServerHandler,
     model::{
-        CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, InitializeResult,
-        ListToolsResult, PaginatedRequestParams, ServerCapabilities, Tool,
+        CallToolRequestParams, CallToolResponse, Implementation, InitializeResult,
+        ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
+        ReadResourceResponse, ResourceContents, ServerCapabilities, SubscribeRequestParams,
+        SubscriptionFilter, Tool, UnsubscribeRequestParams,
     },
-    service::RequestContext,
+    service::{NotificationContext, RequestContext, SubscriptionContext},
+};
+use tokio::sync::broadcast;
+
+use crate::{
+    catalog::{Catalog, Listing, Route},
+    config::UpstreamSpec,
+    relay::Relay,
+    upstream::Upstream,
 };
 
-use crate::{catalog::Catalog, config::UpstreamSpec, upstream::Upstream};
+/// How long a catalog missing a down upstream is served before the upstreams are asked again.
+const INCOMPLETE_CATALOG_TTL: Duration = Duration::from_secs(1);
 
 struct Inner {
     upstreams: Vec<Upstream>,
+    relay: Arc<Relay>,
+    catalog: RwLock<Option<Cached>>,
+    /// Hosts that initialized, told when the catalog changes.
+    hosts: Mutex<Vec<Peer<RoleServer>>>,
+    /// The catalog changed (for listening streams).
+    catalog_changed: broadcast::Sender<()>,
+}
+
+struct Cached {
+    epoch: u64,
+    complete: bool,
+    at: Instant,
+    catalog: Arc<Catalog>,
 }
 
 /// The gateway; cheap to clone (one clone per MCP session).
@@ -45,20 +76,25 @@ impl std::fmt::Debug for GatewayServer {
 
 impl GatewayServer {
     /// The gateway over `upstreams`; each is connected on first use. Inside a runtime, they
-    /// are connected now in the background and name collisions are logged.
+    /// are connected now in the background, name collisions are logged, and hosts are told
+    /// whenever the catalog changes.
     pub fn start(upstreams: Vec<UpstreamSpec>) -> Self {
+        let relay = Arc::new(Relay::default());
         let server = Self {
             inner: Arc::new(Inner {
-                upstreams: upstreams.into_iter().map(Upstream::new).collect(),
+                upstreams: upstreams
+                    .into_iter()
+                    .enumerate()
+                    .map(|(index, spec)| Upstream::new(spec, index, relay.clone()))
+                    .collect(),
+                relay,
+                catalog: RwLock::default(),
+                hosts: Mutex::default(),
+                catalog_changed: broadcast::channel(16).0,
             }),
         };
         if tokio::runtime::Handle::try_current().is_ok() {
-            let warm = server.clone();
-            tokio::spawn(async move {
-                for collision in warm.catalog().await.collisions {
-                    tracing::warn!(%collision, "tool name collision");
-                }
-            });
+            tokio::spawn(watch_catalog(Arc::downgrade(&server.inner)));
         }
         server
     }
@@ -67,33 +103,139 @@ impl GatewayServer {
         &self.inner.upstreams
     }
 
-    /// The merged catalog of what every upstream lists now (an upstream that is down keeps
-    /// the tools it listed last).
-    pub async fn catalog(&self) -> Catalog {
-        let lists = futures::future::join_all(self.upstreams().iter().map(|u| u.tools())).await;
-        Catalog::merge(
-            self.upstreams()
-                .iter()
-                .zip(lists)
-                .map(|(u, tools)| (u.spec.name.as_str(), u.spec.prefix.as_str(), tools)),
-        )
+    /// The merged catalog, computed again when an upstream connects or says its listing
+    /// changed (and, while one is down, at most every second).
+    pub async fn catalog(&self) -> Arc<Catalog> {
+        let epoch = self.inner.relay.epoch();
+        if let Some(cached) = self.inner.catalog.read().unwrap().as_ref()
+            && cached.epoch == epoch
+            && (cached.complete || cached.at.elapsed() < INCOMPLETE_CATALOG_TTL)
+        {
+            return cached.catalog.clone();
+        }
+        let listings =
+            futures::future::join_all(self.upstreams().iter().map(Upstream::listed)).await;
+        let mut complete = true;
+        for u in self.upstreams() {
+            complete &= u.status().await.connected;
+        }
+        let catalog = Arc::new(Catalog::merge(self.upstreams().iter().zip(listings).map(
+            |(u, (tools, resources))| Listing {
+                upstream: &u.spec.name,
+                prefix: &u.spec.prefix,
+                tools,
+                resources,
+            },
+        )));
+        *self.inner.catalog.write().unwrap() = Some(Cached {
+            epoch,
+            complete,
+            at: Instant::now(),
+            catalog: catalog.clone(),
+        });
+        catalog
     }
 
-    async fn forward(&self, request: CallToolRequestParams) -> CallToolResult {
+    /// The catalog as last computed, without asking anyone (for synchronous callers).
+    fn last_catalog(&self) -> Arc<Catalog> {
+        self.inner
+            .catalog
+            .read()
+            .unwrap()
+            .as_ref()
+            .map(|c| c.catalog.clone())
+            .unwrap_or_default()
+    }
+
+    async fn forward(
+        &self,
+        mut request: CallToolRequestParams,
+        cx: &RequestContext<RoleServer>,
+    ) -> CallToolResponse {
         let catalog = self.catalog().await;
         let Some(route) = catalog.routes.get(request.name.as_ref()) else {
             return failure(format!(
                 "no tool {} in the gateway's catalog (tools/list names them)",
                 request.name
-            ));
+            ))
+            .into();
         };
-        let upstream = &self.upstreams()[route.upstream];
-        let mut forwarded = request.clone();
-        forwarded.name = route.name.clone().into();
-        match upstream.call(forwarded).await {
-            Ok(result) => result,
-            Err(message) => failure(message),
+        request.name = route.name.clone().into();
+        forward::call(&self.upstreams()[route.upstream], request, cx).await
+    }
+
+    async fn resource_route(&self, uri: &str) -> Result<Route, ErrorData> {
+        self.catalog()
+            .await
+            .resource_routes
+            .get(uri)
+            .cloned()
+            .ok_or_else(|| {
+                ErrorData::resource_not_found(
+                    format!("no resource {uri} behind the gateway (resources/list names them)"),
+                    None,
+                )
+            })
+    }
+
+    /// Subscribe upstream to a resource unless the gateway already is.
+    async fn subscribe_upstream(&self, route: &Route) -> Result<(), ErrorData> {
+        let key = (route.upstream, route.name.clone());
+        if !self.inner.relay.needs_subscription(&key) {
+            return Ok(());
         }
+        let upstream = &self.upstreams()[route.upstream];
+        upstream.subscribe(&route.name).await.map_err(|message| {
+            self.inner.relay.subscription_failed(&key);
+            ErrorData::invalid_params(message, None)
+        })
+    }
+}
+
+/// Tell the hosts when the catalog changes (an upstream came up with other tools, or one
+/// said its list changed), until the gateway is dropped.
+async fn watch_catalog(gateway: Weak<Inner>) {
+    let Some(mut changes) = gateway.upgrade().map(|g| g.relay.changes()) else {
+        return;
+    };
+    let listed = |catalog: &Catalog| {
+        let tools: Vec<String> = catalog.tools.iter().map(|t| t.name.to_string()).collect();
+        let resources: Vec<String> = catalog.resources.iter().map(|r| r.uri.clone()).collect();
+        (tools, resources)
+    };
+    let mut last = None;
+    loop {
+        let Some(inner) = gateway.upgrade() else {
+            return;
+        };
+        let server = GatewayServer { inner };
+        let catalog = server.catalog().await;
+        if last.is_none() {
+            for collision in &catalog.collisions {
+                tracing::warn!(%collision, "tool name collision");
+            }
+        }
+        let now = listed(&catalog);
+        if last.as_ref().is_some_and(|last| *last != now) {
+            let _ = server.inner.catalog_changed.send(());
+            let hosts: Vec<Peer<RoleServer>> = {
+                let mut hosts = server.inner.hosts.lock().unwrap();
+                hosts.retain(|h| !h.is_transport_closed());
+                hosts.clone()
+            };
+            for host in hosts {
+                let _ = host.notify_tool_list_changed().await;
+                let _ = host.notify_resource_list_changed().await;
+            }
+        }
+        last = Some(now);
+        drop(server);
+        if changes.changed().await.is_err() {
+            return;
+        }
+        // Upstreams starting together change the catalog in a burst: announce it once.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        changes.mark_unchanged();
     }
 }
 
@@ -122,15 +264,26 @@ impl opsmcp_core::serve::Ready for GatewayServer {
 
 impl ServerHandler for GatewayServer {
     fn get_info(&self) -> InitializeResult {
-        InitializeResult::new(ServerCapabilities::builder().enable_tools().build())
+        let capabilities = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_tool_list_changed()
+            .enable_resources()
+            .enable_resources_subscribe()
+            .enable_resources_list_changed()
+            .build();
+        InitializeResult::new(capabilities)
             .with_server_info(Implementation::new(
                 env!("CARGO_PKG_NAME"),
                 env!("CARGO_PKG_VERSION"),
             ))
             .with_instructions(
                 "The opsmcp servers behind one endpoint: every upstream's tools, under the names \
-                 its server gives them. `health` shows each upstream's state.",
+                 its server gives them, and their resources. `health` shows each upstream's state.",
             )
+    }
+
+    async fn on_initialized(&self, cx: NotificationContext<RoleServer>) {
+        self.inner.hosts.lock().unwrap().push(cx.peer);
     }
 
     async fn list_tools(
@@ -138,7 +291,7 @@ impl ServerHandler for GatewayServer {
         _request: Option<PaginatedRequestParams>,
         _cx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let mut tools: Vec<Tool> = self.catalog().await.tools;
+        let mut tools: Vec<Tool> = self.catalog().await.tools.clone();
         tools.push(health::tool());
         Ok(ListToolsResult::with_all_items(tools))
     }
@@ -146,13 +299,136 @@ impl ServerHandler for GatewayServer {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _cx: RequestContext<RoleServer>,
+        cx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let result = if request.name == health::NAME {
-            health::run(self).await
-        } else {
-            self.forward(request).await
-        };
-        Ok(result.into())
+        if request.name == health::NAME {
+            return Ok(health::run(self).await.into());
+        }
+        Ok(self.forward(request, &cx).await)
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _cx: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        Ok(ListResourcesResult::with_all_items(
+            self.catalog().await.resources.clone(),
+        ))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _cx: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let route = self.resource_route(&request.uri).await?;
+        let mut response = self.upstreams()[route.upstream]
+            .read(&route.name)
+            .await
+            .map_err(|message| ErrorData::internal_error(message, None))?;
+        // The contents name the resource as the host asked for it.
+        if let ReadResourceResponse::Complete(read) = &mut response {
+            for contents in &mut read.contents {
+                if let ResourceContents::TextResourceContents { uri, .. }
+                | ResourceContents::BlobResourceContents { uri, .. } = contents
+                {
+                    uri.clone_from(&request.uri);
+                }
+            }
+        }
+        Ok(response)
+    }
+
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        cx: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let route = self.resource_route(&request.uri).await?;
+        self.subscribe_upstream(&route).await?;
+        self.inner
+            .relay
+            .subscribe((route.upstream, route.name), cx.peer, request.uri);
+        Ok(())
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        cx: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let route = self.resource_route(&request.uri).await?;
+        self.inner
+            .relay
+            .unsubscribe(&(route.upstream, route.name), &cx.peer);
+        Ok(())
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        let catalog = self.last_catalog();
+        let uris: Vec<String> = requested
+            .resource_subscriptions
+            .iter()
+            .flatten()
+            .filter(|u| catalog.resource_routes.contains_key(*u))
+            .cloned()
+            .collect();
+        let mut accepted = SubscriptionFilter::builder()
+            .resource_subscriptions(uris)
+            .build();
+        accepted.tools_list_changed = requested.tools_list_changed;
+        accepted.resources_list_changed = requested.resources_list_changed;
+        Some(accepted)
+    }
+
+    /// A 2026-07-28 host's listening stream: updates of the resources it asked for, and word
+    /// that the catalog changed if it asked for that.
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+        let accepted = context.accepted().clone();
+        let wanted = accepted.resource_subscriptions.clone().unwrap_or_default();
+        for uri in &wanted {
+            self.subscribe_upstream(&self.resource_route(uri).await?)
+                .await?;
+        }
+        let mut updates = self.inner.relay.updates();
+        let mut catalog_changed = self.inner.catalog_changed.subscribe();
+        loop {
+            let sent = tokio::select! {
+                () = context.cancelled() => return Ok(()),
+                update = updates.recv() => match update {
+                    Ok((index, uri)) => {
+                        let catalog = self.last_catalog();
+                        match catalog.exposed_uri(index, &uri) {
+                            Some(exposed) if wanted.iter().any(|w| w == exposed) => {
+                                context.sink().notify_resource_updated(exposed.to_owned()).await
+                            }
+                            _ => Ok(()),
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => Ok(()),
+                    Err(broadcast::error::RecvError::Closed) => return Ok(()),
+                },
+                changed = catalog_changed.recv() => match changed {
+                    Ok(()) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                        let mut sent = Ok(());
+                        if accepted.tools_list_changed == Some(true) {
+                            sent = context.sink().notify_tool_list_changed().await;
+                        }
+                        if sent.is_ok() && accepted.resources_list_changed == Some(true) {
+                            sent = context.sink().notify_resource_list_changed().await;
+                        }
+                        sent
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return Ok(()),
+                },
+            };
+            if sent.is_err() {
+                return Ok(());
+            }
+        }
     }
 }

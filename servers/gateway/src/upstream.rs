@@ -1,17 +1,25 @@
-//! One upstream server: connected on first use, its tools listed once per connection, calls
-//! forwarded to it. A connection that dies (the process exited, the transport closed) is
+//! One upstream server: connected on first use, its tools and resources listed once per
+//! connection (and again when it says they changed), calls forwarded to it. A connection that dies (the process exited, the transport closed) is
 //! dropped and made again on a later call after a back-off — one second, doubling to thirty —
 //! so a failing upstream answers at once with the reason instead of stalling every call, and
 //! never blocks the others.
 
 use std::{
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, Instant},
 };
 
 use rmcp::{
-    RoleClient, ServiceExt,
-    model::{CallToolRequestParams, CallToolResult, Tool},
+    Peer, RoleClient, RoleServer, ServiceExt,
+    model::{
+        CallToolRequestParams, CallToolResponse, CancelledNotification, CancelledNotificationParam,
+        ClientRequest, ProgressToken, ReadResourceRequestParams, ReadResourceResponse, Request,
+        RequestId, Resource, ServerResult, SubscribeRequestParams, Tool, UnsubscribeRequestParams,
+    },
+    service::PeerRequestOptions,
     service::{RunningService, ServiceError},
     transport::{
         ConfigureCommandExt, StreamableHttpClientTransport, TokioChildProcess,
@@ -20,15 +28,21 @@ use rmcp::{
 };
 use tokio::sync::Mutex;
 
-use crate::config::UpstreamSpec;
+use crate::{
+    config::UpstreamSpec,
+    relay::{Relay, UpstreamClient},
+};
 
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
-type Client = Arc<RunningService<RoleClient, ()>>;
+type Client = Arc<RunningService<RoleClient, UpstreamClient>>;
 
 pub struct Upstream {
     pub spec: UpstreamSpec,
+    handler: UpstreamClient,
+    /// Set by the client handler when the upstream says its tools or resources changed.
+    stale: Arc<AtomicBool>,
     state: Mutex<State>,
 }
 
@@ -36,6 +50,7 @@ pub struct Upstream {
 struct State {
     client: Option<Client>,
     tools: Vec<Tool>,
+    resources: Vec<Resource>,
     pid: Option<u32>,
     /// Failures in a row, and when the next connection may be tried.
     failures: u32,
@@ -58,9 +73,17 @@ pub struct Status {
 }
 
 impl Upstream {
-    pub fn new(spec: UpstreamSpec) -> Self {
+    /// The upstream at position `index` of the file, relaying through `relay`.
+    pub fn new(spec: UpstreamSpec, index: usize, relay: Arc<Relay>) -> Self {
+        let stale = Arc::new(AtomicBool::new(false));
         Self {
             spec,
+            handler: UpstreamClient {
+                index,
+                relay,
+                stale: stale.clone(),
+            },
+            stale,
             state: Mutex::default(),
         }
     }
@@ -86,26 +109,39 @@ impl Upstream {
             ));
         }
         let started = Instant::now();
-        match self.connect().await {
-            Ok((client, pid)) => match client.list_all_tools().await {
-                Ok(tools) => {
-                    let client = Arc::new(client);
-                    *state = State {
-                        client: Some(client.clone()),
-                        tools,
-                        pid,
-                        connections: state.connections + 1,
-                        latency: Some(started.elapsed()),
-                        // Kept for `health`: why it was down before.
-                        last_error: state.last_error.take(),
-                        ..State::default()
-                    };
-                    Ok(client)
-                }
-                Err(e) => Err(self.failed(&mut state, format!("listing its tools: {e}"))),
-            },
-            Err(e) => Err(self.failed(&mut state, e)),
+        let connected = match self.connect().await {
+            Ok(connected) => connected,
+            Err(e) => return Err(self.failed(&mut state, e)),
+        };
+        let (client, pid) = connected;
+        self.stale.store(false, Ordering::Release);
+        let (tools, resources) = match listings(&client).await {
+            Ok(listed) => listed,
+            Err(e) => return Err(self.failed(&mut state, e)),
+        };
+        // Subscriptions hosts hold survive a restart. (The upstream session initialized, so
+        // `resources/subscribe` is its way to subscribe.)
+        for uri in self.handler.relay.subscribed(self.handler.index) {
+            #[allow(deprecated)]
+            let subscribed = client.subscribe(SubscribeRequestParams::new(&uri)).await;
+            if let Err(e) = subscribed {
+                tracing::warn!(upstream = %self.spec.name, %uri, %e, "resubscribing failed");
+            }
         }
+        let client = Arc::new(client);
+        *state = State {
+            client: Some(client.clone()),
+            tools,
+            resources,
+            pid,
+            connections: state.connections + 1,
+            latency: Some(started.elapsed()),
+            // Kept for `health`: why it was down before.
+            last_error: state.last_error.take(),
+            ..State::default()
+        };
+        self.handler.relay.changed();
+        Ok(client)
     }
 
     /// Record a failure and schedule the next attempt.
@@ -124,7 +160,9 @@ impl Upstream {
         message
     }
 
-    async fn connect(&self) -> Result<(RunningService<RoleClient, ()>, Option<u32>), String> {
+    async fn connect(
+        &self,
+    ) -> Result<(RunningService<RoleClient, UpstreamClient>, Option<u32>), String> {
         let spec = &self.spec;
         if let Some(command) = &spec.command {
             let transport =
@@ -135,7 +173,12 @@ impl Upstream {
                 }))
                 .map_err(|e| format!("cannot start `{command}`: {e}"))?;
             let pid = transport.id();
-            let client = ().serve(transport).await.map_err(|e| e.to_string())?;
+            let client = self
+                .handler
+                .clone()
+                .serve(transport)
+                .await
+                .map_err(|e| e.to_string())?;
             Ok((client, pid))
         } else {
             let url = spec.url.as_deref().unwrap_or_default();
@@ -148,23 +191,106 @@ impl Upstream {
                 config.custom_headers.insert(name, value);
             }
             let transport = StreamableHttpClientTransport::from_config(config);
-            let client = ().serve(transport).await.map_err(|e| format!("cannot reach {url}: {e}"))?;
+            let client = self
+                .handler
+                .clone()
+                .serve(transport)
+                .await
+                .map_err(|e| format!("cannot reach {url}: {e}"))?;
             Ok((client, None))
         }
     }
 
-    /// Its tools (connecting if needed); when it is down, the tools it listed last.
-    pub async fn tools(&self) -> Vec<Tool> {
-        let _ = self.client().await;
-        self.state.lock().await.tools.clone()
+    /// Its tools and resources (connecting if needed, listing again if it said they changed);
+    /// when it is down, what it listed last.
+    pub async fn listed(&self) -> (Vec<Tool>, Vec<Resource>) {
+        if let Ok(client) = self.client().await
+            && self.stale.swap(false, Ordering::AcqRel)
+        {
+            match listings(&client).await {
+                Ok((tools, resources)) => {
+                    let mut state = self.state.lock().await;
+                    state.tools = tools;
+                    state.resources = resources;
+                }
+                Err(e) => tracing::warn!(upstream = %self.spec.name, %e, "listing again failed"),
+            }
+        }
+        let state = self.state.lock().await;
+        (state.tools.clone(), state.resources.clone())
     }
 
-    /// Forward a call. A JSON-RPC error from the upstream comes back as it is; a dead
-    /// connection is dropped and reported.
-    pub async fn call(&self, params: CallToolRequestParams) -> Result<CallToolResult, String> {
+    /// Forward a call; it may end in an input-required result. Its progress goes to `progress`
+    /// (a host and its token); dropping the future cancels the call upstream. A JSON-RPC error
+    /// from the upstream comes back as it is; a dead connection is dropped and reported.
+    pub async fn call(
+        &self,
+        params: CallToolRequestParams,
+        progress: Option<(Peer<RoleServer>, ProgressToken)>,
+    ) -> Result<CallToolResponse, String> {
         let client = self.client().await?;
         let started = Instant::now();
-        let result = client.call_tool(params).await;
+        let result = async {
+            let handle = client
+                .send_request_with_option(
+                    ClientRequest::CallToolRequest(Request::new(params)),
+                    PeerRequestOptions::no_options(),
+                )
+                .await?;
+            let _route = progress.map(|(host, token)| {
+                self.handler.relay.route_progress(
+                    self.handler.index,
+                    handle.progress_token.clone(),
+                    host,
+                    token,
+                )
+            });
+            let mut cancel = CancelOnDrop(Some((handle.peer.clone(), handle.id.clone())));
+            let response = handle.await_response().await;
+            cancel.0 = None;
+            match response? {
+                ServerResult::CallToolResult(r) => Ok(CallToolResponse::Complete(r)),
+                ServerResult::InputRequiredResult(r) => Ok(CallToolResponse::InputRequired(r)),
+                ServerResult::CreateTaskResult(r) => Ok(CallToolResponse::Task(r)),
+                _ => Err(ServiceError::UnexpectedResponse),
+            }
+        }
+        .await;
+        self.settle(&client, started, result).await
+    }
+
+    pub async fn read(&self, uri: &str) -> Result<ReadResourceResponse, String> {
+        let client = self.client().await?;
+        let started = Instant::now();
+        let result = client
+            .read_resource_once(ReadResourceRequestParams::new(uri))
+            .await;
+        self.settle(&client, started, result).await
+    }
+
+    pub async fn subscribe(&self, uri: &str) -> Result<(), String> {
+        let client = self.client().await?;
+        let started = Instant::now();
+        #[allow(deprecated)] // the upstream session initialized: this is how it subscribes
+        let result = client.subscribe(SubscribeRequestParams::new(uri)).await;
+        self.settle(&client, started, result).await
+    }
+
+    pub async fn unsubscribe(&self, uri: &str) -> Result<(), String> {
+        let client = self.client().await?;
+        let started = Instant::now();
+        #[allow(deprecated)]
+        let result = client.unsubscribe(UnsubscribeRequestParams::new(uri)).await;
+        self.settle(&client, started, result).await
+    }
+
+    /// Book an exchange's outcome: its latency, or the connection dropped if it died.
+    async fn settle<T>(
+        &self,
+        client: &Client,
+        started: Instant,
+        result: Result<T, ServiceError>,
+    ) -> Result<T, String> {
         let mut state = self.state.lock().await;
         match result {
             Ok(result) => {
@@ -172,7 +298,7 @@ impl Upstream {
                 Ok(result)
             }
             Err(ServiceError::McpError(e)) => Err(format!(
-                "upstream {} refused the call: {}",
+                "upstream {} refused the request: {}",
                 self.spec.name, e.message
             )),
             Err(e) => {
@@ -181,7 +307,7 @@ impl Upstream {
                 if state
                     .client
                     .as_ref()
-                    .is_some_and(|c| Arc::ptr_eq(c, &client))
+                    .is_some_and(|c| Arc::ptr_eq(c, client))
                 {
                     Err(self.failed(&mut state, e.to_string()))
                 } else {
@@ -208,6 +334,45 @@ impl Upstream {
     }
 }
 
+/// Cancels a request upstream if the call is dropped before its answer (the host cancelled).
+struct CancelOnDrop(Option<(Peer<RoleClient>, RequestId)>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some((peer, id)) = self.0.take() {
+            let notification = CancelledNotification::new(CancelledNotificationParam::new(
+                Some(id),
+                Some("cancelled by the host".into()),
+            ));
+            tokio::spawn(async move {
+                let _ = peer.send_notification(notification.into()).await;
+            });
+        }
+    }
+}
+
+/// What a fresh connection lists: its tools, and its resources if it serves any.
+async fn listings(
+    client: &RunningService<RoleClient, UpstreamClient>,
+) -> Result<(Vec<Tool>, Vec<Resource>), String> {
+    let tools = client
+        .list_all_tools()
+        .await
+        .map_err(|e| format!("listing its tools: {e}"))?;
+    let serves_resources = client
+        .peer_info()
+        .is_some_and(|info| info.capabilities.resources.is_some());
+    let resources = if serves_resources {
+        client
+            .list_all_resources()
+            .await
+            .map_err(|e| format!("listing its resources: {e}"))?
+    } else {
+        Vec::new()
+    };
+    Ok((tools, resources))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,8 +382,8 @@ mod tests {
         let spec: UpstreamSpec =
             toml::from_str("name = \"broken\"\ncommand = \"/nonexistent/opsmcp-broken\"\n")
                 .unwrap();
-        let upstream = Upstream::new(spec);
-        let call = || upstream.call(CallToolRequestParams::new("anything"));
+        let upstream = Upstream::new(spec, 0, Arc::default());
+        let call = || upstream.call(CallToolRequestParams::new("anything"), None);
         let first = call().await.unwrap_err();
         assert!(
             first.starts_with("upstream broken failed: cannot start `/nonexistent/opsmcp-broken`"),
@@ -233,6 +398,6 @@ mod tests {
         );
         let status = upstream.status().await;
         assert!(!status.connected && status.connections == 0 && status.last_error.is_some());
-        assert!(upstream.tools().await.is_empty());
+        assert!(upstream.listed().await.0.is_empty());
     }
 }

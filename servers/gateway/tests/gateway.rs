@@ -6,53 +6,12 @@
 
 use std::{collections::BTreeSet, time::Duration};
 
-use opsmcp_e2e::{TempDir, binary, docs, mcp::ToolClient, process::signal};
-use opsmcp_gateway::{GatewayServer, config};
+mod common;
+
+use common::gateway;
+use opsmcp_e2e::{TempDir, binary, docs, process::signal};
 use opsmcp_sandbox::Sandbox;
 use serde_json::json;
-
-/// The upstreams file for the six servers, pointed at `sandbox` (Prometheus and Alertmanager at
-/// a closed port: their tools list, their calls fail).
-fn upstreams(sandbox: &Sandbox, dir: &std::path::Path) -> String {
-    let kubeconfig = dir.join("kubeconfig");
-    std::fs::write(&kubeconfig, sandbox.kubeconfig()).unwrap();
-    let ca = dir.join("ca.pem");
-    std::fs::write(&ca, &sandbox.ca_pem).unwrap();
-    let mut env: Vec<(String, String)> = sandbox
-        .environment(&kubeconfig, &ca)
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect();
-    env.push((
-        "OPSMCP_AUDIT_LOG".into(),
-        dir.join("audit.jsonl").display().to_string(),
-    ));
-    env.push(("PROMETHEUS_URL".into(), "http://127.0.0.1:9".into()));
-    env.push(("ALERTMANAGER_URL".into(), "http://127.0.0.1:9".into()));
-    let env = env
-        .iter()
-        .map(|(k, v)| format!("{k} = {v:?}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    docs::SERVERS
-        .iter()
-        .map(|s| {
-            format!(
-                "[[upstream]]\nname = {s:?}\ncommand = {:?}\nenv = {{ {env} }}\n",
-                binary(&format!("opsmcp-{s}")).display().to_string()
-            )
-        })
-        .collect()
-}
-
-async fn gateway(prefix: &str) -> (ToolClient, GatewayServer, Sandbox, TempDir) {
-    let sandbox = Sandbox::incident().await.unwrap();
-    let dir = TempDir::new(prefix).unwrap();
-    let specs = config::parse(&upstreams(&sandbox, dir.path())).unwrap();
-    let server = GatewayServer::start(specs);
-    let client = ToolClient::in_process(server.clone(), Duration::from_secs(20)).await;
-    (client, server, sandbox, dir)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_catalog_of_the_six_servers_and_calls_reach_each() {

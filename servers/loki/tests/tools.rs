@@ -8,7 +8,10 @@ use opsmcp_core::{
     approval::Safety, config::Cli, identity, metrics::Metrics, output::estimate_tokens,
     tools::annotation_problems,
 };
-use opsmcp_e2e::mcp::{IncidentSetup, ProgressLog, ToolClient, call_with_progress};
+use opsmcp_e2e::{
+    feed::push,
+    mcp::{IncidentSetup, ProgressLog, ToolClient, call_with_progress},
+};
 use opsmcp_loki::{LokiServer, config::LokiArgs};
 use rmcp::{ServiceExt, model::CallToolRequestParams};
 use serde_json::json;
@@ -31,24 +34,6 @@ async fn setup(extra: &[&str]) -> IncidentSetup {
         server(&cli(&sandbox.url(), dir, extra))
     })
     .await
-}
-
-/// Push lines to the stand-in the way an agent would.
-async fn push(url: &str, tenant: Option<&str>, labels: serde_json::Value, lines: &[&str]) {
-    let now = jiff::Timestamp::now().as_nanosecond();
-    let values: Vec<serde_json::Value> = lines
-        .iter()
-        .enumerate()
-        .map(|(i, l)| json!([(now + i as i128 * 1000).to_string(), l]))
-        .collect();
-    let mut request = reqwest::Client::new()
-        .post(format!("{url}/loki/api/v1/push"))
-        .json(&json!({ "streams": [{ "stream": labels, "values": values }] }));
-    if let Some(t) = tenant {
-        request = request.header("X-Scope-OrgID", t);
-    }
-    let response = request.send().await.unwrap();
-    assert_eq!(response.status(), 204, "{:?}", response.text().await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

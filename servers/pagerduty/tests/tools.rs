@@ -11,7 +11,7 @@ use opsmcp_core::{
     approval::Safety, config::Cli, identity, metrics::Metrics, output::estimate_tokens,
     tools::annotation_problems,
 };
-use opsmcp_e2e::{free_port, mcp::IncidentSetup};
+use opsmcp_e2e::{feed::page, free_port, mcp::IncidentSetup};
 use opsmcp_pagerduty::{PagerDutyServer, config::PagerDutyArgs};
 use opsmcp_sandbox::Sandbox;
 use rmcp::{
@@ -20,8 +20,6 @@ use rmcp::{
     service::NotificationContext,
 };
 use serde_json::{Value, json};
-
-use opsmcp_sandbox::scenario::WORKER_ROUTING_KEY as WORKER_KEY;
 
 /// The CLI of a server pointed at the sandbox's PagerDuty, as `sandbox.env` would set it.
 fn cli(sandbox: &Sandbox, dir: &std::path::Path, extra: &[&str]) -> Cli<PagerDutyArgs> {
@@ -58,32 +56,6 @@ async fn setup(extra: &'static [&'static str]) -> IncidentSetup {
         server(&cli(sandbox, dir, extra))
     })
     .await
-}
-
-/// Page the worker's service through the Events API as Alertmanager would; the incident's
-/// number.
-async fn page(sandbox: &Sandbox, key: &str, summary: &str) -> u64 {
-    let http = reqwest::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(sandbox.ca_pem.as_bytes()).unwrap())
-        .build()
-        .unwrap();
-    let r = http
-        .post(format!("{}/v2/enqueue", sandbox.pagerduty_url()))
-        .json(&json!({ "routing_key": WORKER_KEY, "event_action": "trigger", "dedup_key": key,
-            "client": "Alertmanager",
-            "payload": { "summary": summary, "source": "Alertmanager", "severity": "error",
-                "custom_details": { "firing": "Labels:\n - alertname = ContainerOOMKilled\n - namespace = shop\n - pod = worker-7d9f8b6c4-x2x7k\nAnnotations:\n - summary = worker was OOM-killed at its 64Mi limit\n", "num_firing": "1", "num_resolved": "0", "resolved": "" } } }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 202);
-    let account = sandbox.pagerduty.account();
-    account
-        .incidents
-        .iter()
-        .find(|i| i.incident_key == key)
-        .unwrap()
-        .number
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
