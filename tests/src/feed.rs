@@ -4,6 +4,14 @@
 use opsmcp_sandbox::{Sandbox, scenario::WORKER_ROUTING_KEY};
 use serde_json::{Value, json};
 
+/// The Events API trigger Alertmanager sends for the worker's OOM kill.
+pub fn trigger_event(dedup_key: &str, summary: &str) -> Value {
+    json!({ "routing_key": WORKER_ROUTING_KEY, "event_action": "trigger", "dedup_key": dedup_key,
+        "client": "Alertmanager",
+        "payload": { "summary": summary, "source": "Alertmanager", "severity": "error",
+            "custom_details": { "firing": "Labels:\n - alertname = ContainerOOMKilled\n - namespace = shop\n - pod = worker-7d9f8b6c4-x2x7k\nAnnotations:\n - summary = worker was OOM-killed at its 64Mi limit\n", "num_firing": "1", "num_resolved": "0", "resolved": "" } } })
+}
+
 /// Page the worker's service through the Events API as Alertmanager would; the incident's
 /// number.
 pub async fn page(sandbox: &Sandbox, dedup_key: &str, summary: &str) -> u64 {
@@ -13,10 +21,7 @@ pub async fn page(sandbox: &Sandbox, dedup_key: &str, summary: &str) -> u64 {
         .unwrap();
     let r = http
         .post(format!("{}/v2/enqueue", sandbox.pagerduty_url()))
-        .json(&json!({ "routing_key": WORKER_ROUTING_KEY, "event_action": "trigger", "dedup_key": dedup_key,
-            "client": "Alertmanager",
-            "payload": { "summary": summary, "source": "Alertmanager", "severity": "error",
-                "custom_details": { "firing": "Labels:\n - alertname = ContainerOOMKilled\n - namespace = shop\n - pod = worker-7d9f8b6c4-x2x7k\nAnnotations:\n - summary = worker was OOM-killed at its 64Mi limit\n", "num_firing": "1", "num_resolved": "0", "resolved": "" } } }))
+        .json(&trigger_event(dedup_key, summary))
         .send()
         .await
         .unwrap();

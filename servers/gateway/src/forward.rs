@@ -22,7 +22,8 @@ use rmcp::{
     RoleServer,
     model::{
         CallToolRequestParams, CallToolResponse, ClientResult, Implementation, InputRequest,
-        InputRequests, InputResponses, ProtocolVersion, RequestMetaObject, ServerRequest,
+        InputRequests, InputResponses, ProtocolVersion, RequestMetaObject, ResultType,
+        ServerRequest,
     },
     service::RequestContext,
 };
@@ -58,6 +59,11 @@ pub async fn call(
         };
         let asked = match response {
             Ok(CallToolResponse::InputRequired(asked)) if host_initialized => asked,
+            Ok(CallToolResponse::Complete(mut result)) => {
+                // A foreign upstream may answer without the field a 2026-07-28 host needs.
+                result.result_type.get_or_insert(ResultType::COMPLETE);
+                return CallToolResponse::Complete(result);
+            }
             Ok(response) => return response,
             Err(message) => return failure(message).into(),
         };

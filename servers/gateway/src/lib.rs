@@ -26,8 +26,8 @@ use rmcp::{
     model::{
         CallToolRequestParams, CallToolResponse, Implementation, InitializeResult,
         ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
-        ReadResourceResponse, ResourceContents, ServerCapabilities, SubscribeRequestParams,
-        SubscriptionFilter, Tool, UnsubscribeRequestParams,
+        ReadResourceResponse, ResourceContents, ResultType, ServerCapabilities,
+        SubscribeRequestParams, SubscriptionFilter, Tool, UnsubscribeRequestParams,
     },
     service::{NotificationContext, RequestContext, SubscriptionContext},
 };
@@ -327,8 +327,10 @@ impl ServerHandler for GatewayServer {
             .read(&route.name)
             .await
             .map_err(|message| ErrorData::internal_error(message, None))?;
-        // The contents name the resource as the host asked for it.
+        // The contents name the resource as the host asked for it; the result says it is
+        // complete, which a 2026-07-28 host needs and an initialized upstream does not send.
         if let ReadResourceResponse::Complete(read) = &mut response {
+            read.result_type = Some(ResultType::COMPLETE);
             for contents in &mut read.contents {
                 if let ResourceContents::TextResourceContents { uri, .. }
                 | ResourceContents::BlobResourceContents { uri, .. } = contents

@@ -14,7 +14,7 @@ use std::{
 use common::{audit_log, upstreams};
 use opsmcp_e2e::{
     TempDir, binary,
-    feed::{page, push},
+    feed::{page, push, trigger_event},
     free_port, python_script,
 };
 use opsmcp_gateway::{GatewayServer, config};
@@ -346,5 +346,74 @@ async fn resources_and_subscriptions_cross_the_gateway() {
     assert!(
         events.contains(&format!("incident.triggered #{number}")),
         "{events}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_2026_07_28_host_listens_through_the_gateway() {
+    let sandbox = Sandbox::incident().await.unwrap();
+    let dir = TempDir::new("gateway-listen").unwrap();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let secret = "gateway-test-webhook-secret";
+    sandbox
+        .pagerduty
+        .subscribe(&format!("http://{listen}/webhooks/pagerduty"), secret);
+    let file = dir.path().join("upstreams.toml");
+    std::fs::write(
+        &file,
+        upstreams(
+            &sandbox,
+            dir.path(),
+            &["pagerduty"],
+            &[
+                ("PAGERDUTY_WEBHOOK_SECRET", secret),
+                ("PAGERDUTY_WEBHOOK_LISTEN", &listen),
+            ],
+        ),
+    )
+    .unwrap();
+    let argv: Vec<String> = vec![
+        "pagerduty://events".into(),
+        "--post".into(),
+        format!("{}/v2/enqueue", sandbox.pagerduty_url()),
+        "--body".into(),
+        trigger_event(
+            "gateway-listen",
+            "[FIRING:1] ContainerOOMKilled shop (worker)",
+        )
+        .to_string(),
+        "--ca".into(),
+        dir.path().join("ca.pem").display().to_string(),
+        "--".into(),
+        binary("opsmcp-gateway").display().to_string(),
+        "--upstreams".into(),
+        file.display().to_string(),
+        "--audit-log".into(),
+        dir.path().join("gateway-audit.jsonl").display().to_string(),
+    ];
+    let report = tokio::task::spawn_blocking(move || {
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        python_script("listen.py", &argv)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        report["honored"]["resourceSubscriptions"],
+        json!(["pagerduty://events"]),
+        "{report}"
+    );
+    assert_eq!(report["posted"], 202, "{report}");
+    assert_eq!(
+        report["event"],
+        json!({ "type": "ResourceUpdated", "uri": "pagerduty://events" }),
+        "{report}"
+    );
+    assert!(
+        report["text"]
+            .as_str()
+            .unwrap()
+            .contains("incident.triggered #"),
+        "{report}"
     );
 }
