@@ -8,11 +8,13 @@ use std::collections::{BTreeMap, HashMap};
 
 use rmcp::model::{Resource, Tool};
 
-/// Where a listed tool goes: its upstream (by position) and its name there.
+/// Where a listed tool or resource goes: its upstream (by position) and its name there.
 #[derive(Debug, Clone)]
 pub struct Route {
     pub upstream: usize,
     pub name: String,
+    /// The tool is annotated read-only (its answers may be cached and its calls retried).
+    pub read_only: bool,
 }
 
 #[derive(Debug, Default)]
@@ -36,12 +38,21 @@ pub struct Listing<'a> {
 }
 
 impl Catalog {
-    /// Merge the upstreams' listings, given in file order.
-    pub fn merge<'a>(upstreams: impl IntoIterator<Item = Listing<'a>>) -> Self {
+    /// Merge the upstreams' listings, given in file order, around the gateway's own tools and
+    /// resources (an upstream's tool of a built-in name is a collision; an upstream's resource
+    /// at a built-in URI is qualified).
+    pub fn merge<'a>(
+        builtin_tools: &[&'a str],
+        builtin_resources: &[&str],
+        upstreams: impl IntoIterator<Item = Listing<'a>>,
+    ) -> Self {
         let upstreams: Vec<Listing<'a>> = upstreams.into_iter().collect();
         let mut catalog = Catalog::default();
-        catalog.merge_resources(&upstreams);
-        let mut owners: BTreeMap<String, &str> = BTreeMap::new();
+        catalog.merge_resources(builtin_resources, &upstreams);
+        let mut owners: BTreeMap<String, &str> = builtin_tools
+            .iter()
+            .map(|name| ((*name).to_owned(), "the gateway"))
+            .collect();
         for (index, listing) in upstreams.into_iter().enumerate() {
             let Listing {
                 upstream,
@@ -60,11 +71,17 @@ impl Catalog {
                 }
                 owners.insert(listed.clone(), upstream);
                 tool.name = listed.clone().into();
+                let read_only = tool
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| a.read_only_hint)
+                    .unwrap_or(false);
                 catalog.routes.insert(
                     listed,
                     Route {
                         upstream: index,
                         name: original,
+                        read_only,
                     },
                 );
                 catalog.tools.push(tool);
@@ -73,8 +90,8 @@ impl Catalog {
         catalog
     }
 
-    fn merge_resources(&mut self, upstreams: &[Listing<'_>]) {
-        let mut servers: HashMap<&str, usize> = HashMap::new();
+    fn merge_resources(&mut self, builtin: &[&str], upstreams: &[Listing<'_>]) {
+        let mut servers: HashMap<&str, usize> = builtin.iter().map(|uri| (*uri, 1)).collect();
         for listing in upstreams {
             for resource in &listing.resources {
                 *servers.entry(resource.uri.as_str()).or_default() += 1;
@@ -94,6 +111,7 @@ impl Catalog {
                     Route {
                         upstream: index,
                         name: resource.uri.clone(),
+                        read_only: true,
                     },
                 );
                 self.resources.push(listed);
@@ -136,25 +154,39 @@ mod tests {
 
     #[test]
     fn prefixes_apply_and_the_first_upstream_wins_a_collision() {
-        let c = Catalog::merge([
-            listing("a", "", &["search", "get"], &[]),
-            listing("b", "", &["search"], &[]),
-            listing("c", "c_", &["search"], &[]),
-        ]);
+        let c = Catalog::merge(
+            &["health"],
+            &[],
+            [
+                listing("a", "", &["search", "get"], &[]),
+                listing("b", "", &["search", "health"], &[]),
+                listing("c", "c_", &["search"], &[]),
+            ],
+        );
         let names: Vec<&str> = c.tools.iter().map(|t| t.name.as_ref()).collect();
         assert_eq!(names, ["search", "get", "c_search"]);
         assert_eq!(c.routes["c_search"].name, "search");
         assert_eq!(c.routes["c_search"].upstream, 2);
-        assert_eq!(c.collisions, ["search: offered by a and b (a's is listed)"]);
+        assert_eq!(
+            c.collisions,
+            [
+                "search: offered by a and b (a's is listed)",
+                "health: offered by the gateway and b (the gateway's is listed)"
+            ]
+        );
     }
 
     #[test]
     fn a_uri_two_upstreams_serve_is_listed_for_each() {
-        let c = Catalog::merge([
-            listing("a", "", &[], &["opsmcp://metrics", "a://events"]),
-            listing("b", "", &[], &["opsmcp://metrics?x=1"]),
-            listing("c", "", &[], &["opsmcp://metrics"]),
-        ]);
+        let c = Catalog::merge(
+            &[],
+            &["opsmcp://history"],
+            [
+                listing("a", "", &[], &["opsmcp://metrics", "a://events"]),
+                listing("b", "", &[], &["opsmcp://metrics?x=1", "opsmcp://history"]),
+                listing("c", "", &[], &["opsmcp://metrics"]),
+            ],
+        );
         let uris: Vec<&str> = c.resources.iter().map(|r| r.uri.as_str()).collect();
         assert_eq!(
             uris,
@@ -162,6 +194,7 @@ mod tests {
                 "opsmcp://metrics?upstream=a",
                 "a://events",
                 "opsmcp://metrics?x=1",
+                "opsmcp://history?upstream=b",
                 "opsmcp://metrics?upstream=c"
             ]
         );

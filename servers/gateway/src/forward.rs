@@ -29,7 +29,7 @@ use rmcp::{
 };
 use serde_json::{Value, json};
 
-use crate::upstream::Upstream;
+use crate::upstream::{CallError, Upstream};
 
 /// Questions asked on the host's behalf before the call gives up (an upstream that keeps
 /// asking is broken).
@@ -44,7 +44,7 @@ pub async fn call(
     upstream: &Upstream,
     mut params: CallToolRequestParams,
     cx: &RequestContext<RoleServer>,
-) -> CallToolResponse {
+) -> Result<CallToolResponse, CallError> {
     let progress = cx
         .meta
         .get_progress_token()
@@ -55,17 +55,16 @@ pub async fn call(
         // Dropping the upstream call (the host cancelled) cancels it upstream.
         let response = tokio::select! {
             response = upstream.call(params.clone(), progress.clone()) => response,
-            () = cx.ct.cancelled() => return failure("the call was cancelled").into(),
+            () = cx.ct.cancelled() => return Ok(failure("the call was cancelled").into()),
         };
         let asked = match response {
             Ok(CallToolResponse::InputRequired(asked)) if host_initialized => asked,
             Ok(CallToolResponse::Complete(mut result)) => {
                 // A foreign upstream may answer without the field a 2026-07-28 host needs.
                 result.result_type.get_or_insert(ResultType::COMPLETE);
-                return CallToolResponse::Complete(result);
+                return Ok(CallToolResponse::Complete(result));
             }
-            Ok(response) => return response,
-            Err(message) => return failure(message).into(),
+            other => return other,
         };
         let requests = asked.input_requests.unwrap_or_default();
         params.input_responses = if requests.is_empty() {
@@ -75,11 +74,11 @@ pub async fn call(
         };
         params.request_state = asked.request_state;
     }
-    failure(format!(
+    Ok(failure(format!(
         "upstream {} asked more than {MAX_ROUNDS} questions for one call; nothing more was sent",
         upstream.spec.name
     ))
-    .into()
+    .into())
 }
 
 /// The `_meta` sent upstream: the host's, as a 2026-07-28 request naming the host (through the

@@ -1,18 +1,24 @@
 //! opsmcp-gateway: an optional MCP server in front of the opsmcp servers (or any MCP server),
 //! serving their tools and resources as one.
 //!
-//! [`config`] reads the upstreams file; [`upstream`] keeps one connection per upstream (stdio
-//! child or streamable HTTP), made on first use and remade after a back-off when it dies;
-//! [`catalog`] merges what they list; [`forward`] carries a call upstream and its questions,
-//! progress and cancellation across; [`relay`] brings notifications back to the hosts;
-//! [`health`] is the gateway's own tool. Hosts usually compose the servers themselves; the
-//! gateway is for one endpoint in front of all of them.
+//! [`config`] reads the configuration file; [`upstream`] keeps one connection per upstream
+//! (stdio child or streamable HTTP), made on first use and remade after a back-off when it
+//! dies; [`catalog`] merges what they list; [`pipeline`] runs a call — [`cache`], retries,
+//! fallbacks, [`history`] and metrics — around [`forward`], which carries it upstream with its
+//! questions, progress and cancellation; [`relay`] brings notifications back to the hosts;
+//! [`template`] fills references in arguments; [`health`] and [`history`] are the gateway's
+//! own tools. Hosts usually compose the servers themselves; the gateway is for one endpoint in
+//! front of all of them.
 
+pub mod cache;
 pub mod catalog;
 pub mod config;
 pub mod forward;
 pub mod health;
+pub mod history;
+pub mod pipeline;
 pub mod relay;
+pub mod template;
 pub mod upstream;
 
 use std::{
@@ -20,14 +26,18 @@ use std::{
     time::{Duration, Instant},
 };
 
-use opsmcp_core::tools::failure;
+use opsmcp_core::{
+    metrics::{METRICS_RESOURCE_URI, Metrics},
+    tools::{metrics_resource, read_metrics},
+};
 use rmcp::{
     ErrorData, Peer, RoleServer, ServerHandler,
     model::{
         CallToolRequestParams, CallToolResponse, Implementation, InitializeResult,
         ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
-        ReadResourceResponse, ResourceContents, ResultType, ServerCapabilities,
-        SubscribeRequestParams, SubscriptionFilter, Tool, UnsubscribeRequestParams,
+        ReadResourceResponse, ReadResourceResult, Resource, ResourceContents, ResultType,
+        ServerCapabilities, SubscribeRequestParams, SubscriptionFilter, Tool,
+        UnsubscribeRequestParams,
     },
     service::{NotificationContext, RequestContext, SubscriptionContext},
 };
@@ -35,10 +45,16 @@ use tokio::sync::broadcast;
 
 use crate::{
     catalog::{Catalog, Listing, Route},
-    config::UpstreamSpec,
+    config::Config,
+    pipeline::Calls,
     relay::Relay,
     upstream::Upstream,
 };
+
+/// The gateway's own tools.
+const BUILTIN_TOOLS: &[&str] = &[health::NAME, history::TOOL];
+/// The gateway's own resources.
+const BUILTIN_RESOURCES: &[&str] = &[METRICS_RESOURCE_URI, history::RESOURCE_URI];
 
 /// How long a catalog missing a down upstream is served before the upstreams are asked again.
 const INCOMPLETE_CATALOG_TTL: Duration = Duration::from_secs(1);
@@ -46,6 +62,7 @@ const INCOMPLETE_CATALOG_TTL: Duration = Duration::from_secs(1);
 struct Inner {
     upstreams: Vec<Upstream>,
     relay: Arc<Relay>,
+    calls: Calls,
     catalog: RwLock<Option<Cached>>,
     /// Hosts that initialized, told when the catalog changes.
     hosts: Mutex<Vec<Peer<RoleServer>>>,
@@ -75,19 +92,22 @@ impl std::fmt::Debug for GatewayServer {
 }
 
 impl GatewayServer {
-    /// The gateway over `upstreams`; each is connected on first use. Inside a runtime, they
-    /// are connected now in the background, name collisions are logged, and hosts are told
-    /// whenever the catalog changes.
-    pub fn start(upstreams: Vec<UpstreamSpec>) -> Self {
+    /// The gateway `config` describes, recording into `metrics`; each upstream is connected on
+    /// first use. Inside a runtime, they are connected now in the background, name collisions
+    /// are logged, and hosts are told whenever the catalog changes.
+    pub fn start(config: Config, metrics: Metrics) -> Self {
         let relay = Arc::new(Relay::default());
+        let calls = Calls::new(&config, metrics);
         let server = Self {
             inner: Arc::new(Inner {
-                upstreams: upstreams
+                upstreams: config
+                    .upstream
                     .into_iter()
                     .enumerate()
                     .map(|(index, spec)| Upstream::new(spec, index, relay.clone()))
                     .collect(),
                 relay,
+                calls,
                 catalog: RwLock::default(),
                 hosts: Mutex::default(),
                 catalog_changed: broadcast::channel(16).0,
@@ -119,14 +139,19 @@ impl GatewayServer {
         for u in self.upstreams() {
             complete &= u.status().await.connected;
         }
-        let catalog = Arc::new(Catalog::merge(self.upstreams().iter().zip(listings).map(
-            |(u, (tools, resources))| Listing {
-                upstream: &u.spec.name,
-                prefix: &u.spec.prefix,
-                tools,
-                resources,
-            },
-        )));
+        let catalog = Arc::new(Catalog::merge(
+            BUILTIN_TOOLS,
+            BUILTIN_RESOURCES,
+            self.upstreams()
+                .iter()
+                .zip(listings)
+                .map(|(u, (tools, resources))| Listing {
+                    upstream: &u.spec.name,
+                    prefix: &u.spec.prefix,
+                    tools: tools.into_iter().filter(|t| u.spec.offers(t)).collect(),
+                    resources,
+                }),
+        ));
         *self.inner.catalog.write().unwrap() = Some(Cached {
             epoch,
             complete,
@@ -145,23 +170,6 @@ impl GatewayServer {
             .as_ref()
             .map(|c| c.catalog.clone())
             .unwrap_or_default()
-    }
-
-    async fn forward(
-        &self,
-        mut request: CallToolRequestParams,
-        cx: &RequestContext<RoleServer>,
-    ) -> CallToolResponse {
-        let catalog = self.catalog().await;
-        let Some(route) = catalog.routes.get(request.name.as_ref()) else {
-            return failure(format!(
-                "no tool {} in the gateway's catalog (tools/list names them)",
-                request.name
-            ))
-            .into();
-        };
-        request.name = route.name.clone().into();
-        forward::call(&self.upstreams()[route.upstream], request, cx).await
     }
 
     async fn resource_route(&self, uri: &str) -> Result<Route, ErrorData> {
@@ -185,9 +193,9 @@ impl GatewayServer {
             return Ok(());
         }
         let upstream = &self.upstreams()[route.upstream];
-        upstream.subscribe(&route.name).await.map_err(|message| {
+        upstream.subscribe(&route.name).await.map_err(|e| {
             self.inner.relay.subscription_failed(&key);
-            ErrorData::invalid_params(message, None)
+            ErrorData::invalid_params(e.message, None)
         })
     }
 }
@@ -291,8 +299,8 @@ impl ServerHandler for GatewayServer {
         _request: Option<PaginatedRequestParams>,
         _cx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let mut tools: Vec<Tool> = self.catalog().await.tools.clone();
-        tools.push(health::tool());
+        let mut tools: Vec<Tool> = vec![health::tool(), history::tool()];
+        tools.extend(self.catalog().await.tools.iter().cloned());
         Ok(ListToolsResult::with_all_items(tools))
     }
 
@@ -301,10 +309,13 @@ impl ServerHandler for GatewayServer {
         request: CallToolRequestParams,
         cx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        if request.name == health::NAME {
-            return Ok(health::run(self).await.into());
+        match request.name.as_ref() {
+            health::NAME => Ok(health::run(self).await.into()),
+            history::TOOL => {
+                Ok(history::run(&self.inner.calls.history, request.arguments.as_ref()).into())
+            }
+            _ => Ok(self.forward(request, &cx).await),
         }
-        Ok(self.forward(request, &cx).await)
     }
 
     async fn list_resources(
@@ -312,9 +323,14 @@ impl ServerHandler for GatewayServer {
         _request: Option<PaginatedRequestParams>,
         _cx: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        Ok(ListResourcesResult::with_all_items(
-            self.catalog().await.resources.clone(),
-        ))
+        let mut resources = vec![
+            metrics_resource(),
+            Resource::new(history::RESOURCE_URI, "history")
+                .with_description("The gateway's recent calls, one JSON object per line")
+                .with_mime_type("application/jsonl"),
+        ];
+        resources.extend(self.catalog().await.resources.iter().cloned());
+        Ok(ListResourcesResult::with_all_items(resources))
     }
 
     async fn read_resource(
@@ -322,11 +338,24 @@ impl ServerHandler for GatewayServer {
         request: ReadResourceRequestParams,
         _cx: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
+        match request.uri.as_str() {
+            METRICS_RESOURCE_URI => {
+                return Ok(read_metrics(&self.inner.calls.metrics).into());
+            }
+            history::RESOURCE_URI => {
+                return Ok(ReadResourceResult::new(vec![ResourceContents::text(
+                    self.inner.calls.history.json_lines(),
+                    history::RESOURCE_URI,
+                )])
+                .into());
+            }
+            _ => {}
+        }
         let route = self.resource_route(&request.uri).await?;
         let mut response = self.upstreams()[route.upstream]
             .read(&route.name)
             .await
-            .map_err(|message| ErrorData::internal_error(message, None))?;
+            .map_err(|e| ErrorData::internal_error(e.message, None))?;
         // The contents name the resource as the host asked for it; the result says it is
         // complete, which a 2026-07-28 host needs and an initialized upstream does not send.
         if let ReadResourceResponse::Complete(read) = &mut response {

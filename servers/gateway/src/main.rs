@@ -5,9 +5,8 @@ use opsmcp_core::{identity, serve};
 use opsmcp_gateway::{GatewayServer, config::GatewayArgs};
 
 fn main() -> anyhow::Result<()> {
-    // The gateway changes nothing itself (each upstream's safety engine gates its changes), and
-    // its per-tool metrics are still to come (issue 15).
-    serve::main::<GatewayArgs, _>(identity!(), |args, _safety, _metrics| {
-        Ok(GatewayServer::start(args.load()?))
+    // The gateway changes nothing itself: each upstream's safety engine gates its changes.
+    serve::main::<GatewayArgs, _>(identity!(), |args, _safety, metrics| {
+        Ok(GatewayServer::start(args.load()?, metrics))
     })
 }

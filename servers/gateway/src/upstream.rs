@@ -1,7 +1,8 @@
 //! One upstream server: connected on first use, its tools and resources listed once per
-//! connection (and again when it says they changed), calls forwarded to it. A connection that dies (the process exited, the transport closed) is
-//! dropped and made again on a later call after a back-off — one second, doubling to thirty —
-//! so a failing upstream answers at once with the reason instead of stalling every call, and
+//! connection (and again when it says they changed), calls forwarded to it. A connection that
+//! dies (the process exited, the transport closed) is dropped; the next call connects again at
+//! once, and if that fails too the upstream waits out a back-off — one second, doubling to
+//! thirty — during which it answers at once with the reason instead of stalling every call. It
 //! never blocks the others.
 
 use std::{
@@ -34,6 +35,37 @@ use crate::{
 };
 
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+/// How long a call's progress is still relayed after its answer.
+const PROGRESS_GRACE: Duration = Duration::from_secs(2);
+
+/// Why an upstream did not answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Known to be down: waiting out its back-off.
+    Down,
+    /// The connection failed or could not be made (worth another try).
+    Failed,
+    /// It answered with a JSON-RPC error.
+    Refused,
+}
+
+impl CallError {
+    fn new(kind: ErrorKind, message: String) -> Self {
+        Self { kind, message }
+    }
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 type Client = Arc<RunningService<RoleClient, UpstreamClient>>;
@@ -90,7 +122,7 @@ impl Upstream {
 
     /// The live connection, made (and its tools listed) if there is none and the back-off
     /// allows; otherwise why not.
-    async fn client(&self) -> Result<Client, String> {
+    async fn client(&self) -> Result<Client, CallError> {
         let mut state = self.state.lock().await;
         if let Some(client) = &state.client {
             if !client.is_transport_closed() {
@@ -101,11 +133,14 @@ impl Upstream {
         if let Some(at) = state.retry_at
             && Instant::now() < at
         {
-            return Err(format!(
-                "upstream {} is down ({}); next attempt in {:.0} s",
-                self.spec.name,
-                state.last_error.as_deref().unwrap_or("unknown"),
-                (at - Instant::now()).as_secs_f64().ceil()
+            return Err(CallError::new(
+                ErrorKind::Down,
+                format!(
+                    "upstream {} is down ({}); next attempt in {:.0} s",
+                    self.spec.name,
+                    state.last_error.as_deref().unwrap_or("unknown"),
+                    (at - Instant::now()).as_secs_f64().ceil()
+                ),
             ));
         }
         let started = Instant::now();
@@ -144,20 +179,24 @@ impl Upstream {
         Ok(client)
     }
 
-    /// Record a failure and schedule the next attempt.
-    fn failed(&self, state: &mut State, error: String) -> String {
+    /// Record a failure and schedule the next attempt: at once after the first, then after a
+    /// back-off.
+    fn failed(&self, state: &mut State, error: String) -> CallError {
         state.client = None;
         state.pid = None;
         state.failures += 1;
         // The tools it listed stay in the catalog: calls to them say it is down.
-        let backoff = FIRST_BACKOFF
-            .saturating_mul(1 << (state.failures - 1).min(5))
-            .min(MAX_BACKOFF);
+        let backoff = match state.failures {
+            1 => Duration::ZERO,
+            n => FIRST_BACKOFF
+                .saturating_mul(1 << (n - 2).min(5))
+                .min(MAX_BACKOFF),
+        };
         state.retry_at = Some(Instant::now() + backoff);
         let message = format!("upstream {} failed: {error}", self.spec.name);
         tracing::warn!(upstream = %self.spec.name, %error, "upstream failed");
         state.last_error = Some(error);
-        message
+        CallError::new(ErrorKind::Failed, message)
     }
 
     async fn connect(
@@ -227,7 +266,7 @@ impl Upstream {
         &self,
         params: CallToolRequestParams,
         progress: Option<(Peer<RoleServer>, ProgressToken)>,
-    ) -> Result<CallToolResponse, String> {
+    ) -> Result<CallToolResponse, CallError> {
         let client = self.client().await?;
         let started = Instant::now();
         let result = async {
@@ -237,7 +276,7 @@ impl Upstream {
                     PeerRequestOptions::no_options(),
                 )
                 .await?;
-            let _route = progress.map(|(host, token)| {
+            let route = progress.map(|(host, token)| {
                 self.handler.relay.route_progress(
                     self.handler.index,
                     handle.progress_token.clone(),
@@ -248,6 +287,15 @@ impl Upstream {
             let mut cancel = CancelOnDrop(Some((handle.peer.clone(), handle.id.clone())));
             let response = handle.await_response().await;
             cancel.0 = None;
+            // rmcp hands notifications to the client handler on tasks of their own, so the
+            // last progress may be relayed after the answer arrives: the route outlives the
+            // call briefly rather than drop it.
+            if let Some(route) = route {
+                tokio::spawn(async move {
+                    tokio::time::sleep(PROGRESS_GRACE).await;
+                    drop(route);
+                });
+            }
             match response? {
                 ServerResult::CallToolResult(r) => Ok(CallToolResponse::Complete(r)),
                 ServerResult::InputRequiredResult(r) => Ok(CallToolResponse::InputRequired(r)),
@@ -259,7 +307,7 @@ impl Upstream {
         self.settle(&client, started, result).await
     }
 
-    pub async fn read(&self, uri: &str) -> Result<ReadResourceResponse, String> {
+    pub async fn read(&self, uri: &str) -> Result<ReadResourceResponse, CallError> {
         let client = self.client().await?;
         let started = Instant::now();
         let result = client
@@ -268,7 +316,7 @@ impl Upstream {
         self.settle(&client, started, result).await
     }
 
-    pub async fn subscribe(&self, uri: &str) -> Result<(), String> {
+    pub async fn subscribe(&self, uri: &str) -> Result<(), CallError> {
         let client = self.client().await?;
         let started = Instant::now();
         #[allow(deprecated)] // the upstream session initialized: this is how it subscribes
@@ -276,7 +324,7 @@ impl Upstream {
         self.settle(&client, started, result).await
     }
 
-    pub async fn unsubscribe(&self, uri: &str) -> Result<(), String> {
+    pub async fn unsubscribe(&self, uri: &str) -> Result<(), CallError> {
         let client = self.client().await?;
         let started = Instant::now();
         #[allow(deprecated)]
@@ -290,16 +338,19 @@ impl Upstream {
         client: &Client,
         started: Instant,
         result: Result<T, ServiceError>,
-    ) -> Result<T, String> {
+    ) -> Result<T, CallError> {
         let mut state = self.state.lock().await;
         match result {
             Ok(result) => {
                 state.latency = Some(started.elapsed());
                 Ok(result)
             }
-            Err(ServiceError::McpError(e)) => Err(format!(
-                "upstream {} refused the request: {}",
-                self.spec.name, e.message
+            Err(ServiceError::McpError(e)) => Err(CallError::new(
+                ErrorKind::Refused,
+                format!(
+                    "upstream {} refused the request: {}",
+                    self.spec.name, e.message
+                ),
             )),
             Err(e) => {
                 // Only the connection this call used is dropped (another call may have made a
@@ -311,7 +362,10 @@ impl Upstream {
                 {
                     Err(self.failed(&mut state, e.to_string()))
                 } else {
-                    Err(format!("upstream {} failed: {e}", self.spec.name))
+                    Err(CallError::new(
+                        ErrorKind::Failed,
+                        format!("upstream {} failed: {e}", self.spec.name),
+                    ))
                 }
             }
         }
@@ -384,17 +438,25 @@ mod tests {
                 .unwrap();
         let upstream = Upstream::new(spec, 0, Arc::default());
         let call = || upstream.call(CallToolRequestParams::new("anything"), None);
-        let first = call().await.unwrap_err();
-        assert!(
-            first.starts_with("upstream broken failed: cannot start `/nonexistent/opsmcp-broken`"),
-            "{first}"
-        );
+        // The first failure is tried again at once, the second waits out a back-off.
+        for _ in 0..2 {
+            let failed = call().await.unwrap_err();
+            assert_eq!(failed.kind, ErrorKind::Failed);
+            assert!(
+                failed.message.starts_with(
+                    "upstream broken failed: cannot start `/nonexistent/opsmcp-broken`"
+                ),
+                "{failed}"
+            );
+        }
         // Within the back-off it answers at once with the reason, without trying again.
-        let second = call().await.unwrap_err();
+        let down = call().await.unwrap_err();
+        assert_eq!(down.kind, ErrorKind::Down);
         assert!(
-            second.contains("upstream broken is down (cannot start")
-                && second.contains("next attempt in 1 s"),
-            "{second}"
+            down.message
+                .contains("upstream broken is down (cannot start")
+                && down.message.contains("next attempt in 1 s"),
+            "{down}"
         );
         let status = upstream.status().await;
         assert!(!status.connected && status.connections == 0 && status.last_error.is_some());

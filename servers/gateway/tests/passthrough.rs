@@ -11,13 +11,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{audit_log, upstreams};
+use common::{audit_log, start, upstreams};
 use opsmcp_e2e::{
     TempDir, binary,
     feed::{page, push, trigger_event},
     free_port, python_script,
 };
-use opsmcp_gateway::{GatewayServer, config};
+use opsmcp_gateway::config;
 use opsmcp_sandbox::Sandbox;
 use rmcp::{
     ClientHandler, RoleClient, ServiceExt,
@@ -66,8 +66,7 @@ async fn connect(
     extra: &[(&str, &str)],
     host: Host,
 ) -> RunningService<RoleClient, Host> {
-    let specs = config::parse(&upstreams(sandbox, dir, servers, extra)).unwrap();
-    let gateway = GatewayServer::start(specs);
+    let gateway = start(config::parse(&upstreams(sandbox, dir, servers, extra)).unwrap());
     let (a, b) = tokio::io::duplex(1 << 20);
     tokio::spawn(async move {
         if let Ok(running) = gateway.serve(a).await {
@@ -295,10 +294,8 @@ async fn resources_and_subscriptions_cross_the_gateway() {
     ] {
         assert!(listed.iter().any(|l| l == uri), "{uri} in {listed:?}");
     }
-    assert!(
-        !listed.iter().any(|l| l == "opsmcp://metrics"),
-        "{listed:?}"
-    );
+    // The gateway's own metrics and history come first.
+    assert_eq!(listed[..2], ["opsmcp://metrics", "opsmcp://history"]);
     let read = |uri: &'static str| {
         let client = &client;
         async move {
@@ -313,12 +310,16 @@ async fn resources_and_subscriptions_cross_the_gateway() {
     };
     let metrics = read("opsmcp://metrics?upstream=loki").await;
     assert!(metrics.contains("opsmcp-loki"), "{metrics}");
+    let own = read("opsmcp://metrics").await;
+    assert!(own.contains("server=\"opsmcp-gateway\""), "{own}");
     let missing = client
-        .read_resource(ReadResourceRequestParams::new("opsmcp://metrics"))
+        .read_resource(ReadResourceRequestParams::new("opsmcp://audit/recent"))
         .await
         .unwrap_err();
     assert!(
-        missing.to_string().contains("no resource opsmcp://metrics"),
+        missing
+            .to_string()
+            .contains("no resource opsmcp://audit/recent"),
         "{missing}"
     );
 

@@ -6,6 +6,7 @@
 
 use std::{path::Path, time::Duration};
 
+use opsmcp_core::metrics::Metrics;
 use opsmcp_e2e::{TempDir, binary, docs, mcp::ToolClient};
 use opsmcp_gateway::{GatewayServer, config};
 use opsmcp_sandbox::Sandbox;
@@ -19,6 +20,21 @@ pub fn upstreams(
     servers: &[&str],
     extra: &[(&str, &str)],
 ) -> String {
+    let env = environment(sandbox, dir, extra);
+    servers
+        .iter()
+        .map(|s| {
+            format!(
+                "[[upstream]]\nname = {s:?}\ncommand = {:?}\nenv = {{ {env} }}\n",
+                binary(&format!("opsmcp-{s}")).display().to_string()
+            )
+        })
+        .collect()
+}
+
+/// The servers' variables for `sandbox` plus `extra`, as an inline TOML table's contents
+/// (the kubeconfig and CA written to `dir`).
+pub fn environment(sandbox: &Sandbox, dir: &Path, extra: &[(&str, &str)]) -> String {
     let kubeconfig = dir.join("kubeconfig");
     std::fs::write(&kubeconfig, sandbox.kubeconfig()).unwrap();
     let ca = dir.join("ca.pem");
@@ -39,20 +55,10 @@ pub fn upstreams(
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
     );
-    let env = env
-        .iter()
+    env.iter()
         .map(|(k, v)| format!("{k} = {v:?}"))
         .collect::<Vec<_>>()
-        .join(", ");
-    servers
-        .iter()
-        .map(|s| {
-            format!(
-                "[[upstream]]\nname = {s:?}\ncommand = {:?}\nenv = {{ {env} }}\n",
-                binary(&format!("opsmcp-{s}")).display().to_string()
-            )
-        })
-        .collect()
+        .join(", ")
 }
 
 /// The upstreams' shared audit log.
@@ -60,12 +66,19 @@ pub fn audit_log(dir: &Path) -> std::path::PathBuf {
     dir.join("audit.jsonl")
 }
 
-/// The sandbox world, the gateway over all six servers in process, and a client of it.
-pub async fn gateway(prefix: &str) -> (ToolClient, GatewayServer, Sandbox, TempDir) {
+/// The gateway `config` describes, in process.
+pub fn start(config: config::Config) -> GatewayServer {
+    GatewayServer::start(config, Metrics::new(opsmcp_core::identity!()))
+}
+
+/// The sandbox world, the gateway over all six servers in process (`more` added to its
+/// configuration), and a client of it.
+pub async fn gateway(prefix: &str, more: &str) -> (ToolClient, GatewayServer, Sandbox, TempDir) {
     let sandbox = Sandbox::incident().await.unwrap();
     let dir = TempDir::new(prefix).unwrap();
-    let specs = config::parse(&upstreams(&sandbox, dir.path(), docs::SERVERS, &[])).unwrap();
-    let server = GatewayServer::start(specs);
+    let text = upstreams(&sandbox, dir.path(), docs::SERVERS, &[]) + more;
+    let config = config::parse(&text).unwrap();
+    let server = start(config);
     let client = ToolClient::in_process(server.clone(), Duration::from_secs(20)).await;
     (client, server, sandbox, dir)
 }
