@@ -1,11 +1,11 @@
 //! What `opsmcp-bench` and `opsmcp-soak` share: a server started with `serve` on a free port,
-//! MCP over streamable HTTP reduced to the POSTs load needs, `/proc` readings of a process, and
-//! percentiles.
+//! MCP over streamable HTTP reduced to the POSTs load needs, a load session (calls back to back),
+//! `/proc` readings of a process, and percentiles.
 
 use std::{
     io::{BufRead, BufReader},
     process::{Child, Command, Stdio},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use anyhow::{Context, Result};
@@ -119,4 +119,56 @@ pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
 /// Milliseconds with microsecond precision.
 pub fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+/// One client session: its own connection, calls back to back until the deadline.
+pub async fn session(
+    url: &str,
+    stateless: bool,
+    tool: &str,
+    tool_args: Value,
+    deadline: Instant,
+) -> Result<(Vec<Duration>, usize)> {
+    let http = reqwest::Client::builder()
+        .http1_only()
+        .pool_max_idle_per_host(1)
+        .tcp_nodelay(true)
+        .build()?;
+    let mut session_id = None;
+    if !stateless {
+        let response = post(&http, url, None, &initialize()).await?;
+        session_id = response
+            .headers()
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        response.bytes().await?;
+        let note = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
+        post(&http, url, session_id.as_deref(), &note)
+            .await?
+            .bytes()
+            .await?;
+    }
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    let mut id = 1u64;
+    while Instant::now() < deadline {
+        id += 1;
+        let call = json!({ "jsonrpc": "2.0", "id": id, "method": "tools/call", "params": { "name": tool, "arguments": tool_args } });
+        let started = Instant::now();
+        let ok = match post(&http, url, session_id.as_deref(), &call).await {
+            Ok(r) if r.status().is_success() => r.bytes().await.is_ok_and(|b| memchr_result(&b)),
+            _ => false,
+        };
+        if ok {
+            latencies.push(started.elapsed());
+        } else {
+            errors += 1;
+        }
+    }
+    Ok((latencies, errors))
+}
+
+fn memchr_result(body: &[u8]) -> bool {
+    body.windows(9).any(|w| w == b"\"result\":")
 }

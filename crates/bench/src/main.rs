@@ -25,7 +25,7 @@ mod sandbox;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use opsmcp_bench::{initialize, ms, percentile, post, rss_kib, spawn_http};
+use opsmcp_bench::{initialize, ms, percentile, rss_kib, session, spawn_http};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -476,58 +476,6 @@ async fn load(args: &Args, stateless: bool) -> Result<Load> {
         p50_ms: ms(percentile(&latencies, 0.5)),
         p99_ms: ms(percentile(&latencies, 0.99)),
     })
-}
-
-/// One client session: its own connection, calls back to back until the deadline.
-async fn session(
-    url: &str,
-    stateless: bool,
-    tool: &str,
-    tool_args: Value,
-    deadline: Instant,
-) -> Result<(Vec<Duration>, usize)> {
-    let http = reqwest::Client::builder()
-        .http1_only()
-        .pool_max_idle_per_host(1)
-        .tcp_nodelay(true)
-        .build()?;
-    let mut session_id = None;
-    if !stateless {
-        let response = post(&http, url, None, &initialize()).await?;
-        session_id = response
-            .headers()
-            .get("mcp-session-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        response.bytes().await?;
-        let note = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
-        post(&http, url, session_id.as_deref(), &note)
-            .await?
-            .bytes()
-            .await?;
-    }
-    let mut latencies = Vec::new();
-    let mut errors = 0;
-    let mut id = 1u64;
-    while Instant::now() < deadline {
-        id += 1;
-        let call = json!({ "jsonrpc": "2.0", "id": id, "method": "tools/call", "params": { "name": tool, "arguments": tool_args } });
-        let started = Instant::now();
-        let ok = match post(&http, url, session_id.as_deref(), &call).await {
-            Ok(r) if r.status().is_success() => r.bytes().await.is_ok_and(|b| memchr_result(&b)),
-            _ => false,
-        };
-        if ok {
-            latencies.push(started.elapsed());
-        } else {
-            errors += 1;
-        }
-    }
-    Ok((latencies, errors))
-}
-
-fn memchr_result(body: &[u8]) -> bool {
-    body.windows(9).any(|w| w == b"\"result\":")
 }
 
 fn verdict(ok: bool) -> &'static str {

@@ -49,12 +49,12 @@ pub async fn call(
         .meta
         .get_progress_token()
         .map(|token| (cx.peer.clone(), token));
-    params.meta = Some(upstream_meta(cx));
+    let meta = upstream_meta(cx);
     let host_initialized = cx.protocol_version().is_none_or(|v| v.has_initialize());
     for _ in 0..MAX_ROUNDS {
         // Dropping the upstream call (the host cancelled) cancels it upstream.
         let response = tokio::select! {
-            response = upstream.call(params.clone(), progress.clone()) => response,
+            response = upstream.call(params.clone(), meta.clone(), progress.clone()) => response,
             () = cx.ct.cancelled() => return Ok(failure("the call was cancelled").into()),
         };
         let asked = match response {
@@ -83,7 +83,8 @@ pub async fn call(
 
 /// The `_meta` sent upstream: the host's, as a 2026-07-28 request naming the host (through the
 /// gateway, for the upstream's audit log) with the host's capabilities. (The progress token is
-/// the upstream connection's own, set when the request is sent.)
+/// the upstream connection's own, set when the request is sent; an initialized connection
+/// adapts the rest, see [`Upstream::call`].)
 fn upstream_meta(cx: &RequestContext<RoleServer>) -> RequestMetaObject {
     let mut meta = cx.meta.clone();
     let host = cx

@@ -81,7 +81,8 @@ pub struct Record {
 }
 
 fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64((d.as_secs_f64() * 1e4).round() / 10.0)
+    // Milliseconds to the microsecond.
+    s.serialize_f64((d.as_secs_f64() * 1e6).round() / 1e3)
 }
 
 #[derive(Debug, Default)]

@@ -212,7 +212,8 @@ impl Relay {
         }
     }
 
-    async fn updated(&self, resource: UpstreamUri) {
+    /// Tell the hosts that `resource` changed.
+    pub async fn updated(&self, resource: UpstreamUri) {
         let hosts = self
             .subscribers
             .lock()

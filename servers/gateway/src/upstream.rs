@@ -14,14 +14,16 @@ use std::{
 };
 
 use rmcp::{
-    Peer, RoleClient, RoleServer, ServiceExt,
+    Peer, RoleClient, RoleServer,
     model::{
         CallToolRequestParams, CallToolResponse, CancelledNotification, CancelledNotificationParam,
-        ClientRequest, ProgressToken, ReadResourceRequestParams, ReadResourceResponse, Request,
-        RequestId, Resource, ServerResult, SubscribeRequestParams, Tool, UnsubscribeRequestParams,
+        ClientRequest, ProgressToken, ProtocolVersion, ReadResourceRequestParams,
+        ReadResourceResponse, Request, RequestId, RequestMetaObject, Resource, ServerNotification,
+        ServerResult, SubscribeRequestParams, SubscriptionFilter, Tool,
     },
-    service::PeerRequestOptions,
-    service::{RunningService, ServiceError},
+    service::{
+        ClientLifecycleMode, ClientServiceExt, PeerRequestOptions, RunningService, ServiceError,
+    },
     transport::{
         ConfigureCommandExt, StreamableHttpClientTransport, TokioChildProcess,
         streamable_http_client::StreamableHttpClientTransportConfig,
@@ -81,6 +83,10 @@ pub struct Upstream {
 #[derive(Default)]
 struct State {
     client: Option<Client>,
+    /// The connection speaks 2026-07-28 (`server/discover`), not the `initialize` handshake.
+    modern: bool,
+    /// The task following its `subscriptions/listen` stream (modern connections).
+    listener: Option<tokio::task::AbortHandle>,
     tools: Vec<Tool>,
     resources: Vec<Resource>,
     pid: Option<u32>,
@@ -154,18 +160,44 @@ impl Upstream {
             Ok(listed) => listed,
             Err(e) => return Err(self.failed(&mut state, e)),
         };
-        // Subscriptions hosts hold survive a restart. (The upstream session initialized, so
-        // `resources/subscribe` is its way to subscribe.)
-        for uri in self.handler.relay.subscribed(self.handler.index) {
-            #[allow(deprecated)]
-            let subscribed = client.subscribe(SubscribeRequestParams::new(&uri)).await;
-            if let Err(e) = subscribed {
-                tracing::warn!(upstream = %self.spec.name, %uri, %e, "resubscribing failed");
-            }
+        let modern = client
+            .peer_info()
+            .is_some_and(|info| !info.protocol_version.has_initialize());
+        if let Some(listener) = state.listener.take() {
+            listener.abort();
         }
+        // Subscriptions hosts hold survive a restart. A listening stream is opened only when
+        // something is to be heard: a stream left open delays the upstream's exit when the
+        // gateway closes it (rmcp drains in-flight handlers for up to 5 s).
+        let announces = client.peer_info().is_some_and(|info| {
+            let c = &info.capabilities;
+            c.tools.as_ref().and_then(|t| t.list_changed) == Some(true)
+                || c.resources.as_ref().and_then(|r| r.list_changed) == Some(true)
+        });
+        let subscribed = !self.handler.relay.subscribed(self.handler.index).is_empty();
+        let listener = if modern && (announces || subscribed) {
+            match self.listen(client.peer().clone()).await {
+                Ok(listener) => Some(listener),
+                Err(e) => {
+                    tracing::debug!(upstream = %self.spec.name, %e, "no listening stream");
+                    None
+                }
+            }
+        } else {
+            for uri in self.handler.relay.subscribed(self.handler.index) {
+                #[allow(deprecated)] // the session initialized: this is how it subscribes
+                let subscribed = client.subscribe(SubscribeRequestParams::new(&uri)).await;
+                if let Err(e) = subscribed {
+                    tracing::warn!(upstream = %self.spec.name, %uri, %e, "resubscribing failed");
+                }
+            }
+            None
+        };
         let client = Arc::new(client);
         *state = State {
             client: Some(client.clone()),
+            modern,
+            listener,
             tools,
             resources,
             pid,
@@ -215,7 +247,7 @@ impl Upstream {
             let client = self
                 .handler
                 .clone()
-                .serve(transport)
+                .serve_with_lifecycle(transport, lifecycle())
                 .await
                 .map_err(|e| e.to_string())?;
             Ok((client, pid))
@@ -229,11 +261,11 @@ impl Upstream {
                     .map_err(|_| format!("header {name}: not a valid value"))?;
                 config.custom_headers.insert(name, value);
             }
-            let transport = StreamableHttpClientTransport::from_config(config);
+            let transport = StreamableHttpClientTransport::with_client(http_client(), config);
             let client = self
                 .handler
                 .clone()
-                .serve(transport)
+                .serve_with_lifecycle(transport, lifecycle())
                 .await
                 .map_err(|e| format!("cannot reach {url}: {e}"))?;
             Ok((client, None))
@@ -265,15 +297,19 @@ impl Upstream {
     pub async fn call(
         &self,
         params: CallToolRequestParams,
+        host: RequestMetaObject,
         progress: Option<(Peer<RoleServer>, ProgressToken)>,
     ) -> Result<CallToolResponse, CallError> {
         let client = self.client().await?;
+        let modern = self.state.lock().await.modern;
         let started = Instant::now();
         let result = async {
+            let mut options = PeerRequestOptions::no_options();
+            options.meta = Some(for_session(host, modern));
             let handle = client
                 .send_request_with_option(
                     ClientRequest::CallToolRequest(Request::new(params)),
-                    PeerRequestOptions::no_options(),
+                    options,
                 )
                 .await?;
             let route = progress.map(|(host, token)| {
@@ -316,20 +352,57 @@ impl Upstream {
         self.settle(&client, started, result).await
     }
 
+    /// Be told when `uri` changes (with the URIs subscribed before: the relay books them).
     pub async fn subscribe(&self, uri: &str) -> Result<(), CallError> {
         let client = self.client().await?;
         let started = Instant::now();
-        #[allow(deprecated)] // the upstream session initialized: this is how it subscribes
-        let result = client.subscribe(SubscribeRequestParams::new(uri)).await;
-        self.settle(&client, started, result).await
+        if !self.state.lock().await.modern {
+            #[allow(deprecated)] // the session initialized: this is how it subscribes
+            let result = client.subscribe(SubscribeRequestParams::new(uri)).await;
+            return self.settle(&client, started, result).await;
+        }
+        // A listening stream's filter is fixed: open one with every URI, then drop the old.
+        let result = self.listen(client.peer().clone()).await;
+        let listener = self.settle(&client, started, result).await?;
+        if let Some(old) = self.state.lock().await.listener.replace(listener) {
+            old.abort();
+        }
+        Ok(())
     }
 
-    pub async fn unsubscribe(&self, uri: &str) -> Result<(), CallError> {
-        let client = self.client().await?;
-        let started = Instant::now();
-        #[allow(deprecated)]
-        let result = client.unsubscribe(UnsubscribeRequestParams::new(uri)).await;
-        self.settle(&client, started, result).await
+    /// Open a listening stream for the resources booked for this upstream and its list
+    /// changes, and follow it on a task of its own (which holds only the peer: the connection
+    /// ends with its service).
+    async fn listen(
+        &self,
+        peer: Peer<RoleClient>,
+    ) -> Result<tokio::task::AbortHandle, ServiceError> {
+        let filter = SubscriptionFilter::builder()
+            .resource_subscriptions(self.handler.relay.subscribed(self.handler.index))
+            .tools_list_changed()
+            .resources_list_changed()
+            .build();
+        let mut subscription = peer.listen(filter).await?;
+        let handler = self.handler.clone();
+        let task = tokio::spawn(async move {
+            while let Ok(Some(notification)) = subscription.next().await {
+                match notification {
+                    ServerNotification::ResourceUpdatedNotification(updated) => {
+                        handler
+                            .relay
+                            .updated((handler.index, updated.params.uri))
+                            .await;
+                    }
+                    ServerNotification::ToolListChangedNotification(_)
+                    | ServerNotification::ResourceListChangedNotification(_) => {
+                        handler.stale.store(true, Ordering::Release);
+                        handler.relay.changed();
+                    }
+                    _ => {}
+                }
+            }
+        });
+        Ok(task.abort_handle())
     }
 
     /// Book an exchange's outcome: its latency, or the connection dropped if it died.
@@ -388,6 +461,48 @@ impl Upstream {
     }
 }
 
+/// The HTTP client of streamable-HTTP upstreams: kept-alive connections without Nagle's delay
+/// (rmcp's default client opens a connection per request, 2 ms of the gateway's overhead on
+/// loopback), no redirects (an upstream URL is configured, not discovered).
+fn http_client() -> reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::Client::builder()
+                .tcp_nodelay(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("the TLS backend initializes")
+        })
+        .clone()
+}
+
+/// Connections start with `server/discover` and speak 2026-07-28 where the upstream does (every
+/// opsmcp server), falling back to the `initialize` handshake.
+fn lifecycle() -> ClientLifecycleMode {
+    ClientLifecycleMode::Auto {
+        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+        legacy_version: None,
+    }
+}
+
+/// The host's request `_meta` as this connection can carry it. A 2026-07-28 connection takes
+/// it whole, so the upstream asks its questions as input-required results the gateway can tie
+/// to the call. An initialized one keeps its own protocol version (HTTP carries it in a header
+/// too) and is told the host cannot answer questions: an upstream asking over that session
+/// would ask the gateway, which could not tell which host to ask — so it refuses, fail closed.
+fn for_session(mut host: RequestMetaObject, modern: bool) -> RequestMetaObject {
+    if !modern {
+        host.remove("io.modelcontextprotocol/protocolVersion");
+        if let Some(mut capabilities) = host.client_capabilities() {
+            capabilities.elicitation = None;
+            capabilities.sampling = None;
+            host.set_client_capabilities(capabilities);
+        }
+    }
+    host
+}
+
 /// Cancels a request upstream if the call is dropped before its answer (the host cancelled).
 struct CancelOnDrop(Option<(Peer<RoleClient>, RequestId)>);
 
@@ -437,7 +552,13 @@ mod tests {
             toml::from_str("name = \"broken\"\ncommand = \"/nonexistent/opsmcp-broken\"\n")
                 .unwrap();
         let upstream = Upstream::new(spec, 0, Arc::default());
-        let call = || upstream.call(CallToolRequestParams::new("anything"), None);
+        let call = || {
+            upstream.call(
+                CallToolRequestParams::new("anything"),
+                RequestMetaObject::new(),
+                None,
+            )
+        };
         // The first failure is tried again at once, the second waits out a back-off.
         for _ in 0..2 {
             let failed = call().await.unwrap_err();

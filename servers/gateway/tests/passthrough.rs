@@ -11,9 +11,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{audit_log, start, upstreams};
+use common::{audit_log, start, upstreams, variables};
 use opsmcp_e2e::{
-    TempDir, binary,
+    HttpServer, TempDir, binary,
     feed::{page, push, trigger_event},
     free_port, python_script,
 };
@@ -100,8 +100,31 @@ async fn until(what: &str, mut done: impl FnMut() -> bool) {
 async fn approvals_cross_the_gateway_on_both_protocol_eras() {
     let sandbox = Sandbox::incident().await.unwrap();
     let dir = TempDir::new("gateway-approval").unwrap();
-    let file = dir.path().join("upstreams.toml");
-    std::fs::write(&file, upstreams(&sandbox, dir.path(), &["pagerduty"], &[])).unwrap();
+    // PagerDuty behind the gateway twice: spawned over stdio, and the team's shared server
+    // over streamable HTTP with its bearer token in the gateway's headers.
+    let variables = variables(&sandbox, dir.path(), &[]);
+    let env: Vec<(&str, &str)> = variables
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let shared =
+        HttpServer::start_with_env("opsmcp-pagerduty", &["--http-token", "gateway-token"], &env)
+            .unwrap();
+    let over_stdio = dir.path().join("stdio.toml");
+    std::fs::write(
+        &over_stdio,
+        upstreams(&sandbox, dir.path(), &["pagerduty"], &[]),
+    )
+    .unwrap();
+    let over_http = dir.path().join("http.toml");
+    std::fs::write(
+        &over_http,
+        format!(
+            "[[upstream]]\nname = \"pagerduty\"\nurl = {:?}\nheaders = {{ Authorization = \"Bearer gateway-token\" }}\n",
+            shared.url("/mcp")
+        ),
+    )
+    .unwrap();
     let number = page(
         &sandbox,
         "gateway-approval",
@@ -110,19 +133,24 @@ async fn approvals_cross_the_gateway_on_both_protocol_eras() {
     .await;
     let gateway = binary("opsmcp-gateway").display().to_string();
     let gateway_audit = dir.path().join("gateway-audit.jsonl").display().to_string();
-    let file = file.display().to_string();
-    // (protocol, answer, what the tool says)
+    let added = format!("added to #{number}");
+    // (upstream, protocol, answer, what the tool says)
     let cases = [
-        ("legacy", "yes", format!("added to #{number}")),
-        ("2026-07-28", "yes", format!("added to #{number}")),
-        ("legacy", "no", "the user answered no".to_owned()),
-        ("2026-07-28", "decline", "the user declined".to_owned()),
-        ("legacy", "none", "cannot ask the user".to_owned()),
-        ("2026-07-28", "none", "cannot ask the user".to_owned()),
+        (&over_stdio, "legacy", "yes", added.as_str()),
+        (&over_stdio, "2026-07-28", "yes", &added),
+        (&over_stdio, "legacy", "no", "the user answered no"),
+        (&over_stdio, "2026-07-28", "decline", "the user declined"),
+        (&over_stdio, "legacy", "none", "cannot ask the user"),
+        (&over_stdio, "2026-07-28", "none", "cannot ask the user"),
+        (&over_http, "legacy", "yes", &added),
+        (&over_http, "2026-07-28", "yes", &added),
+        (&over_http, "legacy", "none", "cannot ask the user"),
     ];
-    for (protocol, answer, expected) in cases {
-        let args = json!({ "id": number.to_string(), "content": format!("{protocol} {answer}") })
-            .to_string();
+    for (file, protocol, answer, expected) in cases {
+        let via = if file == &over_http { "http" } else { "stdio" };
+        let content = format!("{via} {protocol} {answer}");
+        let args = json!({ "id": number.to_string(), "content": content }).to_string();
+        let file = file.display().to_string();
         let argv: Vec<String> = [
             "stdio",
             protocol,
@@ -148,9 +176,9 @@ async fn approvals_cross_the_gateway_on_both_protocol_eras() {
         .unwrap()
         .unwrap();
         let said = report["text"].as_str().unwrap();
-        assert!(said.contains(&expected), "{protocol} {answer}: {report}");
+        assert!(said.contains(expected), "{content}: {report}");
         let ran = expected.starts_with("added");
-        assert_eq!(report["is_error"], !ran, "{protocol} {answer}: {report}");
+        assert_eq!(report["is_error"], !ran, "{content}: {report}");
         // The question the upstream asked reached the Python client (2026-07-28: its SDK
         // answered the input-required result the gateway passed through; legacy: the
         // gateway asked it with elicitation/create).
@@ -161,12 +189,12 @@ async fn approvals_cross_the_gateway_on_both_protocol_eras() {
             assert_eq!(asked.len(), 1, "{report}");
             let question = asked[0].as_str().unwrap();
             assert!(
-                question.contains("/notes") && question.contains(&format!("{protocol} {answer}")),
+                question.contains("/notes") && question.contains(&content),
                 "{report}"
             );
         }
     }
-    // Exactly the two approved notes were added.
+    // Exactly the approved notes were added.
     let notes: Vec<String> = {
         let account = sandbox.pagerduty.account();
         let incident = account
@@ -176,7 +204,15 @@ async fn approvals_cross_the_gateway_on_both_protocol_eras() {
             .unwrap();
         incident.notes.iter().map(|n| n.content.clone()).collect()
     };
-    assert_eq!(notes, ["legacy yes", "2026-07-28 yes"]);
+    assert_eq!(
+        notes,
+        [
+            "stdio legacy yes",
+            "stdio 2026-07-28 yes",
+            "http legacy yes",
+            "http 2026-07-28 yes"
+        ]
+    );
     // The upstream's audit log names the host behind the gateway.
     let audit = std::fs::read_to_string(audit_log(dir.path())).unwrap();
     assert!(audit.contains(" via opsmcp-gateway"), "{audit}");

@@ -32,9 +32,17 @@ pub fn upstreams(
         .collect()
 }
 
-/// The servers' variables for `sandbox` plus `extra`, as an inline TOML table's contents
-/// (the kubeconfig and CA written to `dir`).
+/// The servers' variables for `sandbox` plus `extra`, as an inline TOML table's contents.
 pub fn environment(sandbox: &Sandbox, dir: &Path, extra: &[(&str, &str)]) -> String {
+    variables(sandbox, dir, extra)
+        .iter()
+        .map(|(k, v)| format!("{k} = {v:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The servers' variables for `sandbox` plus `extra` (the kubeconfig and CA written to `dir`).
+pub fn variables(sandbox: &Sandbox, dir: &Path, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let kubeconfig = dir.join("kubeconfig");
     std::fs::write(&kubeconfig, sandbox.kubeconfig()).unwrap();
     let ca = dir.join("ca.pem");
@@ -55,10 +63,7 @@ pub fn environment(sandbox: &Sandbox, dir: &Path, extra: &[(&str, &str)]) -> Str
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
     );
-    env.iter()
-        .map(|(k, v)| format!("{k} = {v:?}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    env
 }
 
 /// The upstreams' shared audit log.
