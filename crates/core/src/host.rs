@@ -10,8 +10,9 @@ use rmcp::{
     ErrorData, Peer, RoleServer,
     handler::server::{router::tool::ToolRouter, tool::ToolCallContext},
     model::{
-        CacheScope, CallToolRequestParams, CallToolResponse, ListResourcesResult, ListToolsResult,
-        ReadResourceResponse, ReadResourceResult, Resource, SubscriptionFilter, Tool,
+        CacheScope, CallToolRequestParams, CallToolResponse, JsonObject, ListResourcesResult,
+        ListToolsResult, ReadResourceResponse, ReadResourceResult, RequestMetaObject, Resource,
+        SubscriptionFilter, Tool,
     },
     service::{RequestContext, SubscriptionContext},
 };
@@ -19,6 +20,7 @@ use rmcp::{
 use crate::{
     approval::Safety,
     metrics::Metrics,
+    structured,
     tools::{CachingHints, Effect, call_instrumented, compact_schemas, declare_effects},
 };
 
@@ -41,6 +43,8 @@ pub trait ResourceSource: Send + Sync + 'static {
 pub struct ToolHost<S> {
     router: ToolRouter<S>,
     tools: Vec<Tool>,
+    /// The listing with output schemas, for callers that ask ([`crate::structured`]).
+    structured_tools: Vec<Tool>,
     metrics: Metrics,
     safety: Safety,
     resources: Option<Arc<dyn ResourceSource>>,
@@ -74,11 +78,27 @@ impl<S: Send + Sync + 'static> ToolHost<S> {
         let tools = router.list_all();
         Self {
             router,
+            structured_tools: tools.clone(),
             tools,
             metrics,
             safety,
             resources: None,
         }
+    }
+
+    /// Declare the output schemas of the tools that put their answer in structured content
+    /// too ([`crate::structured`]); listed only to callers that ask for them. Panics on a name
+    /// that is not a tool (a bug).
+    pub fn with_output_schemas(mut self, schemas: &[(&str, Arc<JsonObject>)]) -> Self {
+        for (name, schema) in schemas {
+            let tool = self
+                .structured_tools
+                .iter_mut()
+                .find(|t| t.name == *name)
+                .unwrap_or_else(|| panic!("no tool {name} for an output schema"));
+            tool.output_schema = Some(schema.clone());
+        }
+        self
     }
 
     /// Also serve `source`'s resources, with subscriptions.
@@ -104,28 +124,38 @@ impl<S: Send + Sync + 'static> ToolHost<S> {
         &self.tools
     }
 
-    /// The listing, cacheable by hosts for five minutes.
-    pub fn list_tools(&self) -> ListToolsResult {
-        ListToolsResult::with_all_items(self.tools.clone()).cache(300_000, CacheScope::Public)
+    /// The listing, cacheable by hosts for five minutes; with output schemas if `meta` asks.
+    pub fn list_tools(&self, meta: &RequestMetaObject) -> ListToolsResult {
+        let tools = if structured::requested(meta) {
+            &self.structured_tools
+        } else {
+            &self.tools
+        };
+        ListToolsResult::with_all_items(tools.clone()).cache(300_000, CacheScope::Public)
     }
 
     pub fn get_tool(&self, name: &str) -> Option<Tool> {
         self.router.get(name).cloned()
     }
 
-    /// Run a call on `server` with metrics.
+    /// Run a call on `server` with metrics; structured content only if the caller asked.
     pub async fn call_tool(
         &self,
         server: &S,
         request: CallToolRequestParams,
         cx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        call_instrumented(
+        let structured = structured::requested(&cx.meta);
+        let mut response = call_instrumented(
             &self.router,
             &self.metrics,
             ToolCallContext::new(server, request, cx),
         )
-        .await
+        .await;
+        if !structured && let Ok(CallToolResponse::Complete(result)) = &mut response {
+            result.structured_content = None;
+        }
+        response
     }
 
     /// The resources every server serves (metrics, the audit log) and the server's own.
@@ -236,9 +266,9 @@ macro_rules! tool_server {
             async fn list_tools(
                 &self,
                 _request: Option<::rmcp::model::PaginatedRequestParams>,
-                _cx: ::rmcp::service::RequestContext<::rmcp::RoleServer>,
+                cx: ::rmcp::service::RequestContext<::rmcp::RoleServer>,
             ) -> Result<::rmcp::model::ListToolsResult, ::rmcp::ErrorData> {
-                Ok(self.host().list_tools())
+                Ok(self.host().list_tools(&cx.meta))
             }
 
             fn get_tool(&self, name: &str) -> Option<::rmcp::model::Tool> {

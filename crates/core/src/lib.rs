@@ -6,12 +6,14 @@
 //! - [`output`]: tables, cursors, token budgets and time parsing for tool output;
 //! - [`metrics`]: Prometheus metrics of tool calls and backend requests;
 //! - [`tools`]: tool annotations derived from each tool's declared effect;
+//! - [`structured`]: output schemas and structured content for callers that ask (the gateway);
 //! - [`units`]: Kubernetes resource quantities;
 //! - the safety engine: [`risk`] (classification), [`policy`] (the decision), [`breaker`]
 //!   (automatic execution stops after repeated failures) and [`audit`] (the hash-chained log),
 //!   put to work in tool calls by [`approval`] (elicitation, request state, audit records).
 //!
-//! Only [`serve`], [`legacy_sse`], [`tools`] and [`approval`] touch rmcp types; the rest is plain Rust, and
+//! Only [`serve`], [`legacy_sse`], [`host`], [`tools`], [`structured`] and [`approval`] touch rmcp
+//! types; the rest is plain Rust, and
 //! `risk`, `policy`, `breaker` and `audit` know nothing of MCP or of any backend.
 
 pub mod approval;
@@ -28,6 +30,7 @@ pub mod remote;
 pub mod risk;
 pub mod series;
 pub mod serve;
+pub mod structured;
 pub mod tools;
 pub mod units;
 

@@ -84,15 +84,21 @@ pub fn declare_effects<S>(
 /// says it), and drop `format` hints on integers and empty defaults.
 pub fn compact_schemas<S>(router: &mut ToolRouter<S>) {
     for route in router.map.values_mut() {
-        let mut schema = serde_json::Value::Object((*route.attr.input_schema).clone());
-        let defs = schema.as_object_mut().and_then(|o| o.remove("$defs"));
-        if let Some(o) = schema.as_object_mut() {
-            o.remove("$schema");
-        }
-        compact(&mut schema, defs.as_ref());
-        if let serde_json::Value::Object(o) = schema {
-            route.attr.input_schema = std::sync::Arc::new(o);
-        }
+        route.attr.input_schema = compact_schema(&route.attr.input_schema);
+    }
+}
+
+/// One schema compacted as [`compact_schemas`] does: `$defs` inlined, `$schema` dropped.
+pub fn compact_schema(schema: &rmcp::model::JsonObject) -> std::sync::Arc<rmcp::model::JsonObject> {
+    let mut schema = serde_json::Value::Object(schema.clone());
+    let defs = schema.as_object_mut().and_then(|o| o.remove("$defs"));
+    if let Some(o) = schema.as_object_mut() {
+        o.remove("$schema");
+    }
+    compact(&mut schema, defs.as_ref());
+    match schema {
+        serde_json::Value::Object(o) => std::sync::Arc::new(o),
+        _ => unreachable!("an object stays an object"),
     }
 }
 

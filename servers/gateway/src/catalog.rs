@@ -26,6 +26,19 @@ pub struct Catalog {
     pub resources: Vec<Resource>,
     /// Each listed URI's upstream and its URI there.
     pub resource_routes: HashMap<String, Route>,
+    /// The workflows that passed their check against these tools.
+    pub workflows: Vec<CheckedWorkflow>,
+    /// Why the others did not.
+    pub workflow_problems: Vec<String>,
+}
+
+/// A workflow ready to run: its position in the configuration, the tool hosts call, and the
+/// catalog name of each step's tool.
+#[derive(Debug, Clone)]
+pub struct CheckedWorkflow {
+    pub index: usize,
+    pub tool: Tool,
+    pub steps: Vec<crate::workflow::StepTools>,
 }
 
 /// What one upstream lists.

@@ -31,6 +31,8 @@
 //! arguments = { namespace = "${input.namespace}", name = "${input.pod}" }
 //! ```
 //!
+//! Workflows (`[[workflow]]`) are described in [`crate::workflow`].
+//!
 //! A file that does not parse, an upstream with neither or both of `command` and `url`, two
 //! upstreams of one name, a bad duration or a fallback reference that is not `${input.…}` fail
 //! at start-up with the reason.
@@ -69,6 +71,11 @@ pub struct Config {
     pub cache: CacheConfig,
     #[serde(default)]
     pub fallback: Vec<Fallback>,
+    /// As declared; [`parse`] compiles them into [`Config::workflows`].
+    #[serde(default)]
+    workflow: Vec<crate::workflow::WorkflowSpec>,
+    #[serde(skip)]
+    pub workflows: Vec<crate::workflow::Workflow>,
 }
 
 /// One upstream server as the file declares it.
@@ -221,7 +228,8 @@ fn durations<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Duratio
 
 /// Parse and check a configuration file.
 pub fn parse(text: &str) -> Result<Config> {
-    let config: Config = toml::from_str(text)?;
+    let mut config: Config = toml::from_str(text)?;
+    config.workflows = crate::workflow::compile(&config.workflow, text)?;
     if config.upstream.is_empty() {
         bail!("no [[upstream]] is declared");
     }

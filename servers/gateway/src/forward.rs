@@ -49,7 +49,11 @@ pub async fn call(
         .meta
         .get_progress_token()
         .map(|token| (cx.peer.clone(), token));
-    let meta = upstream_meta(cx);
+    let mut meta = upstream_meta(cx);
+    // What the gateway itself adds (a workflow step asks for structured results).
+    if let Some(extra) = params.meta.take() {
+        meta.extend(extra);
+    }
     let host_initialized = cx.protocol_version().is_none_or(|v| v.has_initialize());
     for _ in 0..MAX_ROUNDS {
         // Dropping the upstream call (the host cancelled) cancels it upstream.

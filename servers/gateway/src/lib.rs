@@ -6,8 +6,8 @@
 //! dies; [`catalog`] merges what they list; [`pipeline`] runs a call — [`cache`], retries,
 //! fallbacks, [`history`] and metrics — around [`forward`], which carries it upstream with its
 //! questions, progress and cancellation; [`relay`] brings notifications back to the hosts;
-//! [`template`] fills references in arguments; [`health`] and [`history`] are the gateway's
-//! own tools. Hosts usually compose the servers themselves; the gateway is for one endpoint in
+//! [`template`] fills references in arguments, which [`workflow`]s use to chain calls;
+//! [`health`] and [`history`] are the gateway's own tools. Hosts usually compose the servers themselves; the gateway is for one endpoint in
 //! front of all of them.
 
 pub mod cache;
@@ -20,6 +20,7 @@ pub mod pipeline;
 pub mod relay;
 pub mod template;
 pub mod upstream;
+pub mod workflow;
 
 use std::{
     sync::{Arc, Mutex, RwLock, Weak},
@@ -44,7 +45,7 @@ use rmcp::{
 use tokio::sync::broadcast;
 
 use crate::{
-    catalog::{Catalog, Listing, Route},
+    catalog::{Catalog, CheckedWorkflow, Listing, Route},
     config::Config,
     pipeline::Calls,
     relay::Relay,
@@ -63,6 +64,7 @@ struct Inner {
     upstreams: Vec<Upstream>,
     relay: Arc<Relay>,
     calls: Calls,
+    workflows: Vec<workflow::Workflow>,
     catalog: RwLock<Option<Cached>>,
     /// Hosts that initialized, told when the catalog changes.
     hosts: Mutex<Vec<Peer<RoleServer>>>,
@@ -98,6 +100,7 @@ impl GatewayServer {
     pub fn start(config: Config, metrics: Metrics) -> Self {
         let relay = Arc::new(Relay::default());
         let calls = Calls::new(&config, metrics);
+        let workflows = config.workflows;
         let server = Self {
             inner: Arc::new(Inner {
                 upstreams: config
@@ -108,6 +111,7 @@ impl GatewayServer {
                     .collect(),
                 relay,
                 calls,
+                workflows,
                 catalog: RwLock::default(),
                 hosts: Mutex::default(),
                 catalog_changed: broadcast::channel(16).0,
@@ -139,8 +143,10 @@ impl GatewayServer {
         for u in self.upstreams() {
             complete &= u.status().await.connected;
         }
-        let catalog = Arc::new(Catalog::merge(
-            BUILTIN_TOOLS,
+        let mut builtin: Vec<&str> = BUILTIN_TOOLS.to_vec();
+        builtin.extend(self.inner.workflows.iter().map(|w| w.name.as_str()));
+        let mut catalog = Catalog::merge(
+            &builtin,
             BUILTIN_RESOURCES,
             self.upstreams()
                 .iter()
@@ -151,7 +157,9 @@ impl GatewayServer {
                     tools: tools.into_iter().filter(|t| u.spec.offers(t)).collect(),
                     resources,
                 }),
-        ));
+        );
+        self.check_workflows_on(&mut catalog);
+        let catalog = Arc::new(catalog);
         *self.inner.catalog.write().unwrap() = Some(Cached {
             epoch,
             complete,
@@ -159,6 +167,52 @@ impl GatewayServer {
             catalog: catalog.clone(),
         });
         catalog
+    }
+
+    /// Check every workflow against `catalog`'s tools; those that pass are served.
+    fn check_workflows_on(&self, catalog: &mut Catalog) {
+        let names: Vec<&str> = self
+            .upstreams()
+            .iter()
+            .map(|u| u.spec.name.as_str())
+            .collect();
+        for (index, workflow) in self.inner.workflows.iter().enumerate() {
+            match workflow.check(catalog, &names) {
+                Ok(steps) => {
+                    let tools: Vec<&Tool> = steps
+                        .iter()
+                        .filter_map(|s| catalog.tools.iter().find(|t| t.name == s.tool))
+                        .collect();
+                    let tool = workflow.tool(&tools);
+                    catalog
+                        .workflows
+                        .push(CheckedWorkflow { index, tool, steps });
+                }
+                Err(problems) => catalog.workflow_problems.extend(problems),
+            }
+        }
+    }
+
+    /// Connect every upstream and check the workflows against what they list: `Err` with each
+    /// problem (and its line) when one does not pass while every upstream is up — the binary
+    /// exits then. With an upstream down, the workflows that need it are served once it is up
+    /// and they pass.
+    pub async fn check_workflows(&self) -> Result<(), Vec<String>> {
+        let catalog = self.catalog().await;
+        let mut all_up = true;
+        for u in self.upstreams() {
+            all_up &= u.status().await.connected;
+        }
+        match (catalog.workflow_problems.is_empty(), all_up) {
+            (true, _) => Ok(()),
+            (false, true) => Err(catalog.workflow_problems.clone()),
+            (false, false) => {
+                for problem in &catalog.workflow_problems {
+                    tracing::warn!(%problem, "workflow not served until its upstreams are up and it passes");
+                }
+                Ok(())
+            }
+        }
     }
 
     /// The catalog as last computed, without asking anyone (for synchronous callers).
@@ -197,6 +251,39 @@ impl GatewayServer {
             self.inner.relay.subscription_failed(&key);
             ErrorData::invalid_params(e.message, None)
         })
+    }
+}
+
+/// A workflow's steps, called through the gateway's pipeline for the host of `cx`.
+struct Steps<'a> {
+    gateway: &'a GatewayServer,
+    cx: &'a RequestContext<RoleServer>,
+}
+
+impl workflow::Caller for Steps<'_> {
+    async fn call(&self, params: CallToolRequestParams) -> CallToolResponse {
+        self.gateway.forward(params, self.cx).await
+    }
+}
+
+impl GatewayServer {
+    async fn run_workflow(
+        &self,
+        checked: &CheckedWorkflow,
+        request: CallToolRequestParams,
+        cx: &RequestContext<RoleServer>,
+    ) -> CallToolResponse {
+        let workflow = &self.inner.workflows[checked.index];
+        // A 2026-07-28 host's retry carries the answer to a step's question.
+        let resume = request
+            .request_state
+            .as_deref()
+            .and_then(workflow::Resume::decode)
+            .zip(request.input_responses.clone());
+        let steps = Steps { gateway: self, cx };
+        workflow
+            .run(&steps, &checked.steps, request.arguments.as_ref(), resume)
+            .await
     }
 }
 
@@ -297,10 +384,21 @@ impl ServerHandler for GatewayServer {
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _cx: RequestContext<RoleServer>,
+        cx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
+        let catalog = self.catalog().await;
         let mut tools: Vec<Tool> = vec![health::tool(), history::tool()];
-        tools.extend(self.catalog().await.tools.iter().cloned());
+        tools.extend(catalog.workflows.iter().map(|w| w.tool.clone()));
+        // Output schemas (asked of the upstreams for the workflows' checks) go only to hosts
+        // that ask for structured results, as the servers themselves do.
+        let structured = opsmcp_core::structured::requested(&cx.meta);
+        tools.extend(catalog.tools.iter().map(|t| {
+            let mut t = t.clone();
+            if !structured {
+                t.output_schema = None;
+            }
+            t
+        }));
         Ok(ListToolsResult::with_all_items(tools))
     }
 
@@ -314,7 +412,13 @@ impl ServerHandler for GatewayServer {
             history::TOOL => {
                 Ok(history::run(&self.inner.calls.history, request.arguments.as_ref()).into())
             }
-            _ => Ok(self.forward(request, &cx).await),
+            name => {
+                let catalog = self.catalog().await;
+                match catalog.workflows.iter().find(|w| w.tool.name == name) {
+                    Some(checked) => Ok(self.run_workflow(checked, request, &cx).await),
+                    None => Ok(self.forward(request, &cx).await),
+                }
+            }
         }
     }
 

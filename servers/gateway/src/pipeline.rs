@@ -181,8 +181,18 @@ impl GatewayServer {
         } else {
             calls.cache.ttl(&name, route.read_only)
         };
-        let key =
-            ttl.map(|ttl| ReadCache::key(&caller(cx), &name, request.arguments.as_ref(), ttl));
+        // A structured answer (asked for by a workflow step) and a text one are kept apart.
+        let structured = request
+            .meta
+            .as_ref()
+            .is_some_and(opsmcp_core::structured::requested)
+            || opsmcp_core::structured::requested(&cx.meta);
+        let partition = format!(
+            "{}{}",
+            caller(cx),
+            if structured { "+structured" } else { "" }
+        );
+        let key = ttl.map(|ttl| ReadCache::key(&partition, &name, request.arguments.as_ref(), ttl));
         record.cache = if bypassed {
             Some(Cache::Bypass)
         } else {

@@ -17,9 +17,10 @@ use rmcp::{
     Peer, RoleClient, RoleServer,
     model::{
         CallToolRequestParams, CallToolResponse, CancelledNotification, CancelledNotificationParam,
-        ClientRequest, ProgressToken, ProtocolVersion, ReadResourceRequestParams,
-        ReadResourceResponse, Request, RequestId, RequestMetaObject, Resource, ServerNotification,
-        ServerResult, SubscribeRequestParams, SubscriptionFilter, Tool,
+        ClientRequest, PaginatedRequestParams, ProgressToken, ProtocolVersion,
+        ReadResourceRequestParams, ReadResourceResponse, Request, RequestId, RequestMetaObject,
+        Resource, ServerNotification, ServerResult, SubscribeRequestParams, SubscriptionFilter,
+        Tool,
     },
     service::{
         ClientLifecycleMode, ClientServiceExt, PeerRequestOptions, RunningService, ServiceError,
@@ -524,10 +525,27 @@ impl Drop for CancelOnDrop {
 async fn listings(
     client: &RunningService<RoleClient, UpstreamClient>,
 ) -> Result<(Vec<Tool>, Vec<Resource>), String> {
-    let tools = client
-        .list_all_tools()
-        .await
-        .map_err(|e| format!("listing its tools: {e}"))?;
+    // With output schemas, which workflows check their references against (servers that
+    // do not know the `_meta` key list as usual).
+    let mut meta = RequestMetaObject::new();
+    meta.insert(opsmcp_core::structured::META_KEY.into(), true.into());
+    let mut tools = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = client
+            .list_tools(Some({
+                let mut params = PaginatedRequestParams::default().with_cursor(cursor);
+                params.meta = Some(meta.clone());
+                params
+            }))
+            .await
+            .map_err(|e| format!("listing its tools: {e}"))?;
+        tools.extend(page.tools);
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
     let serves_resources = client
         .peer_info()
         .is_some_and(|info| info.capabilities.resources.is_some());

@@ -16,7 +16,9 @@ pub mod workloads;
 
 use std::sync::Arc;
 
-use opsmcp_core::{approval::Safety, host::ToolHost, metrics::Metrics, tools::Effect};
+use opsmcp_core::{
+    approval::Safety, host::ToolHost, metrics::Metrics, structured::schema_for, tools::Effect,
+};
 
 use crate::{client::Clients, config::KubernetesArgs};
 
@@ -114,7 +116,8 @@ impl KubernetesServer {
         Self {
             inner: Arc::new(Inner {
                 clients: Clients::new(args),
-                host: ToolHost::new(router, EFFECTS, metrics, safety),
+                host: ToolHost::new(router, EFFECTS, metrics, safety)
+                    .with_output_schemas(&[("pods_list", schema_for::<pods::PodList>())]),
             }),
         }
     }

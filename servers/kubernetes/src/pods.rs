@@ -6,6 +6,7 @@ use kube::api::{Api, ListParams, LogParams};
 use opsmcp_core::{
     or_fail,
     output::{Budget, Table, truncate_to_budget},
+    structured::with_structured,
     tools::{failure, text},
 };
 use rmcp::{
@@ -15,13 +16,62 @@ use rmcp::{
     schemars::{self, JsonSchema},
     tool, tool_router,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{
     KubernetesServer,
     client::explain,
     render::{age, container_reason, pod_status, ready_count, restarts},
 };
+
+/// `pods_list` as data, the page shown (for callers that ask, see `opsmcp_core::structured`).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PodList {
+    /// Pods matching, on every page
+    pub total: usize,
+    pub pods: Vec<PodItem>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PodItem {
+    pub namespace: String,
+    pub name: String,
+    /// Running, CrashLoopBackOff, OOMKilled, Pending, …
+    pub status: String,
+    pub healthy: bool,
+    pub ready: String,
+    pub restarts: i32,
+    /// Why its containers' last runs ended (OOMKilled, Error, …), most recent first
+    pub last_terminations: Vec<String>,
+    pub node: Option<String>,
+}
+
+impl PodItem {
+    fn of(pod: &Pod) -> Self {
+        let (ready, total) = ready_count(pod);
+        let statuses = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.container_statuses.as_ref())
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let mut ended: Vec<_> = statuses
+            .iter()
+            .filter_map(|c| c.last_state.as_ref()?.terminated.as_ref())
+            .collect();
+        ended.sort_by_key(|t| std::cmp::Reverse(t.finished_at.as_ref().map(|f| f.0)));
+        Self {
+            namespace: pod.metadata.namespace.clone().unwrap_or_default(),
+            name: pod.metadata.name.clone().unwrap_or_default(),
+            status: pod_status(pod),
+            healthy: healthy(pod),
+            ready: format!("{ready}/{total}"),
+            restarts: statuses.iter().map(|c| c.restart_count).sum(),
+            last_terminations: ended.iter().filter_map(|t| t.reason.clone()).collect(),
+            node: pod.spec.as_ref().and_then(|s| s.node_name.clone()),
+        }
+    }
+}
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct PodsArgs {
@@ -285,7 +335,11 @@ impl KubernetesServer {
         if let Some(notice) = page.notice() {
             out.push_str(&format!("\n{notice}"));
         }
-        Ok(text(out))
+        let data = PodList {
+            total: page.total,
+            pods: page.items.iter().map(PodItem::of).collect(),
+        };
+        Ok(with_structured(text(out), &data))
     }
 
     /// One pod in a few lines: node, owner, each container's state, last termination

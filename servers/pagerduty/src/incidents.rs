@@ -3,7 +3,7 @@
 //! the account's recent log entries; change events (deploys) per service.
 
 use jiff::Timestamp;
-use opsmcp_core::output::parse_time;
+use opsmcp_core::{output::parse_time, structured::with_structured};
 use rmcp::{
     ErrorData,
     handler::server::wrapper::Parameters,
@@ -22,6 +22,40 @@ use crate::{
         shared_columns, short, span, text, untrusted, when,
     },
 };
+
+/// `incident_get` as data (for callers that ask, see `opsmcp_core::structured`).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct IncidentData {
+    pub id: String,
+    pub number: u64,
+    pub title: String,
+    /// triggered, acknowledged or resolved
+    pub status: String,
+    pub urgency: String,
+    pub service: Reference,
+    pub escalation_policy: Reference,
+    /// RFC 3339
+    pub created_at: String,
+    pub resolved_at: Option<String>,
+    /// Names of the users it is assigned to
+    pub assignees: Vec<String>,
+    pub html_url: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Reference {
+    pub id: String,
+    pub name: String,
+}
+
+impl Reference {
+    fn of(value: &Value) -> Self {
+        Self {
+            id: value["id"].as_str().unwrap_or_default().to_owned(),
+            name: name(value),
+        }
+    }
+}
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 pub struct IncidentsListArgs {
@@ -411,7 +445,21 @@ impl PagerDutyServer {
             }
             Err(e) => out.push_str(&format!("past incidents: {e}\n")),
         }
-        Ok(text(out.trim_end().to_owned()))
+        let str_of = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+        let data = IncidentData {
+            id,
+            number: i["incident_number"].as_u64().unwrap_or(0),
+            title: untrusted(i["title"].as_str().unwrap_or("")),
+            status: str_of(&i["status"]),
+            urgency: str_of(&i["urgency"]),
+            service: Reference::of(&i["service"]),
+            escalation_policy: Reference::of(&i["escalation_policy"]),
+            created_at: str_of(&i["created_at"]),
+            resolved_at: i["resolved_at"].as_str().map(str::to_owned),
+            assignees: assignees(i).into_iter().map(name).collect(),
+            html_url: str_of(&i["html_url"]),
+        };
+        Ok(with_structured(text(out.trim_end().to_owned()), &data))
     }
 
     /// Recent log entries of all incidents, newest first.

@@ -21,7 +21,9 @@ pub mod webhooks;
 
 use std::sync::Arc;
 
-use opsmcp_core::{approval::Safety, host::ToolHost, metrics::Metrics, tools::Effect};
+use opsmcp_core::{
+    approval::Safety, host::ToolHost, metrics::Metrics, structured::schema_for, tools::Effect,
+};
 
 use crate::{client::Pd, config::PagerDutyArgs, inbox::Events};
 
@@ -140,7 +142,12 @@ impl PagerDutyServer {
         if let Some(addr) = args.webhook_listen {
             inbox::listen(addr, events.clone());
         }
-        let host = ToolHost::new(router, EFFECTS, metrics, safety).with_resources(events.clone());
+        let host = ToolHost::new(router, EFFECTS, metrics, safety)
+            .with_resources(events.clone())
+            .with_output_schemas(&[
+                ("incident_get", schema_for::<incidents::IncidentData>()),
+                ("oncalls_list", schema_for::<oncall::Oncalls>()),
+            ]);
         Ok(Self {
             inner: Arc::new(Inner {
                 pd,

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use jiff::{SignedDuration, Timestamp};
-use opsmcp_core::output::parse_time;
+use opsmcp_core::{output::parse_time, structured::with_structured};
 use rmcp::{
     ErrorData,
     handler::server::wrapper::Parameters,
@@ -19,6 +19,29 @@ use crate::{
     PagerDutyServer,
     render::{Table, name, names, or_fail, parse, short, span, text, untrusted, when},
 };
+
+/// `oncalls_list` as data (for callers that ask, see `opsmcp_core::structured`).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Oncalls {
+    pub oncalls: Vec<Oncall>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Oncall {
+    pub escalation_policy: String,
+    /// 1 is paged first
+    pub level: i64,
+    pub user: OncallUser,
+    pub schedule: Option<String>,
+    /// RFC 3339; none when always on call
+    pub end: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct OncallUser {
+    pub id: String,
+    pub name: String,
+}
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 pub struct OncallsArgs {
@@ -95,7 +118,20 @@ impl PagerDutyServer {
         }
         // Policy → level → "user (schedule, until …)".
         let mut by_policy: BTreeMap<String, BTreeMap<i64, Vec<String>>> = BTreeMap::new();
+        let mut data = Oncalls {
+            oncalls: Vec::with_capacity(oncalls.len()),
+        };
         for o in &oncalls {
+            data.oncalls.push(Oncall {
+                escalation_policy: name(&o["escalation_policy"]),
+                level: o["escalation_level"].as_i64().unwrap_or(0),
+                user: OncallUser {
+                    id: o["user"]["id"].as_str().unwrap_or_default().to_owned(),
+                    name: name(&o["user"]),
+                },
+                schedule: (!o["schedule"].is_null()).then(|| name(&o["schedule"])),
+                end: o["end"].as_str().map(str::to_owned),
+            });
             let until = match parse(&o["end"]) {
                 Some(end) => format!(
                     "until {} (in {})",
@@ -134,7 +170,7 @@ impl PagerDutyServer {
         if more {
             out.push_str("(more on-calls than shown: filter by policy or schedule)\n");
         }
-        Ok(text(out.trim_end().to_owned()))
+        Ok(with_structured(text(out.trim_end().to_owned()), &data))
     }
 
     /// Schedules, with who is on call now and until when.
