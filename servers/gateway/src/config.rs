@@ -31,7 +31,8 @@
 //! arguments = { namespace = "${input.namespace}", name = "${input.pod}" }
 //! ```
 //!
-//! Workflows (`[[workflow]]`) are described in [`crate::workflow`].
+//! Workflows (`[[workflow]]`) are described in [`crate::workflow`], the service map
+//! (`[[service]]`) in [`crate::builtin`].
 //!
 //! A file that does not parse, an upstream with neither or both of `command` and `url`, two
 //! upstreams of one name, a bad duration or a fallback reference that is not `${input.…}` fail
@@ -71,6 +72,9 @@ pub struct Config {
     pub cache: CacheConfig,
     #[serde(default)]
     pub fallback: Vec<Fallback>,
+    /// The service map of the incident tools ([`crate::builtin`]).
+    #[serde(default)]
+    pub service: Vec<crate::builtin::ServiceSpec>,
     /// As declared; [`parse`] compiles them into [`Config::workflows`].
     #[serde(default)]
     workflow: Vec<crate::workflow::WorkflowSpec>,

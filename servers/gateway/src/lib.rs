@@ -7,9 +7,11 @@
 //! fallbacks, [`history`] and metrics — around [`forward`], which carries it upstream with its
 //! questions, progress and cancellation; [`relay`] brings notifications back to the hosts;
 //! [`template`] fills references in arguments, which [`workflow`]s use to chain calls;
-//! [`health`] and [`history`] are the gateway's own tools. Hosts usually compose the servers themselves; the gateway is for one endpoint in
+//! [`builtin`] holds the incident tools over a service map; [`health`] and [`history`] are the
+//! gateway's own tools. Hosts usually compose the servers themselves; the gateway is for one endpoint in
 //! front of all of them.
 
+pub mod builtin;
 pub mod cache;
 pub mod catalog;
 pub mod config;
@@ -52,8 +54,6 @@ use crate::{
     upstream::Upstream,
 };
 
-/// The gateway's own tools.
-const BUILTIN_TOOLS: &[&str] = &[health::NAME, history::TOOL];
 /// The gateway's own resources.
 const BUILTIN_RESOURCES: &[&str] = &[METRICS_RESOURCE_URI, history::RESOURCE_URI];
 
@@ -65,6 +65,9 @@ struct Inner {
     relay: Arc<Relay>,
     calls: Calls,
     workflows: Vec<workflow::Workflow>,
+    services: Vec<builtin::ServiceSpec>,
+    /// The gateway's own tools (health, history, the incident tools).
+    builtin_tools: Vec<Tool>,
     catalog: RwLock<Option<Cached>>,
     /// Hosts that initialized, told when the catalog changes.
     hosts: Mutex<Vec<Peer<RoleServer>>>,
@@ -101,6 +104,8 @@ impl GatewayServer {
         let relay = Arc::new(Relay::default());
         let calls = Calls::new(&config, metrics);
         let workflows = config.workflows;
+        let mut builtin_tools = vec![health::tool(), history::tool()];
+        builtin_tools.extend(builtin::tools(&config.service));
         let server = Self {
             inner: Arc::new(Inner {
                 upstreams: config
@@ -112,6 +117,8 @@ impl GatewayServer {
                 relay,
                 calls,
                 workflows,
+                services: config.service,
+                builtin_tools,
                 catalog: RwLock::default(),
                 hosts: Mutex::default(),
                 catalog_changed: broadcast::channel(16).0,
@@ -143,7 +150,12 @@ impl GatewayServer {
         for u in self.upstreams() {
             complete &= u.status().await.connected;
         }
-        let mut builtin: Vec<&str> = BUILTIN_TOOLS.to_vec();
+        let mut builtin: Vec<&str> = self
+            .inner
+            .builtin_tools
+            .iter()
+            .map(|t| t.name.as_ref())
+            .collect();
         builtin.extend(self.inner.workflows.iter().map(|w| w.name.as_str()));
         let mut catalog = Catalog::merge(
             &builtin,
@@ -387,7 +399,7 @@ impl ServerHandler for GatewayServer {
         cx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let catalog = self.catalog().await;
-        let mut tools: Vec<Tool> = vec![health::tool(), history::tool()];
+        let mut tools: Vec<Tool> = self.inner.builtin_tools.clone();
         tools.extend(catalog.workflows.iter().map(|w| w.tool.clone()));
         // Output schemas (asked of the upstreams for the workflows' checks) go only to hosts
         // that ask for structured results, as the servers themselves do.
@@ -411,6 +423,18 @@ impl ServerHandler for GatewayServer {
             health::NAME => Ok(health::run(self).await.into()),
             history::TOOL => {
                 Ok(history::run(&self.inner.calls.history, request.arguments.as_ref()).into())
+            }
+            builtin::TRIAGE | builtin::OVERVIEW | builtin::SEARCH
+                if self
+                    .inner
+                    .builtin_tools
+                    .iter()
+                    .any(|t| t.name == request.name) =>
+            {
+                Ok(self
+                    .run_builtin(&request.name, request.arguments.as_ref(), &cx)
+                    .await
+                    .into())
             }
             name => {
                 let catalog = self.catalog().await;
