@@ -39,6 +39,18 @@ pub trait ResourceSource: Send + Sync + 'static {
     fn updates(&self) -> tokio::sync::broadcast::Receiver<String>;
 }
 
+/// URI of the resource with a server's health: its backend ready or why not, its breaker.
+pub const HEALTH_RESOURCE_URI: &str = "opsmcp://health";
+
+/// The listing of [`HEALTH_RESOURCE_URI`].
+pub fn health_resource() -> Resource {
+    Resource::new(HEALTH_RESOURCE_URI, "health")
+        .with_description(
+            "This server's health as JSON: its backend ready (or why not), its circuit breaker, its tool count",
+        )
+        .with_mime_type("application/json")
+}
+
 /// A server's tool router with its listing, metrics and safety engine.
 pub struct ToolHost<S> {
     router: ToolRouter<S>,
@@ -174,6 +186,27 @@ impl<S: Send + Sync + 'static> ToolHost<S> {
         self.safety.read_server_resource(uri, &self.metrics).await
     }
 
+    /// The contents of [`HEALTH_RESOURCE_URI`], given the server's readiness probe's answer.
+    pub fn health(&self, ready: Result<(), String>) -> ReadResourceResult {
+        let breaker = self.safety.breaker_state();
+        let body = serde_json::json!({
+            "ready": ready.is_ok(),
+            "reason": ready.err(),
+            "breaker": {
+                "open": breaker.open,
+                "consecutive_failures": breaker.consecutive_failures,
+                "closes_in_secs": breaker.closes_in_secs,
+            },
+            "tools": self.tools.len(),
+        });
+        let mut result = ReadResourceResult::new(vec![
+            rmcp::model::ResourceContents::text(body.to_string(), HEALTH_RESOURCE_URI)
+                .with_mime_type("application/json"),
+        ]);
+        result.ttl_ms = Some(0);
+        result
+    }
+
     /// `resources/subscribe`: only the server's own resources change.
     pub fn subscribe(&self, uri: &str, peer: Peer<RoleServer>) -> Result<(), ErrorData> {
         match &self.resources {
@@ -240,7 +273,8 @@ impl<S: Send + Sync + 'static> ToolHost<S> {
 }
 
 /// `impl ServerHandler for $server` over the [`ToolHost`] that `$server::host(&self)` returns:
-/// tools and resources enabled, the calling crate's name and version, `$instructions`.
+/// tools and resources enabled (with [`HEALTH_RESOURCE_URI`] from the server's
+/// [`Ready`](crate::serve::Ready) probe), the calling crate's name and version, `$instructions`.
 #[macro_export]
 macro_rules! tool_server {
     ($server:ty, $instructions:expr $(,)?) => {
@@ -296,6 +330,10 @@ macro_rules! tool_server {
                 request: ::rmcp::model::ReadResourceRequestParams,
                 _cx: ::rmcp::service::RequestContext<::rmcp::RoleServer>,
             ) -> Result<::rmcp::model::ReadResourceResponse, ::rmcp::ErrorData> {
+                if request.uri == $crate::host::HEALTH_RESOURCE_URI {
+                    let ready = $crate::serve::Ready::ready(self).await;
+                    return Ok(self.host().health(ready).into());
+                }
                 self.host().read_resource(&request.uri).await
             }
 

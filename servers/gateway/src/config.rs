@@ -19,6 +19,7 @@
 //! tools = ["search_*"]   # only these (`*` matches any run of characters)…
 //! exclude = ["*_delete"] # …without these
 //! read_only = true       # and only the tools it annotates read-only
+//! expected_tools = 4     # `health` flags another count
 //!
 //! [cache]                # read-only tools' answers, per caller
 //! default_ttl = "10s"    # live state
@@ -109,6 +110,8 @@ pub struct UpstreamSpec {
     /// Only the tools it annotates read-only.
     #[serde(default)]
     pub read_only: bool,
+    /// How many tools it should list (before the filters): `health` flags another count.
+    pub expected_tools: Option<usize>,
 }
 
 impl UpstreamSpec {

@@ -31,12 +31,23 @@ async fn one_catalog_of_the_six_servers_and_calls_reach_each() {
         .flat_map(|s| docs::snapshot(s))
         .filter_map(|t| t["name"].as_str().map(str::to_owned))
         .collect();
-    expected.extend(["health".into(), "history".into()]);
+    expected.extend(["health", "history", "search_everywhere"].map(str::to_owned));
     assert_eq!(listed, expected);
 
     let health = g.ok("health", json!({})).await;
     assert!(health.starts_with("6 of 6 upstreams up"), "{health}");
     assert!(!health.contains("collision"), "{health}");
+    // Each server's own word on its backend and breaker (opsmcp://health).
+    let row = |name: &str| {
+        health
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} in {health}"))
+            .to_owned()
+    };
+    assert!(row("prometheus").contains("NOT READY: "), "{health}");
+    assert!(row("kubernetes").contains(" ready "), "{health}");
+    assert!(row("loki").contains("closed (0 failures)"), "{health}");
 
     g.eventually("pods_list", json!({ "errors_only": true }), |t| {
         t.contains("OOMKilled")
@@ -113,7 +124,7 @@ async fn the_binary_serves_its_upstreams_file_over_stdio() {
     std::fs::write(
         &file,
         format!(
-            "[[upstream]]\nname = \"loki\"\ncommand = {:?}\nenv = {{ LOKI_URL = {:?}, OPSMCP_AUDIT_LOG = {:?} }}\n",
+            "[[upstream]]\nname = \"loki\"\ncommand = {:?}\nexpected_tools = 9\nenv = {{ LOKI_URL = {:?}, OPSMCP_AUDIT_LOG = {:?} }}\n",
             binary("opsmcp-loki").display().to_string(),
             sandbox.url(),
             dir.path().join("audit.jsonl").display().to_string()
@@ -128,7 +139,8 @@ async fn the_binary_serves_its_upstreams_file_over_stdio() {
         .await
         .unwrap();
     let tools = client.list_all_tools().await.unwrap();
-    assert_eq!(tools.len(), docs::snapshot("loki").len() + 2);
+    // Loki's and the gateway's own (health, history, search_everywhere).
+    assert_eq!(tools.len(), docs::snapshot("loki").len() + 3);
     let result = client
         .call_tool(rmcp::model::CallToolRequestParams::new("health"))
         .await
@@ -138,5 +150,6 @@ async fn the_binary_serves_its_upstreams_file_over_stdio() {
         .unwrap_or_default()
         .to_owned();
     assert!(text.starts_with("1 of 1 upstreams up, 9 tools"), "{text}");
+    assert!(text.contains("9/9"), "{text}");
     client.cancel().await.unwrap();
 }
