@@ -21,6 +21,8 @@
 //! read_only = true       # and only the tools it annotates read-only
 //! expected_tools = 4     # `health` flags another count
 //!
+//! deferred = true        # list tools_search and what it found, not every tool (top level)
+//!
 //! [cache]                # read-only tools' answers, per caller
 //! default_ttl = "10s"    # live state
 //! stale_for = "10m"      # an expired answer still served (marked) when the fresh call fails
@@ -73,6 +75,9 @@ pub struct Config {
     pub cache: CacheConfig,
     #[serde(default)]
     pub fallback: Vec<Fallback>,
+    /// List only `tools_search` and what each session found with it ([`crate::deferred`]).
+    #[serde(default)]
+    pub deferred: bool,
     /// The service map of the incident tools ([`crate::builtin`]).
     #[serde(default)]
     pub service: Vec<crate::builtin::ServiceSpec>,

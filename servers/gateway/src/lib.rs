@@ -8,13 +8,14 @@
 //! questions, progress and cancellation; [`relay`] brings notifications back to the hosts;
 //! [`template`] fills references in arguments, which [`workflow`]s use to chain calls;
 //! [`builtin`] holds the incident tools over a service map; [`health`] and [`history`] are the
-//! gateway's own tools. Hosts usually compose the servers themselves; the gateway is for one endpoint in
+//! gateway's own tools; [`deferred`] lists tools as a session finds them. Hosts usually compose the servers themselves; the gateway is for one endpoint in
 //! front of all of them.
 
 pub mod builtin;
 pub mod cache;
 pub mod catalog;
 pub mod config;
+pub mod deferred;
 pub mod forward;
 pub mod health;
 pub mod history;
@@ -66,8 +67,9 @@ struct Inner {
     calls: Calls,
     workflows: Vec<workflow::Workflow>,
     services: Vec<builtin::ServiceSpec>,
-    /// The gateway's own tools (health, history, the incident tools).
+    /// The gateway's own tools (health, history, the incident tools, tools_search).
     builtin_tools: Vec<Tool>,
+    deferred: bool,
     catalog: RwLock<Option<Cached>>,
     /// Hosts that initialized, told when the catalog changes.
     hosts: Mutex<Vec<Peer<RoleServer>>>,
@@ -82,10 +84,20 @@ struct Cached {
     catalog: Arc<Catalog>,
 }
 
-/// The gateway; cheap to clone (one clone per MCP session).
-#[derive(Clone)]
+/// The gateway; cheap to clone (one clone per MCP session: a clone starts with nothing found
+/// by `tools_search`).
 pub struct GatewayServer {
     inner: Arc<Inner>,
+    found: deferred::Found,
+}
+
+impl Clone for GatewayServer {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            found: deferred::Found::default(),
+        }
+    }
 }
 
 impl std::fmt::Debug for GatewayServer {
@@ -106,7 +118,11 @@ impl GatewayServer {
         let workflows = config.workflows;
         let mut builtin_tools = vec![health::tool(), history::tool()];
         builtin_tools.extend(builtin::tools(&config.service));
+        if config.deferred {
+            builtin_tools.push(deferred::tool());
+        }
         let server = Self {
+            found: deferred::Found::default(),
             inner: Arc::new(Inner {
                 upstreams: config
                     .upstream
@@ -119,6 +135,7 @@ impl GatewayServer {
                 workflows,
                 services: config.service,
                 builtin_tools,
+                deferred: config.deferred,
                 catalog: RwLock::default(),
                 hosts: Mutex::default(),
                 catalog_changed: broadcast::channel(16).0,
@@ -315,7 +332,10 @@ async fn watch_catalog(gateway: Weak<Inner>) {
         let Some(inner) = gateway.upgrade() else {
             return;
         };
-        let server = GatewayServer { inner };
+        let server = GatewayServer {
+            inner,
+            found: deferred::Found::default(),
+        };
         let catalog = server.catalog().await;
         if last.is_none() {
             for collision in &catalog.collisions {
@@ -404,13 +424,20 @@ impl ServerHandler for GatewayServer {
         // Output schemas (asked of the upstreams for the workflows' checks) go only to hosts
         // that ask for structured results, as the servers themselves do.
         let structured = opsmcp_core::structured::requested(&cx.meta);
-        tools.extend(catalog.tools.iter().map(|t| {
-            let mut t = t.clone();
-            if !structured {
-                t.output_schema = None;
-            }
-            t
-        }));
+        let deferred = self.inner.deferred;
+        tools.extend(
+            catalog
+                .tools
+                .iter()
+                .filter(|t| !deferred || self.found.contains(&t.name))
+                .map(|t| {
+                    let mut t = t.clone();
+                    if !structured {
+                        t.output_schema = None;
+                    }
+                    t
+                }),
+        );
         Ok(ListToolsResult::with_all_items(tools))
     }
 
@@ -423,6 +450,15 @@ impl ServerHandler for GatewayServer {
             health::NAME => Ok(health::run(self).await.into()),
             history::TOOL => {
                 Ok(history::run(&self.inner.calls.history, request.arguments.as_ref()).into())
+            }
+            deferred::TOOL if self.inner.deferred => {
+                let catalog = self.catalog().await;
+                let (grew, result) =
+                    deferred::search(&catalog.tools, &self.found, request.arguments.as_ref());
+                if grew {
+                    let _ = cx.peer.notify_tool_list_changed().await;
+                }
+                Ok(result.into())
             }
             builtin::TRIAGE | builtin::OVERVIEW | builtin::SEARCH
                 if self

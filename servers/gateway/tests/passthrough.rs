@@ -35,6 +35,7 @@ use serde_json::{Value, json};
 struct Host {
     progress: Arc<Mutex<Vec<(ProgressToken, String)>>>,
     updated: Arc<Mutex<Vec<String>>>,
+    tools_changed: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl ClientHandler for Host {
@@ -56,17 +57,25 @@ impl ClientHandler for Host {
     ) {
         self.updated.lock().unwrap().push(params.uri);
     }
+
+    async fn on_tool_list_changed(&self, _cx: NotificationContext<RoleClient>) {
+        self.tools_changed
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
-/// The gateway over `servers` in process, and `host` connected to it.
+/// The gateway over `servers` in process (`top` at the top of its configuration: top-level
+/// keys), and `host` connected to it.
 async fn connect(
     sandbox: &Sandbox,
     dir: &std::path::Path,
     servers: &[&str],
     extra: &[(&str, &str)],
+    top: &str,
     host: Host,
 ) -> RunningService<RoleClient, Host> {
-    let gateway = start(config::parse(&upstreams(sandbox, dir, servers, extra)).unwrap());
+    let file = format!("{top}{}", upstreams(sandbox, dir, servers, extra));
+    let gateway = start(config::parse(&file).unwrap());
     let (a, b) = tokio::io::duplex(1 << 20);
     tokio::spawn(async move {
         if let Ok(running) = gateway.serve(a).await {
@@ -223,7 +232,7 @@ async fn progress_and_cancellation_cross_the_gateway() {
     let sandbox = Sandbox::incident().await.unwrap();
     let dir = TempDir::new("gateway-progress").unwrap();
     let host = Host::default();
-    let client = connect(&sandbox, dir.path(), &["loki"], &[], host.clone()).await;
+    let client = connect(&sandbox, dir.path(), &["loki"], &[], "", host.clone()).await;
     let url = sandbox.url();
     let pusher = tokio::spawn(async move {
         for i in 0..20 {
@@ -311,6 +320,7 @@ async fn resources_and_subscriptions_cross_the_gateway() {
             ("PAGERDUTY_WEBHOOK_SECRET", secret),
             ("PAGERDUTY_WEBHOOK_LISTEN", &listen),
         ],
+        "",
         host.clone(),
     )
     .await;
@@ -453,4 +463,52 @@ async fn a_2026_07_28_host_listens_through_the_gateway() {
             .contains("incident.triggered #"),
         "{report}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deferred_mode_lists_what_a_session_found() {
+    let sandbox = Sandbox::incident().await.unwrap();
+    let dir = TempDir::new("gateway-deferred").unwrap();
+    let host = Host::default();
+    let servers = ["kubernetes", "loki", "pagerduty"];
+    let client = connect(
+        &sandbox,
+        dir.path(),
+        &servers,
+        &[],
+        "deferred = true\n",
+        host.clone(),
+    )
+    .await;
+    let names = |tools: Vec<rmcp::model::Tool>| -> Vec<String> {
+        tools.into_iter().map(|t| t.name.into_owned()).collect()
+    };
+    let listed = names(client.list_all_tools().await.unwrap());
+    assert_eq!(
+        listed,
+        ["health", "history", "search_everywhere", "tools_search"]
+    );
+    let found = client
+        .call_tool(
+            CallToolRequestParams::new("tools_search")
+                .with_arguments(arguments(json!({ "query": "who is on call", "limit": 3 }))),
+        )
+        .await
+        .unwrap();
+    let said = text(&found);
+    assert!(said.starts_with("3 tools (now in your tool list"), "{said}");
+    assert!(said.contains("oncalls_list — "), "{said}");
+    until("the host is told its list changed", || {
+        host.tools_changed.load(std::sync::atomic::Ordering::SeqCst) > 0
+    })
+    .await;
+    let listed = names(client.list_all_tools().await.unwrap());
+    assert_eq!(listed.len(), 4 + 3, "{listed:?}");
+    assert!(listed.iter().any(|n| n == "oncalls_list"), "{listed:?}");
+    // A tool not found yet can still be called.
+    let labels = client
+        .call_tool(CallToolRequestParams::new("logs_labels"))
+        .await
+        .unwrap();
+    assert!(text(&labels).contains("namespace"), "{labels:?}");
 }
