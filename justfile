@@ -51,7 +51,7 @@ bench:
     cargo build --release -p opsmcp-notion
     cargo build --release -p opsmcp-gateway
     target/release/opsmcp-bench --server target/release/opsmcp-fixture --out bench-results/opsmcp-fixture.json
-    target/release/opsmcp-gateway-bench --gateway target/release/opsmcp-gateway --fixture target/release/opsmcp-fixture --out bench-results/opsmcp-gateway.json
+    target/release/opsmcp-gateway-bench --gateway target/release/opsmcp-gateway --fixture target/release/opsmcp-fixture --bin-dir target/release --out bench-results/opsmcp-gateway.json
     target/release/opsmcp-bench --server target/release/opsmcp-prometheus --with-prometheus --tool query_instant --tool-args '{"query":"up"}' --seconds 3 --out bench-results/opsmcp-prometheus.json
     target/release/opsmcp-bench --server target/release/opsmcp-kubernetes --with-sandbox --target-rss-mib 10 --target-tools-list-tokens 3500 --seconds 0 --out bench-results/opsmcp-kubernetes.json
     target/release/opsmcp-bench --server target/release/opsmcp-loki --with-loki --seconds 0 --out bench-results/opsmcp-loki.json

@@ -5,9 +5,13 @@
 //!   (p50 and p99; the gateway's cache off);
 //! - a cached read: the same call answered from the gateway's cache, end to end and as the
 //!   gateway itself timed it (its history);
-//! - throughput through the gateway, uncached and cached.
+//! - throughput through the gateway, uncached and cached;
+//! - with `--bin-dir` (the six servers' release binaries), the incident measurements of
+//!   [`incident`]: `incident_triage`'s time and tokens, deferred listing, structured results.
 //!
 //! Results go to stdout and to `--out` as JSON; targets are reported, not asserted.
+
+mod incident;
 
 use std::{
     path::PathBuf,
@@ -38,6 +42,9 @@ struct Args {
     seconds: u64,
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Where the six servers' release binaries are: also measure the incident tools
+    #[arg(long)]
+    bin_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Serialize)]
@@ -65,6 +72,8 @@ struct Report {
     /// The gateway's own time for a cache hit (its history), p50 and p99.
     cached_inside_p50_ms: f64,
     cached_inside_p99_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    incident: Option<incident::Report>,
 }
 
 /// A child process killed when dropped.
@@ -227,6 +236,10 @@ fn main() -> Result<()> {
         cached_inside_p50_ms: ms(percentile(&inside, 0.5)),
         cached_inside_p99_ms: ms(percentile(&inside, 0.99)),
         runs,
+        incident: match &args.bin_dir {
+            Some(bin_dir) => Some(runtime.block_on(incident::measure(bin_dir, &args.gateway))?),
+            None => None,
+        },
     };
     println!(
         "opsmcp-gateway over the fixture (streamable HTTP, `echo`), {} cores",
@@ -270,6 +283,9 @@ fn main() -> Result<()> {
         "throughput through the gateway: best {best:.0} calls/s [target ≥ 10,000: {}]",
         verdict(best >= 10_000.0)
     );
+    if let Some(incident) = &report.incident {
+        incident::print(incident);
+    }
     if let Some(out) = &args.out {
         if let Some(parent) = out.parent() {
             std::fs::create_dir_all(parent)?;
