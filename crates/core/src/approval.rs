@@ -698,13 +698,13 @@ impl Safety {
     }
 
     /// The resources every opsmcp server publishes: its metrics, the recent audit records and its
-    /// health (read through [`crate::host::ToolHost::health`]).
+    /// health.
     pub fn server_resources() -> rmcp::model::ListResourcesResult {
         use crate::tools::CachingHints as _;
         rmcp::model::ListResourcesResult::with_all_items(vec![
             crate::tools::metrics_resource(),
             Self::audit_resource(),
-            crate::host::health_resource(),
+            crate::tools::health_resource(),
         ])
         .cache(300_000, rmcp::model::CacheScope::Public)
     }

@@ -39,18 +39,6 @@ pub trait ResourceSource: Send + Sync + 'static {
     fn updates(&self) -> tokio::sync::broadcast::Receiver<String>;
 }
 
-/// URI of the resource with a server's health: its backend ready or why not, its breaker.
-pub const HEALTH_RESOURCE_URI: &str = "opsmcp://health";
-
-/// The listing of [`HEALTH_RESOURCE_URI`].
-pub fn health_resource() -> Resource {
-    Resource::new(HEALTH_RESOURCE_URI, "health")
-        .with_description(
-            "This server's health as JSON: its backend ready (or why not), its circuit breaker, its tool count",
-        )
-        .with_mime_type("application/json")
-}
-
 /// A server's tool router with its listing, metrics and safety engine.
 pub struct ToolHost<S> {
     router: ToolRouter<S>,
@@ -186,7 +174,7 @@ impl<S: Send + Sync + 'static> ToolHost<S> {
         self.safety.read_server_resource(uri, &self.metrics).await
     }
 
-    /// The contents of [`HEALTH_RESOURCE_URI`], given the server's readiness probe's answer.
+    /// The contents of [`crate::tools::HEALTH_RESOURCE_URI`], given the server's readiness probe's answer.
     pub fn health(&self, ready: Result<(), String>) -> ReadResourceResult {
         let breaker = self.safety.breaker_state();
         let body = serde_json::json!({
@@ -200,8 +188,11 @@ impl<S: Send + Sync + 'static> ToolHost<S> {
             "tools": self.tools.len(),
         });
         let mut result = ReadResourceResult::new(vec![
-            rmcp::model::ResourceContents::text(body.to_string(), HEALTH_RESOURCE_URI)
-                .with_mime_type("application/json"),
+            rmcp::model::ResourceContents::text(
+                body.to_string(),
+                crate::tools::HEALTH_RESOURCE_URI,
+            )
+            .with_mime_type("application/json"),
         ]);
         result.ttl_ms = Some(0);
         result
@@ -273,7 +264,7 @@ impl<S: Send + Sync + 'static> ToolHost<S> {
 }
 
 /// `impl ServerHandler for $server` over the [`ToolHost`] that `$server::host(&self)` returns:
-/// tools and resources enabled (with [`HEALTH_RESOURCE_URI`] from the server's
+/// tools and resources enabled (with [`crate::tools::HEALTH_RESOURCE_URI`] from the server's
 /// [`Ready`](crate::serve::Ready) probe), the calling crate's name and version, `$instructions`.
 #[macro_export]
 macro_rules! tool_server {
@@ -330,7 +321,7 @@ macro_rules! tool_server {
                 request: ::rmcp::model::ReadResourceRequestParams,
                 _cx: ::rmcp::service::RequestContext<::rmcp::RoleServer>,
             ) -> Result<::rmcp::model::ReadResourceResponse, ::rmcp::ErrorData> {
-                if request.uri == $crate::host::HEALTH_RESOURCE_URI {
+                if request.uri == $crate::tools::HEALTH_RESOURCE_URI {
                     let ready = $crate::serve::Ready::ready(self).await;
                     return Ok(self.host().health(ready).into());
                 }

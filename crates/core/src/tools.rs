@@ -262,6 +262,19 @@ caching_hints!(
     ReadResourceResult
 );
 
+/// URI of the resource with a server's health: its backend ready or why not, its breaker (read
+/// through [`crate::host::ToolHost::health`]).
+pub const HEALTH_RESOURCE_URI: &str = "opsmcp://health";
+
+/// The listing of [`HEALTH_RESOURCE_URI`].
+pub fn health_resource() -> Resource {
+    Resource::new(HEALTH_RESOURCE_URI, "health")
+        .with_description(
+            "This server's health as JSON: its backend ready (or why not), its circuit breaker, its tool count",
+        )
+        .with_mime_type("application/json")
+}
+
 /// The `opsmcp://metrics` resource every server lists: its own Prometheus metrics.
 pub fn metrics_resource() -> Resource {
     Resource::new(METRICS_RESOURCE_URI, "metrics")

@@ -36,10 +36,9 @@ use rmcp::{
     },
     service::RequestContext,
 };
-use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::GatewayServer;
+use crate::{GatewayServer, config::ServiceSpec};
 
 pub const TRIAGE: &str = "incident_triage";
 pub const OVERVIEW: &str = "service_overview";
@@ -51,35 +50,6 @@ const DEADLINE: Duration = Duration::from_secs(5);
 const PART_LINES: usize = 12;
 /// Characters kept of one line.
 const LINE_CHARS: usize = 160;
-
-/// One service of the map.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServiceSpec {
-    pub name: String,
-    pub namespace: String,
-    pub deployment: Option<String>,
-    pub loki_selector: Option<String>,
-    pub pagerduty_service: Option<String>,
-    pub github_repo: Option<String>,
-    pub runbooks: Option<String>,
-}
-
-impl ServiceSpec {
-    fn deployment(&self) -> &str {
-        self.deployment.as_deref().unwrap_or(&self.name)
-    }
-
-    fn selector(&self) -> String {
-        self.loki_selector.clone().unwrap_or_else(|| {
-            format!(
-                "{{namespace=\"{}\", app=\"{}\"}}",
-                self.namespace,
-                self.deployment()
-            )
-        })
-    }
-}
 
 /// The tools, with the service names as the map declares them.
 pub fn tools(services: &[ServiceSpec]) -> Vec<Tool> {

@@ -38,7 +38,14 @@ pub struct Catalog {
 pub struct CheckedWorkflow {
     pub index: usize,
     pub tool: Tool,
-    pub steps: Vec<crate::workflow::StepTools>,
+    pub steps: Vec<StepTools>,
+}
+
+/// The catalog names of a workflow step's tool and of its fallback.
+#[derive(Debug, Clone)]
+pub struct StepTools {
+    pub tool: String,
+    pub fallback: Option<String>,
 }
 
 /// What one upstream lists.

@@ -80,7 +80,7 @@ pub struct Config {
     pub deferred: bool,
     /// The service map of the incident tools ([`crate::builtin`]).
     #[serde(default)]
-    pub service: Vec<crate::builtin::ServiceSpec>,
+    pub service: Vec<ServiceSpec>,
     /// As declared; [`parse`] compiles them into [`Config::workflows`].
     #[serde(default)]
     workflow: Vec<crate::workflow::WorkflowSpec>,
@@ -212,6 +212,35 @@ impl Fallback {
             Value::Object(map) => Ok(map),
             _ => unreachable!("an object template resolves to an object"),
         }
+    }
+}
+
+/// One service of the map of the incident tools ([`crate::builtin`]).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSpec {
+    pub name: String,
+    pub namespace: String,
+    pub deployment: Option<String>,
+    pub loki_selector: Option<String>,
+    pub pagerduty_service: Option<String>,
+    pub github_repo: Option<String>,
+    pub runbooks: Option<String>,
+}
+
+impl ServiceSpec {
+    pub fn deployment(&self) -> &str {
+        self.deployment.as_deref().unwrap_or(&self.name)
+    }
+
+    pub fn selector(&self) -> String {
+        self.loki_selector.clone().unwrap_or_else(|| {
+            format!(
+                "{{namespace=\"{}\", app=\"{}\"}}",
+                self.namespace,
+                self.deployment()
+            )
+        })
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use opsmcp_core::{host::HEALTH_RESOURCE_URI, tools::text};
+use opsmcp_core::tools::{HEALTH_RESOURCE_URI, text};
 use rmcp::model::{CallToolResult, ReadResourceResponse, ResourceContents, Tool, ToolAnnotations};
 use serde_json::Value;
 

@@ -4,7 +4,7 @@
 //! [`config`] reads the configuration file; [`upstream`] keeps one connection per upstream
 //! (stdio child or streamable HTTP), made on first use and remade after a back-off when it
 //! dies; [`catalog`] merges what they list; [`pipeline`] runs a call — [`cache`], retries,
-//! fallbacks, [`history`] and metrics — around [`forward`], which carries it upstream with its
+//! fallbacks, [`history`] and metrics, shared in [`calls`] — around [`forward`], which carries it upstream with its
 //! questions, progress and cancellation; [`relay`] brings notifications back to the hosts;
 //! [`template`] fills references in arguments, which [`workflow`]s use to chain calls;
 //! [`builtin`] holds the incident tools over a service map; [`health`] and [`history`] are the
@@ -13,6 +13,7 @@
 
 pub mod builtin;
 pub mod cache;
+pub mod calls;
 pub mod catalog;
 pub mod config;
 pub mod deferred;
@@ -48,9 +49,9 @@ use rmcp::{
 use tokio::sync::broadcast;
 
 use crate::{
+    calls::Calls,
     catalog::{Catalog, CheckedWorkflow, Listing, Route},
     config::Config,
-    pipeline::Calls,
     relay::Relay,
     upstream::Upstream,
 };
@@ -66,7 +67,7 @@ struct Inner {
     relay: Arc<Relay>,
     calls: Calls,
     workflows: Vec<workflow::Workflow>,
-    services: Vec<builtin::ServiceSpec>,
+    services: Vec<config::ServiceSpec>,
     /// The gateway's own tools (health, history, the incident tools, tools_search).
     builtin_tools: Vec<Tool>,
     deferred: bool,

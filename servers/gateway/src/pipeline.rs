@@ -11,21 +11,12 @@
 //! 5. the call is recorded in the history and the metrics.
 
 use std::{
-    collections::HashMap,
     sync::atomic::{AtomicU32, Ordering},
     time::{Duration, Instant},
 };
 
 use backon::{ExponentialBuilder, Retryable};
-use opsmcp_core::{
-    approval::Principal,
-    metrics::{Metrics, Outcome as MetricOutcome},
-    tools::failure,
-};
-use prometheus_client::{
-    encoding::EncodeLabelSet,
-    metrics::{counter::Counter, family::Family},
-};
+use opsmcp_core::{approval::Principal, metrics::Outcome as MetricOutcome, tools::failure};
 use rmcp::{
     RoleServer,
     model::{CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock},
@@ -36,10 +27,10 @@ use serde_json::Value;
 use crate::{
     GatewayServer,
     cache::ReadCache,
+    calls::FallbackLabels,
     catalog::{Catalog, Route},
-    config::{Config, Fallback},
     forward,
-    history::{Cache, History, Outcome, Record, redact},
+    history::{Cache, Outcome, Record, redact},
     upstream::{CallError, ErrorKind},
 };
 
@@ -48,72 +39,6 @@ pub const CACHE_META_KEY: &str = "opsmcp/cache";
 
 /// Retries of a read whose connection failed.
 const READ_RETRIES: usize = 2;
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct CacheLabels {
-    tool: String,
-    result: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct FallbackLabels {
-    tool: String,
-    fallback: String,
-}
-
-/// The parts shared by every call: cache, fallbacks, history, metrics.
-pub struct Calls {
-    pub cache: ReadCache,
-    pub history: History,
-    pub metrics: Metrics,
-    fallbacks: HashMap<String, Fallback>,
-    cache_lookups: Family<CacheLabels, Counter>,
-    fallbacks_used: Family<FallbackLabels, Counter>,
-}
-
-impl Calls {
-    pub fn new(config: &Config, metrics: Metrics) -> Self {
-        let cache_lookups = Family::<CacheLabels, Counter>::default();
-        metrics.register(
-            "gateway_cache_lookups",
-            "Read cache lookups by tool and result (hit, miss, stale, bypass)",
-            cache_lookups.clone(),
-        );
-        let fallbacks_used = Family::<FallbackLabels, Counter>::default();
-        metrics.register(
-            "gateway_fallbacks",
-            "Failed calls answered by their fallback tool",
-            fallbacks_used.clone(),
-        );
-        Self {
-            cache: ReadCache::new(config.cache.clone()),
-            history: History::default(),
-            metrics,
-            fallbacks: config
-                .fallback
-                .iter()
-                .map(|f| (f.tool.clone(), f.clone()))
-                .collect(),
-            cache_lookups,
-            fallbacks_used,
-        }
-    }
-
-    fn looked_up(&self, tool: &str, result: Cache) {
-        let result = match result {
-            Cache::Hit => "hit",
-            Cache::Miss => "miss",
-            Cache::Stale => "stale",
-            Cache::Bypass => "bypass",
-        };
-        self.cache_lookups
-            .get_or_create(&CacheLabels {
-                tool: tool.to_owned(),
-                result,
-            })
-            .inc();
-    }
-}
 
 /// The HTTP principal of a call (a token's fingerprint), or "" over stdio: the cache's
 /// partition.

@@ -41,7 +41,10 @@ use rmcp::model::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::{catalog::Catalog, template::Template};
+use crate::{
+    catalog::{Catalog, StepTools},
+    template::Template,
+};
 
 /// How a workflow's request state starts (the state it wraps is a step's upstream's).
 const STATE_PREFIX: &str = "opsmcp-workflow:";
@@ -434,13 +437,6 @@ impl Workflow {
             .collect::<Vec<_>>()
             .join(" → ")
     }
-}
-
-/// The catalog names of a step's tool and of its fallback.
-#[derive(Debug, Clone)]
-pub struct StepTools {
-    pub tool: String,
-    pub fallback: Option<String>,
 }
 
 /// The catalog name of `tool`: `upstream/name` or a listed name.
