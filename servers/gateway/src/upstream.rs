@@ -8,7 +8,7 @@
 use std::{
     sync::{
         Arc,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -78,6 +78,11 @@ pub struct Upstream {
     handler: UpstreamClient,
     /// Set by the client handler when the upstream says its tools or resources changed.
     stale: Arc<AtomicBool>,
+    /// The live connection and whether it speaks 2026-07-28, for calls to take without waiting
+    /// on `state` (which connecting holds).
+    live: std::sync::Mutex<Option<(Client, bool)>>,
+    /// Microseconds of the last exchange (`u64::MAX`: none yet).
+    latency_micros: AtomicU64,
     state: Mutex<State>,
 }
 
@@ -96,7 +101,6 @@ struct State {
     retry_at: Option<Instant>,
     last_error: Option<String>,
     connections: u32,
-    latency: Option<Duration>,
 }
 
 /// What `health` shows of an upstream.
@@ -123,6 +127,8 @@ impl Upstream {
                 stale: stale.clone(),
             },
             stale,
+            live: std::sync::Mutex::default(),
+            latency_micros: AtomicU64::new(u64::MAX),
             state: Mutex::default(),
         }
     }
@@ -130,10 +136,20 @@ impl Upstream {
     /// The live connection, made (and its tools listed) if there is none and the back-off
     /// allows; otherwise why not.
     async fn client(&self) -> Result<Client, CallError> {
+        Ok(self.live().await?.0)
+    }
+
+    /// [`Self::client`] and whether it speaks 2026-07-28.
+    async fn live(&self) -> Result<(Client, bool), CallError> {
+        if let Some(live) = self.live.lock().unwrap().as_ref()
+            && !live.0.is_transport_closed()
+        {
+            return Ok(live.clone());
+        }
         let mut state = self.state.lock().await;
         if let Some(client) = &state.client {
             if !client.is_transport_closed() {
-                return Ok(client.clone());
+                return Ok((client.clone(), state.modern));
             }
             state.client = None;
         }
@@ -203,19 +219,22 @@ impl Upstream {
             resources,
             pid,
             connections: state.connections + 1,
-            latency: Some(started.elapsed()),
             // Kept for `health`: why it was down before.
             last_error: state.last_error.take(),
             ..State::default()
         };
+        *self.live.lock().unwrap() = Some((client.clone(), modern));
+        self.latency_micros
+            .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
         self.handler.relay.changed();
-        Ok(client)
+        Ok((client, modern))
     }
 
     /// Record a failure and schedule the next attempt: at once after the first, then after a
     /// back-off.
     fn failed(&self, state: &mut State, error: String) -> CallError {
         state.client = None;
+        *self.live.lock().unwrap() = None;
         state.pid = None;
         state.failures += 1;
         // The tools it listed stay in the catalog: calls to them say it is down.
@@ -301,8 +320,7 @@ impl Upstream {
         host: RequestMetaObject,
         progress: Option<(Peer<RoleServer>, ProgressToken)>,
     ) -> Result<CallToolResponse, CallError> {
-        let client = self.client().await?;
-        let modern = self.state.lock().await.modern;
+        let (client, modern) = self.live().await?;
         let started = Instant::now();
         let result = async {
             let mut options = PeerRequestOptions::no_options();
@@ -355,9 +373,9 @@ impl Upstream {
 
     /// Be told when `uri` changes (with the URIs subscribed before: the relay books them).
     pub async fn subscribe(&self, uri: &str) -> Result<(), CallError> {
-        let client = self.client().await?;
+        let (client, modern) = self.live().await?;
         let started = Instant::now();
-        if !self.state.lock().await.modern {
+        if !modern {
             #[allow(deprecated)] // the session initialized: this is how it subscribes
             let result = client.subscribe(SubscribeRequestParams::new(uri)).await;
             return self.settle(&client, started, result).await;
@@ -413,35 +431,37 @@ impl Upstream {
         started: Instant,
         result: Result<T, ServiceError>,
     ) -> Result<T, CallError> {
-        let mut state = self.state.lock().await;
-        match result {
+        let error = match result {
             Ok(result) => {
-                state.latency = Some(started.elapsed());
-                Ok(result)
+                self.latency_micros
+                    .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+                return Ok(result);
             }
-            Err(ServiceError::McpError(e)) => Err(CallError::new(
-                ErrorKind::Refused,
-                format!(
-                    "upstream {} refused the request: {}",
-                    self.spec.name, e.message
-                ),
-            )),
-            Err(e) => {
-                // Only the connection this call used is dropped (another call may have made a
-                // new one meanwhile).
-                if state
-                    .client
-                    .as_ref()
-                    .is_some_and(|c| Arc::ptr_eq(c, client))
-                {
-                    Err(self.failed(&mut state, e.to_string()))
-                } else {
-                    Err(CallError::new(
-                        ErrorKind::Failed,
-                        format!("upstream {} failed: {e}", self.spec.name),
-                    ))
-                }
+            Err(ServiceError::McpError(e)) => {
+                return Err(CallError::new(
+                    ErrorKind::Refused,
+                    format!(
+                        "upstream {} refused the request: {}",
+                        self.spec.name, e.message
+                    ),
+                ));
             }
+            Err(e) => e,
+        };
+        // Only the connection this call used is dropped (another call may have made a new one
+        // meanwhile).
+        let mut state = self.state.lock().await;
+        if state
+            .client
+            .as_ref()
+            .is_some_and(|c| Arc::ptr_eq(c, client))
+        {
+            Err(self.failed(&mut state, error.to_string()))
+        } else {
+            Err(CallError::new(
+                ErrorKind::Failed,
+                format!("upstream {} failed: {error}", self.spec.name),
+            ))
         }
     }
 
@@ -456,7 +476,10 @@ impl Upstream {
             tools: state.tools.len(),
             connections: state.connections,
             pid: state.pid,
-            latency: state.latency,
+            latency: match self.latency_micros.load(Ordering::Relaxed) {
+                u64::MAX => None,
+                micros => Some(Duration::from_micros(micros)),
+            },
             last_error: state.last_error.clone(),
         }
     }

@@ -33,7 +33,7 @@ arguments = { service_id = "${steps.incident.service.id}" }
 [[workflow.step]]
 id = "pods"
 tool = "kubernetes/pods_list"
-arguments = { namespace = "shop", errors_only = true }
+arguments = { namespace = "shop", label_selector = "app=worker" }
 
 [[workflow.step]]
 id = "memory"
