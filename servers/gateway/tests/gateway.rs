@@ -8,8 +8,11 @@ use std::{collections::BTreeSet, time::Duration};
 
 mod common;
 
-use common::gateway;
-use opsmcp_e2e::{TempDir, binary, docs, process::signal};
+use common::{gateway, start, variables};
+use opsmcp_e2e::{
+    TempDir, binary, docs, feed::page, mcp::ToolClient, process::signal, workspace_root,
+};
+use opsmcp_gateway::config;
 use opsmcp_sandbox::Sandbox;
 use serde_json::json;
 
@@ -152,4 +155,50 @@ async fn the_binary_serves_its_upstreams_file_over_stdio() {
     assert!(text.starts_with("1 of 1 upstreams up, 9 tools"), "{text}");
     assert!(text.contains("9/9"), "{text}");
     client.cancel().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_configuration_runs_against_the_sandbox() {
+    let sandbox = Sandbox::incident().await.unwrap();
+    let dir = TempDir::new("gateway-example").unwrap();
+    let text = std::fs::read_to_string(workspace_root().join("examples/gateway.toml")).unwrap();
+    let mut config = config::parse(&text).unwrap();
+    // The example's servers, pointed at the sandbox instead of production.
+    let env = variables(&sandbox, dir.path(), &[]);
+    for upstream in &mut config.upstream {
+        let name = upstream.command.take().unwrap();
+        upstream.command = Some(binary(&name).display().to_string());
+        upstream.env.extend(env.iter().cloned());
+        // The sandbox's kubeconfig has one context.
+        upstream.env.remove("K8S_CONTEXT");
+    }
+    let gateway = start(config);
+    gateway.check_workflows().await.unwrap();
+    let g = ToolClient::in_process(gateway, Duration::from_secs(20)).await;
+    let health = g.ok("health", json!({})).await;
+    assert!(health.starts_with("6 of 6 upstreams up"), "{health}");
+    assert!(
+        !health.contains("EXPECTED"),
+        "every expected tool count holds: {health}"
+    );
+    let number = page(
+        &sandbox,
+        "gateway-example",
+        "[FIRING:1] ContainerOOMKilled shop (worker)",
+    )
+    .await;
+    let report = g
+        .ok("incident_oncall", json!({ "incident": number.to_string() }))
+        .await;
+    assert!(
+        report.starts_with("incident_oncall: 3 steps answered"),
+        "{report}"
+    );
+    assert!(
+        report.contains("L1 ") && report.contains("worker-"),
+        "{report}"
+    );
+    // Prometheus is at a closed port: the example's fallback answers pod_resources.
+    let memory = g.ok("pod_resources", json!({ "namespace": "shop" })).await;
+    assert!(memory.starts_with("[pod_resources failed ("), "{memory}");
 }
