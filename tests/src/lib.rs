@@ -93,6 +93,25 @@ pub fn node() -> Result<(PathBuf, PathBuf)> {
     Ok((node, dir.join("node_modules")))
 }
 
+/// Run the official MCP conformance suite's required server scenarios for `revision` against
+/// `url`: (every scenario passed, stdout, stderr).
+pub fn conformance_suite(revision: &str, url: &str) -> Result<(bool, String, String)> {
+    let (node, modules) = node()?;
+    let out = TempDir::new("conformance")?;
+    let mut cmd = command(node);
+    cmd.arg(modules.join("@modelcontextprotocol/conformance/dist/index.js"))
+        .args([
+            "server",
+            "--url",
+            url,
+            "--requirements",
+            revision,
+            "--output-dir",
+        ])
+        .arg(out.path());
+    run(cmd, Duration::from_secs(600))
+}
+
 /// `GET url` and its body, for probes and backend checks from synchronous tests.
 pub fn http_get(url: &str) -> Result<String> {
     let runtime = tokio::runtime::Builder::new_current_thread()

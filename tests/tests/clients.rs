@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use opsmcp_e2e::{HttpServer, Nginx, binary, command, node, python_script, run};
+use opsmcp_e2e::{HttpServer, Nginx, binary, command, conformance_suite, node, python_script, run};
 use serde_json::Value;
 
 const FIXTURE: &str = "opsmcp-fixture";
@@ -73,20 +73,7 @@ fn python_sdk_through_nginx() -> Result<()> {
 
 /// Run the official conformance suite's required server scenarios for `revision`.
 fn conformance(revision: &str, url: &str) -> Result<String> {
-    let (node, modules) = node()?;
-    let out = tempfile_dir()?;
-    let mut cmd = command(node);
-    cmd.arg(modules.join("@modelcontextprotocol/conformance/dist/index.js"))
-        .args([
-            "server",
-            "--url",
-            url,
-            "--requirements",
-            revision,
-            "--output-dir",
-        ])
-        .arg(out.path());
-    let (ok, stdout, stderr) = run(cmd, Duration::from_secs(600))?;
+    let (ok, stdout, stderr) = conformance_suite(revision, url)?;
     let summary: Vec<&str> = stdout
         .lines()
         .filter(|l| l.starts_with('✗') || l.starts_with("Total"))
@@ -97,10 +84,6 @@ fn conformance(revision: &str, url: &str) -> Result<String> {
         summary.join("\n")
     );
     Ok(stdout)
-}
-
-fn tempfile_dir() -> Result<opsmcp_e2e::TempDir> {
-    opsmcp_e2e::TempDir::new("conformance")
 }
 
 #[test]

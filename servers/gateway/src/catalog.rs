@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use rmcp::model::{Resource, Tool};
+use rmcp::model::{Prompt, Resource, ResourceTemplate, Tool};
 
 /// Where a listed tool or resource goes: its upstream (by position) and its name there.
 #[derive(Debug, Clone)]
@@ -26,6 +26,11 @@ pub struct Catalog {
     pub resources: Vec<Resource>,
     /// Each listed URI's upstream and its URI there.
     pub resource_routes: HashMap<String, Route>,
+    /// Resource templates as their upstreams list them, the upstream's position beside each
+    /// (the first whose template matches a URI reads it).
+    pub templates: Vec<(usize, ResourceTemplate)>,
+    pub prompts: Vec<Prompt>,
+    pub prompt_routes: BTreeMap<String, Route>,
     /// The workflows that passed their check against these tools.
     pub workflows: Vec<CheckedWorkflow>,
     /// Why the others did not.
@@ -55,6 +60,8 @@ pub struct Listing<'a> {
     pub prefix: &'a str,
     pub tools: Vec<Tool>,
     pub resources: Vec<Resource>,
+    pub templates: Vec<ResourceTemplate>,
+    pub prompts: Vec<Prompt>,
 }
 
 impl Catalog {
@@ -78,8 +85,32 @@ impl Catalog {
                 upstream,
                 prefix,
                 tools,
+                templates,
+                prompts,
                 ..
             } = listing;
+            catalog
+                .templates
+                .extend(templates.into_iter().map(|t| (index, t)));
+            for mut prompt in prompts {
+                let listed = format!("{prefix}{}", prompt.name);
+                if catalog.prompt_routes.contains_key(&listed) {
+                    catalog.collisions.push(format!(
+                        "prompt {listed}: offered twice ({upstream}'s left out)"
+                    ));
+                    continue;
+                }
+                let original = std::mem::replace(&mut prompt.name, listed.clone());
+                catalog.prompt_routes.insert(
+                    listed,
+                    Route {
+                        upstream: index,
+                        name: original,
+                        read_only: true,
+                    },
+                );
+                catalog.prompts.push(prompt);
+            }
             for mut tool in tools {
                 let original = tool.name.to_string();
                 let listed = format!("{prefix}{original}");
@@ -139,6 +170,18 @@ impl Catalog {
         }
     }
 
+    /// The upstream whose resource template matches `uri` (a URI no resource list names).
+    pub fn template_route(&self, uri: &str) -> Option<Route> {
+        self.templates
+            .iter()
+            .find(|(_, t)| matches_template(&t.uri_template, uri))
+            .map(|(index, _)| Route {
+                upstream: *index,
+                name: uri.to_owned(),
+                read_only: true,
+            })
+    }
+
     /// The listed URI of `uri` as upstream `index` names it.
     pub fn exposed_uri(&self, index: usize, uri: &str) -> Option<&str> {
         self.resource_routes
@@ -146,6 +189,38 @@ impl Catalog {
             .find(|(_, r)| r.upstream == index && r.name == uri)
             .map(|(listed, _)| listed.as_str())
     }
+}
+
+/// Whether `uri` is an expansion of `template` (RFC 6570 simple expressions: each `{…}` stands
+/// for a non-empty run of characters up to the next literal part).
+fn matches_template(template: &str, uri: &str) -> bool {
+    let mut rest = uri;
+    let mut parts = template.split('{');
+    let Some(first) = parts.next() else {
+        return false;
+    };
+    let Some(after) = rest.strip_prefix(first) else {
+        return false;
+    };
+    rest = after;
+    for part in parts {
+        let Some((_, literal)) = part.split_once('}') else {
+            return false;
+        };
+        if literal.is_empty() {
+            // The variable runs to the end (or the next expression).
+            if rest.is_empty() {
+                return false;
+            }
+            rest = "";
+            continue;
+        }
+        match rest.find(literal) {
+            Some(at) if at > 0 => rest = &rest[at + literal.len()..],
+            _ => return false,
+        }
+    }
+    rest.is_empty()
 }
 
 #[cfg(test)]
@@ -156,6 +231,24 @@ mod tests {
 
     fn tool(name: &str) -> Tool {
         Tool::new(name.to_owned(), "t", Arc::new(serde_json::Map::new()))
+    }
+
+    #[test]
+    fn uris_match_simple_templates() {
+        assert!(matches_template(
+            "test://template/{id}/data",
+            "test://template/123/data"
+        ));
+        assert!(matches_template("file:///{path}", "file:///a/b"));
+        assert!(!matches_template(
+            "test://template/{id}/data",
+            "test://template//data"
+        ));
+        assert!(!matches_template(
+            "test://template/{id}/data",
+            "test://other/1/data"
+        ));
+        assert!(!matches_template("test://{a}/x", "test://1/y"));
     }
 
     fn listing<'a>(

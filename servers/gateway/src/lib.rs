@@ -38,7 +38,8 @@ use opsmcp_core::{
 use rmcp::{
     ErrorData, Peer, RoleServer, ServerHandler,
     model::{
-        CallToolRequestParams, CallToolResponse, Implementation, InitializeResult,
+        CallToolRequestParams, CallToolResponse, GetPromptRequestParams, GetPromptResponse,
+        Implementation, InitializeResult, ListPromptsResult, ListResourceTemplatesResult,
         ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
         ReadResourceResponse, ReadResourceResult, Resource, ResourceContents, ResultType,
         ServerCapabilities, SubscribeRequestParams, SubscriptionFilter, Tool,
@@ -181,11 +182,17 @@ impl GatewayServer {
             self.upstreams()
                 .iter()
                 .zip(listings)
-                .map(|(u, (tools, resources))| Listing {
+                .map(|(u, listed)| Listing {
                     upstream: &u.spec.name,
                     prefix: &u.spec.prefix,
-                    tools: tools.into_iter().filter(|t| u.spec.offers(t)).collect(),
-                    resources,
+                    tools: listed
+                        .tools
+                        .into_iter()
+                        .filter(|t| u.spec.offers(t))
+                        .collect(),
+                    resources: listed.resources,
+                    templates: listed.templates,
+                    prompts: listed.prompts,
                 }),
         );
         self.check_workflows_on(&mut catalog);
@@ -257,11 +264,12 @@ impl GatewayServer {
     }
 
     async fn resource_route(&self, uri: &str) -> Result<Route, ErrorData> {
-        self.catalog()
-            .await
+        let catalog = self.catalog().await;
+        catalog
             .resource_routes
             .get(uri)
             .cloned()
+            .or_else(|| catalog.template_route(uri))
             .ok_or_else(|| {
                 ErrorData::resource_not_found(
                     format!("no resource {uri} behind the gateway (resources/list names them)"),
@@ -395,6 +403,7 @@ impl ServerHandler for GatewayServer {
         let capabilities = ServerCapabilities::builder()
             .enable_tools()
             .enable_tool_list_changed()
+            .enable_prompts()
             .enable_resources()
             .enable_resources_subscribe()
             .enable_resources_list_changed()
@@ -496,6 +505,57 @@ impl ServerHandler for GatewayServer {
         ];
         resources.extend(self.catalog().await.resources.iter().cloned());
         Ok(ListResourcesResult::with_all_items(resources))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _cx: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        Ok(ListResourceTemplatesResult::with_all_items(
+            self.catalog()
+                .await
+                .templates
+                .iter()
+                .map(|(_, t)| t.clone())
+                .collect(),
+        ))
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _cx: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        Ok(ListPromptsResult::with_all_items(
+            self.catalog().await.prompts.clone(),
+        ))
+    }
+
+    async fn get_prompt(
+        &self,
+        mut request: GetPromptRequestParams,
+        _cx: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        let catalog = self.catalog().await;
+        let route = catalog.prompt_routes.get(&request.name).ok_or_else(|| {
+            ErrorData::invalid_params(
+                format!(
+                    "no prompt {} behind the gateway (prompts/list names them)",
+                    request.name
+                ),
+                None,
+            )
+        })?;
+        request.name = route.name.clone();
+        let mut response = self.upstreams()[route.upstream]
+            .prompt(request)
+            .await
+            .map_err(|e| ErrorData::internal_error(e.message, None))?;
+        if let GetPromptResponse::Complete(result) = &mut response {
+            result.result_type.get_or_insert(ResultType::COMPLETE);
+        }
+        Ok(response)
     }
 
     async fn read_resource(

@@ -17,10 +17,10 @@ use rmcp::{
     Peer, RoleClient, RoleServer,
     model::{
         CallToolRequestParams, CallToolResponse, CancelledNotification, CancelledNotificationParam,
-        ClientRequest, PaginatedRequestParams, ProgressToken, ProtocolVersion,
-        ReadResourceRequestParams, ReadResourceResponse, Request, RequestId, RequestMetaObject,
-        Resource, ServerNotification, ServerResult, SubscribeRequestParams, SubscriptionFilter,
-        Tool,
+        ClientRequest, GetPromptRequestParams, GetPromptResponse, PaginatedRequestParams,
+        ProgressToken, Prompt, ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse,
+        Request, RequestId, RequestMetaObject, Resource, ResourceTemplate, ServerNotification,
+        ServerResult, SubscribeRequestParams, SubscriptionFilter, Tool,
     },
     service::{
         ClientLifecycleMode, ClientServiceExt, PeerRequestOptions, RunningService, ServiceError,
@@ -93,8 +93,7 @@ struct State {
     modern: bool,
     /// The task following its `subscriptions/listen` stream (modern connections).
     listener: Option<tokio::task::AbortHandle>,
-    tools: Vec<Tool>,
-    resources: Vec<Resource>,
+    listed: Listed,
     pid: Option<u32>,
     /// Failures in a row, and when the next connection may be tried.
     failures: u32,
@@ -173,7 +172,7 @@ impl Upstream {
         };
         let (client, pid) = connected;
         self.stale.store(false, Ordering::Release);
-        let (tools, resources) = match listings(&client).await {
+        let listed = match listings(&client).await {
             Ok(listed) => listed,
             Err(e) => return Err(self.failed(&mut state, e)),
         };
@@ -215,8 +214,7 @@ impl Upstream {
             client: Some(client.clone()),
             modern,
             listener,
-            tools,
-            resources,
+            listed,
             pid,
             connections: state.connections + 1,
             // Kept for `health`: why it was down before.
@@ -292,23 +290,28 @@ impl Upstream {
         }
     }
 
-    /// Its tools and resources (connecting if needed, listing again if it said they changed);
-    /// when it is down, what it listed last.
-    pub async fn listed(&self) -> (Vec<Tool>, Vec<Resource>) {
+    /// What it lists (connecting if needed, listing again if it said its lists changed); when
+    /// it is down, what it listed last.
+    pub async fn listed(&self) -> Listed {
         if let Ok(client) = self.client().await
             && self.stale.swap(false, Ordering::AcqRel)
         {
             match listings(&client).await {
-                Ok((tools, resources)) => {
-                    let mut state = self.state.lock().await;
-                    state.tools = tools;
-                    state.resources = resources;
-                }
+                Ok(listed) => self.state.lock().await.listed = listed,
                 Err(e) => tracing::warn!(upstream = %self.spec.name, %e, "listing again failed"),
             }
         }
-        let state = self.state.lock().await;
-        (state.tools.clone(), state.resources.clone())
+        self.state.lock().await.listed.clone()
+    }
+
+    pub async fn prompt(
+        &self,
+        params: GetPromptRequestParams,
+    ) -> Result<GetPromptResponse, CallError> {
+        let client = self.client().await?;
+        let started = Instant::now();
+        let result = client.get_prompt_once(params).await;
+        self.settle(&client, started, result).await
     }
 
     /// Forward a call; it may end in an input-required result. Its progress goes to `progress`
@@ -473,7 +476,7 @@ impl Upstream {
                 .client
                 .as_ref()
                 .is_some_and(|c| !c.is_transport_closed()),
-            tools: state.tools.len(),
+            tools: state.listed.tools.len(),
             connections: state.connections,
             pid: state.pid,
             latency: match self.latency_micros.load(Ordering::Relaxed) {
@@ -544,10 +547,18 @@ impl Drop for CancelOnDrop {
     }
 }
 
-/// What a fresh connection lists: its tools, and its resources if it serves any.
-async fn listings(
-    client: &RunningService<RoleClient, UpstreamClient>,
-) -> Result<(Vec<Tool>, Vec<Resource>), String> {
+/// What an upstream lists.
+#[derive(Debug, Clone, Default)]
+pub struct Listed {
+    pub tools: Vec<Tool>,
+    pub resources: Vec<Resource>,
+    pub templates: Vec<ResourceTemplate>,
+    pub prompts: Vec<Prompt>,
+}
+
+/// What a fresh connection lists: its tools, and its resources, resource templates and prompts
+/// if it serves them.
+async fn listings(client: &RunningService<RoleClient, UpstreamClient>) -> Result<Listed, String> {
     // With output schemas, which workflows check their references against (servers that
     // do not know the `_meta` key list as usual).
     let mut meta = RequestMetaObject::new();
@@ -569,18 +580,32 @@ async fn listings(
             break;
         }
     }
-    let serves_resources = client
+    let capabilities = client
         .peer_info()
-        .is_some_and(|info| info.capabilities.resources.is_some());
-    let resources = if serves_resources {
-        client
+        .map(|info| info.capabilities.clone())
+        .unwrap_or_default();
+    let mut listed = Listed {
+        tools,
+        ..Listed::default()
+    };
+    if capabilities.resources.is_some() {
+        listed.resources = client
             .list_all_resources()
             .await
-            .map_err(|e| format!("listing its resources: {e}"))?
-    } else {
-        Vec::new()
-    };
-    Ok((tools, resources))
+            .map_err(|e| format!("listing its resources: {e}"))?;
+        // Templates are optional even for servers with resources.
+        listed.templates = client
+            .list_all_resource_templates()
+            .await
+            .unwrap_or_default();
+    }
+    if capabilities.prompts.is_some() {
+        listed.prompts = client
+            .list_all_prompts()
+            .await
+            .map_err(|e| format!("listing its prompts: {e}"))?;
+    }
+    Ok(listed)
 }
 
 #[cfg(test)]
@@ -622,6 +647,6 @@ mod tests {
         );
         let status = upstream.status().await;
         assert!(!status.connected && status.connections == 0 && status.last_error.is_some());
-        assert!(upstream.listed().await.0.is_empty());
+        assert!(upstream.listed().await.tools.is_empty());
     }
 }
