@@ -262,6 +262,8 @@ mod tests {
             prefix,
             tools: tools.iter().map(|t| tool(t)).collect(),
             resources: uris.iter().map(|u| Resource::new(*u, "r")).collect(),
+            templates: Vec::new(),
+            prompts: Vec::new(),
         }
     }
 
