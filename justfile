@@ -31,7 +31,13 @@ lint:
 # Package every published crate as crates.io would receive it and build each from its package
 # (`tests/tests/packaging.rs` installs a server from the packages)
 package:
-    cargo package --workspace --exclude opsmcp-e2e --exclude opsmcp-bench --exclude opsmcp-fixture --allow-dirty
+    # Cargo verifies each package against the others through a local registry and treats them
+    # like crates.io's: extracted once under $CARGO_HOME/registry/src/-<hash>/ and built once
+    # per version. Our own are dropped from both caches first (the builds in a target dir of the
+    # verification's own), or a crate is verified against an older sibling.
+    rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/opsmcp-*
+    rm -rf "${CARGO_TARGET_DIR:-target}"/package-verify/debug/.fingerprint/opsmcp-* "${CARGO_TARGET_DIR:-target}"/package-verify/debug/deps/*opsmcp_*
+    cargo package --workspace --exclude opsmcp-e2e --exclude opsmcp-bench --exclude opsmcp-fixture --allow-dirty --target-dir "${CARGO_TARGET_DIR:-target}/package-verify"
 
 # Only the official MCP conformance suite against the fixture (both protocol revisions)
 conformance:
