@@ -155,6 +155,13 @@ pub fn run(mut cmd: Command, timeout: Duration) -> Result<(bool, String, String)
 /// This process's directory for [`TempDir`]s, created with its janitor on first use.
 fn run_root() -> Result<&'static Path> {
     static ROOT: OnceLock<(PathBuf, Mutex<ChildStdin>)> = OnceLock::new();
+    // One creator at a time: two tests starting together once computed the same path (the
+    // clock's resolution) and the loser of the race removed the winner's directory.
+    static CREATING: Mutex<()> = Mutex::new(());
+    if let Some((root, _)) = ROOT.get() {
+        return Ok(root);
+    }
+    let _creating = CREATING.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((root, _)) = ROOT.get() {
         return Ok(root);
     }
@@ -182,10 +189,7 @@ fn run_root() -> Result<&'static Path> {
         .spawn()
         .context("starting the temporary-directory janitor (sh)")?;
     let pipe = janitor.stdin.take().unwrap();
-    // Only the first caller's root is kept; a racing second one removes its own.
-    if ROOT.set((root.clone(), Mutex::new(pipe))).is_err() {
-        let _ = std::fs::remove_dir_all(&root);
-    }
+    let _ = ROOT.set((root, Mutex::new(pipe)));
     Ok(&ROOT.get().unwrap().0)
 }
 
