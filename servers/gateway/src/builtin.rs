@@ -38,7 +38,7 @@ use rmcp::{
 };
 use serde_json::{Value, json};
 
-use crate::{GatewayServer, config::ServiceSpec};
+use crate::{GatewayServer, config::ServiceSpec, history::text_of};
 
 pub const TRIAGE: &str = "incident_triage";
 pub const OVERVIEW: &str = "service_overview";
@@ -384,15 +384,6 @@ fn search(needle: &str, window: &str) -> Vec<Part> {
             json!({ "query": needle, "limit": 10 }),
         ),
     ]
-}
-
-fn text_of(result: &CallToolResult) -> String {
-    result
-        .content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.as_str()))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// The first lines of `text` (those containing `grep`, if given), each cut short.

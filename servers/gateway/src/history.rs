@@ -226,6 +226,16 @@ pub fn run(history: &History, arguments: Option<&JsonObject>) -> CallToolResult 
     text(out.trim_end())
 }
 
+/// The text blocks of an answer, one per line.
+pub fn text_of(result: &CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.as_str()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

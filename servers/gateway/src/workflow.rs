@@ -43,6 +43,7 @@ use serde_json::{Map, Value, json};
 
 use crate::{
     catalog::{Catalog, StepTools},
+    history::text_of,
     template::Template,
 };
 
@@ -767,15 +768,6 @@ fn structured_meta() -> RequestMetaObject {
     let mut meta = RequestMetaObject::new();
     meta.insert(opsmcp_core::structured::META_KEY.into(), json!(true));
     meta
-}
-
-fn text_of(result: &CallToolResult) -> String {
-    result
-        .content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.as_str()))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 fn done(result: CallToolResult, via: Option<String>) -> StepOutcome {
