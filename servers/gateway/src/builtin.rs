@@ -271,9 +271,12 @@ impl GatewayServer {
         params.meta = Some(meta);
         match tokio::time::timeout(DEADLINE, self.forward(params, cx)).await {
             Err(_) => Err(format!("no answer within {} s", DEADLINE.as_secs())),
-            Ok(CallToolResponse::Complete(result)) if result.is_error != Some(true) => Ok(result),
-            Ok(CallToolResponse::Complete(result)) => Err(text_of(&result)),
-            Ok(_) => Err("it asked a question (not expected of a read)".into()),
+            Ok(Ok(CallToolResponse::Complete(result))) if result.is_error != Some(true) => {
+                Ok(result)
+            }
+            Ok(Ok(CallToolResponse::Complete(result))) => Err(text_of(&result)),
+            Ok(Ok(_)) => Err("it asked a question (not expected of a read)".into()),
+            Ok(Err(refused)) => Err(refused.message.into()),
         }
     }
 }

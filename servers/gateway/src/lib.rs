@@ -33,7 +33,7 @@ use std::{
 
 use opsmcp_core::{
     metrics::{METRICS_RESOURCE_URI, Metrics},
-    tools::{metrics_resource, read_metrics},
+    tools::{failure, metrics_resource, read_metrics},
 };
 use rmcp::{
     ErrorData, Peer, RoleServer, ServerHandler,
@@ -287,7 +287,7 @@ impl GatewayServer {
         let upstream = &self.upstreams()[route.upstream];
         upstream.subscribe(&route.name).await.map_err(|e| {
             self.inner.relay.subscription_failed(&key);
-            ErrorData::invalid_params(e.message, None)
+            ErrorData::from(e)
         })
     }
 }
@@ -300,7 +300,8 @@ struct Steps<'a> {
 
 impl workflow::Caller for Steps<'_> {
     async fn call(&self, params: CallToolRequestParams) -> CallToolResponse {
-        self.gateway.forward(params, self.cx).await
+        (self.gateway.forward(params, self.cx).await)
+            .unwrap_or_else(|refused| failure(refused.message).into())
     }
 }
 
@@ -486,7 +487,7 @@ impl ServerHandler for GatewayServer {
                 let catalog = self.catalog().await;
                 match catalog.workflows.iter().find(|w| w.tool.name == name) {
                     Some(checked) => Ok(self.run_workflow(checked, request, &cx).await),
-                    None => Ok(self.forward(request, &cx).await),
+                    None => self.forward(request, &cx).await,
                 }
             }
         }
@@ -551,7 +552,7 @@ impl ServerHandler for GatewayServer {
         let mut response = self.upstreams()[route.upstream]
             .prompt(request)
             .await
-            .map_err(|e| ErrorData::internal_error(e.message, None))?;
+            .map_err(ErrorData::from)?;
         if let GetPromptResponse::Complete(result) = &mut response {
             result.result_type.get_or_insert(ResultType::COMPLETE);
         }
@@ -580,7 +581,7 @@ impl ServerHandler for GatewayServer {
         let mut response = self.upstreams()[route.upstream]
             .read(&route.name)
             .await
-            .map_err(|e| ErrorData::internal_error(e.message, None))?;
+            .map_err(ErrorData::from)?;
         // The contents name the resource as the host asked for it; the result says it is
         // complete, which a 2026-07-28 host needs and an initialized upstream does not send.
         if let ReadResourceResponse::Complete(read) = &mut response {

@@ -9,6 +9,9 @@
 //!    in (marked with its age), or else the configured fallback tool answers (marked, with the
 //!    reason); neither hides the failure;
 //! 5. the call is recorded in the history and the metrics.
+//!
+//! An upstream's refusal (a JSON-RPC error: invalid params, a tampered request state) is about
+//! the request, not the backend: it reaches the host as that error, with no stand-in.
 
 use std::{
     sync::atomic::{AtomicU32, Ordering},
@@ -19,7 +22,7 @@ use backon::{ExponentialBuilder, Retryable};
 use opsmcp_core::{approval::Principal, metrics::Outcome as MetricOutcome, tools::failure};
 use rmcp::{
     RoleServer,
-    model::{CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock},
+    model::{CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorData},
     service::RequestContext,
 };
 use serde_json::Value;
@@ -76,16 +79,16 @@ impl GatewayServer {
         &self,
         request: CallToolRequestParams,
         cx: &RequestContext<RoleServer>,
-    ) -> CallToolResponse {
+    ) -> Result<CallToolResponse, ErrorData> {
         let started = Instant::now();
         let calls = &self.inner.calls;
         let catalog = self.catalog().await;
         let name = request.name.to_string();
         let Some(route) = catalog.routes.get(&name).cloned() else {
-            return failure(format!(
+            return Ok(failure(format!(
                 "no tool {name} in the gateway's catalog (tools/list names them)"
             ))
-            .into();
+            .into());
         };
         let mut record = Record {
             id: calls.history.next_id(),
@@ -144,6 +147,7 @@ impl GatewayServer {
                         .map_or(Ok(CallToolResponse::Complete(result)), Ok)
                 }
                 Ok(other) => Ok(other),
+                Err(e) if matches!(e.kind, ErrorKind::Refused(_)) => Err(e),
                 Err(e) => {
                     let why = e.message.clone();
                     match self
@@ -162,13 +166,17 @@ impl GatewayServer {
         let (outcome, response) = match response {
             Ok(CallToolResponse::Complete(result)) if result.is_error == Some(true) => {
                 record.error = Some(error_text(&result));
-                (Outcome::ToolError, CallToolResponse::Complete(result))
+                (Outcome::ToolError, Ok(CallToolResponse::Complete(result)))
             }
-            Ok(CallToolResponse::Complete(result)) => (Outcome::Ok, result.into()),
-            Ok(other) => (Outcome::InputRequired, other),
+            Ok(CallToolResponse::Complete(result)) => (Outcome::Ok, Ok(result.into())),
+            Ok(other) => (Outcome::InputRequired, Ok(other)),
             Err(e) => {
                 record.error = Some(e.message.clone());
-                (Outcome::Failed, failure(e.message).into())
+                let answer = match e.kind {
+                    ErrorKind::Refused(_) => Err(ErrorData::from(e)),
+                    ErrorKind::Down | ErrorKind::Failed => Ok(failure(e.message).into()),
+                };
+                (Outcome::Failed, answer)
             }
         };
         record.outcome = outcome;

@@ -17,7 +17,7 @@ use rmcp::{
     Peer, RoleClient, RoleServer,
     model::{
         CallToolRequestParams, CallToolResponse, CancelledNotification, CancelledNotificationParam,
-        ClientRequest, GetPromptRequestParams, GetPromptResponse, PaginatedRequestParams,
+        ClientRequest, ErrorData, GetPromptRequestParams, GetPromptResponse, PaginatedRequestParams,
         ProgressToken, Prompt, ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse,
         Request, RequestId, RequestMetaObject, Resource, ResourceTemplate, ServerNotification,
         ServerResult, SubscribeRequestParams, SubscriptionFilter, Tool,
@@ -42,25 +42,37 @@ const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const PROGRESS_GRACE: Duration = Duration::from_secs(2);
 
 /// Why an upstream did not answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CallError {
     pub kind: ErrorKind,
     pub message: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ErrorKind {
     /// Known to be down: waiting out its back-off.
     Down,
     /// The connection failed or could not be made (worth another try).
     Failed,
-    /// It answered with a JSON-RPC error.
-    Refused,
+    /// It answered with this JSON-RPC error (passed on to the host as it is: its code
+    /// means something, e.g. a tampered request state is invalid params).
+    Refused(ErrorData),
 }
 
 impl CallError {
     fn new(kind: ErrorKind, message: String) -> Self {
         Self { kind, message }
+    }
+}
+
+/// What the host is answered: an upstream's refusal with its own code and data, any other
+/// failure as an internal error naming the upstream.
+impl From<CallError> for ErrorData {
+    fn from(e: CallError) -> Self {
+        match e.kind {
+            ErrorKind::Refused(refusal) => ErrorData::new(refusal.code, e.message, refusal.data),
+            ErrorKind::Down | ErrorKind::Failed => ErrorData::internal_error(e.message, None),
+        }
     }
 }
 
@@ -441,13 +453,11 @@ impl Upstream {
                 return Ok(result);
             }
             Err(ServiceError::McpError(e)) => {
-                return Err(CallError::new(
-                    ErrorKind::Refused,
-                    format!(
-                        "upstream {} refused the request: {}",
-                        self.spec.name, e.message
-                    ),
-                ));
+                let message = format!(
+                    "upstream {} refused the request: {}",
+                    self.spec.name, e.message
+                );
+                return Err(CallError::new(ErrorKind::Refused(e), message));
             }
             Err(e) => e,
         };
