@@ -16,7 +16,6 @@ build:
 
 # All tests: unit, integration, and e2e with real MCP clients, nginx and backends
 test:
-    cargo build --workspace --bins
     cargo test --workspace --no-fail-fast
 
 # Formatting, clippy with warnings as errors, licences and sources of dependencies

@@ -43,6 +43,12 @@ pub fn tools_dir() -> PathBuf {
 const SETUP_HINT: &str = "run `scripts/setup.sh` from the repository root (it installs nginx, Node 22 with the MCP conformance suite and Inspector, and a Python venv with the MCP SDK)";
 
 /// Build the given binary package (once per test process) and return its path.
+///
+/// A test build builds every binary of the workspace in one cargo run, with the features the
+/// workspace unifies: the binaries `cargo test` builds carry its dev-dependencies' features, so
+/// the first call of a test run relinks them once; `cargo build -p <package>` per server, as
+/// before, compiled each server and the core once more with that package's own features. A
+/// release build (the benchmarks') builds the package alone, as `cargo install` does.
 pub fn binary(package: &str) -> PathBuf {
     static BUILT: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
     let built = BUILT.get_or_init(Mutex::default);
@@ -54,19 +60,23 @@ pub fn binary(package: &str) -> PathBuf {
         dir.pop();
     }
     let path = dir.join(package);
-    if !built.iter().any(|p| p == package) {
+    let release = dir.file_name().is_some_and(|n| n == "release");
+    let target = if release { package } else { "--workspace" };
+    if !built.iter().any(|p| p == target) {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--quiet", "-p", package, "--bin", package]);
-        if dir.file_name().is_some_and(|n| n == "release") {
-            cmd.arg("--release");
+        cmd.args(["build", "--quiet"]);
+        if release {
+            cmd.args(["--release", "-p", package, "--bin", package]);
+        } else {
+            cmd.args(["--workspace", "--bins"]);
         }
         let status = cmd
             .current_dir(workspace_root())
             .status()
             .expect("cargo runs");
         assert!(status.success(), "building {package} failed");
-        built.push(package.to_owned());
+        built.push(target.to_owned());
     }
     path
 }

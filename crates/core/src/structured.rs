@@ -23,9 +23,9 @@ pub fn requested(meta: &RequestMetaObject) -> bool {
     meta.get(META_KEY).and_then(serde_json::Value::as_bool) == Some(true)
 }
 
-/// The output schema of `T`, compacted like input schemas.
+/// The output schema of `T`, compacted like input schemas but saying where `null` may stand.
 pub fn schema_for<T: JsonSchema + std::any::Any>() -> Arc<JsonObject> {
-    crate::tools::compact_schema(&rmcp::handler::server::common::schema_for_output::<T>())
+    crate::tools::compact_output_schema(&rmcp::handler::server::common::schema_for_output::<T>())
 }
 
 /// `result` (a text answer) with `data` as its structured content.

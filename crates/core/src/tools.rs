@@ -90,23 +90,45 @@ pub fn compact_schemas<S>(router: &mut ToolRouter<S>) {
 
 /// One schema compacted as [`compact_schemas`] does: `$defs` inlined, `$schema` dropped.
 pub fn compact_schema(schema: &rmcp::model::JsonObject) -> std::sync::Arc<rmcp::model::JsonObject> {
+    compact_root(schema, Nulls::Drop)
+}
+
+/// An output schema compacted like an input schema, but `null` stays where a value may be
+/// `null`: an answer's absent value is serialized as one, and a validator must accept it.
+pub fn compact_output_schema(
+    schema: &rmcp::model::JsonObject,
+) -> std::sync::Arc<rmcp::model::JsonObject> {
+    compact_root(schema, Nulls::Keep)
+}
+
+/// Whether `null` is dropped from optional types (inputs: absence says it) or kept (outputs).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Nulls {
+    Drop,
+    Keep,
+}
+
+fn compact_root(
+    schema: &rmcp::model::JsonObject,
+    nulls: Nulls,
+) -> std::sync::Arc<rmcp::model::JsonObject> {
     let mut schema = serde_json::Value::Object(schema.clone());
     let defs = schema.as_object_mut().and_then(|o| o.remove("$defs"));
     if let Some(o) = schema.as_object_mut() {
         o.remove("$schema");
     }
-    compact(&mut schema, defs.as_ref());
+    compact(&mut schema, defs.as_ref(), nulls);
     match schema {
         serde_json::Value::Object(o) => std::sync::Arc::new(o),
         _ => unreachable!("an object stays an object"),
     }
 }
 
-fn compact(node: &mut serde_json::Value, defs: Option<&serde_json::Value>) {
+fn compact(node: &mut serde_json::Value, defs: Option<&serde_json::Value>, nulls: Nulls) {
     use serde_json::Value;
     let Value::Object(o) = node else {
         if let Value::Array(items) = node {
-            items.iter_mut().for_each(|i| compact(i, defs));
+            items.iter_mut().for_each(|i| compact(i, defs, nulls));
         }
         return;
     };
@@ -136,6 +158,12 @@ fn compact(node: &mut serde_json::Value, defs: Option<&serde_json::Value>) {
                 o.entry(k).or_insert(v);
             }
         }
+        if nulls == Nulls::Keep
+            && let Some(Value::String(t)) = o.get("type")
+        {
+            let nullable = Value::from(vec![t.clone(), "null".into()]);
+            o.insert("type".into(), nullable);
+        }
     }
     if let Some(reference) = o.get("$ref").and_then(Value::as_str).map(str::to_owned)
         && let Some(def) = reference
@@ -160,7 +188,9 @@ fn compact(node: &mut serde_json::Value, defs: Option<&serde_json::Value>) {
         o.insert("type".into(), "string".into());
         o.insert("enum".into(), Value::Array(values));
     }
-    if let Some(Value::Array(types)) = o.get("type") {
+    if nulls == Nulls::Drop
+        && let Some(Value::Array(types)) = o.get("type")
+    {
         let kept: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
         if kept.len() == 1 {
             o.insert("type".into(), kept[0].clone());
@@ -180,7 +210,7 @@ fn compact(node: &mut serde_json::Value, defs: Option<&serde_json::Value>) {
     }
     o.remove("title");
     for value in o.values_mut() {
-        compact(value, defs);
+        compact(value, defs, nulls);
     }
 }
 
@@ -322,6 +352,34 @@ pub fn outcome_of(result: &Result<CallToolResponse, ErrorData>) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn output_schemas_say_where_null_may_stand_and_input_schemas_do_not() {
+        #[derive(schemars::JsonSchema, serde::Serialize)]
+        struct Inner {
+            id: String,
+        }
+        #[derive(schemars::JsonSchema, serde::Serialize)]
+        struct Out {
+            resolved_at: Option<String>,
+            service: Option<Inner>,
+        }
+        let raw = rmcp::handler::server::common::schema_for_output::<Out>();
+        let output = compact_output_schema(&raw);
+        let props = &output["properties"];
+        assert_eq!(
+            props["resolved_at"]["type"],
+            serde_json::json!(["string", "null"])
+        );
+        assert_eq!(
+            props["service"]["type"],
+            serde_json::json!(["object", "null"])
+        );
+        assert_eq!(props["service"]["properties"]["id"]["type"], "string");
+        let input = compact_schema(&raw);
+        assert_eq!(input["properties"]["resolved_at"]["type"], "string");
+        assert_eq!(input["properties"]["service"]["type"], "object");
+    }
 
     #[test]
     fn read_tools_are_never_destructive() {

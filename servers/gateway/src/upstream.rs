@@ -17,10 +17,10 @@ use rmcp::{
     Peer, RoleClient, RoleServer,
     model::{
         CallToolRequestParams, CallToolResponse, CancelledNotification, CancelledNotificationParam,
-        ClientRequest, ErrorData, GetPromptRequestParams, GetPromptResponse, PaginatedRequestParams,
-        ProgressToken, Prompt, ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse,
-        Request, RequestId, RequestMetaObject, Resource, ResourceTemplate, ServerNotification,
-        ServerResult, SubscribeRequestParams, SubscriptionFilter, Tool,
+        ClientRequest, ErrorData, GetPromptRequestParams, GetPromptResponse,
+        PaginatedRequestParams, ProgressToken, Prompt, ProtocolVersion, ReadResourceRequestParams,
+        ReadResourceResponse, Request, RequestId, RequestMetaObject, Resource, ResourceTemplate,
+        ServerNotification, ServerResult, SubscribeRequestParams, SubscriptionFilter, Tool,
     },
     service::{
         ClientLifecycleMode, ClientServiceExt, PeerRequestOptions, RunningService, ServiceError,

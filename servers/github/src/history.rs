@@ -5,6 +5,7 @@
 use futures::{StreamExt, stream};
 use jiff::Timestamp;
 use octocrab::models::repos::{DiffEntry, RepoCommit};
+use opsmcp_core::structured::with_structured;
 use rmcp::{
     ErrorData,
     handler::server::wrapper::Parameters,
@@ -97,19 +98,65 @@ fn commit_time(c: &RepoCommit) -> Option<Timestamp> {
         .map(from_chrono)
 }
 
-/// One commit as a line: short sha, time, login, title.
-fn commit_line(c: &RepoCommit, now: Timestamp) -> String {
-    let when = commit_time(c).map_or_else(|| "?".into(), |t| at(t, now));
-    let who = match (c.author.as_ref(), c.commit.author.as_ref()) {
+/// Who made a commit: their login, or the name in the commit.
+fn commit_author(c: &RepoCommit) -> String {
+    match (c.author.as_ref(), c.commit.author.as_ref()) {
         (Some(a), _) => a.login.clone(),
         (None, Some(p)) => line(&p.name, 40),
         _ => "?".into(),
-    };
+    }
+}
+
+/// One commit as a line: short sha, time, login, title.
+fn commit_line(c: &RepoCommit, now: Timestamp) -> String {
+    let when = commit_time(c).map_or_else(|| "?".into(), |t| at(t, now));
     format!(
-        "{}  {when}  {who}  {}",
+        "{}  {when}  {}  {}",
         sha7(&c.sha),
+        commit_author(c),
         line(&c.commit.message, 100)
     )
+}
+
+/// `commits_list` as data (for callers that ask, see `opsmcp_core::structured`).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CommitList {
+    /// owner/name
+    pub repository: String,
+    /// Newest first
+    pub commits: Vec<CommitItem>,
+    /// More commits in the window than those listed
+    pub more: bool,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CommitItem {
+    pub sha: String,
+    /// RFC 3339
+    pub time: Option<String>,
+    /// Login, or the name in the commit
+    pub author: String,
+    /// The message's first line
+    pub title: String,
+    /// The files it changed, when asked (`files`, the default)
+    pub files: Option<Vec<String>>,
+    pub additions: Option<u64>,
+    pub deletions: Option<u64>,
+}
+
+impl CommitItem {
+    fn of(c: &RepoCommit, files: Option<&[DiffEntry]>) -> Self {
+        let sum = |count: fn(&DiffEntry) -> u64| files.map(|f| f.iter().map(count).sum());
+        Self {
+            sha: c.sha.clone(),
+            time: commit_time(c).map(|t| t.to_string()),
+            author: commit_author(c),
+            title: line(&c.commit.message, 200),
+            files: files.map(|f| f.iter().map(|e| e.filename.clone()).collect()),
+            additions: sum(|e| e.additions),
+            deletions: sum(|e| e.deletions),
+        }
+    }
 }
 
 /// A patch header and body for one file, within `budget` lines; what is left of the budget.
@@ -237,12 +284,18 @@ impl GitHubServer {
             page.items.len(),
             if page.items.len() == 1 { "" } else { "s" }
         );
+        let mut data = CommitList {
+            repository: format!("{owner}/{repo}"),
+            commits: Vec::with_capacity(page.items.len()),
+            more: page.next.is_some(),
+        };
         for (c, files) in page.items.iter().zip(files) {
             out.push_str(&commit_line(c, now));
             out.push('\n');
-            if let Some(files) = files {
-                out.push_str(&format!("         {}\n", file_counts(&files)));
+            if let Some(files) = &files {
+                out.push_str(&format!("         {}\n", file_counts(files)));
             }
+            data.commits.push(CommitItem::of(c, files.as_deref()));
         }
         if page.next.is_some() {
             out.push_str(&format!(
@@ -250,7 +303,7 @@ impl GitHubServer {
             ));
         }
         out.push_str("commit_get ref=<sha> shows a diff.");
-        Ok(text(out))
+        Ok(with_structured(text(out), &data))
     }
 
     /// One commit: message, author, files and the diff per file (bounded).

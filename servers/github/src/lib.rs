@@ -25,7 +25,9 @@ pub mod users;
 
 use std::sync::Arc;
 
-use opsmcp_core::{approval::Safety, host::ToolHost, metrics::Metrics, tools::Effect};
+use opsmcp_core::{
+    approval::Safety, host::ToolHost, metrics::Metrics, structured::schema_for, tools::Effect,
+};
 use rmcp::handler::server::router::tool::ToolRouter;
 
 use crate::{
@@ -115,7 +117,8 @@ impl GitHubServer {
                 router += writes;
             }
         }
-        let host = ToolHost::new(router, EFFECTS, metrics, safety);
+        let host = ToolHost::new(router, EFFECTS, metrics, safety)
+            .with_output_schemas(&[("commits_list", schema_for::<history::CommitList>())]);
         Ok(Self {
             inner: Arc::new(Inner { gh, host }),
         })

@@ -16,7 +16,9 @@ pub mod tail;
 
 use std::sync::Arc;
 
-use opsmcp_core::{approval::Safety, host::ToolHost, metrics::Metrics, tools::Effect};
+use opsmcp_core::{
+    approval::Safety, host::ToolHost, metrics::Metrics, structured::schema_for, tools::Effect,
+};
 
 use crate::{
     client::{Api, ApiError},
@@ -73,7 +75,8 @@ impl LokiServer {
         Ok(Self {
             inner: Arc::new(Inner {
                 api,
-                host: ToolHost::new(router, EFFECTS, metrics, safety),
+                host: ToolHost::new(router, EFFECTS, metrics, safety)
+                    .with_output_schemas(&[("logs_patterns", schema_for::<patterns::Patterns>())]),
                 max_scan_bytes: args.max_scan_bytes,
                 service_label: args.service_label.clone(),
             }),

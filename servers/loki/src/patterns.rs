@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use opsmcp_core::{
     or_fail,
     output::Table,
+    structured::with_structured,
     tools::{failure, text},
 };
 use opsmcp_logql::{escape_string, patterns::Miner};
@@ -19,7 +20,7 @@ use rmcp::{
     schemars::{self, JsonSchema},
     tool, tool_router,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{
     LokiServer,
@@ -55,6 +56,55 @@ struct Found {
     count: u64,
     first: i64,
     last: i64,
+}
+
+/// `logs_patterns` as data (for callers that ask, see `opsmcp_core::structured`).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Patterns {
+    /// The LogQL the lines came from
+    pub query: String,
+    /// Loki's pattern ingester, or mined by the server
+    pub source: String,
+    /// Lines grouped, in every pattern
+    pub lines: u64,
+    /// Most frequent first, at most `limit`
+    pub patterns: Vec<PatternItem>,
+    /// Patterns beyond `limit`
+    pub more: usize,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PatternItem {
+    /// `<_>` marks what varies
+    pub pattern: String,
+    pub count: u64,
+    /// RFC 3339
+    pub first: String,
+    pub last: String,
+}
+
+impl Patterns {
+    fn of(query: &str, found: &[Found], limit: usize, source: &str) -> Self {
+        let rfc3339 = |secs: i64| {
+            Timestamp::from_second(secs).map_or_else(|_| secs.to_string(), |t| t.to_string())
+        };
+        Self {
+            query: query.to_owned(),
+            source: source.to_owned(),
+            lines: found.iter().map(|f| f.count).sum(),
+            patterns: found
+                .iter()
+                .take(limit)
+                .map(|f| PatternItem {
+                    pattern: readable(&f.template),
+                    count: f.count,
+                    first: rfc3339(f.first),
+                    last: rfc3339(f.last),
+                })
+                .collect(),
+            more: found.len().saturating_sub(limit),
+        }
+    }
 }
 
 #[tool_router(router = patterns_router, vis = "pub(crate)")]
@@ -108,7 +158,10 @@ impl LokiServer {
             }
             Err(e) => return Ok(failure(self.explain(&query, e))),
         };
-        Ok(text(render(&query, range, &found, limit, &source)))
+        Ok(with_structured(
+            text(render(&query, range, &found, limit, &source)),
+            &Patterns::of(&query, &found, limit, &source),
+        ))
     }
 }
 

@@ -20,7 +20,9 @@ pub mod writes;
 
 use std::sync::Arc;
 
-use opsmcp_core::{approval::Safety, host::ToolHost, metrics::Metrics, tools::Effect};
+use opsmcp_core::{
+    approval::Safety, host::ToolHost, metrics::Metrics, structured::schema_for, tools::Effect,
+};
 
 use crate::{
     client::{Nt, normalize_id},
@@ -84,7 +86,8 @@ impl NotionServer {
             router +=
                 Self::writes_router() + Self::reports_router() + Self::comment_changes_router();
         }
-        let host = ToolHost::new(router, EFFECTS, metrics, safety);
+        let host = ToolHost::new(router, EFFECTS, metrics, safety)
+            .with_output_schemas(&[("pages_search", schema_for::<pages::PageList>())]);
         let id = |v: &Option<String>| {
             v.as_deref()
                 .map(|s| normalize_id(s).unwrap_or_else(|| s.to_owned()))

@@ -4,7 +4,10 @@
 
 use futures::{StreamExt, TryStreamExt, future::BoxFuture};
 use jiff::Timestamp;
-use opsmcp_core::output::{Cursor, ago, estimate_tokens, untrusted};
+use opsmcp_core::{
+    output::{Cursor, ago, estimate_tokens, untrusted},
+    structured::with_structured,
+};
 use rmcp::{
     ErrorData,
     handler::server::wrapper::Parameters,
@@ -114,6 +117,24 @@ pub fn value_text(p: &Value) -> String {
         _ => String::new(),
     };
     untrusted(&s)
+}
+
+/// `pages_search` as data (for callers that ask, see `opsmcp_core::structured`).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PageList {
+    /// Most recently edited first
+    pub pages: Vec<PageItem>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PageItem {
+    pub id: String,
+    pub title: String,
+    /// page or database
+    pub kind: String,
+    /// RFC 3339
+    pub last_edited: Option<String>,
+    pub url: Option<String>,
 }
 
 fn edited(object: &Value, now: Timestamp) -> String {
@@ -237,20 +258,29 @@ impl NotionServer {
             )));
         }
         let mut out = String::new();
+        let mut data = PageList { pages: Vec::new() };
         for r in &results {
             let kind = match r["object"].as_str() {
                 Some("data_source") => "database",
                 _ => "page",
             };
+            let item = PageItem {
+                id: r["id"].as_str().unwrap_or_default().to_owned(),
+                title: title_of(r),
+                kind: kind.to_owned(),
+                last_edited: r["last_edited_time"].as_str().map(str::to_owned),
+                url: r["url"].as_str().map(str::to_owned),
+            };
             out.push_str(&format!(
                 "{} [{kind}] {} · {}\n",
-                title_of(r),
-                r["id"].as_str().unwrap_or_default(),
+                item.title,
+                item.id,
                 edited(r, now)
             ));
+            data.pages.push(item);
         }
         out.push_str("page_read page=<id> reads one as Markdown.");
-        Ok(text(out))
+        Ok(with_structured(text(out), &data))
     }
 
     /// A page (or block) as Markdown with its properties; long pages come in parts.

@@ -6,7 +6,10 @@ use crate::client::PrometheusApi;
 use std::collections::BTreeMap;
 
 use jiff::{SignedDuration, Timestamp};
-use opsmcp_core::output::{Table, parse_duration};
+use opsmcp_core::{
+    output::{Table, parse_duration},
+    structured::with_structured,
+};
 use rmcp::{
     ErrorData,
     handler::server::wrapper::Parameters,
@@ -14,7 +17,7 @@ use rmcp::{
     schemars::{self, JsonSchema},
     tool, tool_router,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{
     PrometheusServer,
@@ -150,6 +153,28 @@ fn opt(v: Option<&f64>) -> String {
     v.map_or_else(|| "-".into(), |v| number(*v))
 }
 
+/// `pod_resources` as data (for callers that ask, see `opsmcp_core::structured`): a missing
+/// value is a series Prometheus does not have.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PodResources {
+    pub containers: Vec<ContainerResources>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ContainerResources {
+    pub pod: String,
+    pub container: String,
+    /// Cores (the window's rate)
+    pub cpu_cores: Option<f64>,
+    pub cpu_request: Option<f64>,
+    pub cpu_limit: Option<f64>,
+    /// Working set, bytes
+    pub memory_bytes: Option<f64>,
+    pub memory_request: Option<f64>,
+    pub memory_limit: Option<f64>,
+    pub restarts: Option<f64>,
+}
+
 #[tool_router(router = incident_router, vis = "pub(crate)")]
 impl PrometheusServer {
     /// CPU and memory of a pod or workload against its requests and limits, with restarts.
@@ -213,6 +238,22 @@ impl PrometheusServer {
                 args.namespace
             )));
         }
+        let data = PodResources {
+            containers: keys
+                .iter()
+                .map(|key| ContainerResources {
+                    pod: key.0.clone(),
+                    container: key.1.clone(),
+                    cpu_cores: cpu.get(*key).copied(),
+                    cpu_request: cpu_req.get(*key).copied(),
+                    cpu_limit: cpu_lim.get(*key).copied(),
+                    memory_bytes: mem.get(*key).copied(),
+                    memory_request: mem_req.get(*key).copied(),
+                    memory_limit: mem_lim.get(*key).copied(),
+                    restarts: restarts.get(*key).copied(),
+                })
+                .collect(),
+        };
         let mut table = Table::new([
             "POD",
             "CONTAINER",
@@ -256,7 +297,7 @@ impl PrometheusServer {
         for m in missing {
             out.push_str(&format!("\nnote: {m}"));
         }
-        Ok(text(out))
+        Ok(with_structured(text(out), &data))
     }
 
     /// A service's share of 5xx responses now and its peak over a window.

@@ -18,7 +18,9 @@ pub mod render;
 
 use std::sync::Arc;
 
-use opsmcp_core::{approval::Safety, host::ToolHost, metrics::Metrics, tools::Effect};
+use opsmcp_core::{
+    approval::Safety, host::ToolHost, metrics::Metrics, structured::schema_for, tools::Effect,
+};
 
 use crate::{client::Api, config::PrometheusArgs};
 
@@ -132,7 +134,10 @@ impl PrometheusServer {
             inner: Arc::new(Inner {
                 prometheus,
                 alertmanager,
-                host: ToolHost::new(router, EFFECTS, metrics, safety),
+                host: ToolHost::new(router, EFFECTS, metrics, safety).with_output_schemas(&[(
+                    "pod_resources",
+                    schema_for::<incident::PodResources>(),
+                )]),
                 error_ratio,
             }),
         }

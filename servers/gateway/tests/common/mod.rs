@@ -41,7 +41,8 @@ pub fn environment(sandbox: &Sandbox, dir: &Path, extra: &[(&str, &str)]) -> Str
         .join(", ")
 }
 
-/// The servers' variables for `sandbox` plus `extra` (the kubeconfig and CA written to `dir`).
+/// The servers' variables for `sandbox`, `extra` in place of any of the same name (the
+/// kubeconfig and CA written to `dir`).
 pub fn variables(sandbox: &Sandbox, dir: &Path, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let kubeconfig = dir.join("kubeconfig");
     std::fs::write(&kubeconfig, sandbox.kubeconfig()).unwrap();
@@ -58,6 +59,7 @@ pub fn variables(sandbox: &Sandbox, dir: &Path, extra: &[(&str, &str)]) -> Vec<(
     ));
     env.push(("PROMETHEUS_URL".into(), "http://127.0.0.1:9".into()));
     env.push(("ALERTMANAGER_URL".into(), "http://127.0.0.1:9".into()));
+    env.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
     env.extend(
         extra
             .iter()
