@@ -129,6 +129,21 @@ pub async fn session(
     tool_args: Value,
     deadline: Instant,
 ) -> Result<(Vec<Duration>, usize)> {
+    paced_session(url, stateless, tool, tool_args, deadline, None).await
+}
+
+/// [`session`], one call every `pace.0` from `pace.1` on when given (open loop; sessions
+/// spread their phases so their calls do not come in bursts): a call that is due while the
+/// previous one is still waiting counts from when it was due, so a slow answer also shows in
+/// the calls queued behind it (no coordinated omission).
+pub async fn paced_session(
+    url: &str,
+    stateless: bool,
+    tool: &str,
+    tool_args: Value,
+    deadline: Instant,
+    pace: Option<(Duration, Duration)>,
+) -> Result<(Vec<Duration>, usize)> {
     let http = reqwest::Client::builder()
         .http1_only()
         .pool_max_idle_per_host(1)
@@ -152,10 +167,25 @@ pub async fn session(
     let mut latencies = Vec::new();
     let mut errors = 0;
     let mut id = 1u64;
+    let first = Instant::now();
     while Instant::now() < deadline {
         id += 1;
         let call = json!({ "jsonrpc": "2.0", "id": id, "method": "tools/call", "params": { "name": tool, "arguments": tool_args } });
-        let started = Instant::now();
+        let started = match pace {
+            // Behind schedule (the last answer came after this call was due): from when it
+            // was due. Otherwise from now (the timer wakes up to a millisecond late, which is
+            // the client's, not the server's).
+            Some((interval, phase)) => {
+                let due = first + phase + interval * (id - 2) as u32;
+                if Instant::now() >= due {
+                    due
+                } else {
+                    tokio::time::sleep_until(due.into()).await;
+                    Instant::now()
+                }
+            }
+            None => Instant::now(),
+        };
         let ok = match post(&http, url, session_id.as_deref(), &call).await {
             Ok(r) if r.status().is_success() => r.bytes().await.is_ok_and(|b| memchr_result(&b)),
             _ => false,

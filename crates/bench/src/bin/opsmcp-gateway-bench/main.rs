@@ -2,7 +2,10 @@
 //! upstream (both over streamable HTTP on loopback, `--sessions` concurrent host sessions):
 //!
 //! - the overhead of a proxied `tools/call` over the same call made to the fixture directly
-//!   (p50 and p99; the gateway's cache off);
+//!   (p50 and p99; the gateway's cache off), under three loads: `--sessions` sessions back to
+//!   back (the two cores saturated, so the figure is mostly the gateway's CPU per call as
+//!   queueing), one session, and `--sessions` sessions paced at `--rate` calls/s (open loop:
+//!   the latency the gateway adds at a load it serves without queueing);
 //! - a cached read: the same call answered from the gateway's cache, end to end and as the
 //!   gateway itself timed it (its history);
 //! - throughput through the gateway, uncached and cached;
@@ -22,7 +25,7 @@ use std::{
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use opsmcp_bench::{initialize, ms, percentile, post, session, spawn_http};
+use opsmcp_bench::{initialize, ms, paced_session, percentile, post, spawn_http};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -37,6 +40,10 @@ struct Args {
     fixture: PathBuf,
     #[arg(long, default_value_t = 16)]
     sessions: usize,
+    /// The paced runs' total rate, calls per second over all sessions (below what the two
+    /// cores serve through the gateway: the latency the gateway adds, not queueing)
+    #[arg(long, default_value_t = 2000.0)]
+    rate: f64,
     /// How long each load runs
     #[arg(long, default_value_t = 5)]
     seconds: u64,
@@ -51,6 +58,9 @@ struct Args {
 struct Run {
     name: &'static str,
     sessions: usize,
+    /// Calls per second asked for (paced, open loop); none: back to back (saturating)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rate: Option<f64>,
     calls: usize,
     errors: usize,
     calls_per_sec: f64,
@@ -63,17 +73,22 @@ struct Report {
     cores: usize,
     sessions: usize,
     runs: Vec<Run>,
-    /// Proxied over direct, [p50, p99] ms: `--sessions` sessions (the cores busy) and one
-    /// session (no queueing), with the fixture as an HTTP and as a stdio upstream.
-    overhead_http: [f64; 2],
-    overhead_http_single: [f64; 2],
-    overhead_stdio: [f64; 2],
-    overhead_stdio_single: [f64; 2],
+    /// Proxied over direct, p50 and p99 ms, per upstream transport and load.
+    overhead: Vec<Overhead>,
     /// The gateway's own time for a cache hit (its history), p50 and p99.
     cached_inside_p50_ms: f64,
     cached_inside_p99_ms: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     incident: Option<incident::Report>,
+}
+
+#[derive(Debug, Serialize)]
+struct Overhead {
+    upstream: &'static str,
+    /// "N sessions back to back", "1 session", "N sessions paced at R/s"
+    load: String,
+    p50_ms: f64,
+    p99_ms: f64,
 }
 
 /// A child process killed when dropped.
@@ -93,14 +108,25 @@ fn serve(binary: &PathBuf, args: &[&str]) -> Result<(Guard, String)> {
     Ok((Guard(child), url))
 }
 
-async fn drive(name: &'static str, url: &str, sessions: usize, args: &Args) -> Result<Run> {
+/// `sessions` sessions calling `echo` for `--seconds`: back to back, or together at `rate`
+/// calls per second.
+async fn drive(
+    name: &'static str,
+    url: &str,
+    sessions: usize,
+    rate: Option<f64>,
+    args: &Args,
+) -> Result<Run> {
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let url = Arc::new(url.to_owned());
+    let interval = rate.map(|r| Duration::from_secs_f64(sessions as f64 / r));
     let tasks: Vec<_> = (0..sessions)
-        .map(|_| {
+        .map(|i| {
             let url = url.clone();
+            let pace = interval.map(|every| (every, every * i as u32 / sessions as u32));
             tokio::spawn(async move {
-                session(&url, false, "echo", json!({ "text": "ping" }), deadline).await
+                let ping = json!({ "text": "ping" });
+                paced_session(&url, false, "echo", ping, deadline, pace).await
             })
         })
         .collect();
@@ -117,6 +143,7 @@ async fn drive(name: &'static str, url: &str, sessions: usize, args: &Args) -> R
     Ok(Run {
         name,
         sessions,
+        rate,
         calls: latencies.len(),
         errors,
         calls_per_sec: latencies.len() as f64 / elapsed,
@@ -125,12 +152,32 @@ async fn drive(name: &'static str, url: &str, sessions: usize, args: &Args) -> R
     })
 }
 
-/// `proxied` over `direct`: [p50, p99] ms.
-fn over(proxied: &Run, direct: &Run) -> [f64; 2] {
-    [
-        proxied.p50_ms - direct.p50_ms,
-        proxied.p99_ms - direct.p99_ms,
-    ]
+/// The three loads each path is measured under, `proxied` over `direct` for each (same order).
+fn overheads(upstream: &'static str, proxied: &[Run], direct: &[Run]) -> Vec<Overhead> {
+    proxied
+        .iter()
+        .zip(direct)
+        .map(|(p, d)| Overhead {
+            upstream,
+            load: match (p.sessions, p.rate) {
+                (1, _) => "1 session".into(),
+                (n, None) => format!("{n} sessions back to back"),
+                (n, Some(r)) => format!("{n} sessions paced at {r:.0}/s"),
+            },
+            p50_ms: p.p50_ms - d.p50_ms,
+            p99_ms: p.p99_ms - d.p99_ms,
+        })
+        .collect()
+}
+
+/// A path under the three loads: `n` sessions back to back, one session, `n` sessions paced.
+async fn loads(name: &'static str, url: &str, args: &Args) -> Result<Vec<Run>> {
+    let n = args.sessions;
+    Ok(vec![
+        drive(name, url, n, None, args).await?,
+        drive(name, url, 1, None, args).await?,
+        drive(name, url, n, Some(args.rate), args).await?,
+    ])
 }
 
 /// The durations the gateway recorded for its cache hits, sorted.
@@ -203,36 +250,36 @@ fn main() -> Result<()> {
         false,
     )?;
     let n = args.sessions;
-    let mut runs = Vec::new();
-    let inside = runtime.block_on(async {
-        runs.push(drive("direct", &fixture_url, n, &args).await?);
-        runs.push(drive("direct", &fixture_url, 1, &args).await?);
-        for (name, config) in [
-            ("gateway, HTTP upstream", &uncached),
-            ("gateway, stdio upstream", &over_stdio),
+    let (runs, overhead, inside) = runtime.block_on(async {
+        let direct = loads("direct", &fixture_url, &args).await?;
+        let mut runs = Vec::new();
+        let mut overhead = Vec::new();
+        for (name, upstream, config) in [
+            ("gateway, HTTP upstream", "HTTP", &uncached),
+            ("gateway, stdio upstream", "stdio", &over_stdio),
         ] {
             let (_gateway, url) = serve(
                 &args.gateway,
                 &["--upstreams", config, "--audit-log", &audit],
             )?;
-            runs.push(drive(name, &url, n, &args).await?);
-            runs.push(drive(name, &url, 1, &args).await?);
+            let proxied = loads(name, &url, &args).await?;
+            overhead.extend(overheads(upstream, &proxied, &direct));
+            runs.extend(proxied);
         }
         let (_gateway, url) = serve(
             &args.gateway,
             &["--upstreams", &cached, "--audit-log", &audit],
         )?;
-        runs.push(drive("gateway, cached", &url, n, &args).await?);
-        cache_hit_durations(&url).await
+        runs.push(drive("gateway, cached", &url, n, None, &args).await?);
+        let inside = cache_hit_durations(&url).await?;
+        runs.splice(0..0, direct);
+        anyhow::Ok((runs, overhead, inside))
     })?;
     let _ = std::fs::remove_dir_all(&dir);
     let report = Report {
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         sessions: n,
-        overhead_http: over(&runs[2], &runs[0]),
-        overhead_http_single: over(&runs[3], &runs[1]),
-        overhead_stdio: over(&runs[4], &runs[0]),
-        overhead_stdio_single: over(&runs[5], &runs[1]),
+        overhead,
         cached_inside_p50_ms: ms(percentile(&inside, 0.5)),
         cached_inside_p99_ms: ms(percentile(&inside, 0.99)),
         runs,
@@ -246,24 +293,26 @@ fn main() -> Result<()> {
         report.cores
     );
     for r in &report.runs {
+        let paced = r.rate.map(|r| format!(" paced at {r:.0}/s")).unwrap_or_default();
         println!(
-            "{:26} {:>2} sessions {:>7} calls, {} errors, {:>6.0} calls/s, p50 {:.3} ms, p99 {:.3} ms",
+            "{:26} {:>2} sessions{paced:15} {:>7} calls, {} errors, {:>6.0} calls/s, p50 {:.3} ms, p99 {:.3} ms",
             r.name, r.sessions, r.calls, r.errors, r.calls_per_sec, r.p50_ms, r.p99_ms
         );
     }
     let verdict = |ok: bool| if ok { "met" } else { "NOT MET" };
-    for (upstream, loaded, single) in [
-        ("HTTP", report.overhead_http, report.overhead_http_single),
-        ("stdio", report.overhead_stdio, report.overhead_stdio_single),
-    ] {
+    for o in &report.overhead {
+        let targets = if o.load.ends_with("back to back") {
+            format!(
+                " [targets p50 ≤ 0.2: {}, p99 ≤ 1: {}]",
+                verdict(o.p50_ms <= 0.2),
+                verdict(o.p99_ms <= 1.0)
+            )
+        } else {
+            String::new()
+        };
         println!(
-            "proxy overhead, {upstream} upstream, {n} sessions: p50 {:.3} ms [target ≤ 0.2: {}], p99 {:.3} ms [target ≤ 1: {}]; 1 session: p50 {:.3} ms, p99 {:.3} ms",
-            loaded[0],
-            verdict(loaded[0] <= 0.2),
-            loaded[1],
-            verdict(loaded[1] <= 1.0),
-            single[0],
-            single[1]
+            "proxy overhead, {} upstream, {}: p50 {:+.3} ms, p99 {:+.3} ms{targets}",
+            o.upstream, o.load, o.p50_ms, o.p99_ms
         );
     }
     println!(
@@ -276,7 +325,7 @@ fn main() -> Result<()> {
     let best = report
         .runs
         .iter()
-        .skip(2)
+        .filter(|r| r.name != "direct" && r.rate.is_none())
         .map(|r| r.calls_per_sec)
         .fold(0.0, f64::max);
     println!(
