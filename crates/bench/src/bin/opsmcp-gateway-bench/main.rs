@@ -293,7 +293,10 @@ fn main() -> Result<()> {
         report.cores
     );
     for r in &report.runs {
-        let paced = r.rate.map(|r| format!(" paced at {r:.0}/s")).unwrap_or_default();
+        let paced = r
+            .rate
+            .map(|r| format!(" paced at {r:.0}/s"))
+            .unwrap_or_default();
         println!(
             "{:26} {:>2} sessions{paced:15} {:>7} calls, {} errors, {:>6.0} calls/s, p50 {:.3} ms, p99 {:.3} ms",
             r.name, r.sessions, r.calls, r.errors, r.calls_per_sec, r.p50_ms, r.p99_ms
