@@ -11,7 +11,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{audit_log, start, upstreams, variables};
+use common::{audit_log, python_approval, start, upstreams, variables};
 use opsmcp_e2e::{
     HttpServer, TempDir, binary,
     feed::{page, push, trigger_event},
@@ -140,8 +140,7 @@ async fn approvals_cross_the_gateway_on_both_protocol_eras() {
         "[FIRING:1] ContainerOOMKilled shop (worker)",
     )
     .await;
-    let gateway = binary("opsmcp-gateway").display().to_string();
-    let gateway_audit = dir.path().join("gateway-audit.jsonl").display().to_string();
+    let gateway_audit = dir.path().join("gateway-audit.jsonl");
     let added = format!("added to #{number}");
     // (upstream, protocol, answer, what the tool says)
     let cases = [
@@ -158,32 +157,16 @@ async fn approvals_cross_the_gateway_on_both_protocol_eras() {
     for (file, protocol, answer, expected) in cases {
         let via = if file == &over_http { "http" } else { "stdio" };
         let content = format!("{via} {protocol} {answer}");
-        let args = json!({ "id": number.to_string(), "content": content }).to_string();
-        let file = file.display().to_string();
-        let argv: Vec<String> = [
-            "stdio",
+        let args = json!({ "id": number.to_string(), "content": content });
+        let report = python_approval(
             protocol,
             answer,
-            "--tool",
             "incident_note_add",
-            "--arguments",
             &args,
-            "--",
-            &gateway,
-            "--upstreams",
-            &file,
-            "--audit-log",
+            file,
             &gateway_audit,
-        ]
-        .map(str::to_owned)
-        .to_vec();
-        let report = tokio::task::spawn_blocking(move || {
-            let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-            python_script("approval.py", &argv)
-        })
-        .await
-        .unwrap()
-        .unwrap();
+        )
+        .await;
         let said = report["text"].as_str().unwrap();
         assert!(said.contains(expected), "{content}: {report}");
         let ran = expected.starts_with("added");

@@ -8,8 +8,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{start, upstreams};
-use opsmcp_e2e::{TempDir, binary, feed::page, mcp::ToolClient, python_script};
+use common::{python_approval, start, upstreams};
+use opsmcp_e2e::{TempDir, binary, feed::page, mcp::ToolClient};
 use opsmcp_gateway::config;
 use opsmcp_sandbox::Sandbox;
 use serde_json::json;
@@ -203,40 +203,15 @@ async fn a_write_step_asks_the_host_on_both_protocol_eras() {
         "[FIRING:1] ContainerOOMKilled shop (worker)",
     )
     .await;
-    let gateway = binary("opsmcp-gateway").display().to_string();
-    let audit = dir.path().join("gateway-audit.jsonl").display().to_string();
-    let file = file.display().to_string();
+    let audit = dir.path().join("gateway-audit.jsonl");
     for (protocol, answer) in [
         ("legacy", "yes"),
         ("2026-07-28", "yes"),
         ("2026-07-28", "no"),
     ] {
         let note = format!("workflow {protocol} {answer}");
-        let args = json!({ "incident": number.to_string(), "note": note }).to_string();
-        let argv: Vec<String> = [
-            "stdio",
-            protocol,
-            answer,
-            "--tool",
-            "incident_note",
-            "--arguments",
-            &args,
-            "--",
-            &gateway,
-            "--upstreams",
-            &file,
-            "--audit-log",
-            &audit,
-        ]
-        .map(str::to_owned)
-        .to_vec();
-        let report = tokio::task::spawn_blocking(move || {
-            let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-            python_script("approval.py", &argv)
-        })
-        .await
-        .unwrap()
-        .unwrap();
+        let args = json!({ "incident": number.to_string(), "note": note });
+        let report = python_approval(protocol, answer, "incident_note", &args, &file, &audit).await;
         let said = report["text"].as_str().unwrap();
         assert_eq!(report["asked"].as_array().unwrap().len(), 1, "{report}");
         if answer == "yes" {

@@ -7,7 +7,7 @@
 use std::{path::Path, time::Duration};
 
 use opsmcp_core::metrics::Metrics;
-use opsmcp_e2e::{TempDir, binary, docs, mcp::ToolClient};
+use opsmcp_e2e::{TempDir, binary, docs, mcp::ToolClient, python_script};
 use opsmcp_gateway::{GatewayServer, config};
 use opsmcp_sandbox::Sandbox;
 
@@ -88,4 +88,40 @@ pub async fn gateway(prefix: &str, more: &str) -> (ToolClient, GatewayServer, Sa
     let server = start(config);
     let client = ToolClient::in_process(server.clone(), Duration::from_secs(20)).await;
     (client, server, sandbox, dir)
+}
+
+/// Call `tool` with `arguments` through the gateway binary over stdio (`file` its upstreams,
+/// `audit` its audit log) from the Python SDK's client of `tests/python/approval.py`, speaking
+/// `protocol` (`legacy` or `2026-07-28`) and answering the approval question `answer`: the
+/// script's report (`text`, `is_error`, `asked`).
+pub async fn python_approval(
+    protocol: &str,
+    answer: &str,
+    tool: &str,
+    arguments: &serde_json::Value,
+    file: &Path,
+    audit: &Path,
+) -> serde_json::Value {
+    let argv: Vec<String> = vec![
+        "stdio".into(),
+        protocol.into(),
+        answer.into(),
+        "--tool".into(),
+        tool.into(),
+        "--arguments".into(),
+        arguments.to_string(),
+        "--".into(),
+        binary("opsmcp-gateway").display().to_string(),
+        "--upstreams".into(),
+        file.display().to_string(),
+        "--audit-log".into(),
+        audit.display().to_string(),
+    ];
+    tokio::task::spawn_blocking(move || {
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        python_script("approval.py", &argv)
+    })
+    .await
+    .unwrap()
+    .unwrap()
 }
