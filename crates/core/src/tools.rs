@@ -51,6 +51,21 @@ pub fn annotations(effect: Effect, open_world: bool) -> ToolAnnotations {
     }
 }
 
+/// A read-only tool described by hand rather than by a `#[tool]` function (the gateway's own
+/// tools): `schema` is its input schema, a JSON object literal.
+pub fn read_tool(
+    name: &'static str,
+    description: &'static str,
+    schema: serde_json::Value,
+    open_world: bool,
+) -> Tool {
+    let serde_json::Value::Object(schema) = schema else {
+        panic!("the input schema of {name} is not a JSON object");
+    };
+    Tool::new(name, description, std::sync::Arc::new(schema))
+        .annotate(annotations(Effect::Read, open_world))
+}
+
 /// Set the annotations of every tool in `router` from `effects` (by tool name). Fails with the
 /// names of tools that have no declared effect, and of declared names that are not tools.
 pub fn declare_effects<S>(

@@ -27,12 +27,12 @@
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use opsmcp_core::tools::{failure, text};
+use opsmcp_core::tools::{failure, read_tool, text};
 use rmcp::{
     RoleServer,
     model::{
         CallToolRequestParams, CallToolResponse, CallToolResult, JsonObject, RequestMetaObject,
-        Tool, ToolAnnotations,
+        Tool,
     },
     service::RequestContext,
 };
@@ -53,45 +53,33 @@ const LINE_CHARS: usize = 160;
 
 /// The tools, with the service names as the map declares them.
 pub fn tools(services: &[ServiceSpec]) -> Vec<Tool> {
-    let annotations = ToolAnnotations::new()
-        .read_only(true)
-        .destructive(false)
-        .open_world(true);
     let names: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
-    let schema = |value: Value| match value {
-        Value::Object(map) => std::sync::Arc::new(map),
-        _ => unreachable!(),
-    };
-    let mut tools = vec![Tool::new(
+    let mut tools = vec![read_tool(
         SEARCH,
         "One text across logs, Kubernetes events, metric names, alerts, incidents, code, issues, commits and runbooks, in parallel; results grouped by source",
-        schema(json!({ "type": "object", "properties": {
+        json!({ "type": "object", "properties": {
             "text": { "type": "string", "description": "Literal text to find" },
             "window": { "type": "string", "description": "How far back (default 6h)" }
-        }, "required": ["text"] })),
-    )
-    .annotate(annotations.clone())];
+        }, "required": ["text"] }),
+        true,
+    )];
     if !services.is_empty() {
-        tools.push(
-            Tool::new(
-                TRIAGE,
-                "An incident and everything about its service in one report: on-call, unhealthy pods and last terminations, memory/CPU against limits, error patterns, warnings, revisions, commits of the day before, runbooks",
-                schema(json!({ "type": "object", "properties": {
-                    "incident": { "type": "string", "description": "PagerDuty incident number or id" }
-                }, "required": ["incident"] })),
-            )
-            .annotate(annotations.clone()),
-        );
-        tools.push(
-            Tool::new(
-                OVERVIEW,
-                "A service now: on-call, unhealthy pods, memory/CPU against limits, error patterns, warnings, revisions, recent commits, runbooks",
-                schema(json!({ "type": "object", "properties": {
-                    "service": { "type": "string", "enum": names }
-                }, "required": ["service"] })),
-            )
-            .annotate(annotations),
-        );
+        tools.push(read_tool(
+            TRIAGE,
+            "An incident and everything about its service in one report: on-call, unhealthy pods and last terminations, memory/CPU against limits, error patterns, warnings, revisions, commits of the day before, runbooks",
+            json!({ "type": "object", "properties": {
+                "incident": { "type": "string", "description": "PagerDuty incident number or id" }
+            }, "required": ["incident"] }),
+            true,
+        ));
+        tools.push(read_tool(
+            OVERVIEW,
+            "A service now: on-call, unhealthy pods, memory/CPU against limits, error patterns, warnings, revisions, recent commits, runbooks",
+            json!({ "type": "object", "properties": {
+                "service": { "type": "string", "enum": names }
+            }, "required": ["service"] }),
+            true,
+        ));
     }
     tools
 }

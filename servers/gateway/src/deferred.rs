@@ -10,8 +10,8 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use opsmcp_core::tools::text;
-use rmcp::model::{CallToolResult, JsonObject, Tool, ToolAnnotations};
+use opsmcp_core::tools::{read_tool, text};
+use rmcp::model::{CallToolResult, JsonObject, Tool};
 use serde_json::{Value, json};
 
 pub const TOOL: &str = "tools_search";
@@ -40,26 +40,18 @@ impl Found {
 }
 
 pub fn tool() -> Tool {
-    let Value::Object(schema) = json!({
-        "type": "object",
-        "properties": {
-            "query": { "type": "string", "description": "What you want to do or know, e.g. \"pod memory limit\" or \"on call\"" },
-            "limit": { "type": "integer", "minimum": 1, "description": "Most tools (default 6, max 20)" }
-        },
-        "required": ["query"]
-    }) else {
-        unreachable!()
-    };
-    Tool::new(
+    read_tool(
         TOOL,
         "Find tools among the Kubernetes, Prometheus, Loki, PagerDuty, GitHub and Notion servers behind this gateway; the ones found are added to your tool list",
-        Arc::new(schema),
-    )
-    .annotate(
-        ToolAnnotations::new()
-            .read_only(true)
-            .destructive(false)
-            .open_world(false),
+        json!({
+            "type": "object",
+            "properties": {
+                "query": { "type": "string", "description": "What you want to do or know, e.g. \"pod memory limit\" or \"on call\"" },
+                "limit": { "type": "integer", "minimum": 1, "description": "Most tools (default 6, max 20)" }
+            },
+            "required": ["query"]
+        }),
+        false,
     )
 }
 

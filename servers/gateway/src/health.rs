@@ -3,10 +3,10 @@
 //! tools against the count the configuration expects, how often it was (re)connected, its
 //! process, the latency of its last exchange — and the tool names two upstreams offer.
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
-use opsmcp_core::tools::{HEALTH_RESOURCE_URI, text};
-use rmcp::model::{CallToolResult, ReadResourceResponse, ResourceContents, Tool, ToolAnnotations};
+use opsmcp_core::tools::{HEALTH_RESOURCE_URI, read_tool, text};
+use rmcp::model::{CallToolResult, ReadResourceResponse, ResourceContents, Tool};
 use serde_json::Value;
 
 use crate::{GatewayServer, upstream::Upstream};
@@ -14,20 +14,11 @@ use crate::{GatewayServer, upstream::Upstream};
 pub const NAME: &str = "health";
 
 pub fn tool() -> Tool {
-    let schema = serde_json::json!({ "type": "object", "properties": {} });
-    let serde_json::Value::Object(schema) = schema else {
-        unreachable!()
-    };
-    Tool::new(
+    read_tool(
         NAME,
         "Every upstream server behind the gateway: connected or why not, its backend ready, its breaker, tools against the expected, reconnections, latency",
-        Arc::new(schema),
-    )
-    .annotate(
-        ToolAnnotations::new()
-            .read_only(true)
-            .destructive(false)
-            .open_world(false),
+        serde_json::json!({ "type": "object", "properties": {} }),
+        false,
     )
 }
 

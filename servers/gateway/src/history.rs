@@ -13,8 +13,8 @@ use std::{
     time::Duration,
 };
 
-use opsmcp_core::tools::text;
-use rmcp::model::{CallToolResult, JsonObject, Tool, ToolAnnotations};
+use opsmcp_core::tools::{read_tool, text};
+use rmcp::model::{CallToolResult, JsonObject, Tool};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -155,27 +155,18 @@ pub fn redact(arguments: Option<&JsonObject>) -> Value {
 }
 
 pub fn tool() -> Tool {
-    let schema = json!({
-        "type": "object",
-        "properties": {
-            "limit": { "type": "integer", "minimum": 1, "description": "Most calls to show (default 20, max 200)" },
-            "tool": { "type": "string", "description": "Only calls of this tool" },
-            "failures_only": { "type": "boolean", "description": "Only calls that failed or answered an error" }
-        }
-    });
-    let Value::Object(schema) = schema else {
-        unreachable!()
-    };
-    Tool::new(
+    read_tool(
         TOOL,
         "Recent calls through the gateway, newest first: tool, upstream, outcome, time, cache, retries, fallback",
-        std::sync::Arc::new(schema),
-    )
-    .annotate(
-        ToolAnnotations::new()
-            .read_only(true)
-            .destructive(false)
-            .open_world(false),
+        json!({
+            "type": "object",
+            "properties": {
+                "limit": { "type": "integer", "minimum": 1, "description": "Most calls to show (default 20, max 200)" },
+                "tool": { "type": "string", "description": "Only calls of this tool" },
+                "failures_only": { "type": "boolean", "description": "Only calls that failed or answered an error" }
+            }
+        }),
+        false,
     )
 }
 
