@@ -168,7 +168,13 @@ fn healthy(pod: &Pod) -> bool {
 
 /// Events deduplicated by (type, reason, object, message) with summed counts, warnings
 /// first, newest first: one line each.
-pub fn event_lines(mut events: Vec<Event>, warnings_only: bool, limit: usize) -> Vec<String> {
+/// Events grouped (same type, reason, object and message) as lines, warnings and the newest
+/// first, at most `limit` of them, and how many groups were left out.
+pub fn event_lines(
+    mut events: Vec<Event>,
+    warnings_only: bool,
+    limit: usize,
+) -> (Vec<String>, usize) {
     events.retain(|e| !warnings_only || e.type_.as_deref() == Some("Warning"));
     let last = |e: &Event| {
         e.last_timestamp
@@ -209,7 +215,8 @@ pub fn event_lines(mut events: Vec<Event>, warnings_only: bool, limit: usize) ->
     grouped.sort_by(|a, b| {
         (a.0 != "Warning", std::cmp::Reverse(a.5)).cmp(&(b.0 != "Warning", std::cmp::Reverse(b.5)))
     });
-    grouped
+    let left_out = grouped.len().saturating_sub(limit);
+    let lines = grouped
         .into_iter()
         .take(limit)
         .map(|(kind, reason, object, message, count, at)| {
@@ -221,7 +228,8 @@ pub fn event_lines(mut events: Vec<Event>, warnings_only: bool, limit: usize) ->
             let when = at.map(crate::render::ago).unwrap_or_else(|| "?".into());
             format!("{when} {kind} {reason}{times} {object}: {message}")
         })
-        .collect()
+        .collect();
+    (lines, left_out)
 }
 
 #[tool_router(router = pods_router, vis = "pub(crate)")]
@@ -461,11 +469,20 @@ impl KubernetesServer {
             ));
         }
         let events = or_fail!(api.list(&params).await.map_err(|e| explain(&conn, e))).items;
-        let lines = event_lines(events, args.warnings_only, args.limit.unwrap_or(30).max(1));
+        let limit = args.limit.unwrap_or(30).max(1);
+        let (lines, left_out) = event_lines(events, args.warnings_only, limit);
         if lines.is_empty() {
             return Ok(text("no events"));
         }
-        Ok(text(lines.join("\n")))
+        let mut out = lines.join("\n");
+        if left_out > 0 {
+            out.push_str(&format!(
+                "\n{left_out} more events not shown ({} of {}; warnings and the newest come first): raise limit, or narrow with object= or warnings_only",
+                lines.len(),
+                lines.len() + left_out
+            ));
+        }
+        Ok(text(out))
     }
 }
 
@@ -619,10 +636,16 @@ pub fn describe(pod: &Pod, events: Vec<Event>) -> String {
     if !unmet.is_empty() {
         out.push(format!("conditions not met: {}", unmet.join("; ")));
     }
-    let lines = event_lines(events, false, 8);
+    let (lines, left_out) = event_lines(events, false, 8);
     if !lines.is_empty() {
         out.push("events:".into());
         out.extend(lines.into_iter().map(|l| format!("  {l}")));
+    }
+    if left_out > 0 {
+        out.push(format!(
+            "  {left_out} more: events_list object=pod/{}",
+            meta.name.as_deref().unwrap_or("")
+        ));
     }
     out.join("\n")
 }

@@ -133,6 +133,22 @@ async fn reads_find_the_incident() {
         )
         .await;
     assert!(events.contains("Warning BackOff"), "{events}");
+    // A cut list says what it left out and how to see it.
+    let cut = s
+        .ok("events_list", json!({ "namespace": "all", "limit": 2 }))
+        .await;
+    let lines: Vec<&str> = cut.lines().collect();
+    assert_eq!(lines.len(), 3, "{cut}");
+    let notice = lines[2];
+    let (more, rest) = notice
+        .split_once(" more events not shown (2 of ")
+        .unwrap_or_else(|| panic!("{cut}"));
+    let total: usize = rest.split(';').next().unwrap().parse().unwrap();
+    assert_eq!(more.parse::<usize>().unwrap() + 2, total, "{cut}");
+    assert!(
+        notice.ends_with("raise limit, or narrow with object= or warnings_only"),
+        "{cut}"
+    );
 
     // Bad input gets a clear error.
     let (is_error, text) = s.call("pod_describe", json!({ "name": "nope" })).await;
