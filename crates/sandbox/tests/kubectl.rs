@@ -372,3 +372,82 @@ async fn custom_resources_are_served_once_defined() {
     .unwrap();
     drop(sb);
 }
+
+const MANIFESTS: &str = r#"apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+data:
+  level: info
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+spec:
+  replicas: 1
+  selector:
+    matchLabels: { app: api }
+  template:
+    metadata:
+      labels: { app: api }
+    spec:
+      containers:
+        - name: api
+          image: shop/api:1.0
+          env:
+            - { name: MODE, value: live }
+          ports:
+            - containerPort: 8080
+"#;
+
+/// `kubectl apply`, `diff` and `explain` read the OpenAPI documents: apply validates through
+/// the server (`fieldValidation=Strict`, which the v3 document says the server supports) and
+/// merges the containers' lists by their keys; diff shows only what would change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_diff_and_explain_read_the_openapi_documents() {
+    let sb = sandbox().await;
+    let k = Kubectl::new(&sb);
+    tokio::task::spawn_blocking(move || {
+        let file = k.dir.join("manifests.yaml");
+        std::fs::write(&file, MANIFESTS).unwrap();
+        let applied = k.ok(&format!("apply -n shop -f {}", file.display()));
+        assert_eq!(applied, "configmap/settings created\ndeployment.apps/api created\n");
+
+        let changed = MANIFESTS
+            .replace("level: info", "level: debug")
+            .replace("shop/api:1.0", "shop/api:1.1")
+            .replace("{ name: MODE, value: live }", "{ name: MODE, value: live }\n            - { name: TRACE, value: \"1\" }");
+        std::fs::write(&file, &changed).unwrap();
+        // diff exits 1 when something would change.
+        let (same, diff, err) = k.run(&format!("diff -n shop -f {}", file.display()));
+        assert!(!same && err.is_empty(), "{err}");
+        for line in ["-  level: info", "+  level: debug", "-        image: shop/api:1.0", "+        image: shop/api:1.1", "+        - name: TRACE"] {
+            assert!(diff.contains(line), "{line} in {diff}");
+        }
+        let changed_lines = |field: &str| {
+            diff.lines()
+                .any(|l| (l.starts_with("- ") || l.starts_with("+ ")) && l.contains(field))
+        };
+        assert!(!changed_lines("resourceVersion"), "a dry run keeps the version: {diff}");
+
+        let applied = k.ok(&format!("apply -n shop -f {}", file.display()));
+        assert_eq!(applied, "configmap/settings configured\ndeployment.apps/api configured\n");
+        let spec = k.ok("get deploy api -n shop -o jsonpath={.spec.template.spec.containers[0].image},{.spec.template.spec.containers[0].env[*].name},{.spec.template.spec.containers[0].ports[0].containerPort}");
+        assert_eq!(spec, "shop/api:1.1,MODE TRACE,8080");
+        let (same, _, _) = k.run(&format!("diff -n shop -f {}", file.display()));
+        assert!(same, "nothing left to change");
+
+        // A field the type does not have is refused by the server, with its path.
+        std::fs::write(&file, changed.replace("replicas: 1", "replicas: 1\n  replicass: 2")).unwrap();
+        let (ok, _, err) = k.run(&format!("apply -n shop -f {}", file.display()));
+        assert!(!ok && err.contains("strict decoding error: unknown field \"spec.replicass\""), "{err}");
+
+        let explained = k.ok("explain deployment.spec.template.spec.containers.ports");
+        assert!(explained.contains("KIND:       Deployment") && explained.contains("FIELD: ports <[]ContainerPort>"), "{explained}");
+        assert!(explained.contains("containerPort\t<integer> -required-"), "{explained}");
+    })
+    .await
+    .unwrap();
+    drop(sb);
+}

@@ -48,6 +48,22 @@ pub fn router(cluster: Arc<Cluster>) -> Router {
                 },
             ),
         )
+        .route(
+            "/openapi/v2",
+            get(|| async { axum::Json(super::openapi::v2_document()) }),
+        )
+        .route(
+            "/openapi/v3",
+            get(|| async { axum::Json(super::openapi::v3_discovery()) }),
+        )
+        .route(
+            "/openapi/v3/{*path}",
+            get(|uri: Uri| async move {
+                let path = uri.path().trim_start_matches("/openapi/v3/");
+                super::openapi::v3_document(path)
+                    .map_or_else(|| not_found(&uri), |d| axum::Json(d).into_response())
+            }),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(|| async { "ok" }))
         .route("/livez", get(|| async { "ok" }))
@@ -230,6 +246,13 @@ async fn dispatch(
     if t.read_only && method != Method::GET {
         return error(&ApiError::method_not_allowed(t.plural), Some(t), None);
     }
+    let validation = FieldValidation::of(&params);
+    if matches!(method, Method::POST | Method::PUT)
+        && let Some(object) = &body
+        && let Err(refused) = validation.check(t, object)
+    {
+        return error(&refused, Some(t), target.name.as_deref());
+    }
     match (&method, target.name.as_deref(), target.sub.as_deref()) {
         (&Method::GET, None, None) => {
             if params.get("watch").is_some_and(|w| w == "true" || w == "1") {
@@ -311,6 +334,9 @@ async fn dispatch(
             };
             match apply(kind, &current, &patch) {
                 Ok(mut patched) => {
+                    if let Err(refused) = validation.check(t, &patched) {
+                        return error(&refused, Some(t), Some(name));
+                    }
                     // A patch that does not name a resourceVersion applies to the current one.
                     if patch.pointer("/metadata/resourceVersion").is_none() {
                         patched["metadata"]["resourceVersion"] =
@@ -354,6 +380,42 @@ async fn dispatch(
             Some(t),
             target.name.as_deref(),
         ),
+    }
+}
+
+/// `fieldValidation` of a write: `Strict` refuses fields the type does not declare, as the API
+/// server does (kubectl asks for it when the OpenAPI document says the server supports it);
+/// `Ignore`, `Warn` and no value drop them (the sandbox does not send warnings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FieldValidation {
+    Strict,
+    Lenient,
+}
+
+impl FieldValidation {
+    fn of(params: &Params) -> Self {
+        match params.get("fieldValidation").map(String::as_str) {
+            Some("Strict") => Self::Strict,
+            _ => Self::Lenient,
+        }
+    }
+
+    fn check(self, t: &ResourceType, object: &Value) -> Result<(), ApiError> {
+        if self == Self::Lenient {
+            return Ok(());
+        }
+        let unknown = super::schema::unknown_fields(t.kind, object);
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        let fields: Vec<String> = unknown
+            .iter()
+            .map(|f| format!("unknown field \"{f}\""))
+            .collect();
+        Err(ApiError::undecodable(
+            t,
+            format!("strict decoding error: {}", fields.join(", ")),
+        ))
     }
 }
 

@@ -20,6 +20,7 @@ pub mod events;
 pub mod exporter;
 pub mod history;
 pub mod kubelet;
+pub mod openapi;
 pub mod patch;
 pub mod quantity;
 pub mod resources;

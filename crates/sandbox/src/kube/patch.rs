@@ -51,7 +51,7 @@ pub fn apply(kind: PatchType, target: &Value, patch: &Value) -> Result<Value, St
 
 /// The merge key of the list at `field` (the last path segment), as the API's
 /// `x-kubernetes-patch-merge-key` declares it for the types the sandbox serves.
-fn merge_key(field: &str) -> Option<&'static str> {
+pub(super) fn merge_key(field: &str) -> Option<&'static str> {
     Some(match field {
         "containers"
         | "initContainers"

@@ -71,6 +71,48 @@ pub fn normalize(kind: &str, mut object: Value) -> Result<Value, String> {
     }
 }
 
+/// The fields of `object` (a write of `kind`) its type does not declare, as paths
+/// (`spec.replicass`, `spec.template.spec.containers[0].imagee`): what typed decoding drops and
+/// what `fieldValidation=Strict` refuses. Kinds the sandbox does not decode (custom resources)
+/// have none.
+pub fn unknown_fields(kind: &str, object: &Value) -> Vec<String> {
+    let Ok(decoded) = normalize(kind, object.clone()) else {
+        return Vec::new();
+    };
+    if &decoded == object {
+        return Vec::new();
+    }
+    let mut unknown = Vec::new();
+    walk_unknown(object, &decoded, String::new(), &mut unknown);
+    unknown
+}
+
+fn walk_unknown(given: &Value, kept: &Value, at: String, unknown: &mut Vec<String>) {
+    match (given, kept) {
+        (Value::Object(given), Value::Object(kept)) => {
+            for (key, value) in given {
+                let path = if at.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{at}.{key}")
+                };
+                match kept.get(key) {
+                    Some(k) => walk_unknown(value, k, path, unknown),
+                    // Nulls are dropped, not unknown.
+                    None if !value.is_null() => unknown.push(path),
+                    None => {}
+                }
+            }
+        }
+        (Value::Array(given), Value::Array(kept)) => {
+            for (i, (g, k)) in given.iter().zip(kept).enumerate() {
+                walk_unknown(g, k, format!("{at}[{i}]"), unknown);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// A pod template in canonical form (what the template hash is taken over).
 pub fn template(template: &Value) -> Value {
     round_trip::<k8s_openapi::api::core::v1::PodTemplateSpec>(template.clone())
@@ -82,6 +124,17 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn unknown_fields_are_named_by_their_paths() {
+        let object = json!({ "apiVersion": "apps/v1", "kind": "Deployment", "metadata": { "name": "x", "labelz": {} }, "spec": { "replicas": 1, "selector": {}, "template": { "spec": { "containers": [{ "name": "w", "imagee": "i", "image": null }] } } } });
+        assert_eq!(
+            unknown_fields("Deployment", &object),
+            ["metadata.labelz", "spec.template.spec.containers[0].imagee"]
+        );
+        let fine = json!({ "apiVersion": "v1", "kind": "ConfigMap", "metadata": { "name": "x" }, "data": { "a": "1" } });
+        assert!(unknown_fields("ConfigMap", &fine).is_empty());
+    }
 
     #[test]
     fn typed_decoding_rejects_wrong_types_and_drops_nulls() {

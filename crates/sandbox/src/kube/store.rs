@@ -350,11 +350,13 @@ impl Store {
                 .unwrap_or(1);
             meta["generation"] = json!(g + 1);
         }
-        meta["resourceVersion"] = json!(if dry_run {
-            (self.resource_version + 1).to_string()
+        // A dry run is answered with the stored version, as etcd's store answers it (so that
+        // `kubectl diff` shows only what would change).
+        meta["resourceVersion"] = if dry_run {
+            current["metadata"]["resourceVersion"].clone()
         } else {
-            self.next_version()
-        });
+            json!(self.next_version())
+        };
         let obj = object.as_object_mut().unwrap();
         obj.insert("metadata".into(), meta);
         obj.insert("apiVersion".into(), json!(t.api_version()));
