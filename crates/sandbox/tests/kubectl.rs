@@ -296,6 +296,34 @@ async fn the_incident_scenario_and_its_cures() {
                 "missing {expected:?}:\n{describe}"
             );
         }
+        // While it waits out its back-off it has no usage (metrics-server has none for a
+        // container that is not running), rather than a zero that drags averages down.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let state = || {
+            k.ok(&format!(
+                "get {pod} -o jsonpath={{.status.containerStatuses[0].state}}"
+            ))
+        };
+        loop {
+            // The state before and after the metrics, so that a restart in between is not
+            // taken for either.
+            let before = state();
+            let metrics = k.ok("get --raw /apis/metrics.k8s.io/v1beta1/namespaces/shop/pods");
+            let listed = metrics.contains("\"worker-");
+            if before == state() {
+                if before.contains("CrashLoopBackOff") && !listed {
+                    break;
+                }
+                if before.contains("running") {
+                    assert!(listed, "a running worker has usage: {metrics}");
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "never saw the worker waiting without usage: {metrics}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
         let previous = k.ok(&format!("logs {pod} --previous"));
         assert!(
             previous.lines().last().unwrap().contains("holding 70 MiB"),

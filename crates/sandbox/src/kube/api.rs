@@ -18,14 +18,11 @@ use serde_json::{Value, json};
 use super::{
     cluster::Cluster,
     patch::{PatchType, apply},
-    resources::{self, ResourceType},
+    resources::{self, ResourceType, VERSION},
     selectors::{FieldSelector, LabelSelector},
     store::{ApiError, namespace_of},
     table,
 };
-
-/// The version the sandbox reports; kubectl's dispatcher picks the matching kubectl minor.
-pub const VERSION: (&str, &str) = ("1", "33");
 
 type Params = HashMap<String, String>;
 

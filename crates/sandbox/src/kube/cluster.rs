@@ -15,7 +15,7 @@ use super::{
     events,
     resources::{self, ResourceType},
     sim::{Behaviors, ContainerKey, ContainerSim},
-    store::{ApiError, Store, name_of, namespace_of},
+    store::{ApiError, Store, container_running, name_of, namespace_of},
 };
 
 #[derive(Debug, Default)]
@@ -184,9 +184,11 @@ impl Cluster {
             .collect();
         let sims = self.containers();
         let now = super::store::now();
+        // Like metrics-server: only running containers have usage, and a pod none of whose
+        // containers runs is left out.
         pods.iter()
             .filter(|p| p.pointer("/status/phase").and_then(Value::as_str) == Some("Running"))
-            .map(|p| {
+            .filter_map(|p| {
                 let (ns, name) = (namespace_of(p), name_of(p));
                 let containers: Vec<Value> = p
                     .pointer("/spec/containers")
@@ -194,16 +196,17 @@ impl Cluster {
                     .into_iter()
                     .flatten()
                     .filter_map(|c| c["name"].as_str())
+                    .filter(|c| container_running(p, c))
                     .map(|c| {
                         let sim = sims.get(&(ns.to_owned(), name.to_owned(), c.to_owned())).cloned().unwrap_or_default();
                         json!({ "name": c, "usage": { "cpu": format!("{}m", sim.cpu_millis), "memory": format!("{}Ki", sim.memory / 1024) } })
                     })
                     .collect();
-                json!({
+                (!containers.is_empty()).then(|| json!({
                     "kind": "PodMetrics", "apiVersion": "metrics.k8s.io/v1beta1",
                     "metadata": { "name": name, "namespace": ns, "creationTimestamp": now, "labels": p.pointer("/metadata/labels").cloned().unwrap_or(json!({})) },
                     "timestamp": now, "window": "15s", "containers": containers,
-                })
+                }))
             })
             .collect()
     }
@@ -224,8 +227,8 @@ impl Cluster {
                     if pod.pointer("/spec/nodeName").and_then(Value::as_str) != Some(name) {
                         continue;
                     }
-                    for ((ns, p, _), sim) in sims.iter() {
-                        if ns == namespace_of(pod) && p == name_of(pod) {
+                    for ((ns, p, c), sim) in sims.iter() {
+                        if ns == namespace_of(pod) && p == name_of(pod) && container_running(pod, c) {
                             cpu += sim.cpu_millis;
                             memory += sim.memory;
                         }

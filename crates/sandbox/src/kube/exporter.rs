@@ -14,7 +14,7 @@ use super::{
     cluster::Cluster,
     quantity,
     resources::find,
-    store::{name_of, namespace_of},
+    store::{container_running, name_of, namespace_of},
 };
 
 type Labels = Vec<(String, String)>;
@@ -124,6 +124,7 @@ pub fn render(cluster: &Cluster) -> String {
             }
             if let Some(sim) = sims.get(&(ns.to_owned(), name.to_owned(), container.to_owned()))
                 && current == "Running"
+                && container_running(pod, container)
             {
                 let mut l = labels(&base);
                 l.push((

@@ -16,7 +16,10 @@ use schemars::{JsonSchema, SchemaGenerator, generate::SchemaSettings};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{api::VERSION, patch::merge_key, resources::TYPES};
+use super::{
+    patch::merge_key,
+    resources::{TYPES, VERSION},
+};
 
 /// The definitions of every served kind, named as the API names them, under `definitions_path`.
 fn definitions(settings: SchemaSettings) -> Map<String, Value> {

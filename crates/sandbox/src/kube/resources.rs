@@ -165,6 +165,10 @@ pub const TYPES: &[ResourceType] = &[
     },
 ];
 
+/// The Kubernetes version the sandbox reports (`/version`, the OpenAPI documents); kubectl's
+/// dispatcher picks the matching kubectl minor.
+pub const VERSION: (&str, &str) = ("1", "33");
+
 /// The groups and their versions, in discovery order.
 pub const GROUPS: &[(&str, &str)] = &[
     ("apiextensions.k8s.io", "v1"),

@@ -177,6 +177,16 @@ pub fn namespace_of(object: &Value) -> &str {
         .unwrap_or_default()
 }
 
+/// Whether `container` of `pod` is running now (its status says so): a container waiting in
+/// CrashLoopBackOff or not yet started has no cgroup, so no usage in metrics.k8s.io and no
+/// cAdvisor series.
+pub fn container_running(pod: &Value, container: &str) -> bool {
+    pod.pointer("/status/containerStatuses")
+        .and_then(Value::as_array)
+        .and_then(|s| s.iter().find(|s| s["name"] == container))
+        .is_some_and(|s| s.pointer("/state/running").is_some())
+}
+
 /// Five lowercase letters and digits, as generateName suffixes look.
 pub fn suffix(len: usize) -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
