@@ -275,6 +275,7 @@ async fn the_incident_scenario_and_its_cures() {
     let sb = Sandbox::start_with("127.0.0.1:0".parse().unwrap(), Some(&scenario))
         .await
         .unwrap();
+    let started = Instant::now();
     let k = Kubectl::new(&sb);
     tokio::task::spawn_blocking(move || {
         // The leaking worker is OOM-killed at its 64Mi limit and restarts with back-off.
@@ -347,6 +348,21 @@ async fn the_incident_scenario_and_its_cures() {
         assert!(
             reports.contains("FailedScheduling") && reports.contains("Insufficient memory"),
             "{reports}"
+        );
+        // The scheduler backs off (1, 2, 4, 8 s, then waits for a change): its event's count
+        // grows by a few, not several times a second.
+        let reports_pod = k.ok("get pods -l app=reports -o jsonpath={.items[0].metadata.name}");
+        let counts = k.ok(&format!(
+            "get events -o jsonpath={{.items[?(@.involvedObject.name==\"{reports_pod}\")].count}}"
+        ));
+        let attempts: u64 = counts
+            .split_whitespace()
+            .filter_map(|c| c.parse::<u64>().ok())
+            .sum();
+        let elapsed = started.elapsed().as_secs_f64();
+        assert!(
+            attempts >= 1 && attempts as f64 <= 2.0 + (elapsed + 1.0).log2(),
+            "{attempts} attempts in {elapsed:.1} s"
         );
 
         // Cure 1: a higher limit (kubectl set resources = strategic merge patch).

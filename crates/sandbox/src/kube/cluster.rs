@@ -14,7 +14,7 @@ use crate::flows::{Discard, LogSink};
 use super::{
     events,
     resources::{self, ResourceType},
-    sim::{Behaviors, ContainerKey, ContainerSim},
+    sim::{Behaviors, ContainerKey, ContainerSim, Unschedulable},
     store::{ApiError, Store, container_running, name_of, namespace_of},
 };
 
@@ -22,6 +22,8 @@ use super::{
 pub struct Cluster {
     store: Mutex<Store>,
     containers: Mutex<HashMap<ContainerKey, ContainerSim>>,
+    /// Pods the scheduler could not place, by (namespace, name).
+    unschedulable: Mutex<HashMap<(String, String), Unschedulable>>,
     behaviors: Mutex<Behaviors>,
     /// Types declared by CustomResourceDefinitions (leaked: a test cluster declares few).
     custom: Mutex<Vec<&'static ResourceType>>,
@@ -158,6 +160,10 @@ impl Cluster {
 
     pub fn containers(&self) -> MutexGuard<'_, HashMap<ContainerKey, ContainerSim>> {
         self.containers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn unschedulable(&self) -> MutexGuard<'_, HashMap<(String, String), Unschedulable>> {
+        self.unschedulable.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The objects of a list: stored ones, or computed ones for `metrics.k8s.io`.

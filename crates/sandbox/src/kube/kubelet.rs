@@ -69,6 +69,7 @@ pub fn pods(cluster: &Cluster) {
                 cluster
                     .containers()
                     .retain(|(n, p, _), _| !(n == &ns && p == &name));
+                cluster.unschedulable().remove(&(ns.clone(), name.clone()));
             }
             continue;
         }
@@ -93,7 +94,9 @@ fn requests_bytes(pod: &Value) -> u64 {
         .sum()
 }
 
-/// Place a pod on the node with the most free memory that fits its requests.
+/// Place a pod on the node with the most free memory that fits its requests; one that fits
+/// nowhere is tried again as kube-scheduler does ([`super::sim::Unschedulable`]), each failure a
+/// FailedScheduling event (counted).
 fn schedule(cluster: &Cluster, pod: &Value) {
     let (pod_t, node_t) = (
         find("", "v1", "pods").unwrap(),
@@ -122,12 +125,22 @@ fn schedule(cluster: &Cluster, pod: &Value) {
         .collect();
     let total = nodes.len();
     let ts = now();
+    let key = (ns.clone(), name.clone());
+    let free: Vec<u64> = nodes.iter().map(|(_, free)| *free).collect();
+    if cluster
+        .unschedulable()
+        .get(&key)
+        .is_some_and(|u| !u.due(now_s(), &free))
+    {
+        return;
+    }
     match nodes
         .into_iter()
         .filter(|(_, free)| *free >= wanted)
         .max_by_key(|(_, free)| *free)
     {
         Some((node, _)) => {
+            cluster.unschedulable().remove(&key);
             let updated = store.modify(pod_t, &ns, &name, |p| {
                 p["spec"]["nodeName"] = json!(node);
                 p["status"]["conditions"] = json!([condition("PodScheduled", true, &ts)]);
@@ -144,6 +157,12 @@ fn schedule(cluster: &Cluster, pod: &Value) {
             }
         }
         None => {
+            let mut unschedulable = cluster.unschedulable();
+            let retry = unschedulable.entry(key).or_default();
+            retry.attempts += 1;
+            retry.last = now_s();
+            retry.free = free;
+            drop(unschedulable);
             let message = format!(
                 "0/{total} nodes are available: {total} Insufficient memory. preemption: 0/{total} nodes are available: {total} No preemption victims found for incoming pod."
             );

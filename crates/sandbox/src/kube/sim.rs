@@ -79,6 +79,35 @@ pub struct ContainerSim {
 /// (namespace, pod, container)
 pub type ContainerKey = (String, String, String);
 
+/// A pod the scheduler could not place: when it tries again. Like kube-scheduler, it backs off
+/// (1 s doubling to 10 s), then waits in the unschedulable queue until the cluster changes in a
+/// way that could make room (here: the nodes' free memory) or five minutes pass.
+#[derive(Debug, Clone, Default)]
+pub struct Unschedulable {
+    pub attempts: u32,
+    /// Unix seconds of the last attempt.
+    pub last: i64,
+    /// The nodes' free memory when it last failed.
+    pub free: Vec<u64>,
+}
+
+impl Unschedulable {
+    /// The longest back-off, and how long a pod waits without a cluster change.
+    const MAX_BACKOFF: i64 = 10;
+    const FLUSH: i64 = 300;
+
+    /// Whether to try again at `now` with the nodes' free memory `free`.
+    pub fn due(&self, now: i64, free: &[u64]) -> bool {
+        let backoff = (1i64 << self.attempts.saturating_sub(1).min(4)).min(Self::MAX_BACKOFF);
+        let waited = now - self.last;
+        if waited < backoff {
+            return false;
+        }
+        // Backed off as far as it goes: in the unschedulable queue until something changes.
+        backoff < Self::MAX_BACKOFF || free != self.free.as_slice() || waited >= Self::FLUSH
+    }
+}
+
 /// A deterministic stream of pseudo-random numbers (SplitMix64), so history is reproducible.
 #[derive(Debug, Clone, Default)]
 pub struct Dice(u64);
@@ -99,5 +128,31 @@ impl Dice {
     /// Uniform in [0, 1).
     pub fn unit(&mut self) -> f64 {
         (self.draw() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Unschedulable;
+
+    #[test]
+    fn an_unschedulable_pod_backs_off_then_waits_for_a_change() {
+        let free = [100u64];
+        let after = |attempts: u32| Unschedulable {
+            attempts,
+            last: 1000,
+            free: free.to_vec(),
+        };
+        // 1, 2, 4, 8 s after the first four failures.
+        for (attempts, backoff) in [(1, 1), (2, 2), (3, 4), (4, 8)] {
+            assert!(!after(attempts).due(1000 + backoff - 1, &free));
+            assert!(after(attempts).due(1000 + backoff, &free));
+        }
+        // Then only when the nodes' free memory changes, or after five minutes.
+        assert!(!after(5).due(1010, &free));
+        assert!(!after(9).due(1299, &free));
+        assert!(after(9).due(1300, &free));
+        assert!(after(5).due(1010, &[200]));
+        assert!(!after(5).due(1009, &[200]), "the back-off holds even then");
     }
 }
