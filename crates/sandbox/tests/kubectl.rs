@@ -391,7 +391,9 @@ async fn custom_resources_are_served_once_defined() {
         "spec": { "group": "rollouts.example.com", "scope": "Namespaced",
             "names": { "plural": "canaries", "singular": "canary", "kind": "Canary", "shortNames": ["cn"] },
             "versions": [{ "name": "v1", "served": true, "storage": true,
-                "schema": { "openAPIV3Schema": { "type": "object", "x-kubernetes-preserve-unknown-fields": true } } }] }
+                "schema": { "openAPIV3Schema": { "type": "object", "properties": { "spec": { "type": "object", "properties": {
+                    "target": { "type": "string", "description": "The Deployment it shifts traffic to" },
+                    "weight": { "type": "integer" } } } } } } }] }
     });
     let canary = serde_json::json!({
         "apiVersion": "rollouts.example.com/v1", "kind": "Canary",
@@ -403,14 +405,20 @@ async fn custom_resources_are_served_once_defined() {
     tokio::task::spawn_blocking(move || {
         let (ok, _, err) = k.run("get canaries");
         assert!(!ok && err.contains("the server doesn't have a resource type \"canaries\""), "{err}");
-        // The sandbox serves no OpenAPI documents, so kubectl cannot validate on the client.
-        k.ok(&format!("create --validate=false -f {}", k.dir.join("crd.json").display()));
+        k.ok(&format!("create -f {}", k.dir.join("crd.json").display()));
         let established = k.ok("get crd canaries.rollouts.example.com -o jsonpath={.status.conditions[?(@.type==\"Established\")].status}");
         assert_eq!(established, "True");
-        k.ok(&format!("create --validate=false -f {}", k.dir.join("canary.json").display()));
+        // Its OpenAPI document comes from the CRD's schema: validation by the server, explain.
+        k.ok(&format!("create -f {}", k.dir.join("canary.json").display()));
         let got = k.ok("get cn");
         assert!(got.contains("web-canary"), "{got}");
         assert_eq!(k.ok("get canary web-canary -o jsonpath={.spec.weight}"), "10");
+        let explained = k.ok("explain canary.spec");
+        assert!(explained.contains("GROUP:      rollouts.example.com") && explained.contains("target\t<string>"), "{explained}");
+        let typo = k.dir.join("typo.json");
+        std::fs::write(&typo, canary.to_string().replace("\"weight\"", "\"wieght\"")).unwrap();
+        let (ok, _, err) = k.run(&format!("apply -f {}", typo.display()));
+        assert!(!ok && err.contains("strict decoding error: unknown field \"spec.wieght\""), "{err}");
     })
     .await
     .unwrap();

@@ -51,13 +51,20 @@ pub fn router(cluster: Arc<Cluster>) -> Router {
         )
         .route(
             "/openapi/v3",
-            get(|| async { axum::Json(super::openapi::v3_discovery()) }),
+            get(|State(cluster): State<Arc<Cluster>>| async move {
+                let store = cluster.store();
+                axum::Json(super::openapi::v3_discovery(&crds(&store)))
+            }),
         )
         .route(
             "/openapi/v3/{*path}",
-            get(|uri: Uri| async move {
+            get(|State(cluster): State<Arc<Cluster>>, uri: Uri| async move {
                 let path = uri.path().trim_start_matches("/openapi/v3/");
-                super::openapi::v3_document(path)
+                if let Some(document) = super::openapi::v3_document(path) {
+                    return axum::Json(document).into_response();
+                }
+                let store = cluster.store();
+                super::openapi::custom_document(path, &crds(&store))
                     .map_or_else(|| not_found(&uri), |d| axum::Json(d).into_response())
             }),
         )
@@ -78,6 +85,13 @@ pub fn router(cluster: Arc<Cluster>) -> Router {
         )
         .fallback(dispatch)
         .with_state(cluster)
+}
+
+/// The stored CustomResourceDefinitions.
+fn crds(store: &super::store::Store) -> Vec<&Value> {
+    let t = resources::find("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+        .expect("the sandbox serves CRDs");
+    store.list(t, None)
 }
 
 /// The media type of aggregated discovery, as clients ask for it in `Accept`.
@@ -246,7 +260,7 @@ async fn dispatch(
     let validation = FieldValidation::of(&params);
     if matches!(method, Method::POST | Method::PUT)
         && let Some(object) = &body
-        && let Err(refused) = validation.check(t, object)
+        && let Err(refused) = validation.check(&cluster.store(), t, object)
     {
         return error(&refused, Some(t), target.name.as_deref());
     }
@@ -331,7 +345,7 @@ async fn dispatch(
             };
             match apply(kind, &current, &patch) {
                 Ok(mut patched) => {
-                    if let Err(refused) = validation.check(t, &patched) {
+                    if let Err(refused) = validation.check(&store, t, &patched) {
                         return error(&refused, Some(t), Some(name));
                     }
                     // A patch that does not name a resourceVersion applies to the current one.
@@ -397,11 +411,27 @@ impl FieldValidation {
         }
     }
 
-    fn check(self, t: &ResourceType, object: &Value) -> Result<(), ApiError> {
+    fn check(
+        self,
+        store: &super::store::Store,
+        t: &ResourceType,
+        object: &Value,
+    ) -> Result<(), ApiError> {
         if self == Self::Lenient {
             return Ok(());
         }
-        let unknown = super::schema::unknown_fields(t.kind, object);
+        let unknown = if resources::find(t.group, t.version, t.plural).is_some() {
+            super::schema::unknown_fields(t.kind, object)
+        } else {
+            // A custom resource: against its CRD's schema for this version.
+            crds(store)
+                .iter()
+                .find(|c| c["spec"]["group"] == t.group && c["spec"]["names"]["plural"] == t.plural)
+                .and_then(|crd| super::openapi::served_versions(crd).find(|(v, _)| *v == t.version))
+                .map_or_else(Vec::new, |(_, schema)| {
+                    super::schema::unknown_custom_fields(object, schema)
+                })
+        };
         if unknown.is_empty() {
             return Ok(());
         }

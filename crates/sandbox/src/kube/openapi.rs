@@ -8,7 +8,8 @@
 //! kind's schema — and the lists strategic merge patch merges by key marked with
 //! `x-kubernetes-patch-merge-key` / `x-kubernetes-patch-strategy`, so the patch kubectl
 //! computes for `apply` merges them as the sandbox's own strategic merge does ([`super::patch`]).
-//! Computed once, on first use.
+//! The built-in documents are computed once, on first use; a custom resource's document from
+//! its CustomResourceDefinition's `openAPIV3Schema` when asked for.
 
 use std::sync::OnceLock;
 
@@ -109,29 +110,38 @@ fn mark_merged_lists(name: &str, schema: &mut Value) {
 /// kubectl looks for the `fieldValidation` parameter before it leaves validation to the server
 /// (`fieldValidation=Strict`) instead of validating against the schemas itself.
 fn paths_of(group: &str, version: &str) -> Map<String, Value> {
-    let query = |name: &str| json!({ "name": name, "in": "query", "schema": { "type": "string", "uniqueItems": true } });
     TYPES
         .iter()
         .filter(|t| t.group == group && t.version == version && !t.read_only)
-        .map(|t| {
-            let scope = if t.namespaced {
-                "namespaces/{namespace}/"
-            } else {
-                ""
-            };
-            let path = format!("/{}/{scope}{}/{{name}}", gv_path(group, version), t.plural);
-            let operation = json!({
-                "patch": {
-                    "operationId": format!("patch{}", t.kind),
-                    "x-kubernetes-action": "patch",
-                    "x-kubernetes-group-version-kind": { "group": group, "kind": t.kind, "version": version },
-                    "parameters": [query("dryRun"), query("fieldManager"), query("fieldValidation"), query("force")],
-                    "responses": { "200": { "description": "OK" } },
-                },
-            });
-            (path, operation)
-        })
+        .map(|t| patch_path(group, version, t.kind, t.plural, t.namespaced))
         .collect()
+}
+
+/// One kind's object path with its PATCH operation.
+fn patch_path(
+    group: &str,
+    version: &str,
+    kind: &str,
+    plural: &str,
+    namespaced: bool,
+) -> (String, Value) {
+    let query = |name: &str| json!({ "name": name, "in": "query", "schema": { "type": "string", "uniqueItems": true } });
+    let scope = if namespaced {
+        "namespaces/{namespace}/"
+    } else {
+        ""
+    };
+    let path = format!("/{}/{scope}{plural}/{{name}}", gv_path(group, version));
+    let operation = json!({
+        "patch": {
+            "operationId": format!("patch{kind}"),
+            "x-kubernetes-action": "patch",
+            "x-kubernetes-group-version-kind": { "group": group, "kind": kind, "version": version },
+            "parameters": [query("dryRun"), query("fieldManager"), query("fieldValidation"), query("force")],
+            "responses": { "200": { "description": "OK" } },
+        },
+    });
+    (path, operation)
 }
 
 /// `/openapi/v3/<path>` of a group-version: `api/v1`, `apis/apps/v1`.
@@ -143,11 +153,30 @@ fn gv_path(group: &str, version: &str) -> String {
     }
 }
 
+/// The built-in definitions as the v3 documents carry them.
+fn v3_definitions() -> &'static Map<String, Value> {
+    static DEFINITIONS: OnceLock<Map<String, Value>> = OnceLock::new();
+    DEFINITIONS.get_or_init(|| definitions(SchemaSettings::openapi3()))
+}
+
+fn document(paths: Map<String, Value>, schemas: &Map<String, Value>) -> Value {
+    json!({
+        "openapi": "3.0.0",
+        "info": { "title": "Kubernetes", "version": format!("v{}.{}.0", VERSION.0, VERSION.1) },
+        "paths": paths,
+        "components": { "schemas": schemas },
+    })
+}
+
+fn hash_of(document: &Value) -> String {
+    hex::encode_upper(Sha256::digest(document.to_string().as_bytes()))
+}
+
 /// The v3 documents by group-version path, each with the hash its URL carries.
 fn v3_documents() -> &'static Vec<(String, String, Value)> {
     static DOCUMENTS: OnceLock<Vec<(String, String, Value)>> = OnceLock::new();
     DOCUMENTS.get_or_init(|| {
-        let definitions = definitions(SchemaSettings::openapi3());
+        let definitions = v3_definitions();
         let mut paths: Vec<(&str, &str)> = TYPES
             .iter()
             .filter(|t| !t.read_only)
@@ -161,39 +190,105 @@ fn v3_documents() -> &'static Vec<(String, String, Value)> {
             .map(|(group, version)| {
                 // Like the API server, every document carries the definitions its kinds
                 // reach; the sandbox's are small enough to carry them all.
-                let document = json!({
-                    "openapi": "3.0.0",
-                    "info": { "title": "Kubernetes", "version": format!("v{}.{}.0", VERSION.0, VERSION.1) },
-                    "paths": paths_of(group, version),
-                    "components": { "schemas": definitions },
-                });
-                let hash = hex::encode(Sha256::digest(document.to_string().as_bytes()));
-                (gv_path(group, version), hash.to_uppercase(), document)
+                let document = document(paths_of(group, version), definitions);
+                let hash = hash_of(&document);
+                (gv_path(group, version), hash, document)
             })
             .collect()
     })
 }
 
-/// `GET /openapi/v3`: where each group-version's document is.
-pub fn v3_discovery() -> Value {
-    let paths: Map<String, Value> = v3_documents()
+/// `GET /openapi/v3`: where each group-version's document is, the custom resources' of `crds`
+/// (the stored CustomResourceDefinitions) included.
+pub fn v3_discovery(crds: &[&Value]) -> Value {
+    let builtin = v3_documents()
         .iter()
-        .map(|(path, hash, _)| {
-            (
-                path.clone(),
-                json!({ "serverRelativeURL": format!("/openapi/v3/{path}?hash={hash}") }),
-            )
+        .map(|(path, hash, _)| (path.clone(), hash.clone()));
+    let custom = custom_group_versions(crds).into_iter().filter_map(|path| {
+        let hash = hash_of(&custom_document(&path, crds)?);
+        Some((path, hash))
+    });
+    let paths: Map<String, Value> = builtin
+        .chain(custom)
+        .map(|(path, hash)| {
+            let url = format!("/openapi/v3/{path}?hash={hash}");
+            (path, json!({ "serverRelativeURL": url }))
         })
         .collect();
     json!({ "paths": paths })
 }
 
-/// `GET /openapi/v3/<path>`: one group-version's document, if the sandbox serves it.
+/// `GET /openapi/v3/<path>`: one built-in group-version's document, if the sandbox serves it.
 pub fn v3_document(path: &str) -> Option<&'static Value> {
     v3_documents()
         .iter()
         .find(|(p, _, _)| p == path)
         .map(|(_, _, document)| document)
+}
+
+/// The `apis/<group>/<version>` paths the served versions of `crds` declare.
+fn custom_group_versions(crds: &[&Value]) -> Vec<String> {
+    let mut paths: Vec<String> = crds
+        .iter()
+        .flat_map(|crd| {
+            let group = crd["spec"]["group"].as_str().unwrap_or_default();
+            served_versions(crd).map(move |(version, _)| gv_path(group, version))
+        })
+        .collect();
+    paths.sort_unstable();
+    paths.dedup();
+    paths
+}
+
+/// A CRD's served versions with their `openAPIV3Schema`.
+pub fn served_versions(crd: &Value) -> impl Iterator<Item = (&str, &Value)> {
+    crd["spec"]["versions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|v| v["served"] != false)
+        .filter_map(|v| Some((v["name"].as_str()?, &v["schema"]["openAPIV3Schema"])))
+}
+
+/// `GET /openapi/v3/apis/<group>/<version>` of custom resources: each kind's `openAPIV3Schema`
+/// under the name the API server gives it (`com.example.v1.Widget`), with the standard
+/// `apiVersion`, `kind` and `metadata`, its group-version-kind and its PATCH operation (the
+/// sandbox validates custom resources against their schemas: [`super::schema::unknown_fields`]).
+pub fn custom_document(path: &str, crds: &[&Value]) -> Option<Value> {
+    let (group, version) = path.strip_prefix("apis/")?.split_once('/')?;
+    let mut schemas = v3_definitions().clone();
+    let mut paths = Map::new();
+    for crd in crds.iter().filter(|c| c["spec"]["group"] == group) {
+        let names = &crd["spec"]["names"];
+        let kind = names["kind"].as_str().unwrap_or_default();
+        let plural = names["plural"].as_str().unwrap_or_default();
+        let namespaced = crd["spec"]["scope"] != "Cluster";
+        for (_, schema) in served_versions(crd).filter(|(v, _)| *v == version) {
+            let mut schema = if schema.is_object() {
+                schema.clone()
+            } else {
+                json!({ "type": "object" })
+            };
+            if let Some(Value::Object(properties)) = schema
+                .as_object_mut()
+                .map(|o| o.entry("properties").or_insert_with(|| json!({})))
+            {
+                properties.insert("apiVersion".into(), json!({ "type": "string" }));
+                properties.insert("kind".into(), json!({ "type": "string" }));
+                properties.insert(
+                    "metadata".into(),
+                    json!({ "$ref": "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta" }),
+                );
+            }
+            schema["x-kubernetes-group-version-kind"] =
+                json!([{ "group": group, "kind": kind, "version": version }]);
+            let reversed: Vec<&str> = group.split('.').rev().collect();
+            schemas.insert(format!("{}.{version}.{kind}", reversed.join(".")), schema);
+            let (path, operation) = patch_path(group, version, kind, plural, namespaced);
+            paths.insert(path, operation);
+        }
+    }
+    (!paths.is_empty()).then(|| document(paths, &schemas))
 }
 
 /// `GET /openapi/v2`: the Swagger document of everything.

@@ -113,6 +113,52 @@ fn walk_unknown(given: &Value, kept: &Value, at: String, unknown: &mut Vec<Strin
     }
 }
 
+/// The fields of a custom resource `object` its CRD's structural `schema` does not declare
+/// (where the schema lists `properties` and neither preserves unknown fields nor allows
+/// additional ones), as [`unknown_fields`] names them; `apiVersion`, `kind` and `metadata` are
+/// the API's own.
+pub fn unknown_custom_fields(object: &Value, schema: &Value) -> Vec<String> {
+    let mut unknown = Vec::new();
+    if let Value::Object(fields) = object {
+        for (key, value) in fields {
+            if matches!(key.as_str(), "apiVersion" | "kind" | "metadata") {
+                continue;
+            }
+            walk_schema(value, schema, key, key.clone(), &mut unknown);
+        }
+    }
+    unknown
+}
+
+fn walk_schema(value: &Value, parent: &Value, key: &str, at: String, unknown: &mut Vec<String>) {
+    let open = parent["x-kubernetes-preserve-unknown-fields"] == true
+        || parent.get("additionalProperties").is_some()
+        || parent.get("properties").is_none();
+    let Some(schema) = parent["properties"].get(key) else {
+        if !open && !value.is_null() {
+            unknown.push(at);
+        }
+        return;
+    };
+    match value {
+        Value::Object(fields) => {
+            for (k, v) in fields {
+                walk_schema(v, schema, k, format!("{at}.{k}"), unknown);
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                if let Value::Object(fields) = item {
+                    for (k, v) in fields {
+                        walk_schema(v, &schema["items"], k, format!("{at}[{i}].{k}"), unknown);
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 /// A pod template in canonical form (what the template hash is taken over).
 pub fn template(template: &Value) -> Value {
     round_trip::<k8s_openapi::api::core::v1::PodTemplateSpec>(template.clone())
@@ -134,6 +180,25 @@ mod tests {
         );
         let fine = json!({ "apiVersion": "v1", "kind": "ConfigMap", "metadata": { "name": "x" }, "data": { "a": "1" } });
         assert!(unknown_fields("ConfigMap", &fine).is_empty());
+    }
+
+    #[test]
+    fn unknown_custom_fields_follow_the_structural_schema() {
+        let schema = json!({ "type": "object", "properties": {
+            "spec": { "type": "object", "properties": {
+                "size": { "type": "integer" },
+                "parts": { "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string" } } } },
+                "labels": { "type": "object", "additionalProperties": { "type": "string" } },
+                "free": { "type": "object", "x-kubernetes-preserve-unknown-fields": true }
+            } }
+        } });
+        let object = json!({ "apiVersion": "example.com/v1", "kind": "Widget", "metadata": { "name": "w" },
+            "spec": { "size": 1, "sise": 2, "parts": [{ "name": "a", "nmae": "b" }], "labels": { "any": "x" }, "free": { "any": { "thing": 1 } } },
+            "status": {} });
+        assert_eq!(
+            unknown_custom_fields(&object, &schema),
+            ["spec.parts[0].nmae", "spec.sise", "status"]
+        );
     }
 
     #[test]
