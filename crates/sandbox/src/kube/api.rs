@@ -258,7 +258,9 @@ async fn dispatch(
         return error(&ApiError::method_not_allowed(t.plural), Some(t), None);
     }
     let validation = FieldValidation::of(&params);
+    // An object's own writes (a subresource such as `scale` has a type of its own).
     if matches!(method, Method::POST | Method::PUT)
+        && matches!(target.sub.as_deref(), None | Some("status"))
         && let Some(object) = &body
         && let Err(refused) = validation.check(&cluster.store(), t, object)
     {
