@@ -219,12 +219,17 @@ pub fn run(history: &History, arguments: Option<&JsonObject>) -> CallToolResult 
 
 /// The text blocks of an answer, one per line.
 pub fn text_of(result: &CallToolResult) -> String {
+    text_joined(result, "\n")
+}
+
+/// The text blocks of an answer joined by `separator`.
+pub fn text_joined(result: &CallToolResult, separator: &str) -> String {
     result
         .content
         .iter()
         .filter_map(|c| c.as_text().map(|t| t.text.as_str()))
         .collect::<Vec<_>>()
-        .join("\n")
+        .join(separator)
 }
 
 #[cfg(test)]

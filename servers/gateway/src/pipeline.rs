@@ -33,7 +33,7 @@ use crate::{
     calls::FallbackLabels,
     catalog::{Catalog, Route},
     forward,
-    history::{Cache, Outcome, Record, redact},
+    history::{Cache, Outcome, Record, redact, text_joined},
     upstream::{CallError, ErrorKind},
 };
 
@@ -63,14 +63,9 @@ fn noted(mut result: CallToolResult, note: String) -> CallToolResult {
     result
 }
 
-/// The text of a tool error, for notes and the history.
+/// The text of a tool error on one line, for notes and the history.
 fn error_text(result: &CallToolResult) -> String {
-    result
-        .content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.as_str()))
-        .collect::<Vec<_>>()
-        .join(" ")
+    text_joined(result, " ")
 }
 
 impl GatewayServer {

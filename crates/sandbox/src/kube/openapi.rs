@@ -205,8 +205,10 @@ pub fn v3_discovery(crds: &[&Value]) -> Value {
         .iter()
         .map(|(path, hash, _)| (path.clone(), hash.clone()));
     let custom = custom_group_versions(crds).into_iter().filter_map(|path| {
-        let hash = hash_of(&custom_document(&path, crds)?);
-        Some((path, hash))
+        // The built-in definitions a custom document also carries never change: the hash of
+        // the custom part stands for the whole.
+        let (paths, schemas) = custom_parts(&path, crds)?;
+        Some((path, hash_of(&json!([paths, schemas]))))
     });
     let paths: Map<String, Value> = builtin
         .chain(custom)
@@ -255,8 +257,16 @@ pub fn served_versions(crd: &Value) -> impl Iterator<Item = (&str, &Value)> {
 /// `apiVersion`, `kind` and `metadata`, its group-version-kind and its PATCH operation (the
 /// sandbox validates custom resources against their schemas: [`super::schema::unknown_fields`]).
 pub fn custom_document(path: &str, crds: &[&Value]) -> Option<Value> {
-    let (group, version) = path.strip_prefix("apis/")?.split_once('/')?;
+    let (paths, custom) = custom_parts(path, crds)?;
     let mut schemas = v3_definitions().clone();
+    schemas.extend(custom);
+    Some(document(paths, &schemas))
+}
+
+/// The PATCH paths and the schemas of the custom kinds of a group-version, if any.
+fn custom_parts(path: &str, crds: &[&Value]) -> Option<(Map<String, Value>, Map<String, Value>)> {
+    let (group, version) = path.strip_prefix("apis/")?.split_once('/')?;
+    let mut schemas = Map::new();
     let mut paths = Map::new();
     for crd in crds.iter().filter(|c| c["spec"]["group"] == group) {
         let names = &crd["spec"]["names"];
@@ -288,7 +298,7 @@ pub fn custom_document(path: &str, crds: &[&Value]) -> Option<Value> {
             paths.insert(path, operation);
         }
     }
-    (!paths.is_empty()).then(|| document(paths, &schemas))
+    (!paths.is_empty()).then_some((paths, schemas))
 }
 
 /// `GET /openapi/v2`: the Swagger document of everything.
