@@ -114,6 +114,15 @@ async fn sandbox() -> Sandbox {
         .unwrap()
 }
 
+/// The sandbox with the shop's incident.
+async fn incident() -> Sandbox {
+    let scenario =
+        opsmcp_sandbox::scenario::Scenario::parse(opsmcp_sandbox::scenario::INCIDENT).unwrap();
+    Sandbox::start_with("127.0.0.1:0".parse().unwrap(), Some(&scenario))
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_and_describe_print_what_a_real_cluster_prints() {
     let sb = sandbox().await;
@@ -270,11 +279,7 @@ async fn changes_scale_roll_patch_and_delete() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_incident_scenario_and_its_cures() {
-    let scenario =
-        opsmcp_sandbox::scenario::Scenario::parse(opsmcp_sandbox::scenario::INCIDENT).unwrap();
-    let sb = Sandbox::start_with("127.0.0.1:0".parse().unwrap(), Some(&scenario))
-        .await
-        .unwrap();
+    let sb = incident().await;
     let started = Instant::now();
     let k = Kubectl::new(&sb);
     tokio::task::spawn_blocking(move || {
@@ -498,6 +503,51 @@ async fn apply_diff_and_explain_read_the_openapi_documents() {
         let explained = k.ok("explain deployment.spec.template.spec.containers.ports");
         assert!(explained.contains("KIND:       Deployment") && explained.contains("FIELD: ports <[]ContainerPort>"), "{explained}");
         assert!(explained.contains("containerPort\t<integer> -required-"), "{explained}");
+    })
+    .await
+    .unwrap();
+    drop(sb);
+}
+
+/// `kubectl apply --server-side`: the sandbox merges each manager's configuration, keeps
+/// `managedFields` per manager, removes what a manager stops applying, and refuses to change a
+/// field another manager set (here the incident's memory limit, from the team's client-side
+/// apply) unless forced; `--dry-run=server` changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_side_apply_tracks_managers_and_their_conflicts() {
+    let sb = incident().await;
+    let k = Kubectl::new(&sb);
+    tokio::task::spawn_blocking(move || {
+        let file = k.dir.join("cm.yaml");
+        let config = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: flags\n  namespace: shop\ndata:\n  a: \"1\"\n  b: \"2\"\n";
+        std::fs::write(&file, config).unwrap();
+        let applied = k.ok(&format!("apply --server-side -f {}", file.display()));
+        assert_eq!(applied, "configmap/flags serverside-applied\n");
+        let managers = k.ok("get cm flags -n shop --show-managed-fields -o jsonpath={.metadata.managedFields[*].manager}/{.metadata.managedFields[*].operation}");
+        assert_eq!(managers, "kubectl/Apply");
+
+        // `b` is no longer applied: it goes; `c` is new.
+        std::fs::write(&file, config.replace("b: \"2\"", "c: \"3\"")).unwrap();
+        k.ok(&format!("apply --server-side -f {}", file.display()));
+        assert_eq!(k.ok("get cm flags -n shop -o jsonpath={.data}"), r#"{"a":"1","c":"3"}"#);
+
+        // The worker's limit belongs to the team's client-side apply.
+        let limit = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: worker\n  namespace: shop\nspec:\n  template:\n    spec:\n      containers:\n      - name: worker\n        resources:\n          limits:\n            memory: 256Mi\n";
+        std::fs::write(&file, limit).unwrap();
+        let (ok, _, err) = k.run(&format!("apply --server-side --field-manager=opsmcp -f {}", file.display()));
+        assert!(!ok, "a conflict refuses the apply");
+        assert!(err.contains(r#"Apply failed with 1 conflict: conflict with "kubectl-client-side-apply" using apps/v1: .spec.template.spec.containers[name="worker"].resources.limits.memory"#), "{err}");
+        let memory = "get deploy worker -n shop -o jsonpath={.spec.template.spec.containers[0].resources.limits.memory}";
+        let dry = k.ok(&format!("apply --server-side --field-manager=opsmcp --force-conflicts --dry-run=server -o jsonpath={{.spec.template.spec.containers[0].resources.limits.memory}} -f {}", file.display()));
+        assert_eq!((dry.as_str(), k.ok(memory).as_str()), ("256Mi", "64Mi"), "a dry run changes nothing");
+
+        k.ok(&format!("apply --server-side --field-manager=opsmcp --force-conflicts -f {}", file.display()));
+        assert_eq!(k.ok(memory), "256Mi");
+        // The rest of the container (image, requests) is untouched and still the team's.
+        let resources = k.ok("get deploy worker -n shop -o jsonpath={.spec.template.spec.containers[0].image},{.spec.template.spec.containers[0].resources.requests.memory}");
+        assert_eq!(resources, "shop/worker:1.4.2,32Mi");
+        let owners = k.ok("get deploy worker -n shop --show-managed-fields -o jsonpath={.metadata.managedFields[*].manager}");
+        assert_eq!(owners, "kubectl-client-side-apply opsmcp");
     })
     .await
     .unwrap();

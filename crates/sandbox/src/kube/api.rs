@@ -1,5 +1,5 @@
 //! The HTTP face of the simulated cluster: discovery, CRUD with selectors and Table output,
-//! watch, the three patch types, the scale subresource, `dryRun=All`, pod logs and `Status`
+//! watch, the three patch types and server-side apply, the scale subresource, `dryRun=All`, pod logs and `Status`
 //! errors, routed the way kube-apiserver routes them.
 
 use std::{collections::HashMap, convert::Infallible, sync::Arc, time::Duration};
@@ -16,6 +16,7 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 
 use super::{
+    apply,
     cluster::Cluster,
     patch::{PatchType, apply},
     resources::{self, ResourceType, VERSION},
@@ -161,6 +162,7 @@ fn not_found(uri: &Uri) -> Response {
             code: 404,
             reason: "NotFound",
             message: format!("the server could not find the requested resource ({uri})"),
+            causes: Vec::new(),
         },
         None,
         None,
@@ -238,10 +240,20 @@ async fn dispatch(
     let dry_run = params.get("dryRun").is_some_and(|d| d == "All");
     let t = target.t;
     let ns = target.namespace.clone().unwrap_or_default();
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|c| c.to_str().ok())
+        .unwrap_or_default();
+    let server_side_apply = content_type.starts_with(APPLY_PATCH);
     let body: Option<Value> = if body.is_empty() {
         None
     } else {
-        match serde_json::from_slice(&body) {
+        let parsed = if server_side_apply {
+            serde_saphyr::from_slice(&body).map_err(|e| e.to_string())
+        } else {
+            serde_json::from_slice(&body).map_err(|e| e.to_string())
+        };
+        match parsed {
             Ok(v) => Some(v),
             Err(e) => {
                 return error(
@@ -280,20 +292,9 @@ async fn dispatch(
                 } else {
                     ns
                 };
-                let result = cluster.store().create(t, &ns, object, dry_run);
-                match result {
-                    Ok(o) if t.kind == "CustomResourceDefinition" && !dry_run => {
-                        cluster.register_crd(&o);
-                        let name = o
-                            .pointer("/metadata/name")
-                            .and_then(Value::as_str)
-                            .unwrap_or_default();
-                        let stored = cluster.store().get(t, "", name).cloned().unwrap_or(o);
-                        json_response(StatusCode::CREATED, &stored)
-                    }
-                    Ok(o) => json_response(StatusCode::CREATED, &o),
-                    Err(e) => error(&e, Some(t), None),
-                }
+                let mut object = object;
+                apply::record_update(None, &mut object, &writer(t, &params, &headers));
+                create(&cluster, t, &ns, object, dry_run)
             }
             None => error(&ApiError::bad_request("a body is required"), Some(t), None),
         },
@@ -316,20 +317,41 @@ async fn dispatch(
                     Some(name),
                 );
             };
-            respond(
-                cluster.store().update(t, &ns, name, object, dry_run),
-                t,
-                name,
-            )
+            let mut object = object;
+            let mut store = cluster.store();
+            if sub.is_none() {
+                apply::record_update(
+                    store.get(t, &ns, name),
+                    &mut object,
+                    &writer(t, &params, &headers),
+                );
+            }
+            respond(store.update(t, &ns, name, object, dry_run), t, name)
+        }
+        (&Method::PATCH, Some(name), None) if server_side_apply => {
+            let Some(config) = body else {
+                return error(
+                    &ApiError::bad_request("a patch body is required"),
+                    Some(t),
+                    Some(name),
+                );
+            };
+            if let Err(refused) = validation.check(&cluster.store(), t, &config) {
+                return error(&refused, Some(t), Some(name));
+            }
+            server_side_apply_patch(&cluster, t, &ns, name, config, &params, dry_run)
         }
         (&Method::PATCH, Some(name), sub) if sub.is_none() || sub == Some("status") => {
-            let Some(kind) = headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|c| c.to_str().ok())
-                .and_then(PatchType::from_content_type)
-            else {
+            let Some(kind) = PatchType::from_content_type(content_type) else {
                 return error(
-                    &ApiError { code: 415, reason: "UnsupportedMediaType", message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json".into() },
+                    &ApiError {
+                        code: 415,
+                        reason: "UnsupportedMediaType",
+                        message: format!(
+                            "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, {APPLY_PATCH}, application/strategic-merge-patch+json"
+                        ),
+                        causes: Vec::new(),
+                    },
                     Some(t),
                     Some(name),
                 );
@@ -354,6 +376,13 @@ async fn dispatch(
                     if patch.pointer("/metadata/resourceVersion").is_none() {
                         patched["metadata"]["resourceVersion"] =
                             current["metadata"]["resourceVersion"].clone();
+                    }
+                    if sub.is_none() {
+                        apply::record_update(
+                            Some(&current),
+                            &mut patched,
+                            &writer(t, &params, &headers),
+                        );
                     }
                     respond(store.update(t, &ns, name, patched, dry_run), t, name)
                 }
@@ -393,6 +422,101 @@ async fn dispatch(
             Some(t),
             target.name.as_deref(),
         ),
+    }
+}
+
+/// The media type of a server-side apply.
+const APPLY_PATCH: &str = "application/apply-patch+yaml";
+
+/// Who writes, for `managedFields`: the `fieldManager` parameter, else the client's
+/// `User-Agent` up to its first `/` (as the API server derives it).
+fn writer<'a>(
+    t: &'a ResourceType,
+    params: &'a Params,
+    headers: &'a HeaderMap,
+) -> apply::Writer<'a> {
+    let manager = params.get("fieldManager").map_or_else(
+        || {
+            headers
+                .get(header::USER_AGENT)
+                .and_then(|u| u.to_str().ok())
+                .and_then(|u| u.split('/').next())
+                .filter(|u| !u.is_empty())
+                .unwrap_or("unknown")
+        },
+        String::as_str,
+    );
+    apply::Writer::new(manager, t)
+}
+
+/// Create `object`, registering a CustomResourceDefinition's types.
+fn create(cluster: &Cluster, t: &ResourceType, ns: &str, object: Value, dry_run: bool) -> Response {
+    let result = cluster.store().create(t, ns, object, dry_run);
+    match result {
+        Ok(o) if t.kind == "CustomResourceDefinition" && !dry_run => {
+            cluster.register_crd(&o);
+            let name = o
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let stored = cluster.store().get(t, "", name).cloned().unwrap_or(o);
+            json_response(StatusCode::CREATED, &stored)
+        }
+        Ok(o) => json_response(StatusCode::CREATED, &o),
+        Err(e) => error(&e, Some(t), None),
+    }
+}
+
+/// `PATCH` with `application/apply-patch+yaml`: the manager's configuration merged into the
+/// object (created when missing), 409 with the conflicting fields and their managers.
+fn server_side_apply_patch(
+    cluster: &Cluster,
+    t: &ResourceType,
+    ns: &str,
+    name: &str,
+    config: Value,
+    params: &Params,
+    dry_run: bool,
+) -> Response {
+    let Some(manager) = params.get("fieldManager").filter(|m| !m.is_empty()) else {
+        return error(
+            &ApiError::invalid_options("fieldManager: Required value: is required for apply patch"),
+            Some(t),
+            Some(name),
+        );
+    };
+    if config["apiVersion"] != t.api_version() || config["kind"] != t.kind {
+        return error(
+            &ApiError::bad_request(format!(
+                "invalid object type: {}, Kind={}",
+                config["apiVersion"].as_str().unwrap_or_default(),
+                config["kind"].as_str().unwrap_or_default()
+            )),
+            Some(t),
+            Some(name),
+        );
+    }
+    if super::store::name_of(&config) != name {
+        return error(
+            &ApiError::bad_request(format!(
+                "the name of the object ({}) does not match the name on the URL ({name})",
+                super::store::name_of(&config)
+            )),
+            Some(t),
+            Some(name),
+        );
+    }
+    let force = params.get("force").is_some_and(|f| f == "true");
+    let writer = apply::Writer::new(manager, t);
+    let live = cluster.store().get(t, ns, name).cloned();
+    match apply::apply(live.as_ref(), &config, &writer, force) {
+        Ok(object) if live.is_none() => create(cluster, t, ns, object, dry_run),
+        Ok(object) => respond(
+            cluster.store().update(t, ns, name, object, dry_run),
+            t,
+            name,
+        ),
+        Err(conflicts) => error(&apply::conflict_error(&conflicts), Some(t), Some(name)),
     }
 }
 

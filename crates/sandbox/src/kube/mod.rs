@@ -1,8 +1,10 @@
 //! The simulated Kubernetes cluster that the real `kubectl` accepts.
 //!
-//! - [`api`]: the HTTP API (discovery, CRUD, selectors, Table printing, watch, patches, scale,
-//!   dry run, logs, `Status` errors);
+//! - [`api`]: the HTTP API (discovery, CRUD, selectors, Table printing, watch, patches,
+//!   server-side apply, scale, dry run, logs, `Status` errors);
 //! - [`store`]: objects as JSON with the API server's bookkeeping and a change stream;
+//! - [`apply`]: field ownership (`managedFields`) on every write and server-side apply with
+//!   its conflicts;
 //! - [`controller`] and [`kubelet`]: Deployment → ReplicaSet → Pod, Service → Endpoints,
 //!   container start, readiness, logs, usage; [`events`] records what they did;
 //! - [`cluster`]: the objects and the state the simulation keeps beside them ([`sim`]),
@@ -14,6 +16,7 @@
 //!   vocabulary.
 
 pub mod api;
+pub mod apply;
 pub mod cluster;
 pub mod controller;
 pub mod events;

@@ -53,9 +53,16 @@ impl Scenario {
                 .pointer("/metadata/namespace")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
+            // The team's manifests, as `kubectl apply` (client-side) wrote them.
+            let mut manifest = object.clone();
+            super::apply::record_update(
+                None,
+                &mut manifest,
+                &super::apply::Writer::new(super::apply::CLIENT_SIDE_APPLY, t),
+            );
             cluster
                 .store()
-                .create(t, ns, object.clone(), false)
+                .create(t, ns, manifest, false)
                 .map_err(|e| {
                     format!(
                         "creating {kind} {}: {}",

@@ -5,8 +5,15 @@ use serde_json::{Value, json};
 
 use super::{cluster::Cluster, resources::find};
 
-fn create(cluster: &Cluster, group: &str, plural: &str, ns: &str, object: Value) {
+fn create(cluster: &Cluster, group: &str, plural: &str, ns: &str, mut object: Value) {
     let t = find(group, "v1", plural).expect("a served type");
+    if !matches!(plural, "nodes" | "namespaces") {
+        super::apply::record_update(
+            None,
+            &mut object,
+            &super::apply::Writer::new(super::apply::CLIENT_SIDE_APPLY, t),
+        );
+    }
     cluster
         .store()
         .create(t, ns, object, false)

@@ -28,6 +28,8 @@ pub struct ApiError {
     pub code: u16,
     pub reason: &'static str,
     pub message: String,
+    /// `Status.details.causes`, when the error names fields (an apply's conflicts).
+    pub causes: Vec<Value>,
 }
 
 impl ApiError {
@@ -36,6 +38,7 @@ impl ApiError {
             code: 404,
             reason: "NotFound",
             message: format!("{} \"{name}\" not found", qualified(t)),
+            causes: Vec::new(),
         }
     }
 
@@ -47,6 +50,7 @@ impl ApiError {
                 "Operation cannot be fulfilled on {} \"{name}\": the object has been modified; please apply your changes to the latest version and try again",
                 qualified(t)
             ),
+            causes: Vec::new(),
         }
     }
 
@@ -55,6 +59,7 @@ impl ApiError {
             code: 409,
             reason: "AlreadyExists",
             message: format!("{} \"{name}\" already exists", qualified(t)),
+            causes: Vec::new(),
         }
     }
 
@@ -63,6 +68,7 @@ impl ApiError {
             code: 400,
             reason: "BadRequest",
             message: message.into(),
+            causes: Vec::new(),
         }
     }
 
@@ -71,6 +77,17 @@ impl ApiError {
             code: 422,
             reason: "Invalid",
             message: format!("{} \"{name}\" is invalid: {why}", t.kind),
+            causes: Vec::new(),
+        }
+    }
+
+    /// Invalid request options (`PatchOptions`, …), as the API server words them.
+    pub fn invalid_options(why: impl std::fmt::Display) -> Self {
+        Self {
+            code: 422,
+            reason: "Invalid",
+            message: format!("PatchOptions.meta.k8s.io \"\" is invalid: {why}"),
+            causes: Vec::new(),
         }
     }
 
@@ -83,6 +100,7 @@ impl ApiError {
                 "{} in version \"{}\" cannot be handled as a {}: {why}",
                 t.kind, t.version, t.kind
             ),
+            causes: Vec::new(),
         }
     }
 
@@ -93,6 +111,7 @@ impl ApiError {
             message: format!(
                 "the server does not allow this method on the requested resource ({what})"
             ),
+            causes: Vec::new(),
         }
     }
 
@@ -108,7 +127,9 @@ impl ApiError {
             }
             details.insert("kind".into(), json!(t.plural));
         }
-        if self.reason == "Invalid"
+        if !self.causes.is_empty() {
+            details.insert("causes".into(), json!(self.causes));
+        } else if self.reason == "Invalid"
             && let Some((_, why)) = self.message.split_once(" is invalid: ")
         {
             details.insert(
@@ -269,6 +290,7 @@ impl Store {
                 code: 404,
                 reason: "NotFound",
                 message: format!("namespaces \"{ns}\" not found"),
+                causes: Vec::new(),
             });
         }
         let key = (t.key(), ns.clone(), name.clone());
