@@ -1,6 +1,6 @@
 //! The HTTP face of the simulated cluster: discovery, CRUD with selectors and Table output,
-//! watch, the three patch types and server-side apply, the scale subresource, `dryRun=All`, pod logs and `Status`
-//! errors, routed the way kube-apiserver routes them.
+//! watch, the three patch types and server-side apply, the scale subresource, `dryRun=All`,
+//! pod logs and `Status` errors, routed the way kube-apiserver routes them.
 
 use std::{collections::HashMap, convert::Infallible, sync::Arc, time::Duration};
 
