@@ -2,10 +2,12 @@
 //! the flows between them wired through [`crate::flows`] — what the cluster's containers and
 //! nodes write goes to Loki.
 //!
-//! The Kubernetes API and Loki share one address (Loki is in-cluster, as it usually is);
-//! a SaaS stand-in listens on a port of its own, like the separate host it imitates — PagerDuty
-//! over HTTPS with a certificate from the sandbox's CA, GitHub and Notion over plain HTTP. Pages reach PagerDuty the way they do
-//! in production: Alertmanager posts to its Events API.
+//! The Kubernetes API is served over HTTPS (kubectl sends bearer tokens only over TLS) with a
+//! certificate from the sandbox's CA; Loki and the cluster's metrics exporter share a plain
+//! HTTP address (in-cluster services, as they usually are). A SaaS stand-in listens on a port of
+//! its own, like the separate host it imitates — PagerDuty over HTTPS, GitHub and Notion over
+//! plain HTTP. Pages reach PagerDuty the way they do in production: Alertmanager posts to its
+//! Events API.
 
 use std::{
     net::SocketAddr,
@@ -28,8 +30,10 @@ use crate::{
 pub struct Sandbox {
     pub cluster: Arc<Cluster>,
     pub loki: Arc<Loki>,
-    /// The Kubernetes API (and Loki) address.
+    /// Loki's and the metrics exporter's address (plain HTTP).
     pub addr: SocketAddr,
+    /// The Kubernetes API's address (HTTPS).
+    pub kube_addr: SocketAddr,
     pub pagerduty: Arc<PagerDuty>,
     /// PagerDuty's REST and Events API address (HTTPS).
     pub pagerduty_addr: SocketAddr,
@@ -96,10 +100,17 @@ impl Sandbox {
         }
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
-        let app = kube::api::router(cluster.clone()).merge(loki::http::router(loki.clone()));
+        let app = kube::exporter::router(cluster.clone()).merge(loki::http::router(loki.clone()));
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
+        let authority = Authority::new().map_err(std::io::Error::other)?;
+        let (kube_addr, kube_server) = authority
+            .serve(
+                SocketAddr::new(listen.ip(), 0),
+                kube::api::router(cluster.clone()),
+            )
+            .await?;
         let controllers = kube::controller::spawn(cluster.clone(), Duration::from_millis(250));
 
         let seed = scenario.and_then(|s| s.pagerduty.as_ref());
@@ -118,7 +129,6 @@ impl Sandbox {
                 user: (format!("u+{}", token()), user.0.clone()),
             },
         ));
-        let authority = Authority::new().map_err(std::io::Error::other)?;
         let pd_app = pagerduty::rest::router(pagerduty.clone())
             .merge(pagerduty::events::router(pagerduty.clone()));
         let (pagerduty_addr, pd_server) = authority
@@ -158,6 +168,7 @@ impl Sandbox {
             cluster,
             loki,
             addr,
+            kube_addr,
             pagerduty,
             pagerduty_addr,
             ca_pem: authority.ca_pem.clone(),
@@ -168,20 +179,45 @@ impl Sandbox {
             notion,
             notion_ids,
             notion_addr,
-            tasks: vec![server, controllers, pd_server, github_server, notion_server],
+            tasks: vec![
+                server,
+                kube_server,
+                controllers,
+                pd_server,
+                github_server,
+                notion_server,
+            ],
         })
     }
 
+    /// Loki's base URL, where the metrics exporter's `/metrics` also is.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 
-    /// A kubeconfig for kubectl and kube clients: one cluster, context `sandbox`, namespace
-    /// `shop`, no credentials (the sandbox does not authenticate).
+    /// The Kubernetes API's base URL (HTTPS, certificate from [`Sandbox::ca_pem`]).
+    pub fn kube_url(&self) -> String {
+        format!("https://{}", self.kube_addr)
+    }
+
+    /// The CA certificate as a kubeconfig's `certificate-authority-data` (base64 of the PEM).
+    pub fn ca_data(&self) -> String {
+        base64::engine::Engine::encode(&base64::engine::general_purpose::STANDARD, &self.ca_pem)
+    }
+
+    /// A kubeconfig for kubectl and kube clients: one cluster, namespace `shop`, two users by
+    /// bearer token and a context each — `sandbox` (the current one: the administrator) and
+    /// `sandbox-view` (the read-only user bound to the `view` ClusterRole).
     pub fn kubeconfig(&self) -> String {
+        let users = self.cluster.users();
         format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: sandbox\n  cluster:\n    server: {}\ncontexts:\n- name: sandbox\n  context:\n    cluster: sandbox\n    user: sandbox\n    namespace: shop\ncurrent-context: sandbox\nusers:\n- name: sandbox\n  user: {{}}\n",
-            self.url()
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: sandbox\n  cluster:\n    server: {url}\n    certificate-authority-data: {ca}\ncontexts:\n- name: sandbox\n  context:\n    cluster: sandbox\n    user: {admin}\n    namespace: shop\n- name: sandbox-view\n  context:\n    cluster: sandbox\n    user: {viewer}\n    namespace: shop\ncurrent-context: sandbox\nusers:\n- name: {admin}\n  user:\n    token: {admin_token}\n- name: {viewer}\n  user:\n    token: {viewer_token}\n",
+            url = self.kube_url(),
+            ca = self.ca_data(),
+            admin = kube::rbac::ADMIN,
+            viewer = kube::rbac::VIEWER,
+            admin_token = users.admin_token,
+            viewer_token = users.viewer_token,
         )
     }
 }

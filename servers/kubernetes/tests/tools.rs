@@ -52,7 +52,7 @@ async fn reads_find_the_incident() {
 
     let contexts = s.ok("contexts_list", json!({})).await;
     assert!(
-        contexts.contains("*  sandbox") && contexts.contains("http://127.0.0.1:"),
+        contexts.contains("*  sandbox") && contexts.contains("https://127.0.0.1:"),
         "{contexts}"
     );
     assert!(s.ok("namespaces_list", json!({})).await.contains("batch"));
@@ -636,12 +636,13 @@ async fn one_server_many_clusters_by_context() {
     let kubeconfig = s.dir().join("kubeconfig");
     let first = std::fs::read_to_string(&kubeconfig).unwrap();
     let merged = first
-        .replace("contexts:\n", "contexts:\n- name: staging\n  context:\n    cluster: staging\n    user: sandbox\n    namespace: shop\n")
-        .replace("clusters:\n", &format!("clusters:\n- name: staging\n  cluster:\n    server: {}\n", second.url()));
+        .replace("contexts:\n", "contexts:\n- name: staging\n  context:\n    cluster: staging\n    user: staging-admin\n    namespace: shop\n")
+        .replace("clusters:\n", &format!("clusters:\n- name: staging\n  cluster:\n    server: {}\n    certificate-authority-data: {}\n", second.kube_url(), second.ca_data()))
+        .replace("users:\n", &format!("users:\n- name: staging-admin\n  user:\n    token: {}\n", second.cluster.users().admin_token));
     std::fs::write(&kubeconfig, merged).unwrap();
     let contexts = s.ok("contexts_list", json!({})).await;
     assert!(
-        contexts.contains("staging") && contexts.contains(&second.url()),
+        contexts.contains("staging") && contexts.contains(&second.kube_url()),
         "{contexts}"
     );
     let staging = s

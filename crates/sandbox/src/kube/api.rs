@@ -19,6 +19,7 @@ use super::{
     apply,
     cluster::Cluster,
     patch::{PatchType, apply},
+    rbac,
     resources::{self, ResourceType, VERSION},
     selectors::{FieldSelector, LabelSelector},
     store::{ApiError, namespace_of},
@@ -72,20 +73,48 @@ pub fn router(cluster: Arc<Cluster>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(|| async { "ok" }))
         .route("/livez", get(|| async { "ok" }))
-        .route(
-            "/metrics",
-            get(|State(cluster): State<Arc<Cluster>>| async move {
-                (
-                    [(
-                        header::CONTENT_TYPE,
-                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                    )],
-                    super::exporter::render(&cluster),
-                )
-            }),
-        )
         .fallback(dispatch)
+        .layer(axum::middleware::from_fn_with_state(
+            cluster.clone(),
+            authorize,
+        ))
         .with_state(cluster)
+}
+
+/// Authenticate the bearer token and authorize the request by RBAC, as kube-apiserver does
+/// before anything else; the subject travels on to the handler (for the self-subject reviews).
+async fn authorize(
+    State(cluster): State<Arc<Cluster>>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let token = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|a| a.to_str().ok());
+    let Some(subject) = cluster.users().authenticate(token) else {
+        return error(&rbac::unauthorized(), None, None);
+    };
+    let watch = request.uri().query().is_some_and(|q| {
+        form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "watch" && (v == "true" || v == "1"))
+    });
+    let attributes = rbac::Attributes::of(request.method().as_str(), request.uri().path(), watch);
+    if !rbac::authorize(&cluster.store(), &subject, &attributes).allowed {
+        let mut status = rbac::forbidden(&subject, &attributes).status(None, None);
+        if let Some(r) = &attributes.resource {
+            let details = &mut status["details"];
+            if !r.name.is_empty() {
+                details["name"] = json!(r.name);
+            }
+            if !r.group.is_empty() {
+                details["group"] = json!(r.group);
+            }
+            details["kind"] = json!(r.resource);
+        }
+        return json_response(StatusCode::FORBIDDEN, &status);
+    }
+    request.extensions_mut().insert(subject);
+    next.run(request).await
 }
 
 /// The stored CustomResourceDefinitions.
@@ -209,6 +238,7 @@ async fn dispatch(
     method: Method,
     uri: Uri,
     Query(params): Query<Params>,
+    axum::Extension(subject): axum::Extension<rbac::Subject>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -250,6 +280,8 @@ async fn dispatch(
     } else {
         let parsed = if server_side_apply {
             serde_saphyr::from_slice(&body).map_err(|e| e.to_string())
+        } else if content_type.starts_with(super::protobuf::MEDIA_TYPE) {
+            super::protobuf::decode(t.kind, &body)
         } else {
             serde_json::from_slice(&body).map_err(|e| e.to_string())
         };
@@ -268,6 +300,20 @@ async fn dispatch(
     };
     if t.read_only && method != Method::GET {
         return error(&ApiError::method_not_allowed(t.plural), Some(t), None);
+    }
+    if t.is_review() {
+        return match (&method, body) {
+            (&Method::POST, Some(request)) => {
+                match rbac::review(&cluster.store(), &subject, t.kind, request) {
+                    Ok(answer) => json_response(StatusCode::CREATED, &answer),
+                    Err(e) => error(&e, Some(t), None),
+                }
+            }
+            (&Method::POST, None) => {
+                error(&ApiError::bad_request("a body is required"), Some(t), None)
+            }
+            _ => error(&ApiError::method_not_allowed(t.plural), Some(t), None),
+        };
     }
     let validation = FieldValidation::of(&params);
     // An object's own writes (a subresource such as `scale` has a type of its own).

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::flows::{Discard, LogSink};
 
 use super::{
-    events,
+    events, rbac,
     resources::{self, ResourceType},
     sim::{Behaviors, ContainerKey, ContainerSim, Unschedulable},
     store::{ApiError, Store, container_running, name_of, namespace_of},
@@ -29,6 +29,8 @@ pub struct Cluster {
     custom: Mutex<Vec<&'static ResourceType>>,
     /// Where the log agent ships what containers (and nodes) write.
     logs: LogSinkSlot,
+    /// The users the kubeconfig carries.
+    users: rbac::Users,
 }
 
 /// The cluster's log sink, [`Discard`] until [`Cluster::ship_logs_to`] sets one.
@@ -152,6 +154,11 @@ impl Cluster {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// The users of the cluster, by bearer token.
+    pub fn users(&self) -> &rbac::Users {
+        &self.users
     }
 
     pub fn store(&self) -> MutexGuard<'_, Store> {

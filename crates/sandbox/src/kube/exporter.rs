@@ -181,3 +181,19 @@ pub fn render(cluster: &Cluster) -> String {
     encode(&mut out, &registry).expect("writing to a String cannot fail");
     out
 }
+
+/// `/metrics`, where Prometheus scrapes the exporter.
+pub fn router(cluster: std::sync::Arc<Cluster>) -> axum::Router {
+    axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(|| async move {
+            (
+                [(
+                    axum::http::header::CONTENT_TYPE,
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                )],
+                render(&cluster),
+            )
+        }),
+    )
+}

@@ -3,6 +3,8 @@
 //! - [`api`]: the HTTP API (discovery, CRUD, selectors, Table printing, watch, patches,
 //!   server-side apply, scale, dry run, logs, `Status` errors);
 //! - [`store`]: objects as JSON with the API server's bookkeeping and a change stream;
+//! - [`rbac`]: users by bearer token, every request authorized by Roles and bindings, the
+//!   self-subject reviews;
 //! - [`apply`]: field ownership (`managedFields`) on every write and server-side apply with
 //!   its conflicts;
 //! - [`controller`] and [`kubelet`]: Deployment → ReplicaSet → Pod, Service → Endpoints,
@@ -12,8 +14,8 @@
 //! - [`history`]: what the containers wrote before the sandbox started (and the line formats);
 //! - [`exporter`]: cAdvisor and kube-state-metrics series for a real Prometheus;
 //! - [`scenario`], [`seed`]: the baseline cluster and incident scenarios;
-//! - [`resources`], [`selectors`], [`patch`], [`table`], [`schema`], [`quantity`]: the API's
-//!   vocabulary.
+//! - [`resources`], [`selectors`], [`patch`], [`table`], [`schema`], [`quantity`],
+//!   [`protobuf`]: the API's vocabulary.
 
 pub mod api;
 pub mod apply;
@@ -25,7 +27,9 @@ pub mod history;
 pub mod kubelet;
 pub mod openapi;
 pub mod patch;
+pub mod protobuf;
 pub mod quantity;
+pub mod rbac;
 pub mod resources;
 pub mod scenario;
 pub mod schema;

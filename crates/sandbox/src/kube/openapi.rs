@@ -26,8 +26,10 @@ use super::{
 fn definitions(settings: SchemaSettings) -> Map<String, Value> {
     use k8s_openapi::{
         api::{
-            apps::v1 as apps, autoscaling::v1 as autoscaling, core::v1 as core,
-            discovery::v1 as discovery,
+            apps::v1 as apps, authentication::v1 as authentication,
+            authorization::v1 as authorization, autoscaling::v1 as autoscaling,
+            coordination::v1 as coordination, core::v1 as core, discovery::v1 as discovery,
+            policy::v1 as policy, rbac::v1 as rbac,
         },
         apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiextensions,
     };
@@ -59,6 +61,16 @@ fn definitions(settings: SchemaSettings) -> Map<String, Value> {
         "apps" "v1" "ReplicaSet" => apps::ReplicaSet,
         "autoscaling" "v1" "Scale" => autoscaling::Scale,
         "discovery.k8s.io" "v1" "EndpointSlice" => discovery::EndpointSlice,
+        "coordination.k8s.io" "v1" "Lease" => coordination::Lease,
+        "policy" "v1" "PodDisruptionBudget" => policy::PodDisruptionBudget,
+        "policy" "v1" "Eviction" => policy::Eviction,
+        "rbac.authorization.k8s.io" "v1" "ClusterRole" => rbac::ClusterRole,
+        "rbac.authorization.k8s.io" "v1" "ClusterRoleBinding" => rbac::ClusterRoleBinding,
+        "rbac.authorization.k8s.io" "v1" "Role" => rbac::Role,
+        "rbac.authorization.k8s.io" "v1" "RoleBinding" => rbac::RoleBinding,
+        "authorization.k8s.io" "v1" "SelfSubjectAccessReview" => authorization::SelfSubjectAccessReview,
+        "authorization.k8s.io" "v1" "SelfSubjectRulesReview" => authorization::SelfSubjectRulesReview,
+        "authentication.k8s.io" "v1" "SelfSubjectReview" => authentication::SelfSubjectReview,
         "apiextensions.k8s.io" "v1" "CustomResourceDefinition" => apiextensions::CustomResourceDefinition,
     }
     let mut definitions: Map<String, Value> =
@@ -112,7 +124,7 @@ fn mark_merged_lists(name: &str, schema: &mut Value) {
 fn paths_of(group: &str, version: &str) -> Map<String, Value> {
     TYPES
         .iter()
-        .filter(|t| t.group == group && t.version == version && !t.read_only)
+        .filter(|t| t.group == group && t.version == version && !t.read_only && !t.is_review())
         .map(|t| patch_path(group, version, t.kind, t.plural, t.namespaced))
         .collect()
 }

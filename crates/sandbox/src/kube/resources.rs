@@ -143,6 +143,87 @@ pub const TYPES: &[ResourceType] = &[
         false,
         ["crd", "crds"]
     ),
+    rt!(
+        "coordination.k8s.io",
+        "v1",
+        "Lease",
+        "leases",
+        "lease",
+        true,
+        []
+    ),
+    rt!(
+        "policy",
+        "v1",
+        "PodDisruptionBudget",
+        "poddisruptionbudgets",
+        "poddisruptionbudget",
+        true,
+        ["pdb"]
+    ),
+    rt!(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "ClusterRole",
+        "clusterroles",
+        "clusterrole",
+        false,
+        []
+    ),
+    rt!(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "ClusterRoleBinding",
+        "clusterrolebindings",
+        "clusterrolebinding",
+        false,
+        []
+    ),
+    rt!(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "Role",
+        "roles",
+        "role",
+        true,
+        []
+    ),
+    rt!(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "RoleBinding",
+        "rolebindings",
+        "rolebinding",
+        true,
+        []
+    ),
+    rt!(
+        "authorization.k8s.io",
+        "v1",
+        "SelfSubjectAccessReview",
+        "selfsubjectaccessreviews",
+        "",
+        false,
+        []
+    ),
+    rt!(
+        "authorization.k8s.io",
+        "v1",
+        "SelfSubjectRulesReview",
+        "selfsubjectrulesreviews",
+        "",
+        false,
+        []
+    ),
+    rt!(
+        "authentication.k8s.io",
+        "v1",
+        "SelfSubjectReview",
+        "selfsubjectreviews",
+        "",
+        false,
+        []
+    ),
     ResourceType {
         group: "metrics.k8s.io",
         version: "v1beta1",
@@ -173,8 +254,13 @@ pub const VERSION: (&str, &str) = ("1", "33");
 pub const GROUPS: &[(&str, &str)] = &[
     ("apiextensions.k8s.io", "v1"),
     ("apps", "v1"),
+    ("authentication.k8s.io", "v1"),
+    ("authorization.k8s.io", "v1"),
     ("autoscaling", "v1"),
+    ("coordination.k8s.io", "v1"),
     ("discovery.k8s.io", "v1"),
+    ("policy", "v1"),
+    ("rbac.authorization.k8s.io", "v1"),
     ("metrics.k8s.io", "v1beta1"),
 ];
 
@@ -197,8 +283,19 @@ impl ResourceType {
         }
     }
 
+    /// A review the API answers without storing it (`SelfSubjectAccessReview`, …): create only.
+    pub fn is_review(&self) -> bool {
+        self.plural.starts_with("selfsubject")
+    }
+
     fn verbs(&self) -> &'static [&'static str] {
-        if self.read_only { RO } else { RW }
+        if self.read_only {
+            RO
+        } else if self.is_review() {
+            &["create"]
+        } else {
+            RW
+        }
     }
 
     /// The `APIResource` entries of this type (and its subresources) for legacy discovery.
@@ -215,6 +312,7 @@ impl ResourceType {
         match self.kind {
             "Pod" => {
                 out.push(json!({ "name": "pods/log", "singularName": "", "namespaced": true, "kind": "Pod", "verbs": ["get"] }));
+                out.push(json!({ "name": "pods/eviction", "singularName": "", "namespaced": true, "group": "policy", "version": "v1", "kind": "Eviction", "verbs": ["create"] }));
                 out.push(json!({ "name": "pods/status", "singularName": "", "namespaced": true, "kind": "Pod", "verbs": ["get", "patch", "update"] }));
             }
             "Deployment" => {
@@ -330,6 +428,7 @@ impl Catalog<'_> {
                         let subresources: Vec<Value> = match t.kind {
                             "Pod" => vec![
                                 json!({ "subresource": "log", "responseKind": { "group": "", "version": "v1", "kind": "Pod" }, "verbs": ["get"] }),
+                                json!({ "subresource": "eviction", "responseKind": { "group": "policy", "version": "v1", "kind": "Eviction" }, "verbs": ["create"] }),
                                 json!({ "subresource": "status", "responseKind": { "group": "", "version": "v1", "kind": "Pod" }, "verbs": ["get", "patch", "update"] }),
                             ],
                             "Deployment" | "ReplicaSet" => vec![

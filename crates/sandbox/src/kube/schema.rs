@@ -48,7 +48,7 @@ fn defaults(kind: &str, object: &mut Value) {
 /// defaults.
 pub fn normalize(kind: &str, mut object: Value) -> Result<Value, String> {
     defaults(kind, &mut object);
-    use k8s_openapi::api::{apps::v1 as apps, core::v1 as core};
+    use k8s_openapi::api::{apps::v1 as apps, core::v1 as core, rbac::v1 as rbac};
     match kind {
         "Pod" => round_trip::<core::Pod>(object),
         "Namespace" => round_trip::<core::Namespace>(object),
@@ -64,6 +64,14 @@ pub fn normalize(kind: &str, mut object: Value) -> Result<Value, String> {
         "PersistentVolumeClaim" => round_trip::<core::PersistentVolumeClaim>(object),
         "Deployment" => round_trip::<apps::Deployment>(object),
         "ReplicaSet" => round_trip::<apps::ReplicaSet>(object),
+        "Lease" => round_trip::<k8s_openapi::api::coordination::v1::Lease>(object),
+        "PodDisruptionBudget" => {
+            round_trip::<k8s_openapi::api::policy::v1::PodDisruptionBudget>(object)
+        }
+        "ClusterRole" => round_trip::<rbac::ClusterRole>(object),
+        "ClusterRoleBinding" => round_trip::<rbac::ClusterRoleBinding>(object),
+        "Role" => round_trip::<rbac::Role>(object),
+        "RoleBinding" => round_trip::<rbac::RoleBinding>(object),
         "CustomResourceDefinition" => round_trip::<
             k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
         >(object),

@@ -63,6 +63,13 @@ pub fn baseline(cluster: &Cluster) {
             json!({ "metadata": { "name": ns, "labels": { "kubernetes.io/metadata.name": ns } }, "spec": { "finalizers": ["kubernetes"] }, "status": { "phase": "Active" } }),
         );
     }
+    for (plural, object) in super::rbac::bootstrap() {
+        let t = find("rbac.authorization.k8s.io", "v1", plural).expect("a served type");
+        cluster
+            .store()
+            .create(t, "", object, false)
+            .expect("the bootstrap roles are consistent");
+    }
     create(cluster, "", "nodes", "", node("node-a", "192.168.49.2"));
     create(cluster, "", "nodes", "", node("node-b", "192.168.49.3"));
     create(

@@ -73,7 +73,7 @@ impl World {
             "kubernetes" => (
                 "kubernetes",
                 "cluster",
-                s.addr,
+                s.kube_addr,
                 vec![
                     ("pods_list", json!({})),
                     ("events_list", json!({})),

@@ -1,0 +1,158 @@
+//! The Kubernetes protobuf bodies kubectl sends where its typed clients prefer protobuf (the
+//! self-subject reviews of `kubectl auth can-i` and `auth whoami`): the `k8s\0` envelope
+//! (`runtime.Unknown`: type meta, raw object) decoded with prost into the JSON the API would
+//! have received. Answers go back as JSON, which those clients also accept.
+
+use prost::Message;
+use serde_json::{Value, json};
+
+/// The media type.
+pub const MEDIA_TYPE: &str = "application/vnd.kubernetes.protobuf";
+
+const MAGIC: &[u8] = b"k8s\0";
+
+#[derive(Clone, PartialEq, Message)]
+struct Unknown {
+    #[prost(message, optional, tag = "1")]
+    type_meta: Option<TypeMeta>,
+    #[prost(bytes = "vec", tag = "2")]
+    raw: Vec<u8>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct TypeMeta {
+    #[prost(string, tag = "1")]
+    api_version: String,
+    #[prost(string, tag = "2")]
+    kind: String,
+}
+
+/// `SelfSubjectAccessReview`: its spec is field 2.
+#[derive(Clone, PartialEq, Message)]
+struct AccessReview {
+    #[prost(message, optional, tag = "2")]
+    spec: Option<AccessReviewSpec>,
+}
+
+/// `SelfSubjectRulesReview`: its spec is field 2.
+#[derive(Clone, PartialEq, Message)]
+struct RulesReview {
+    #[prost(message, optional, tag = "2")]
+    spec: Option<RulesReviewSpec>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct AccessReviewSpec {
+    #[prost(message, optional, tag = "1")]
+    resource_attributes: Option<ResourceAttributes>,
+    #[prost(message, optional, tag = "2")]
+    non_resource_attributes: Option<NonResourceAttributes>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct ResourceAttributes {
+    #[prost(string, tag = "1")]
+    namespace: String,
+    #[prost(string, tag = "2")]
+    verb: String,
+    #[prost(string, tag = "3")]
+    group: String,
+    #[prost(string, tag = "4")]
+    version: String,
+    #[prost(string, tag = "5")]
+    resource: String,
+    #[prost(string, tag = "6")]
+    subresource: String,
+    #[prost(string, tag = "7")]
+    name: String,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct NonResourceAttributes {
+    #[prost(string, tag = "1")]
+    path: String,
+    #[prost(string, tag = "2")]
+    verb: String,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct RulesReviewSpec {
+    #[prost(string, tag = "1")]
+    namespace: String,
+}
+
+/// The JSON of a protobuf body of `kind`, or why it cannot be read.
+pub fn decode(kind: &str, body: &[u8]) -> Result<Value, String> {
+    let envelope = body
+        .strip_prefix(MAGIC)
+        .ok_or("the protobuf body lacks the k8s envelope")?;
+    let unknown = Unknown::decode(envelope).map_err(|e| e.to_string())?;
+    let meta = unknown.type_meta.unwrap_or_default();
+    if meta.kind != kind {
+        return Err(format!("the body is a {}, not a {kind}", meta.kind));
+    }
+    let raw = unknown.raw.as_slice();
+    let spec = match kind {
+        "SelfSubjectAccessReview" => {
+            let spec = AccessReview::decode(raw)
+                .map_err(|e| e.to_string())?
+                .spec
+                .unwrap_or_default();
+            let mut out = json!({});
+            if let Some(r) = spec.resource_attributes {
+                out["resourceAttributes"] = json!({
+                    "namespace": r.namespace, "verb": r.verb, "group": r.group,
+                    "version": r.version, "resource": r.resource,
+                    "subresource": r.subresource, "name": r.name,
+                });
+            }
+            if let Some(n) = spec.non_resource_attributes {
+                out["nonResourceAttributes"] = json!({ "path": n.path, "verb": n.verb });
+            }
+            out
+        }
+        "SelfSubjectRulesReview" => {
+            let spec = RulesReview::decode(raw)
+                .map_err(|e| e.to_string())?
+                .spec
+                .unwrap_or_default();
+            json!({ "namespace": spec.namespace })
+        }
+        "SelfSubjectReview" => json!({}),
+        _ => return Err(format!("{kind} is not accepted as protobuf here; send JSON")),
+    };
+    Ok(json!({ "apiVersion": meta.api_version, "kind": kind, "metadata": {}, "spec": spec }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_access_review_decodes_from_its_envelope() {
+        let review = AccessReview {
+            spec: Some(AccessReviewSpec {
+                resource_attributes: Some(ResourceAttributes {
+                    namespace: "shop".into(),
+                    verb: "create".into(),
+                    resource: "pods".into(),
+                    ..Default::default()
+                }),
+                non_resource_attributes: None,
+            }),
+        };
+        let envelope = Unknown {
+            type_meta: Some(TypeMeta {
+                api_version: "authorization.k8s.io/v1".into(),
+                kind: "SelfSubjectAccessReview".into(),
+            }),
+            raw: review.encode_to_vec(),
+        };
+        let body = [MAGIC, &envelope.encode_to_vec()].concat();
+        let decoded = decode("SelfSubjectAccessReview", &body).unwrap();
+        assert_eq!(decoded["spec"]["resourceAttributes"]["verb"], "create");
+        assert_eq!(decoded["spec"]["resourceAttributes"]["namespace"], "shop");
+        assert!(decode("SelfSubjectRulesReview", &body).is_err());
+        assert!(decode("SelfSubjectAccessReview", b"{}").is_err());
+    }
+}
