@@ -553,3 +553,49 @@ async fn server_side_apply_tracks_managers_and_their_conflicts() {
     .unwrap();
     drop(sb);
 }
+
+/// Users and RBAC: the kubeconfig's administrator may do anything, its read-only user (context
+/// `sandbox-view`, bound to `view`) reads workloads but not secrets or nodes and changes
+/// nothing, with the API server's Forbidden messages; `auth can-i` and `auth whoami` answer
+/// from the same rules, and a RoleBinding the administrator adds takes effect at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_are_authorized_by_their_roles() {
+    let sb = incident().await;
+    let k = Kubectl::new(&sb);
+    tokio::task::spawn_blocking(move || {
+        let whoami = k.ok("auth whoami");
+        assert!(whoami.contains("sandbox-admin") && whoami.contains("system:masters"), "{whoami}");
+        assert_eq!(k.ok("auth can-i delete nodes"), "yes\n");
+        let view = "--context sandbox-view";
+        assert!(k.ok(&format!("{view} auth whoami")).contains("sandbox-viewer"));
+        assert!(k.ok(&format!("{view} get pods")).contains("worker-"));
+        assert_eq!(k.run(&format!("{view} auth can-i patch deployments")).1, "no\n");
+        let (ok, _, err) = k.run(&format!("{view} scale deployment worker --replicas=2"));
+        assert!(!ok && err.contains(r#"deployments.apps "worker" is forbidden: User "sandbox-viewer" cannot patch resource "deployments/scale" in API group "apps" in the namespace "shop""#), "{err}");
+        let (ok, _, err) = k.run(&format!("{view} get secrets"));
+        assert!(!ok && err.contains(r#"cannot list resource "secrets" in API group "" in the namespace "shop""#), "{err}");
+        let (ok, _, err) = k.run(&format!("{view} get nodes"));
+        assert!(!ok && err.contains("at the cluster scope"), "{err}");
+        let rules = k.ok(&format!("{view} auth can-i --list"));
+        assert!(rules.lines().any(|l| l.starts_with("deployments.apps ") && l.ends_with("[get list watch]")), "{rules}");
+
+        // The administrator lets the viewer annotate deployments in shop.
+        let file = k.dir.join("rbac.yaml");
+        std::fs::write(&file, "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: annotator\n  namespace: shop\nrules:\n- apiGroups: [apps]\n  resources: [deployments]\n  verbs: [get, patch]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: annotator\n  namespace: shop\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: Role\n  name: annotator\nsubjects:\n- apiGroup: rbac.authorization.k8s.io\n  kind: User\n  name: sandbox-viewer\n").unwrap();
+        k.ok(&format!("apply -f {}", file.display()));
+        assert_eq!(k.ok(&format!("{view} auth can-i patch deployments")), "yes\n");
+        assert_eq!(k.run(&format!("{view} auth can-i patch deployments -n default")).1, "no\n");
+        k.ok(&format!("{view} annotate deployment worker oncall=checked"));
+
+        // A token the cluster does not know is refused before anything else.
+        let bad = k.dir.join("bad.kubeconfig");
+        let text = std::fs::read_to_string(&k.kubeconfig).unwrap();
+        let token = text.lines().find_map(|l| l.trim().strip_prefix("token: ")).unwrap();
+        std::fs::write(&bad, text.replace(token, "not-a-token")).unwrap();
+        let (ok, _, err) = k.run(&format!("--kubeconfig {} get pods", bad.display()));
+        assert!(!ok && err.contains("Unauthorized"), "{err}");
+    })
+    .await
+    .unwrap();
+    drop(sb);
+}

@@ -119,7 +119,11 @@ pub fn decode(kind: &str, body: &[u8]) -> Result<Value, String> {
             json!({ "namespace": spec.namespace })
         }
         "SelfSubjectReview" => json!({}),
-        _ => return Err(format!("{kind} is not accepted as protobuf here; send JSON")),
+        _ => {
+            return Err(format!(
+                "{kind} is not accepted as protobuf here; send JSON"
+            ));
+        }
     };
     Ok(json!({ "apiVersion": meta.api_version, "kind": kind, "metadata": {}, "spec": spec }))
 }
