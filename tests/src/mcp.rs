@@ -2,12 +2,18 @@
 //! and tool calls reduced to (is_error, text); the sandbox with the incident scenario and a
 //! scratch directory for a server under test; a stub backend on a free port for fault tests.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
 use rmcp::{
-    RoleClient, ServerHandler, ServiceExt,
-    model::{CallToolRequestParams, ProgressNotificationParam},
-    service::{NotificationContext, RunningService},
+    ClientHandler, ErrorData, RoleClient, ServerHandler, ServiceExt,
+    model::{
+        CallToolRequestParams, ClientConfig, ElicitRequestParams, ElicitResult, ElicitationAction,
+        ProgressNotificationParam,
+    },
+    service::{NotificationContext, RequestContext, RunningService},
 };
 use serde_json::{Value, json};
 
@@ -21,10 +27,21 @@ pub struct IncidentSetup {
 
 impl IncidentSetup {
     /// Start the sandbox and make the directory (named after `prefix`); `connect` builds the
-    /// server from them.
+    /// server from them. The client declares no capabilities.
     pub async fn start<S: ServerHandler>(
         prefix: &str,
         patience: Duration,
+        connect: impl FnOnce(&opsmcp_sandbox::Sandbox, &std::path::Path) -> S,
+    ) -> Self {
+        Self::start_with(prefix, patience, Approver::default(), connect).await
+    }
+
+    /// [`IncidentSetup::start`] with a client that answers approval questions as `approver`
+    /// does.
+    pub async fn start_with<S: ServerHandler>(
+        prefix: &str,
+        patience: Duration,
+        approver: Approver,
         connect: impl FnOnce(&opsmcp_sandbox::Sandbox, &std::path::Path) -> S,
     ) -> Self {
         let scenario =
@@ -36,7 +53,7 @@ impl IncidentSetup {
         let dir = crate::TempDir::new(prefix).unwrap();
         let server = connect(&sandbox, dir.path());
         Self {
-            tools: ToolClient::in_process(server, patience).await,
+            tools: ToolClient::in_process_with(server, patience, approver).await,
             sandbox,
             dir,
         }
@@ -63,8 +80,59 @@ pub async fn stub_backend(router: axum::Router) -> String {
     format!("http://{addr}")
 }
 
+/// The test client's handler: by default it declares no capabilities (a host that cannot
+/// ask its user); [`Approver::answering`] declares elicitation and answers every approval
+/// question the same way, keeping the questions.
+#[derive(Clone, Default)]
+pub struct Approver {
+    answer: Option<bool>,
+    asked: Arc<Mutex<Vec<String>>>,
+}
+
+impl Approver {
+    /// A user who answers every question with `approve`.
+    pub fn answering(approve: bool) -> Self {
+        Self {
+            answer: Some(approve),
+            ..Self::default()
+        }
+    }
+
+    /// The questions asked so far.
+    pub fn asked(&self) -> Vec<String> {
+        self.asked.lock().unwrap().clone()
+    }
+}
+
+impl ClientHandler for Approver {
+    fn get_info(&self) -> ClientConfig {
+        let mut info = ClientConfig::default();
+        if self.answer.is_some() {
+            info.capabilities = serde_json::from_value(json!({ "elicitation": {} })).unwrap();
+        }
+        info
+    }
+
+    async fn create_elicitation(
+        &self,
+        request: ElicitRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, ErrorData> {
+        if let ElicitRequestParams::FormElicitationParams { message, .. } = &request {
+            self.asked.lock().unwrap().push(message.clone());
+        }
+        let approve = self.answer.unwrap_or(false);
+        Ok(
+            ElicitResult::new(ElicitationAction::Accept)
+                .with_content(json!({ "approve": approve })),
+        )
+    }
+}
+
 pub struct ToolClient {
-    pub client: RunningService<RoleClient, ()>,
+    pub client: RunningService<RoleClient, Approver>,
+    /// What the client's user was asked and answered.
+    pub approver: Approver,
     /// How long [`ToolClient::eventually`] keeps trying.
     patience: Duration,
 }
@@ -72,13 +140,23 @@ pub struct ToolClient {
 impl ToolClient {
     /// Serve `server` in this process and connect to it.
     pub async fn in_process<S: ServerHandler>(server: S, patience: Duration) -> Self {
+        Self::in_process_with(server, patience, Approver::default()).await
+    }
+
+    /// [`ToolClient::in_process`] with a client that answers approval questions.
+    pub async fn in_process_with<S: ServerHandler>(
+        server: S,
+        patience: Duration,
+        approver: Approver,
+    ) -> Self {
         let (a, b) = tokio::io::duplex(1 << 20);
         tokio::spawn(async move {
             let running = server.serve(a).await.unwrap();
             let _ = running.waiting().await;
         });
         Self {
-            client: ().serve(b).await.unwrap(),
+            client: approver.clone().serve(b).await.unwrap(),
+            approver,
             patience,
         }
     }

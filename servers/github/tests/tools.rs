@@ -4,25 +4,16 @@
 //! and approval mode (the question answered through elicitation), a write to the default
 //! branch refused, and the token never shown.
 
-use std::{
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::time::Duration;
 
 use opsmcp_core::{
     approval::Safety, config::Cli, identity, metrics::Metrics, output::estimate_tokens,
     tools::annotation_problems,
 };
-use opsmcp_e2e::mcp::IncidentSetup;
+use opsmcp_e2e::mcp::{Approver, IncidentSetup};
 use opsmcp_github::{GitHubServer, config::GitHubArgs};
 use opsmcp_sandbox::Sandbox;
-use rmcp::{
-    ClientHandler, ErrorData, RoleClient, ServiceExt,
-    model::{
-        CallToolRequestParams, ClientConfig, ElicitRequestParams, ElicitResult, ElicitationAction,
-    },
-    service::RequestContext,
-};
+use rmcp::{ServiceExt, model::CallToolRequestParams};
 use serde_json::{Value, json};
 
 /// The CLI of a server pointed at the sandbox's GitHub, as `sandbox.env` would set it.
@@ -499,28 +490,6 @@ async fn the_fix_pr_in_yolo_mode_is_opened_and_read_back() {
 }
 
 /// A client that approves every question and records it.
-#[derive(Clone, Default)]
-struct Approver(Arc<Mutex<Vec<String>>>);
-
-impl ClientHandler for Approver {
-    fn get_info(&self) -> ClientConfig {
-        let mut info = ClientConfig::default();
-        info.capabilities = serde_json::from_value(json!({ "elicitation": {} })).unwrap();
-        info
-    }
-
-    async fn create_elicitation(
-        &self,
-        request: ElicitRequestParams,
-        _context: RequestContext<RoleClient>,
-    ) -> Result<ElicitResult, ErrorData> {
-        if let ElicitRequestParams::FormElicitationParams { message, .. } = &request {
-            self.0.lock().unwrap().push(message.clone());
-        }
-        Ok(ElicitResult::new(ElicitationAction::Accept).with_content(json!({ "approve": true })))
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_fix_pr_in_approval_mode_asks_the_user_and_merging_too() {
     let scenario =
@@ -539,7 +508,7 @@ async fn the_fix_pr_in_approval_mode_asks_the_user_and_merging_too() {
         let running = server.serve(a).await.unwrap();
         let _ = running.waiting().await;
     });
-    let approver = Approver::default();
+    let approver = Approver::answering(true);
     let client = approver.clone().serve(b).await.unwrap();
     let call = |tool: &str, args: Value| {
         let request = CallToolRequestParams::new(tool.to_owned())
@@ -555,7 +524,7 @@ async fn the_fix_pr_in_approval_mode_asks_the_user_and_merging_too() {
     };
     let opened = call("pr_create", fix_args(json!({}))).await;
     assert!(opened.contains("opened #43"), "{opened}");
-    let asked = approver.0.lock().unwrap().clone();
+    let asked = approver.asked();
     assert_eq!(asked.len(), 1, "{asked:?}");
     assert!(
         asked[0].contains("/repos/shop/worker/pulls")
@@ -566,7 +535,7 @@ async fn the_fix_pr_in_approval_mode_asks_the_user_and_merging_too() {
     // The protected base needs an approving review: GitHub's refusal reaches the user.
     let refused = call("pr_merge", json!({ "number": 43 })).await;
     assert!(refused.contains("approving review"), "{refused}");
-    assert_eq!(approver.0.lock().unwrap().len(), 2);
+    assert_eq!(approver.asked().len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

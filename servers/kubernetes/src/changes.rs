@@ -1,5 +1,6 @@
 //! Remediation: scale, rollout restart, rollback, container resources and pod restarts. Each
-//! change goes through the safety engine (plan mode shows the kubectl equivalent, the risk and
+//! change is first checked against the credentials' permissions ([`crate::access`]), then goes
+//! through the safety engine (plan mode shows the kubectl equivalent, the risk and
 //! a server-side dry-run diff), then runs, then is verified — pods Ready, rollout complete on
 //! the new template — with progress notifications while waiting; `--auto-rollback` undoes a
 //! deployment change that does not verify.
@@ -29,6 +30,7 @@ use serde_json::{Value, json};
 
 use crate::{
     KubernetesServer,
+    access::{self, Request},
     client::{Connection, explain},
     render::{pod_status, ready_count},
 };
@@ -160,6 +162,11 @@ impl KubernetesServer {
             Ok(d) => d,
             Err(e) => return Ok(failure(explain(&change.conn, e)).into()),
         };
+        let may =
+            Request::new("patch", "apps", "deployments", &change.namespace).named(&change.name);
+        if let Err(denied) = access::check(&change.conn, &[may]).await {
+            return Ok(failure(denied).into());
+        }
         let action = Action {
             tool: change.tool.into(),
             verb: change.verb.into(),
@@ -253,7 +260,7 @@ impl KubernetesServer {
 
     /// Wait until the deployment's rollout of `generation` is complete, sending progress; stop
     /// early when new pods crash or cannot pull their image.
-    async fn verify_rollout(
+    pub(crate) async fn verify_rollout(
         &self,
         exchange: &Exchange,
         conn: &Connection,
@@ -701,6 +708,11 @@ impl KubernetesServer {
             }),
             ..Action::default()
         };
+        let requests: Vec<Request> = names
+            .iter()
+            .map(|n| Request::new("delete", "", "pods", &ns).named(n))
+            .collect();
+        or_fail!(access::check(&conn, &requests).await);
         let proposal = Proposal::new(action, &args, kubectl);
         let preview = async {
             Some(format!(

@@ -229,6 +229,26 @@ impl Clients {
     }
 }
 
+/// The API resource serving `kind` in `api_version` (`apps/v1`, `v1`), custom resources
+/// included, and its scope.
+pub async fn resolve_kind(
+    connection: &Connection,
+    api_version: &str,
+    kind: &str,
+) -> Result<(kube::api::ApiResource, kube::discovery::ApiCapabilities), String> {
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    let gvk = kube::api::GroupVersionKind::gvk(group, version, kind);
+    kube::discovery::pinned_kind(&connection.client, &gvk)
+        .await
+        .map_err(|e| match e {
+            kube::Error::Api(status) if status.code == 404 => {
+                format!("the cluster serves no {kind} in {api_version}")
+            }
+            kube::Error::Discovery(_) => format!("the cluster serves no {kind} in {api_version}"),
+            other => explain(connection, other).to_string(),
+        })
+}
+
 /// A kube error as a [`ClusterError`], naming the cluster when it cannot be reached.
 pub fn explain(connection: &Connection, error: kube::Error) -> ClusterError {
     match error {

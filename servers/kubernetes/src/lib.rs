@@ -2,14 +2,19 @@
 //!
 //! [`KubernetesServer`] holds the lazily built cluster clients ([`client`]), the safety engine
 //! and the tool router; each tool group lives in its own module: [`pods`] (pods, describe,
-//! logs, events) and [`cluster`] (contexts, namespaces, nodes). The server contacts no cluster
-//! at start-up.
+//! logs, events), [`cluster`] (contexts, namespaces, nodes), [`workloads`] (usage, deployments,
+//! services, config references, any kind read), [`changes`] (remediation of deployments and
+//! pods), [`manifests`] (server-side apply and delete of any kind) and [`kubectl`]. Every
+//! change asks [`access`] first whether the credentials allow it. The server contacts no
+//! cluster at start-up.
 
+pub mod access;
 pub mod changes;
 pub mod client;
 pub mod cluster;
 pub mod config;
 pub mod kubectl;
+pub mod manifests;
 pub mod pods;
 pub mod render;
 pub mod workloads;
@@ -73,6 +78,20 @@ const EFFECTS: &[(&str, Effect)] = &[
         },
     ),
     (
+        "resources_apply",
+        Effect::Write {
+            destructive: false,
+            idempotent: true,
+        },
+    ),
+    (
+        "resources_delete",
+        Effect::Write {
+            destructive: true,
+            idempotent: true,
+        },
+    ),
+    (
         "kubectl",
         Effect::Write {
             destructive: true,
@@ -110,7 +129,7 @@ impl KubernetesServer {
         );
         let mut router = Self::pods_router() + Self::cluster_router() + Self::workloads_router();
         if !safety.read_only() {
-            router += Self::changes_router() + Self::kubectl_router();
+            router += Self::changes_router() + Self::manifests_router() + Self::kubectl_router();
         }
         // A read-only server routes no writes, so their effects are left out with them.
         Self {

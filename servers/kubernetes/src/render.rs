@@ -110,3 +110,32 @@ pub fn restarts(pod: &Pod) -> String {
 }
 
 pub use opsmcp_core::units::{bytes, quantity};
+
+/// Drop managedFields and replace Secret values by their sizes.
+pub fn scrub(value: &mut serde_json::Value) {
+    if let Some(meta) = value
+        .get_mut("metadata")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        meta.remove("managedFields");
+        if let Some(annotations) = meta
+            .get_mut("annotations")
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+        }
+    }
+    if value.get("kind").and_then(serde_json::Value::as_str) == Some("Secret") {
+        for field in ["data", "stringData"] {
+            if let Some(data) = value
+                .get_mut(field)
+                .and_then(serde_json::Value::as_object_mut)
+            {
+                for v in data.values_mut() {
+                    let len = v.as_str().map_or(0, str::len);
+                    *v = serde_json::Value::String(format!("<hidden: {len} bytes>"));
+                }
+            }
+        }
+    }
+}

@@ -9,10 +9,7 @@ use k8s_openapi::api::{
     apps::v1::{Deployment, ReplicaSet},
     core::v1::{ConfigMap, Endpoints, Node, Pod, PodSpec, ResourceQuota, Secret, Service},
 };
-use kube::{
-    api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams},
-    discovery::pinned_kind,
-};
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use opsmcp_core::{
     or_fail,
     output::{Table, truncate_to_budget},
@@ -30,8 +27,8 @@ use serde_json::Value;
 
 use crate::{
     KubernetesServer,
-    client::{Connection, explain},
-    render::{age, bytes, quantity},
+    client::{Connection, explain, resolve_kind},
+    render::{age, bytes, quantity, scrub},
 };
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -707,23 +704,7 @@ impl KubernetesServer {
         Parameters(args): Parameters<GetArgs>,
     ) -> Result<CallToolResult, ErrorData> {
         let conn = or_fail!(self.clients().connect(args.context.as_deref()).await);
-        let (group, version) = args
-            .api_version
-            .split_once('/')
-            .unwrap_or(("", &args.api_version));
-        let gvk = GroupVersionKind::gvk(group, version, &args.kind);
-        let (resource, caps) =
-            or_fail!(pinned_kind(&conn.client, &gvk).await.map_err(|e| match e {
-                kube::Error::Api(status) if status.code == 404 => format!(
-                    "the cluster serves no {} in {}",
-                    args.kind, args.api_version
-                ),
-                kube::Error::Discovery(_) => format!(
-                    "the cluster serves no {} in {}",
-                    args.kind, args.api_version
-                ),
-                other => explain(&conn, other).to_string(),
-            }));
+        let (resource, caps) = or_fail!(resolve_kind(&conn, &args.api_version, &args.kind).await);
         let namespaced = caps.scope == kube::discovery::Scope::Namespaced;
         let all = matches!(args.namespace.as_deref(), Some("all" | "*"));
         let api: Api<DynamicObject> = if !namespaced
@@ -779,25 +760,5 @@ impl KubernetesServer {
             args.kind,
             table.render()
         )))
-    }
-}
-
-/// Drop managedFields and replace Secret values by their sizes.
-fn scrub(value: &mut Value) {
-    if let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut) {
-        meta.remove("managedFields");
-        if let Some(annotations) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
-            annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
-        }
-    }
-    if value.get("kind").and_then(Value::as_str) == Some("Secret") {
-        for field in ["data", "stringData"] {
-            if let Some(data) = value.get_mut(field).and_then(Value::as_object_mut) {
-                for v in data.values_mut() {
-                    let len = v.as_str().map_or(0, str::len);
-                    *v = Value::String(format!("<hidden: {len} bytes>"));
-                }
-            }
-        }
     }
 }

@@ -1,44 +1,16 @@
 //! opsmcp-kubernetes through a real MCP client (rmcp, in process) against the sandbox cluster
 //! running the incident scenario.
 
+mod common;
+
 use std::time::Duration;
 
-use opsmcp_core::{
-    approval::Safety, config::Cli, identity, metrics::Metrics, tools::annotation_problems,
-};
-use opsmcp_e2e::mcp::{IncidentSetup, ToolClient};
-use opsmcp_kubernetes::{KubernetesServer, config::KubernetesArgs};
+use common::{server, setup};
+use opsmcp_core::tools::annotation_problems;
+use opsmcp_e2e::mcp::ToolClient;
 use opsmcp_sandbox::Sandbox;
 use rmcp::{ServiceExt, model::CallToolRequestParams};
 use serde_json::json;
-
-/// The server with these command-line arguments (after the program name).
-fn server(args: &[String]) -> KubernetesServer {
-    let mut argv = vec!["opsmcp-kubernetes".to_owned()];
-    argv.extend(args.iter().cloned());
-    let cli: Cli<KubernetesArgs> = opsmcp_core::config::parse_from(identity!(), argv).unwrap();
-    let metrics = Metrics::new(identity!());
-    let safety = Safety::new(identity!(), &cli.safety, &metrics).unwrap();
-    KubernetesServer::new(&cli.server, safety, metrics)
-}
-
-async fn setup(extra: &[&str]) -> IncidentSetup {
-    IncidentSetup::start("k8s-test", Duration::from_secs(30), |sandbox, dir| {
-        let kubeconfig = dir.join("kubeconfig");
-        std::fs::write(&kubeconfig, sandbox.kubeconfig()).unwrap();
-        let mut args = vec![
-            "--kubeconfig".to_owned(),
-            kubeconfig.display().to_string(),
-            "--audit-log".into(),
-            dir.join("audit.jsonl").display().to_string(),
-            "--kubectl-cache-dir".into(),
-            dir.join("kubectl-cache").display().to_string(),
-        ];
-        args.extend(extra.iter().map(|s| s.to_string()));
-        server(&args)
-    })
-    .await
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_find_the_incident() {
@@ -437,6 +409,10 @@ async fn tools_list_snapshot_readme_table_and_size() {
         match tool.name.as_ref() {
             "kubectl" => "classified per command: reads run, changes follow the safety mode",
             "pods_restart" => "write (medium for controlled pods, high for bare pods or many)",
+            "resources_apply" => {
+                "write (medium; high for cluster-scoped kinds, RBAC, CRDs and kube-* namespaces)"
+            }
+            "resources_delete" => "write (high; namespaces, nodes and volumes never)",
             _ if opsmcp_e2e::docs::writes(tool) => "write (medium risk, verified after it runs)",
             _ => "read",
         }

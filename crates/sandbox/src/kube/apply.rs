@@ -445,11 +445,11 @@ pub fn apply(
     merge(&mut object, config, "");
     // What this manager applied before and no longer does, unless someone else owns it (or
     // something below it).
-    let previous = list
+    let (previous, previous_time) = list
         .iter()
         .position(|e| e.is(writer.manager, "Apply"))
-        .map(|i| list.remove(i).fields)
-        .unwrap_or_default();
+        .map(|i| list.remove(i))
+        .map_or_else(Default::default, |e| (e.fields, Some(e.time)));
     let others: FieldSet = list.iter().flat_map(|e| e.fields.iter().cloned()).collect();
     let mut dropped: Vec<&Path> = previous
         .iter()
@@ -459,16 +459,33 @@ pub fn apply(
     for path in dropped {
         remove_at(&mut object, path);
     }
+    // An apply that changes nothing keeps its entry's time (and so the object unchanged).
+    let before = live.map(|l| without_managed_fields(l.clone()));
+    let time = match previous_time {
+        Some(t)
+            if previous == applied && before == Some(without_managed_fields(object.clone())) =>
+        {
+            t
+        }
+        _ => writer.time.clone(),
+    };
     list.push(Entry {
         manager: writer.manager.to_owned(),
         operation: "Apply".into(),
         api_version: writer.api_version.clone(),
-        time: writer.time.clone(),
+        time,
         fields: applied,
         rest: Map::new(),
     });
     store_entries(&mut object, list);
     Ok(object)
+}
+
+fn without_managed_fields(mut object: Value) -> Value {
+    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("managedFields");
+    }
+    object
 }
 
 /// `config` merged into `target`: objects field by field, keyed lists item by item (new items

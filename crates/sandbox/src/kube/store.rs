@@ -382,20 +382,23 @@ impl Store {
                 .unwrap_or(1);
             meta["generation"] = json!(g + 1);
         }
-        // A dry run is answered with the stored version, as etcd's store answers it (so that
-        // `kubectl diff` shows only what would change).
-        meta["resourceVersion"] = if dry_run {
-            current["metadata"]["resourceVersion"].clone()
-        } else {
-            json!(self.next_version())
-        };
+        // The new version is given only to a write that changes something; a dry run is
+        // answered with the stored one, as etcd's store answers it (so that `kubectl diff`
+        // shows only what would change).
+        meta["resourceVersion"] = current["metadata"]["resourceVersion"].clone();
         let obj = object.as_object_mut().unwrap();
         obj.insert("metadata".into(), meta);
         obj.insert("apiVersion".into(), json!(t.api_version()));
         obj.insert("kind".into(), json!(t.kind));
-        let object =
+        let mut object =
             super::schema::normalize(t.kind, object).map_err(|e| ApiError::undecodable(t, e))?;
+        // A write that changes nothing is not one: the stored object is answered, as etcd's
+        // store answers it.
+        if object == *current {
+            return Ok(object);
+        }
         if !dry_run {
+            object["metadata"]["resourceVersion"] = json!(self.next_version());
             self.objects.insert(key, object.clone());
             self.notify("MODIFIED", t, &ns, &object);
         }
