@@ -599,3 +599,44 @@ async fn users_are_authorized_by_their_roles() {
     .unwrap();
     drop(sb);
 }
+
+/// Node operations: every node has a Lease the kubelet renews (`describe node` shows it);
+/// `cordon` keeps new pods off a node (the scheduler skips it, the lifecycle controller taints
+/// it); `drain` evicts its pods through `pods/eviction`, which a PodDisruptionBudget refuses
+/// with 429 while it has no disruption to spare, and the evicted pods come back elsewhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cordon_and_drain_respect_disruption_budgets() {
+    let sb = incident().await;
+    let k = Kubectl::new(&sb);
+    tokio::task::spawn_blocking(move || {
+        let described = k.eventually("describe node node-a", |o| o.contains("HolderIdentity:  node-a"));
+        assert!(described.contains("RenewTime:"), "{described}");
+        assert!(k.ok("get lease -n kube-node-lease").contains("node-b   node-b"));
+
+        let file = k.dir.join("pdb.yaml");
+        let pdb = "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  minAvailable: 2\n  selector:\n    matchLabels:\n      app: web\n";
+        std::fs::write(&file, pdb).unwrap();
+        k.ok(&format!("apply -f {}", file.display()));
+        k.eventually("get pdb web", |o| o.contains("web    2               N/A               0"));
+
+        assert_eq!(k.ok("cordon node-a"), "node/node-a cordoned\n");
+        assert!(k.ok("get nodes").contains("node-a   Ready,SchedulingDisabled"));
+        k.eventually("get node node-a -o jsonpath={.spec.taints[*].key}", |o| o == "node.kubernetes.io/unschedulable");
+        // The budget holds the web pod on node-a; drain gives up after its timeout.
+        let (ok, _, err) = k.run("drain node-a --ignore-daemonsets --delete-emptydir-data --timeout=6s");
+        assert!(!ok && err.contains("Cannot evict pod as it would violate the pod's disruption budget."), "{err}");
+        // With room in the budget, drain empties the node; every pod now runs on node-b.
+        std::fs::write(&file, pdb.replace("minAvailable: 2", "minAvailable: 1")).unwrap();
+        k.ok(&format!("apply -f {}", file.display()));
+        let drained = k.ok("drain node-a --ignore-daemonsets --delete-emptydir-data --timeout=40s");
+        assert!(drained.ends_with("node/node-a drained\n"), "{drained}");
+        let placed = k.eventually("get pods -l app=web -o jsonpath={.items[*].spec.nodeName}", |o| o == "node-b node-b");
+        assert_eq!(placed, "node-b node-b");
+        assert!(k.ok("get pods --field-selector spec.nodeName=node-a -o name").is_empty());
+        assert_eq!(k.ok("uncordon node-a"), "node/node-a uncordoned\n");
+        assert!(k.ok("get node node-a").contains("node-a   Ready   "));
+    })
+    .await
+    .unwrap();
+    drop(sb);
+}

@@ -281,7 +281,11 @@ async fn dispatch(
         let parsed = if server_side_apply {
             serde_saphyr::from_slice(&body).map_err(|e| e.to_string())
         } else if content_type.starts_with(super::protobuf::MEDIA_TYPE) {
-            super::protobuf::decode(t.kind, &body)
+            let kind = match target.sub.as_deref() {
+                Some("eviction") => "Eviction",
+                _ => t.kind,
+            };
+            super::protobuf::decode(kind, &body)
         } else {
             serde_json::from_slice(&body).map_err(|e| e.to_string())
         };
@@ -460,6 +464,21 @@ async fn dispatch(
             Some(o) => json_response(StatusCode::OK, o),
             None => error(&ApiError::not_found(t, name), Some(t), Some(name)),
         },
+        (&Method::POST, Some(name), Some("eviction")) if t.kind == "Pod" => {
+            let grace = body
+                .as_ref()
+                .and_then(|b| b.pointer("/deleteOptions/gracePeriodSeconds"))
+                .and_then(Value::as_i64);
+            let dry_run = dry_run
+                || body
+                    .as_ref()
+                    .and_then(|b| b.pointer("/deleteOptions/dryRun/0"))
+                    .is_some_and(|d| d == "All");
+            match super::disruption::evict(&cluster, &ns, name, grace, dry_run) {
+                Ok(status) => json_response(StatusCode::CREATED, &status),
+                Err(e) => error(&e, Some(t), Some(name)),
+            }
+        }
         (&Method::GET, Some(name), Some("log")) if t.kind == "Pod" => {
             logs(&cluster, &ns, name, &params).await
         }

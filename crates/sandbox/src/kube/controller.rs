@@ -42,6 +42,8 @@ pub fn reconcile(cluster: &Cluster) {
     quota_status(cluster);
     replicaset_status(cluster);
     deployment_status(cluster);
+    super::nodes::reconcile(cluster);
+    super::disruption::reconcile(cluster);
 }
 
 fn uid(o: &Value) -> &str {

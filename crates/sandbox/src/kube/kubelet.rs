@@ -94,8 +94,8 @@ fn requests_bytes(pod: &Value) -> u64 {
         .sum()
 }
 
-/// Place a pod on the node with the most free memory that fits its requests; one that fits
-/// nowhere is tried again as kube-scheduler does ([`super::sim::Unschedulable`]), each failure a
+/// Place a pod on the schedulable node with the most free memory that fits its requests; one
+/// that fits nowhere is tried again as kube-scheduler does ([`super::sim::Unschedulable`]), each failure a
 /// FailedScheduling event (counted).
 fn schedule(cluster: &Cluster, pod: &Value) {
     let (pod_t, node_t) = (
@@ -105,10 +105,21 @@ fn schedule(cluster: &Cluster, pod: &Value) {
     let (ns, name) = (namespace_of(pod).to_owned(), name_of(pod).to_owned());
     let mut store = cluster.store();
     let wanted = requests_bytes(pod);
+    // A cordoned node takes no new pods (its free memory counts as none, so that uncordoning
+    // it is a change the back-off notices).
+    let cordoned: Vec<String> = store
+        .list(node_t, None)
+        .into_iter()
+        .filter(|n| n.pointer("/spec/unschedulable") == Some(&json!(true)))
+        .map(|n| name_of(n).to_owned())
+        .collect();
     let nodes: Vec<(String, u64)> = store
         .list(node_t, None)
         .into_iter()
         .map(|n| {
+            if cordoned.iter().any(|c| c == name_of(n)) {
+                return (name_of(n).to_owned(), 0);
+            }
             let allocatable = n
                 .pointer("/status/allocatable/memory")
                 .and_then(Value::as_str)
@@ -136,7 +147,7 @@ fn schedule(cluster: &Cluster, pod: &Value) {
     }
     match nodes
         .into_iter()
-        .filter(|(_, free)| *free >= wanted)
+        .filter(|(node, free)| *free >= wanted && !cordoned.contains(node))
         .max_by_key(|(_, free)| *free)
     {
         Some((node, _)) => {
@@ -163,8 +174,25 @@ fn schedule(cluster: &Cluster, pod: &Value) {
             retry.last = now_s();
             retry.free = free;
             drop(unschedulable);
+            // kube-scheduler's wording: each reason with its node count, sorted.
+            let short = total - cordoned.len();
+            let mut reasons = Vec::new();
+            if short > 0 {
+                reasons.push(format!("{short} Insufficient memory"));
+            }
+            if !cordoned.is_empty() {
+                reasons.push(format!("{} node(s) were unschedulable", cordoned.len()));
+            }
+            let preemption = if short > 0 {
+                format!(
+                    " preemption: 0/{total} nodes are available: {short} No preemption victims found for incoming pod."
+                )
+            } else {
+                String::new()
+            };
             let message = format!(
-                "0/{total} nodes are available: {total} Insufficient memory. preemption: 0/{total} nodes are available: {total} No preemption victims found for incoming pod."
+                "0/{total} nodes are available: {}.{preemption}",
+                reasons.join(", ")
             );
             let updated = store.modify(pod_t, &ns, &name, |p| {
                 p["status"]["conditions"] = json!([{ "type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message, "lastProbeTime": null, "lastTransitionTime": ts }]);

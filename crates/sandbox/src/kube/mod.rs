@@ -8,7 +8,9 @@
 //! - [`apply`]: field ownership (`managedFields`) on every write and server-side apply with
 //!   its conflicts;
 //! - [`controller`] and [`kubelet`]: Deployment → ReplicaSet → Pod, Service → Endpoints,
-//!   container start, readiness, logs, usage; [`events`] records what they did;
+//!   container start, readiness, logs, usage; [`nodes`]: Leases and the cordon taint;
+//!   [`disruption`]: PodDisruptionBudget status and evictions; [`events`] records what they
+//!   did;
 //! - [`cluster`]: the objects and the state the simulation keeps beside them ([`sim`]),
 //!   computed metrics, garbage collection; its log agent ships to a [`crate::flows::LogSink`];
 //! - [`history`]: what the containers wrote before the sandbox started (and the line formats);
@@ -21,10 +23,12 @@ pub mod api;
 pub mod apply;
 pub mod cluster;
 pub mod controller;
+pub mod disruption;
 pub mod events;
 pub mod exporter;
 pub mod history;
 pub mod kubelet;
+pub mod nodes;
 pub mod openapi;
 pub mod patch;
 pub mod protobuf;

@@ -1,7 +1,9 @@
 //! The Kubernetes protobuf bodies kubectl sends where its typed clients prefer protobuf (the
-//! self-subject reviews of `kubectl auth can-i` and `auth whoami`): the `k8s\0` envelope
-//! (`runtime.Unknown`: type meta, raw object) decoded with prost into the JSON the API would
-//! have received. Answers go back as JSON, which those clients also accept.
+//! self-subject reviews of `kubectl auth can-i` and `auth whoami`, the evictions of `kubectl
+//! drain`): the `k8s\0` envelope (`runtime.Unknown`: type meta, raw object) decoded with prost
+//! into the JSON the API would have received. Answers go back as JSON, which those clients
+//! also accept. Other kinds are refused with a message to send JSON (`kubectl create
+//! configmap`, which sends protobuf too, is not served; `kubectl apply` and `create -f` are).
 
 use prost::Message;
 use serde_json::{Value, json};
@@ -75,6 +77,31 @@ struct NonResourceAttributes {
     verb: String,
 }
 
+/// `policy/v1` Eviction: the pod's metadata and the delete options.
+#[derive(Clone, PartialEq, Message)]
+struct Eviction {
+    #[prost(message, optional, tag = "1")]
+    metadata: Option<ObjectMeta>,
+    #[prost(message, optional, tag = "2")]
+    delete_options: Option<DeleteOptions>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct ObjectMeta {
+    #[prost(string, tag = "1")]
+    name: String,
+    #[prost(string, tag = "3")]
+    namespace: String,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct DeleteOptions {
+    #[prost(int64, optional, tag = "1")]
+    grace_period_seconds: Option<i64>,
+    #[prost(string, repeated, tag = "5")]
+    dry_run: Vec<String>,
+}
+
 #[derive(Clone, PartialEq, Message)]
 struct RulesReviewSpec {
     #[prost(string, tag = "1")]
@@ -119,6 +146,21 @@ pub fn decode(kind: &str, body: &[u8]) -> Result<Value, String> {
             json!({ "namespace": spec.namespace })
         }
         "SelfSubjectReview" => json!({}),
+        "Eviction" => {
+            let eviction = Eviction::decode(raw).map_err(|e| e.to_string())?;
+            let pod = eviction.metadata.unwrap_or_default();
+            let options = eviction.delete_options.unwrap_or_default();
+            let mut delete_options = json!({ "dryRun": options.dry_run });
+            if let Some(grace) = options.grace_period_seconds {
+                delete_options["gracePeriodSeconds"] = json!(grace);
+            }
+            return Ok(json!({
+                "apiVersion": meta.api_version,
+                "kind": kind,
+                "metadata": { "name": pod.name, "namespace": pod.namespace },
+                "deleteOptions": delete_options,
+            }));
+        }
         _ => {
             return Err(format!(
                 "{kind} is not accepted as protobuf here; send JSON"

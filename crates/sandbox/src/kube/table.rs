@@ -293,6 +293,33 @@ fn columns(t: &ResourceType) -> Vec<Value> {
             ),
             age,
         ],
+        "PodDisruptionBudget" => vec![
+            name,
+            col(
+                "Min Available",
+                "string",
+                0,
+                "The minimum number of pods that must be available.",
+            ),
+            col(
+                "Max Unavailable",
+                "string",
+                0,
+                "The maximum number of pods that may be unavailable.",
+            ),
+            col(
+                "Allowed Disruptions",
+                "integer",
+                0,
+                "Calculated number of pods that may be disrupted at this time.",
+            ),
+            age,
+        ],
+        "Lease" => vec![
+            name,
+            col("Holder", "string", 0, "The holder of the lease."),
+            age,
+        ],
         _ => vec![name, age],
     }
 }
@@ -429,9 +456,14 @@ fn cells(t: &ResourceType, o: &Value) -> Vec<Value> {
                 .find(|a| a["type"] == "InternalIP")
                 .map(|a| s(a.get("address")))
                 .unwrap_or_default();
+            let status = if o.pointer("/spec/unschedulable") == Some(&json!(true)) {
+                format!("{ready},SchedulingDisabled")
+            } else {
+                ready.to_owned()
+            };
             vec![
                 name,
-                json!(ready),
+                json!(status),
                 json!(if roles.is_empty() {
                     "<none>".to_owned()
                 } else {
@@ -556,6 +588,26 @@ fn cells(t: &ResourceType, o: &Value) -> Vec<Value> {
                 json!(created(o)),
             ]
         }
+        "PodDisruptionBudget" => {
+            let or_na = |field: &str| {
+                o.pointer(&format!("/spec/{field}"))
+                    .map_or_else(|| "N/A".to_owned(), |v| s(Some(v)))
+            };
+            vec![
+                name,
+                json!(or_na("minAvailable")),
+                json!(or_na("maxUnavailable")),
+                o.pointer("/status/disruptionsAllowed")
+                    .cloned()
+                    .unwrap_or(json!(0)),
+                json!(created(o)),
+            ]
+        }
+        "Lease" => vec![
+            name,
+            json!(s(o.pointer("/spec/holderIdentity"))),
+            json!(created(o)),
+        ],
         _ => vec![name, json!(created(o))],
     }
 }
