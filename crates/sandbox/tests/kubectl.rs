@@ -640,3 +640,39 @@ async fn cordon_and_drain_respect_disruption_budgets() {
     .unwrap();
     drop(sb);
 }
+
+/// `kubectl exec` over the WebSocket protocol: the simulated container answers `env`, `cat` of
+/// a mounted ConfigMap file and of its cgroup memory files, `ps` and `free` from its pod and
+/// simulated memory, fails `sh` as a distroless image does, ends with the command's exit code,
+/// and the read-only user may not exec at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_runs_the_simulated_containers_commands() {
+    let sb = incident().await;
+    let k = Kubectl::new(&sb);
+    tokio::task::spawn_blocking(move || {
+        let file = k.dir.join("app.yaml");
+        std::fs::write(&file, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: api-config\ndata:\n  app.yaml: |\n    level: debug\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  selector:\n    matchLabels: {app: api}\n  template:\n    metadata:\n      labels: {app: api}\n    spec:\n      containers:\n      - name: api\n        image: shop/api:1.0\n        env:\n        - {name: MODE, value: live}\n        resources:\n          limits: {memory: 128Mi}\n        volumeMounts:\n        - {name: config, mountPath: /etc/api}\n      volumes:\n      - name: config\n        configMap: {name: api-config}\n").unwrap();
+        k.ok(&format!("apply -n shop -f {}", file.display()));
+        k.eventually("get pods -l app=api", |o| o.contains("1/1     Running"));
+        let env = k.ok("exec deploy/api -- env");
+        assert!(env.contains("MODE=live\n") && env.contains("HOSTNAME=api-"), "{env}");
+        assert_eq!(k.ok("exec deploy/api -- cat /etc/api/app.yaml"), "level: debug\n");
+        assert_eq!(k.ok("exec deploy/api -- ls /etc/api"), "app.yaml\n");
+        let cgroup = k.ok("exec deploy/api -- cat /sys/fs/cgroup/memory.current /sys/fs/cgroup/memory.max");
+        let lines: Vec<u64> = cgroup.lines().map(|l| l.parse().unwrap()).collect();
+        assert!(lines[0] > 0 && lines[1] == 128 * 1024 * 1024, "{cgroup}");
+        let ps = k.ok("exec deploy/api -- ps aux");
+        assert!(ps.lines().nth(1).is_some_and(|l| l.starts_with("root           1 ") && l.ends_with("/usr/local/bin/api")), "{ps}");
+        assert!(k.ok("exec deploy/api -- free -m").contains("Mem:           16009"));
+
+        let (ok, _, err) = k.run("exec deploy/api -- cat /etc/nothing");
+        assert!(!ok && err.contains("cat: /etc/nothing: No such file or directory") && err.contains("command terminated with exit code 1"), "{err}");
+        let (ok, _, err) = k.run("exec deploy/api -- sh -c ls");
+        assert!(!ok && err.contains("exec: \"sh\": executable file not found in $PATH"), "{err}");
+        let (ok, _, err) = k.run("--context sandbox-view exec deploy/api -- env");
+        assert!(!ok && err.contains("cannot create resource \"pods/exec\""), "{err}");
+    })
+    .await
+    .unwrap();
+    drop(sb);
+}

@@ -239,6 +239,10 @@ async fn dispatch(
     uri: Uri,
     Query(params): Query<Params>,
     axum::Extension(subject): axum::Extension<rbac::Subject>,
+    upgrade: Result<
+        axum::extract::ws::WebSocketUpgrade,
+        axum::extract::ws::rejection::WebSocketUpgradeRejection,
+    >,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -478,6 +482,39 @@ async fn dispatch(
                 Ok(status) => json_response(StatusCode::CREATED, &status),
                 Err(e) => error(&e, Some(t), Some(name)),
             }
+        }
+        (&Method::GET | &Method::POST, Some(name), Some("exec")) if t.kind == "Pod" => {
+            let argv: Vec<String> =
+                form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+                    .filter(|(k, _)| k == "command")
+                    .map(|(_, v)| v.into_owned())
+                    .collect();
+            if argv.is_empty() {
+                return error(
+                    &ApiError::bad_request("you must specify at least 1 command"),
+                    Some(t),
+                    Some(name),
+                );
+            }
+            let found = super::exec::container_of(
+                &cluster.store(),
+                &ns,
+                name,
+                params.get("container").map(String::as_str),
+            );
+            let (pod, container) = match found {
+                Ok(found) => found,
+                Err(e) => return error(&e, Some(t), Some(name)),
+            };
+            let Ok(upgrade) = upgrade else {
+                return error(
+                    &ApiError::bad_request("Upgrade request required"),
+                    Some(t),
+                    Some(name),
+                );
+            };
+            let result = super::exec::run(&cluster, &pod, &container, &argv);
+            super::exec::serve(upgrade, argv, result)
         }
         (&Method::GET, Some(name), Some("log")) if t.kind == "Pod" => {
             logs(&cluster, &ns, name, &params).await

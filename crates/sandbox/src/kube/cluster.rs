@@ -43,6 +43,29 @@ impl Default for LogSinkSlot {
     }
 }
 
+/// A node's usage now: its running containers' plus the system's overhead (millicores,
+/// bytes of working set).
+pub fn node_usage(
+    store: &Store,
+    sims: &HashMap<ContainerKey, ContainerSim>,
+    node: &str,
+) -> (u64, u64) {
+    let pods_t = resources::find("", "v1", "pods").expect("pods are served");
+    let (mut cpu, mut memory) = (120u64, 900u64 * 1024 * 1024);
+    for pod in store.list(pods_t, None) {
+        if pod.pointer("/spec/nodeName").and_then(Value::as_str) != Some(node) {
+            continue;
+        }
+        for ((ns, p, c), sim) in sims {
+            if ns == namespace_of(pod) && p == name_of(pod) && container_running(pod, c) {
+                cpu += sim.cpu_millis;
+                memory += sim.memory;
+            }
+        }
+    }
+    (cpu, memory)
+}
+
 impl Cluster {
     /// What this cluster serves, custom resources included.
     pub fn with_catalog<T>(&self, f: impl FnOnce(resources::Catalog<'_>) -> T) -> T {
@@ -226,7 +249,6 @@ impl Cluster {
 
     fn node_metrics(&self) -> Vec<Value> {
         let nodes_t = resources::find("", "v1", "nodes").unwrap();
-        let pods_t = resources::find("", "v1", "pods").unwrap();
         let store = self.store();
         let sims = self.containers();
         let now = super::store::now();
@@ -235,18 +257,7 @@ impl Cluster {
             .into_iter()
             .map(|node| {
                 let name = name_of(node);
-                let (mut cpu, mut memory) = (120u64, 900u64 * 1024 * 1024); // system overhead
-                for pod in store.list(pods_t, None) {
-                    if pod.pointer("/spec/nodeName").and_then(Value::as_str) != Some(name) {
-                        continue;
-                    }
-                    for ((ns, p, c), sim) in sims.iter() {
-                        if ns == namespace_of(pod) && p == name_of(pod) && container_running(pod, c) {
-                            cpu += sim.cpu_millis;
-                            memory += sim.memory;
-                        }
-                    }
-                }
+                let (cpu, memory) = node_usage(&store, &sims, name);
                 json!({
                     "kind": "NodeMetrics", "apiVersion": "metrics.k8s.io/v1beta1",
                     "metadata": { "name": name, "creationTimestamp": now, "labels": node.pointer("/metadata/labels").cloned().unwrap_or(json!({})) },

@@ -9,8 +9,8 @@
 //!   its conflicts;
 //! - [`controller`] and [`kubelet`]: Deployment → ReplicaSet → Pod, Service → Endpoints,
 //!   container start, readiness, logs, usage; [`nodes`]: Leases and the cordon taint;
-//!   [`disruption`]: PodDisruptionBudget status and evictions; [`events`] records what they
-//!   did;
+//!   [`disruption`]: PodDisruptionBudget status and evictions; [`exec`]: commands in a
+//!   simulated container over kubectl's WebSocket protocol; [`events`] records what they did;
 //! - [`cluster`]: the objects and the state the simulation keeps beside them ([`sim`]),
 //!   computed metrics, garbage collection; its log agent ships to a [`crate::flows::LogSink`];
 //! - [`history`]: what the containers wrote before the sandbox started (and the line formats);
@@ -25,6 +25,7 @@ pub mod cluster;
 pub mod controller;
 pub mod disruption;
 pub mod events;
+pub mod exec;
 pub mod exporter;
 pub mod history;
 pub mod kubelet;

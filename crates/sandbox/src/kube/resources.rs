@@ -312,6 +312,7 @@ impl ResourceType {
         match self.kind {
             "Pod" => {
                 out.push(json!({ "name": "pods/log", "singularName": "", "namespaced": true, "kind": "Pod", "verbs": ["get"] }));
+                out.push(json!({ "name": "pods/exec", "singularName": "", "namespaced": true, "kind": "PodExecOptions", "verbs": ["create", "get"] }));
                 out.push(json!({ "name": "pods/eviction", "singularName": "", "namespaced": true, "group": "policy", "version": "v1", "kind": "Eviction", "verbs": ["create"] }));
                 out.push(json!({ "name": "pods/status", "singularName": "", "namespaced": true, "kind": "Pod", "verbs": ["get", "patch", "update"] }));
             }
@@ -428,6 +429,7 @@ impl Catalog<'_> {
                         let subresources: Vec<Value> = match t.kind {
                             "Pod" => vec![
                                 json!({ "subresource": "log", "responseKind": { "group": "", "version": "v1", "kind": "Pod" }, "verbs": ["get"] }),
+                                json!({ "subresource": "exec", "responseKind": { "group": "", "version": "v1", "kind": "PodExecOptions" }, "verbs": ["create", "get"] }),
                                 json!({ "subresource": "eviction", "responseKind": { "group": "policy", "version": "v1", "kind": "Eviction" }, "verbs": ["create"] }),
                                 json!({ "subresource": "status", "responseKind": { "group": "", "version": "v1", "kind": "Pod" }, "verbs": ["get", "patch", "update"] }),
                             ],
