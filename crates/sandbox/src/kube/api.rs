@@ -7,7 +7,7 @@ use std::{collections::HashMap, convert::Infallible, sync::Arc, time::Duration};
 use axum::{
     Router,
     body::{Body, Bytes},
-    extract::{Query, State},
+    extract::{FromRequestParts, Query, State},
     http::{HeaderMap, Method, StatusCode, Uri, header},
     response::{IntoResponse, Response},
     routing::get,
@@ -233,19 +233,31 @@ fn parse_target(
     })
 }
 
+/// The API server's limit on a request body (3 MiB).
+const MAX_BODY: usize = 3 * 1024 * 1024;
+
 async fn dispatch(
     State(cluster): State<Arc<Cluster>>,
-    method: Method,
-    uri: Uri,
-    Query(params): Query<Params>,
     axum::Extension(subject): axum::Extension<rbac::Subject>,
-    upgrade: Result<
-        axum::extract::ws::WebSocketUpgrade,
-        axum::extract::ws::rejection::WebSocketUpgradeRejection,
-    >,
-    headers: HeaderMap,
-    body: Bytes,
+    request: axum::extract::Request,
 ) -> Response {
+    let (mut parts, body) = request.into_parts();
+    // Only `pods/exec` upgrades; the extractor just reads the upgrade headers.
+    let upgrade = axum::extract::ws::WebSocketUpgrade::from_request_parts(&mut parts, &()).await;
+    let (method, uri, headers) = (parts.method, parts.uri, parts.headers);
+    let params: Params = Query::try_from_uri(&uri).map(|q| q.0).unwrap_or_default();
+    let Ok(body) = axum::body::to_bytes(body, MAX_BODY).await else {
+        return error(
+            &ApiError {
+                code: 413,
+                reason: "RequestEntityTooLarge",
+                message: "the request body is larger than 3 MiB".into(),
+                causes: Vec::new(),
+            },
+            None,
+            None,
+        );
+    };
     let path = uri.path().to_owned();
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let (group, version, rest) = match segments.as_slice() {
