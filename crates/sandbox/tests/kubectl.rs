@@ -676,3 +676,54 @@ async fn exec_runs_the_simulated_containers_commands() {
     .unwrap();
     drop(sb);
 }
+
+/// `nodes/<node>/proxy` reaches the kubelet: its Summary API (the node's and each running
+/// container's memory, with what is left under a limit) and its kernel log, where the OOM
+/// killer's lines about the worker are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kubelet_answers_through_the_node_proxy() {
+    let sb = incident().await;
+    let k = Kubectl::new(&sb);
+    tokio::task::spawn_blocking(move || {
+        let node = k.ok("get pods -l app=worker -o jsonpath={.items[0].spec.nodeName}");
+        let summary: serde_json::Value = serde_json::from_str(&k.ok(&format!(
+            "get --raw /api/v1/nodes/{node}/proxy/stats/summary"
+        )))
+        .unwrap();
+        assert_eq!(summary["node"]["nodeName"], node.as_str());
+        assert!(
+            summary["node"]["memory"]["workingSetBytes"]
+                .as_u64()
+                .unwrap()
+                > 0
+        );
+        let pods = summary["pods"].as_array().unwrap();
+        assert!(
+            !pods.is_empty() && pods.iter().all(|p| p["podRef"]["namespace"].is_string()),
+            "{summary}"
+        );
+        let kern = k.ok(&format!(
+            "get --raw /api/v1/nodes/{node}/proxy/logs/kern.log"
+        ));
+        assert!(
+            kern.lines().any(|l| l.contains(&format!(
+                "{node} kernel: Memory cgroup out of memory: Killed process"
+            )) && l.contains("(worker)")),
+            "{kern}"
+        );
+        assert!(
+            k.ok(&format!("get --raw /api/v1/nodes/{node}/proxy/logs/"))
+                .contains("kern.log")
+        );
+        let (ok, _, err) = k.run(&format!(
+            "--context sandbox-view get --raw /api/v1/nodes/{node}/proxy/stats/summary"
+        ));
+        assert!(
+            !ok && err.contains("cannot get resource \"nodes/proxy\""),
+            "{err}"
+        );
+    })
+    .await
+    .unwrap();
+    drop(sb);
+}

@@ -528,6 +528,15 @@ async fn dispatch(
             let result = super::exec::run(&cluster, &pod, &container, &argv);
             super::exec::serve(upgrade, argv, result)
         }
+        (&Method::GET, Some(name), Some("proxy")) if t.kind == "Node" => {
+            let path = rest.get(3..).unwrap_or_default().join("/");
+            match super::node_proxy::get(&cluster, name, &path) {
+                Ok((content_type, body)) => {
+                    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+                }
+                Err(e) => error(&e, Some(t), Some(name)),
+            }
+        }
         (&Method::GET, Some(name), Some("log")) if t.kind == "Pod" => {
             logs(&cluster, &ns, name, &params).await
         }

@@ -31,7 +31,12 @@ pub struct Cluster {
     logs: LogSinkSlot,
     /// The users the kubeconfig carries.
     users: rbac::Users,
+    /// Each node's kernel log (the OOM killer's lines), the last [`KERNEL_LINES`].
+    kernel: Mutex<HashMap<String, std::collections::VecDeque<(i64, String)>>>,
 }
+
+/// How many kernel lines a node keeps (its `/var/log/kern.log`).
+const KERNEL_LINES: usize = 2000;
 
 /// The cluster's log sink, [`Discard`] until [`Cluster::ship_logs_to`] sets one.
 #[derive(Debug)]
@@ -177,6 +182,24 @@ impl Cluster {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// Append to a node's kernel log (timestamps in unix nanoseconds).
+    pub fn write_kernel_log(&self, node: &str, lines: &[(i64, String)]) {
+        let mut kernel = self.kernel.lock().unwrap_or_else(|e| e.into_inner());
+        let log = kernel.entry(node.to_owned()).or_default();
+        log.extend(lines.iter().cloned());
+        let excess = log.len().saturating_sub(KERNEL_LINES);
+        log.drain(..excess);
+    }
+
+    /// A node's kernel log, oldest first.
+    pub fn kernel_log(&self, node: &str) -> Vec<(i64, String)> {
+        let kernel = self.kernel.lock().unwrap_or_else(|e| e.into_inner());
+        kernel
+            .get(node)
+            .map(|l| l.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// The users of the cluster, by bearer token.

@@ -229,5 +229,6 @@ fn worker(cluster: &Cluster, pod: &str, node: &str, start: i64, end: i64) {
     }
     let logs = cluster.log_sink();
     logs.push(container_labels("shop", pod, "worker", "worker"), stdout);
+    cluster.write_kernel_log(node, &kernel);
     logs.push(kernel_labels(node), kernel);
 }

@@ -322,6 +322,7 @@ fn ship(cluster: &Cluster, pod: &Value, shipped: Vec<Shipped>) {
     for (container, stdout, kernel) in shipped {
         let labels = history::container_labels(namespace_of(pod), name_of(pod), &container, app);
         logs.push(labels, stdout);
+        cluster.write_kernel_log(node, &kernel);
         logs.push(history::kernel_labels(node), kernel);
     }
 }

@@ -10,7 +10,8 @@
 //! - [`controller`] and [`kubelet`]: Deployment → ReplicaSet → Pod, Service → Endpoints,
 //!   container start, readiness, logs, usage; [`nodes`]: Leases and the cordon taint;
 //!   [`disruption`]: PodDisruptionBudget status and evictions; [`exec`]: commands in a
-//!   simulated container over kubectl's WebSocket protocol; [`events`] records what they did;
+//!   simulated container over kubectl's WebSocket protocol; [`node_proxy`]: the kubelet's
+//!   Summary API and kernel log; [`events`] records what they did;
 //! - [`cluster`]: the objects and the state the simulation keeps beside them ([`sim`]),
 //!   computed metrics, garbage collection; its log agent ships to a [`crate::flows::LogSink`];
 //! - [`history`]: what the containers wrote before the sandbox started (and the line formats);
@@ -29,6 +30,7 @@ pub mod exec;
 pub mod exporter;
 pub mod history;
 pub mod kubelet;
+pub mod node_proxy;
 pub mod nodes;
 pub mod openapi;
 pub mod patch;
