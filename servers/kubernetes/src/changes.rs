@@ -41,11 +41,11 @@ pub struct ScaleArgs {
     pub name: String,
     /// Desired replicas
     pub replicas: i32,
-    /// Namespace (default: the context's)
+    /// Namespace
     pub namespace: Option<String>,
-    /// kubeconfig context (default: the current one)
+    /// kubeconfig context
     pub context: Option<String>,
-    /// 0-1; in yolo mode a confident change runs unasked
+    /// 0-1; yolo mode runs confident changes unasked
     pub confidence: Option<f64>,
 }
 
@@ -53,11 +53,11 @@ pub struct ScaleArgs {
 pub struct DeploymentArgs {
     /// Deployment name
     pub name: String,
-    /// Namespace (default: the context's)
+    /// Namespace
     pub namespace: Option<String>,
-    /// kubeconfig context (default: the current one)
+    /// kubeconfig context
     pub context: Option<String>,
-    /// 0-1; in yolo mode a confident change runs unasked
+    /// 0-1; yolo mode runs confident changes unasked
     pub confidence: Option<f64>,
 }
 
@@ -67,11 +67,11 @@ pub struct RollbackArgs {
     pub name: String,
     /// Revision to return to (default: the previous one)
     pub revision: Option<i64>,
-    /// Namespace (default: the context's)
+    /// Namespace
     pub namespace: Option<String>,
-    /// kubeconfig context (default: the current one)
+    /// kubeconfig context
     pub context: Option<String>,
-    /// 0-1; in yolo mode a confident change runs unasked
+    /// 0-1; yolo mode runs confident changes unasked
     pub confidence: Option<f64>,
 }
 
@@ -89,11 +89,11 @@ pub struct ResourcesArgs {
     pub cpu_limit: Option<String>,
     /// New CPU request, e.g. 100m
     pub cpu_request: Option<String>,
-    /// Namespace (default: the context's)
+    /// Namespace
     pub namespace: Option<String>,
-    /// kubeconfig context (default: the current one)
+    /// kubeconfig context
     pub context: Option<String>,
-    /// 0-1; in yolo mode a confident change runs unasked
+    /// 0-1; yolo mode runs confident changes unasked
     pub confidence: Option<f64>,
 }
 
@@ -103,11 +103,11 @@ pub struct RestartPodsArgs {
     pub name: Option<String>,
     /// Or every pod matching this label selector, e.g. app=worker
     pub label_selector: Option<String>,
-    /// Namespace (default: the context's)
+    /// Namespace
     pub namespace: Option<String>,
-    /// kubeconfig context (default: the current one)
+    /// kubeconfig context
     pub context: Option<String>,
-    /// 0-1; in yolo mode a confident change runs unasked
+    /// 0-1; yolo mode runs confident changes unasked
     pub confidence: Option<f64>,
 }
 
@@ -117,6 +117,35 @@ fn revision(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -
         .and_then(|a| a.get("deployment.kubernetes.io/revision"))
         .and_then(|r| r.parse().ok())
         .unwrap_or(0)
+}
+
+/// Progress notifications of a long call, sent when the client asked for them (a progress
+/// token in the request).
+pub(crate) struct Progress<'a> {
+    exchange: &'a Exchange,
+    step: f64,
+}
+
+impl<'a> Progress<'a> {
+    pub(crate) fn new(exchange: &'a Exchange) -> Self {
+        Self {
+            exchange,
+            step: 0.0,
+        }
+    }
+
+    pub(crate) async fn report(&mut self, message: String) {
+        let cx = self.exchange.context();
+        if let Some(token) = cx.meta.get_progress_token() {
+            self.step += 1.0;
+            let _ = cx
+                .peer
+                .notify_progress(
+                    ProgressNotificationParam::new(token, self.step).with_message(message),
+                )
+                .await;
+        }
+    }
 }
 
 /// A unified diff of two JSON values, pretty-printed; empty when equal.
@@ -271,8 +300,7 @@ impl KubernetesServer {
         let timeout = Duration::from_secs(self.clients().args().verify_timeout_secs);
         let started = Instant::now();
         let cx = exchange.context();
-        let token = cx.meta.get_progress_token();
-        let mut step = 0.0;
+        let mut progress = Progress::new(exchange);
         loop {
             let d = api.get(name).await.map_err(|e| e.to_string())?;
             let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
@@ -300,15 +328,7 @@ impl KubernetesServer {
                     timeout.as_secs()
                 ));
             }
-            if let Some(token) = &token {
-                step += 1.0;
-                let _ = cx
-                    .peer
-                    .notify_progress(
-                        ProgressNotificationParam::new(token.clone(), step).with_message(message),
-                    )
-                    .await;
-            }
+            progress.report(message).await;
             tokio::select! {
                 () = tokio::time::sleep(Duration::from_millis(700)) => {}
                 () = cx.ct.cancelled() => return Err("verification cancelled by the client; the change stays applied".into()),
@@ -768,9 +788,7 @@ impl KubernetesServer {
                     .map(|o| o.name.clone())
             })
             .collect();
-        let cx = exchange.context();
-        let token = cx.meta.get_progress_token();
-        let mut step = 0.0;
+        let mut progress = Progress::new(exchange);
         loop {
             let pods = api
                 .list(&ListParams::default())
@@ -831,16 +849,9 @@ impl KubernetesServer {
                     states.join(", ")
                 ));
             }
-            if let Some(token) = &token {
-                step += 1.0;
-                let message = format!("{}/{} replacements ready", ready.len(), gone.len());
-                let _ = cx
-                    .peer
-                    .notify_progress(
-                        ProgressNotificationParam::new(token.clone(), step).with_message(message),
-                    )
-                    .await;
-            }
+            progress
+                .report(format!("{}/{} replacements ready", ready.len(), gone.len()))
+                .await;
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }

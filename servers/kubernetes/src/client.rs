@@ -33,7 +33,13 @@ pub enum ClusterError {
 /// A client for one context, with its default namespace.
 #[derive(Clone)]
 pub struct Connection {
+    /// Retries a throttled or unavailable API server (429, 503, 504) at most 3 times, 0.5 to
+    /// 5 s apart (kube's own default retries 15 times with back-off up to 1,000 s: a tool
+    /// call would hang for minutes).
     pub client: kube::Client,
+    /// No retries: for requests whose 429 is an answer, not a throttle (an eviction a
+    /// PodDisruptionBudget refuses).
+    pub once: kube::Client,
     pub context: String,
     pub namespace: String,
     pub server: String,
@@ -182,10 +188,20 @@ impl Clients {
             .clone()
             .unwrap_or_else(|| config.default_namespace.clone());
         let server = config.cluster_url.to_string();
-        let client =
-            kube::Client::try_from(config).map_err(|e| ClusterError::Config(e.to_string()))?;
+        config.default_retry = false;
+        let once = kube::Client::try_from(config.clone())
+            .map_err(|e| ClusterError::Config(e.to_string()))?;
+        // kube's stack is a boxed service; the buffer makes it cloneable, as a retry needs.
+        let client = kube::client::ClientBuilder::try_from(config)
+            .map_err(|e| ClusterError::Config(e.to_string()))?
+            .with_layer(&tower::buffer::BufferLayer::new(256))
+            .with_layer(&tower::retry::RetryLayer::new(
+                kube::client::retry::RetryPolicy::default(),
+            ))
+            .build();
         let connection = Connection {
             client,
+            once,
             context: name,
             namespace,
             server,

@@ -21,7 +21,7 @@ use crate::{
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct ContextArgs {
-    /// kubeconfig context (default: the current one)
+    /// kubeconfig context
     pub context: Option<String>,
 }
 

@@ -26,9 +26,9 @@ use crate::KubernetesServer;
 pub struct KubectlArgs {
     /// Arguments after `kubectl`, one per item, e.g. ["get", "pods", "-n", "shop"]
     pub args: Vec<String>,
-    /// kubeconfig context (default: the current one)
+    /// kubeconfig context
     pub context: Option<String>,
-    /// 0-1; in yolo mode a confident change runs unasked
+    /// 0-1; yolo mode runs confident changes unasked
     pub confidence: Option<f64>,
 }
 

@@ -4,7 +4,8 @@
 //! and the tool router; each tool group lives in its own module: [`pods`] (pods, describe,
 //! logs, events), [`cluster`] (contexts, namespaces, nodes), [`workloads`] (usage, deployments,
 //! services, config references, any kind read), [`changes`] (remediation of deployments and
-//! pods), [`manifests`] (server-side apply and delete of any kind) and [`kubectl`]. Every
+//! pods), [`manifests`] (server-side apply and delete of any kind), [`nodes`] (cordon,
+//! uncordon, drain), [`exec`] (a command in a container) and [`kubectl`]. Every
 //! change asks [`access`] first whether the credentials allow it. The server contacts no
 //! cluster at start-up.
 
@@ -13,8 +14,10 @@ pub mod changes;
 pub mod client;
 pub mod cluster;
 pub mod config;
+pub mod exec;
 pub mod kubectl;
 pub mod manifests;
+pub mod nodes;
 pub mod pods;
 pub mod render;
 pub mod workloads;
@@ -92,6 +95,34 @@ const EFFECTS: &[(&str, Effect)] = &[
         },
     ),
     (
+        "node_cordon",
+        Effect::Write {
+            destructive: false,
+            idempotent: true,
+        },
+    ),
+    (
+        "node_uncordon",
+        Effect::Write {
+            destructive: false,
+            idempotent: true,
+        },
+    ),
+    (
+        "node_drain",
+        Effect::Write {
+            destructive: true,
+            idempotent: false,
+        },
+    ),
+    (
+        "pod_exec",
+        Effect::Write {
+            destructive: true,
+            idempotent: false,
+        },
+    ),
+    (
         "kubectl",
         Effect::Write {
             destructive: true,
@@ -129,7 +160,11 @@ impl KubernetesServer {
         );
         let mut router = Self::pods_router() + Self::cluster_router() + Self::workloads_router();
         if !safety.read_only() {
-            router += Self::changes_router() + Self::manifests_router() + Self::kubectl_router();
+            router += Self::changes_router()
+                + Self::manifests_router()
+                + Self::nodes_router()
+                + Self::exec_router()
+                + Self::kubectl_router();
         }
         // A read-only server routes no writes, so their effects are left out with them.
         Self {
@@ -174,5 +209,5 @@ opsmcp_core::tool_server!(
     KubernetesServer,
     "Kubernetes. Start with pods_list errors_only=true (or namespace=all), then pod_describe and \
      pod_logs (previous=true after a crash) and events_list. Every call takes an optional context \
-     and namespace.",
+     and namespace (default: the current context and its namespace).",
 );

@@ -49,9 +49,9 @@ pub struct ApplyArgs {
     pub namespace: Option<String>,
     /// Take over fields another field manager owns (kubectl --force-conflicts)
     pub force: Option<bool>,
-    /// kubeconfig context (default: the current one)
+    /// kubeconfig context
     pub context: Option<String>,
-    /// 0-1; in yolo mode a confident change runs unasked
+    /// 0-1; yolo mode runs confident changes unasked
     pub confidence: Option<f64>,
 }
 
@@ -65,9 +65,9 @@ pub struct DeleteArgs {
     pub name: String,
     /// Namespace for namespaced kinds (default: the context's)
     pub namespace: Option<String>,
-    /// kubeconfig context (default: the current one)
+    /// kubeconfig context
     pub context: Option<String>,
-    /// 0-1; in yolo mode a confident change runs unasked
+    /// 0-1; yolo mode runs confident changes unasked
     pub confidence: Option<f64>,
 }
 
@@ -417,9 +417,9 @@ impl KubernetesServer {
 
 #[tool_router(router = manifests_router, vis = "pub(crate)")]
 impl KubernetesServer {
-    /// Apply YAML or JSON manifests server-side (field manager opsmcp), any kind; plan shows
-    /// the server's dry-run diff per object. A field another manager set differently is a
-    /// conflict unless force=true. Deployments are verified by their rollout.
+    /// Apply YAML/JSON manifests server-side (field manager opsmcp), any kind; plan shows the
+    /// dry-run diff per object. Fields another manager set differently conflict unless
+    /// force=true. Deployments are verified by their rollout.
     #[tool]
     pub async fn resources_apply(
         &self,
@@ -455,8 +455,7 @@ impl KubernetesServer {
         Ok(ticket.finish(outcome).await)
     }
 
-    /// Delete one object of any kind (namespaces, nodes and volumes never); verified when it is
-    /// gone. Dependents are garbage-collected.
+    /// Delete one object of any kind (never namespaces, nodes or volumes); verified when gone.
     #[tool]
     pub async fn resources_delete(
         &self,

@@ -75,18 +75,18 @@ impl PodItem {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct PodsArgs {
-    /// Namespace; "all" for every namespace (default: the context's)
+    /// Namespace; "all" for every namespace
     pub namespace: Option<String>,
-    /// kubeconfig context (default: the current one)
+    /// kubeconfig context
     pub context: Option<String>,
     /// Label selector, e.g. app=worker
     pub label_selector: Option<String>,
     /// Field selector, e.g. spec.nodeName=node-a
     pub field_selector: Option<String>,
-    /// Only pods that are not Running and ready (CrashLoopBackOff, Pending, OOMKilled, …)
+    /// Only pods not Running and ready (CrashLoopBackOff, Pending, …)
     #[serde(default)]
     pub errors_only: bool,
-    /// Only pods with a container OOM-killed now or in its last run (also ones running again)
+    /// Only pods OOM-killed now or in their last run
     #[serde(default)]
     pub oom_killed: bool,
     /// Only pods in this phase: Pending, Running, Succeeded, Failed, Unknown
@@ -101,9 +101,9 @@ pub struct PodsArgs {
 pub struct PodArgs {
     /// Pod name
     pub name: String,
-    /// Namespace (default: the context's)
+    /// Namespace
     pub namespace: Option<String>,
-    /// kubeconfig context (default: the current one)
+    /// kubeconfig context
     pub context: Option<String>,
 }
 
@@ -111,9 +111,9 @@ pub struct PodArgs {
 pub struct LogsArgs {
     /// Pod name
     pub name: String,
-    /// Namespace (default: the context's)
+    /// Namespace
     pub namespace: Option<String>,
-    /// kubeconfig context (default: the current one)
+    /// kubeconfig context
     pub context: Option<String>,
     /// Container (default: the only one)
     pub container: Option<String>,
@@ -130,9 +130,9 @@ pub struct LogsArgs {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct EventsArgs {
-    /// Namespace; "all" for every namespace (default: the context's)
+    /// Namespace; "all" for every namespace
     pub namespace: Option<String>,
-    /// kubeconfig context (default: the current one)
+    /// kubeconfig context
     pub context: Option<String>,
     /// Only events about this object, e.g. pod/worker-7d9f or deployment/web
     pub object: Option<String>,
@@ -166,8 +166,6 @@ fn healthy(pod: &Pod) -> bool {
         || pod_status(pod) == "Completed"
 }
 
-/// Events deduplicated by (type, reason, object, message) with summed counts, warnings
-/// first, newest first: one line each.
 /// Events grouped (same type, reason, object and message) as lines, warnings and the newest
 /// first, at most `limit` of them, and how many groups were left out.
 pub fn event_lines(

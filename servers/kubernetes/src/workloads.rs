@@ -33,9 +33,9 @@ use crate::{
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct NamespaceArgs {
-    /// Namespace; "all" for every namespace (default: the context's)
+    /// Namespace; "all" for every namespace
     pub namespace: Option<String>,
-    /// kubeconfig context (default: the current one)
+    /// kubeconfig context
     pub context: Option<String>,
 }
 
@@ -43,9 +43,9 @@ pub struct NamespaceArgs {
 pub struct NamedArgs {
     /// Name
     pub name: String,
-    /// Namespace (default: the context's)
+    /// Namespace
     pub namespace: Option<String>,
-    /// kubeconfig context (default: the current one)
+    /// kubeconfig context
     pub context: Option<String>,
 }
 
@@ -53,9 +53,9 @@ pub struct NamedArgs {
 pub struct DeploymentsArgs {
     /// One deployment, with its revision history (default: all in the namespace)
     pub name: Option<String>,
-    /// Namespace (default: the context's)
+    /// Namespace
     pub namespace: Option<String>,
-    /// kubeconfig context (default: the current one)
+    /// kubeconfig context
     pub context: Option<String>,
 }
 
@@ -63,9 +63,9 @@ pub struct DeploymentsArgs {
 pub struct RefsArgs {
     /// Only this deployment's pod template (default: every pod in the namespace)
     pub deployment: Option<String>,
-    /// Namespace (default: the context's)
+    /// Namespace
     pub namespace: Option<String>,
-    /// kubeconfig context (default: the current one)
+    /// kubeconfig context
     pub context: Option<String>,
 }
 
@@ -81,7 +81,7 @@ pub struct GetArgs {
     pub namespace: Option<String>,
     /// Label selector for lists
     pub label_selector: Option<String>,
-    /// kubeconfig context (default: the current one)
+    /// kubeconfig context
     pub context: Option<String>,
 }
 

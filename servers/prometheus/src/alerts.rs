@@ -99,7 +99,7 @@ pub struct SilenceCreateArgs {
     pub comment: String,
     /// Author (default opsmcp)
     pub created_by: Option<String>,
-    /// 0-1; in yolo mode a confident change runs unasked
+    /// 0-1; yolo mode runs confident changes unasked
     pub confidence: Option<f64>,
 }
 
@@ -107,7 +107,7 @@ pub struct SilenceCreateArgs {
 pub struct SilenceExpireArgs {
     /// Silence ID
     pub id: String,
-    /// 0-1; in yolo mode a confident change runs unasked
+    /// 0-1; yolo mode runs confident changes unasked
     pub confidence: Option<f64>,
 }
 

@@ -12,8 +12,26 @@ fn round_trip<T: serde::de::DeserializeOwned + serde::Serialize>(
     serde_json::to_value(typed).map_err(|e| e.to_string())
 }
 
-/// The defaults the API server fills in on write, for the fields the sandbox's readers show.
+/// The defaults the API server fills in on write, for the fields the sandbox's readers show;
+/// a Secret's `stringData` is merged into `data` (base64), as the API server does.
 fn defaults(kind: &str, object: &mut Value) {
+    if kind == "Secret"
+        && let Some(Value::Object(plain)) =
+            object.as_object_mut().and_then(|o| o.remove("stringData"))
+    {
+        use base64::Engine;
+        let data = object
+            .as_object_mut()
+            .expect("a Secret is an object")
+            .entry("data")
+            .or_insert_with(|| serde_json::json!({}));
+        for (key, value) in plain {
+            let text = value.as_str().unwrap_or_default().as_bytes().to_vec();
+            data[key] = base64::engine::general_purpose::STANDARD
+                .encode(text)
+                .into();
+        }
+    }
     if kind == "Service"
         && let Some(spec) = object.get_mut("spec").and_then(Value::as_object_mut)
     {

@@ -1,0 +1,345 @@
+//! `pod_exec`: one command in a running container, as an argument list (no shell), bounded in
+//! time and output, high risk (it runs code inside a workload). Secrets stay hidden: a path
+//! under a Secret volume is refused, and the values of environment variables that come from
+//! Secrets are replaced by their sizes in what the command prints.
+
+use std::{collections::BTreeSet, time::Duration};
+
+use k8s_openapi::api::core::v1::{Pod, Secret};
+use kube::api::{Api, AttachParams};
+use opsmcp_core::{
+    approval::{Exchange, Gate, Proposal},
+    or_fail,
+    output::truncate_to_budget,
+    risk::{Action, RiskLevel},
+    tools::failure,
+};
+use rmcp::{
+    ErrorData,
+    handler::server::wrapper::Parameters,
+    model::CallToolResponse,
+    schemars::{self, JsonSchema},
+    tool, tool_router,
+};
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncReadExt;
+
+use crate::{
+    KubernetesServer,
+    access::{self, Request},
+    client::explain,
+};
+
+/// The most a command may print (each stream) before the rest is dropped.
+const MAX_OUTPUT_BYTES: u64 = 64 * 1024;
+const DEFAULT_TIMEOUT_SECS: u64 = 10;
+const MAX_TIMEOUT_SECS: u64 = 60;
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct ExecArgs {
+    /// Pod name
+    pub name: String,
+    /// Argument list, e.g. ["cat", "/etc/app/config.yaml"]
+    pub command: Vec<String>,
+    /// Container (default: the only one)
+    pub container: Option<String>,
+    /// Seconds before it is abandoned (default 10, max 60)
+    pub timeout_secs: Option<u64>,
+    /// Namespace
+    pub namespace: Option<String>,
+    /// kubeconfig context
+    pub context: Option<String>,
+    /// 0-1; yolo mode runs confident changes unasked
+    pub confidence: Option<f64>,
+}
+
+/// What in a container's output would be a Secret's: the variables it gets from Secrets and
+/// the directories Secret volumes are mounted at.
+#[derive(Debug, Default)]
+struct Secrets {
+    variables: BTreeSet<String>,
+    mounts: Vec<String>,
+}
+
+impl Secrets {
+    /// `NAME=value` lines of a Secret-sourced variable, with the value's size instead.
+    fn redact(&self, output: &str) -> String {
+        output
+            .lines()
+            .map(|line| match line.split_once('=') {
+                Some((name, value)) if self.variables.contains(name) => {
+                    format!("{name}=<hidden: {} bytes>", value.len())
+                }
+                _ => line.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The Secret volume an argument reads from, if any.
+    fn mount_read_by(&self, argv: &[String]) -> Option<&str> {
+        argv.iter().skip(1).find_map(|arg| {
+            self.mounts
+                .iter()
+                .find(|m| arg == *m || arg.starts_with(&format!("{}/", m.trim_end_matches('/'))))
+                .map(String::as_str)
+        })
+    }
+}
+
+/// The Secret-sourced variables (key names only are read) and Secret mounts of `container`.
+async fn secrets_of(api: &Api<Secret>, pod: &Pod, container: &str) -> Secrets {
+    let mut out = Secrets::default();
+    let Some(spec) = &pod.spec else { return out };
+    let Some(c) = spec.containers.iter().find(|c| c.name == container) else {
+        return out;
+    };
+    for e in c.env.iter().flatten() {
+        if e.value_from
+            .as_ref()
+            .and_then(|v| v.secret_key_ref.as_ref())
+            .is_some()
+        {
+            out.variables.insert(e.name.clone());
+        }
+    }
+    for from in c.env_from.iter().flatten() {
+        let Some(secret) = &from.secret_ref else {
+            continue;
+        };
+        let prefix = from.prefix.clone().unwrap_or_default();
+        if let Ok(s) = api.get(&secret.name).await {
+            let keys = s
+                .data
+                .iter()
+                .flat_map(|d| d.keys())
+                .chain(s.string_data.iter().flat_map(|d| d.keys()));
+            out.variables.extend(keys.map(|k| format!("{prefix}{k}")));
+        }
+    }
+    let secret_volumes: Vec<&str> = spec
+        .volumes
+        .iter()
+        .flatten()
+        .filter(|v| v.secret.is_some())
+        .map(|v| v.name.as_str())
+        .collect();
+    out.mounts = c
+        .volume_mounts
+        .iter()
+        .flatten()
+        .filter(|m| secret_volumes.contains(&m.name.as_str()))
+        .map(|m| m.mount_path.clone())
+        .collect();
+    out
+}
+
+/// Read a stream to its end, keeping at most [`MAX_OUTPUT_BYTES`]; whether it was cut.
+async fn read_bounded(stream: Option<impl tokio::io::AsyncRead + Unpin>) -> (String, bool) {
+    let Some(stream) = stream else {
+        return (String::new(), false);
+    };
+    let mut bytes = Vec::new();
+    let mut limited = stream.take(MAX_OUTPUT_BYTES + 1);
+    let _ = limited.read_to_end(&mut bytes).await;
+    // Drain the rest so the process is not blocked on a full pipe.
+    let mut rest = limited.into_inner();
+    let _ = tokio::io::copy(&mut rest, &mut tokio::io::sink()).await;
+    let cut = bytes.len() as u64 > MAX_OUTPUT_BYTES;
+    bytes.truncate(MAX_OUTPUT_BYTES as usize);
+    (String::from_utf8_lossy(&bytes).into_owned(), cut)
+}
+
+#[tool_router(router = exec_router, vis = "pub(crate)")]
+impl KubernetesServer {
+    /// Run a command (argument list, no shell) in a pod's container, bounded in time and
+    /// output: exit code, stdout, stderr. Secret values stay hidden.
+    #[tool]
+    pub async fn pod_exec(
+        &self,
+        exchange: Exchange,
+        Parameters(args): Parameters<ExecArgs>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        if args.command.first().is_none_or(|c| c.trim().is_empty()) {
+            return Ok(failure("command needs at least the program, e.g. [\"env\"]").into());
+        }
+        let timeout = Duration::from_secs(
+            args.timeout_secs
+                .unwrap_or(DEFAULT_TIMEOUT_SECS)
+                .clamp(1, MAX_TIMEOUT_SECS),
+        );
+        let conn = or_fail!(self.clients().connect(args.context.as_deref()).await);
+        let ns = or_fail!(self.clients().namespace(&conn, args.namespace.as_deref()));
+        let pods: Api<Pod> = Api::namespaced(conn.client.clone(), &ns);
+        let pod = or_fail!(pods.get(&args.name).await.map_err(|e| explain(&conn, e)));
+        let names: Vec<String> = pod
+            .spec
+            .iter()
+            .flat_map(|s| s.containers.iter().map(|c| c.name.clone()))
+            .collect();
+        let container = match &args.container {
+            Some(c) if names.contains(c) => c.clone(),
+            Some(c) => {
+                return Ok(failure(format!(
+                    "pod {} has no container {c} (containers: {})",
+                    args.name,
+                    names.join(", ")
+                ))
+                .into());
+            }
+            None if names.len() == 1 => names[0].clone(),
+            None => {
+                return Ok(failure(format!(
+                    "pod {} has several containers: name one of {}",
+                    args.name,
+                    names.join(", ")
+                ))
+                .into());
+            }
+        };
+        or_fail!(
+            access::check(
+                &conn,
+                &[Request::new("create", "", "pods", &ns)
+                    .named(&args.name)
+                    .subresource("exec")]
+            )
+            .await
+        );
+        let secrets =
+            secrets_of(&Api::namespaced(conn.client.clone(), &ns), &pod, &container).await;
+        if let Some(mount) = secrets.mount_read_by(&args.command) {
+            return Ok(failure(format!(
+                "{mount} is a Secret volume: its values are never shown. Use config_refs_check for its key names"
+            ))
+            .into());
+        }
+        let argv = args.command.join(" ");
+        let action = Action {
+            tool: "pod_exec".into(),
+            verb: "exec".into(),
+            resource: Some("pod".into()),
+            namespace: Some(ns.clone()),
+            name: Some(args.name.clone()),
+            base: Some(RiskLevel::High),
+            detail: Some(format!("runs `{argv}` in container {container}")),
+            ..Action::default()
+        };
+        let kubectl = format!(
+            "kubectl --context {} -n {ns} exec {} -c {container} -- {argv}",
+            conn.context, args.name
+        );
+        let proposal = Proposal::new(action, &args, kubectl);
+        let preview = async {
+            Some(format!(
+                "would run `{argv}` in container {container} of pod {ns}/{} for at most {}s",
+                args.name,
+                timeout.as_secs()
+            ))
+        };
+        let ticket = match self.safety().gate(&exchange, proposal, preview).await? {
+            Gate::Proceed(ticket) => ticket,
+            Gate::Stop(answer) => return Ok(answer),
+        };
+        let params = AttachParams::default()
+            .container(container.clone())
+            .stdin(false)
+            .stdout(true)
+            .stderr(true);
+        let run = async {
+            let mut process = pods
+                .exec(&args.name, args.command.clone(), &params)
+                .await
+                .map_err(|e| explain(&conn, e).to_string())?;
+            let status = process.take_status();
+            let ((stdout, cut_out), (stderr, cut_err)) = tokio::join!(
+                read_bounded(process.stdout()),
+                read_bounded(process.stderr())
+            );
+            let status = match status {
+                Some(s) => s.await,
+                None => None,
+            };
+            let _ = process.join().await;
+            Ok::<_, String>((stdout, cut_out || cut_err, stderr, status))
+        };
+        let outcome = match tokio::time::timeout(timeout, run).await {
+            Err(_) => Err(format!(
+                "`{argv}` did not finish within {}s; abandoned",
+                timeout.as_secs()
+            )),
+            Ok(Err(e)) => Err(e),
+            Ok(Ok((stdout, cut, stderr, status))) => {
+                // A command that ran answers with its exit code, whatever it is; one that could
+                // not start (no such program) is a failure.
+                let (ran, exit) = match &status {
+                    Some(s) if s.status.as_deref() == Some("Success") => {
+                        (true, "exit 0".to_owned())
+                    }
+                    Some(s) if s.reason.as_deref() == Some("NonZeroExitCode") => (
+                        true,
+                        format!(
+                            "exit {}",
+                            s.details
+                                .as_ref()
+                                .and_then(|d| d.causes.as_ref())
+                                .and_then(|c| c.first())
+                                .and_then(|c| c.message.as_deref())
+                                .unwrap_or("?")
+                        ),
+                    ),
+                    Some(s) => (
+                        false,
+                        format!("did not run: {}", s.message.as_deref().unwrap_or_default()),
+                    ),
+                    None => (
+                        false,
+                        "exit unknown (the stream closed without a status)".to_owned(),
+                    ),
+                };
+                let mut text = format!("$ {argv}  ({ns}/{} {container}): {exit}\n", args.name);
+                text.push_str(&secrets.redact(&stdout));
+                if !stderr.is_empty() {
+                    text.push_str("\n--- stderr\n");
+                    text.push_str(&secrets.redact(&stderr));
+                }
+                if cut {
+                    text.push_str(&format!(
+                        "\n(output cut at {} KiB)",
+                        MAX_OUTPUT_BYTES / 1024
+                    ));
+                }
+                let text = truncate_to_budget(&text, 2000);
+                if ran { Ok(text) } else { Err(text) }
+            }
+        };
+        Ok(ticket.finish(outcome).await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_variables_and_mounts_stay_hidden() {
+        let secrets = Secrets {
+            variables: ["DB_PASSWORD".to_owned()].into(),
+            mounts: vec!["/etc/tls".into()],
+        };
+        assert_eq!(
+            secrets.redact("QUEUE=orders\nDB_PASSWORD=hunter2"),
+            "QUEUE=orders\nDB_PASSWORD=<hidden: 7 bytes>"
+        );
+        let argv = |s: &str| s.split(' ').map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!(
+            secrets.mount_read_by(&argv("cat /etc/tls/key.pem")),
+            Some("/etc/tls")
+        );
+        assert_eq!(
+            secrets.mount_read_by(&argv("ls /etc/tls")),
+            Some("/etc/tls")
+        );
+        assert_eq!(secrets.mount_read_by(&argv("cat /etc/tlsx")), None);
+    }
+}
