@@ -144,7 +144,8 @@ async fn main() -> Result<()> {
     let files = env_file.parent().context("the env file's directory")?;
     let ca_file = files.join("sandbox-ca.pem");
     let audit = dir.path().join("audit.jsonl");
-    println!("  cluster + Loki {}", sandbox.url());
+    println!("  Kubernetes     {}", sandbox.kube_url());
+    println!("  Loki           {}", sandbox.url());
     println!("  PagerDuty      {}", sandbox.pagerduty_url());
     println!("  GitHub         {}", sandbox.github_url());
     println!("  Notion         {}", sandbox.notion_url());

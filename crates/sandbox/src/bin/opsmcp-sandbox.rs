@@ -11,7 +11,8 @@ use opsmcp_sandbox::{Sandbox, scenario::Scenario};
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
-    /// Address to serve the Kubernetes API on (port 0 picks a free one)
+    /// Address to serve Loki and the cluster's metrics exporter on (port 0 picks a free one);
+    /// the Kubernetes API (HTTPS) and the SaaS stand-ins get free ports on the same host
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: SocketAddr,
     /// Where to write sandbox.kubeconfig, sandbox-ca.pem and sandbox.env
@@ -37,7 +38,7 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     anyhow::ensure!(
         args.listen.ip().is_loopback(),
-        "the sandbox has no authentication: listen on a loopback address"
+        "the sandbox's credentials are written beside it in plain text: listen on a loopback address"
     );
     let scenario = match args.scenario.as_str() {
         "none" => None,
@@ -52,11 +53,12 @@ async fn main() -> anyhow::Result<()> {
     }
     std::fs::create_dir_all(&args.dir)?;
     let env_file = sandbox.write_files(&args.dir)?;
-    tracing::info!(local = %sandbox.addr, pagerduty = %sandbox.pagerduty_url(), github = %sandbox.github_url(), env = %env_file.display(), "sandbox serving");
+    tracing::info!(kubernetes = %sandbox.kube_addr, loki = %sandbox.addr, pagerduty = %sandbox.pagerduty_url(), github = %sandbox.github_url(), env = %env_file.display(), "sandbox serving");
     eprintln!(
-        "\nThe sandbox is up: Kubernetes and Loki at {}, PagerDuty at {} (HTTPS, its CA beside the env file), GitHub at {}, Notion at {}.\n  point every server at it:  set -a; . {}; set +a\n  then, for example:         kubectl get pods    opsmcp-kubernetes    opsmcp-loki    opsmcp-pagerduty    opsmcp-github\nCtrl-C stops it.",
-        sandbox.url(),
+        "\nThe sandbox is up: Kubernetes at {} and PagerDuty at {} (HTTPS, their CA beside the env file), Loki at {}, GitHub at {}, Notion at {}.\n  point every server at it:  set -a; . {}; set +a\n  then, for example:         kubectl get pods    kubectl --context sandbox-view auth can-i --list    opsmcp-kubernetes    opsmcp-loki\nCtrl-C stops it.",
+        sandbox.kube_url(),
         sandbox.pagerduty_url(),
+        sandbox.url(),
         sandbox.github_url(),
         sandbox.notion_url(),
         env_file.display(),
