@@ -1,7 +1,9 @@
 //! `pod_exec`: one command in a running container, as an argument list (no shell), bounded in
 //! time and output, high risk (it runs code inside a workload). Secrets stay hidden: a path
-//! under a Secret volume is refused, and the values of environment variables that come from
-//! Secrets are replaced by their sizes in what the command prints.
+//! under a Secret volume or a process's `environ` is refused, the values of environment
+//! variables that come from Secrets are replaced by their sizes in what the command prints, and
+//! `env` is refused when a Secret's keys become variables but cannot be read to know their
+//! names.
 
 use std::{collections::BTreeSet, time::Duration};
 
@@ -59,6 +61,9 @@ pub struct ExecArgs {
 struct Secrets {
     variables: BTreeSet<String>,
     mounts: Vec<String>,
+    /// Secrets whose keys all become variables but cannot be read (their names unknown, so
+    /// their values could not be hidden).
+    unreadable: Vec<String>,
 }
 
 impl Secrets {
@@ -76,14 +81,33 @@ impl Secrets {
             .join("\n")
     }
 
-    /// The Secret volume an argument reads from, if any.
-    fn mount_read_by(&self, argv: &[String]) -> Option<&str> {
-        argv.iter().skip(1).find_map(|arg| {
+    /// Why running `argv` could show a Secret's values, if it could: it reads a Secret
+    /// volume or a process environment, or prints variables whose Secret-sourced names are
+    /// unknown.
+    fn refusal(&self, argv: &[String]) -> Option<String> {
+        let args = argv.iter().skip(1);
+        if let Some(mount) = args.clone().find_map(|arg| {
             self.mounts
                 .iter()
                 .find(|m| arg == *m || arg.starts_with(&format!("{}/", m.trim_end_matches('/'))))
-                .map(String::as_str)
-        })
+        }) {
+            return Some(format!(
+                "{mount} is a Secret volume: its values are never shown. Use config_refs_check for its key names"
+            ));
+        }
+        if let Some(arg) = args.clone().find(|a| a.ends_with("/environ")) {
+            return Some(format!(
+                "{arg} holds the process's environment, Secret values included: use env, which hides them"
+            ));
+        }
+        let program = argv.first().map(|p| p.rsplit('/').next().unwrap_or(p));
+        if matches!(program, Some("env" | "printenv")) && !self.unreadable.is_empty() {
+            return Some(format!(
+                "the container takes every key of Secret {} as variables, and these credentials cannot read its key names to hide their values",
+                self.unreadable.join(", ")
+            ));
+        }
+        None
     }
 }
 
@@ -108,13 +132,18 @@ async fn secrets_of(api: &Api<Secret>, pod: &Pod, container: &str) -> Secrets {
             continue;
         };
         let prefix = from.prefix.clone().unwrap_or_default();
-        if let Ok(s) = api.get(&secret.name).await {
-            let keys = s
-                .data
-                .iter()
-                .flat_map(|d| d.keys())
-                .chain(s.string_data.iter().flat_map(|d| d.keys()));
-            out.variables.extend(keys.map(|k| format!("{prefix}{k}")));
+        match api.get(&secret.name).await {
+            Ok(s) => {
+                let keys = s
+                    .data
+                    .iter()
+                    .flat_map(|d| d.keys())
+                    .chain(s.string_data.iter().flat_map(|d| d.keys()));
+                out.variables.extend(keys.map(|k| format!("{prefix}{k}")));
+            }
+            // A Secret that does not exist gives the container no variables.
+            Err(kube::Error::Api(status)) if status.code == 404 => {}
+            Err(_) => out.unreadable.push(secret.name.clone()),
         }
     }
     let secret_volumes: Vec<&str> = spec
@@ -208,11 +237,8 @@ impl KubernetesServer {
         );
         let secrets =
             secrets_of(&Api::namespaced(conn.client.clone(), &ns), &pod, &container).await;
-        if let Some(mount) = secrets.mount_read_by(&args.command) {
-            return Ok(failure(format!(
-                "{mount} is a Secret volume: its values are never shown. Use config_refs_check for its key names"
-            ))
-            .into());
+        if let Some(why) = secrets.refusal(&args.command) {
+            return Ok(failure(why).into());
         }
         let argv = args.command.join(" ");
         let action = Action {
@@ -326,20 +352,28 @@ mod tests {
         let secrets = Secrets {
             variables: ["DB_PASSWORD".to_owned()].into(),
             mounts: vec!["/etc/tls".into()],
+            unreadable: Vec::new(),
         };
         assert_eq!(
             secrets.redact("QUEUE=orders\nDB_PASSWORD=hunter2"),
             "QUEUE=orders\nDB_PASSWORD=<hidden: 7 bytes>"
         );
         let argv = |s: &str| s.split(' ').map(str::to_owned).collect::<Vec<_>>();
-        assert_eq!(
-            secrets.mount_read_by(&argv("cat /etc/tls/key.pem")),
-            Some("/etc/tls")
+        let refused = |s: &str| secrets.refusal(&argv(s)).unwrap_or_default();
+        assert!(refused("cat /etc/tls/key.pem").starts_with("/etc/tls is a Secret volume"));
+        assert!(refused("ls /etc/tls").starts_with("/etc/tls is a Secret volume"));
+        assert!(refused("cat /proc/1/environ").contains("process's environment"));
+        assert_eq!(secrets.refusal(&argv("cat /etc/tlsx")), None);
+        assert_eq!(secrets.refusal(&argv("env")), None);
+        let unknown = Secrets {
+            unreadable: vec!["db".into()],
+            ..Secrets::default()
+        };
+        assert!(
+            unknown
+                .refusal(&argv("/usr/bin/env"))
+                .is_some_and(|r| r.contains("Secret db"))
         );
-        assert_eq!(
-            secrets.mount_read_by(&argv("ls /etc/tls")),
-            Some("/etc/tls")
-        );
-        assert_eq!(secrets.mount_read_by(&argv("cat /etc/tlsx")), None);
+        assert_eq!(unknown.refusal(&argv("ps aux")), None);
     }
 }

@@ -216,10 +216,11 @@ impl KubernetesServer {
         objects: Vec<Value>,
         namespace: Option<&str>,
     ) -> Result<Vec<(Target, RiskLevel)>, String> {
+        // Checked against the allow-list only when a namespaced object needs it.
         let default_ns = self
             .clients()
             .namespace(conn, namespace)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.to_string());
         let mut targets = Vec::new();
         for mut config in objects {
             let text = |p: &str| {
@@ -242,7 +243,7 @@ impl KubernetesServer {
                 }
                 String::new()
             } else if given.is_empty() {
-                default_ns.clone()
+                default_ns.clone()?
             } else {
                 if namespace.is_some_and(|n| n != given) {
                     return Err(format!(

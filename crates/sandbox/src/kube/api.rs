@@ -944,39 +944,15 @@ fn scale(
 /// and a bounded `follow`.
 async fn logs(cluster: &Arc<Cluster>, ns: &str, pod: &str, params: &Params) -> Response {
     let t = resources::find("", "v1", "pods").unwrap();
-    let container = {
-        let store = cluster.store();
-        let Some(object) = store.get(t, ns, pod) else {
-            return error(&ApiError::not_found(t, pod), Some(t), Some(pod));
-        };
-        let containers: Vec<String> = object
-            .pointer("/spec/containers")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|c| c["name"].as_str().map(str::to_owned))
-            .collect();
-        match params.get("container") {
-            Some(c) if containers.contains(c) => c.clone(),
-            Some(c) => {
-                return error(
-                    &ApiError::bad_request(format!("container {c} is not valid for pod {pod}")),
-                    Some(t),
-                    Some(pod),
-                );
-            }
-            None if containers.len() == 1 => containers[0].clone(),
-            None => {
-                return error(
-                    &ApiError::bad_request(format!(
-                        "a container name must be specified for pod {pod}, choose one of: [{}]",
-                        containers.join(" ")
-                    )),
-                    Some(t),
-                    Some(pod),
-                );
-            }
-        }
+    let found = super::store::pod_container(
+        &cluster.store(),
+        ns,
+        pod,
+        params.get("container").map(String::as_str),
+    );
+    let container = match found {
+        Ok((_, container)) => container,
+        Err(e) => return error(&e, Some(t), Some(pod)),
     };
     let previous = params.get("previous").is_some_and(|p| p == "true");
     let tail: Option<usize> = params.get("tailLines").and_then(|n| n.parse().ok());

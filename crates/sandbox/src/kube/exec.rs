@@ -19,7 +19,7 @@ use super::{
     cluster::{Cluster, node_usage},
     quantity,
     resources::find,
-    store::{ApiError, Store, container_running},
+    store::{ApiError, Store, container_running, pod_container},
 };
 
 /// What a command wrote and how it ended.
@@ -60,32 +60,7 @@ pub fn container_of(
     pod: &str,
     container: Option<&str>,
 ) -> Result<(Value, String), ApiError> {
-    let t = find("", "v1", "pods").expect("pods are served");
-    let Some(object) = store.get(t, ns, pod).cloned() else {
-        return Err(ApiError::not_found(t, pod));
-    };
-    let names: Vec<String> = object
-        .pointer("/spec/containers")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c["name"].as_str().map(str::to_owned))
-        .collect();
-    let name = match container {
-        Some(c) if names.iter().any(|n| n == c) => c.to_owned(),
-        Some(c) => {
-            return Err(ApiError::bad_request(format!(
-                "container {c} is not valid for pod {pod}"
-            )));
-        }
-        None if names.len() == 1 => names[0].clone(),
-        None => {
-            return Err(ApiError::bad_request(format!(
-                "a container name must be specified for pod {pod}, choose one of: [{}]",
-                names.join(" ")
-            )));
-        }
-    };
+    let (object, name) = pod_container(store, ns, pod, container)?;
     if !container_running(&object, &name) {
         return Err(ApiError {
             code: 500,

@@ -209,6 +209,43 @@ pub fn container_running(pod: &Value, container: &str) -> bool {
 }
 
 /// Five lowercase letters and digits, as generateName suffixes look.
+/// A pod and the container a request names (or the pod's only one), with the API server's
+/// errors when it names none of them or none at all.
+pub fn pod_container(
+    store: &Store,
+    ns: &str,
+    pod: &str,
+    wanted: Option<&str>,
+) -> Result<(Value, String), ApiError> {
+    let t = super::resources::find("", "v1", "pods").expect("pods are served");
+    let Some(object) = store.get(t, ns, pod).cloned() else {
+        return Err(ApiError::not_found(t, pod));
+    };
+    let names: Vec<String> = object
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["name"].as_str().map(str::to_owned))
+        .collect();
+    let name = match wanted {
+        Some(c) if names.iter().any(|n| n == c) => c.to_owned(),
+        Some(c) => {
+            return Err(ApiError::bad_request(format!(
+                "container {c} is not valid for pod {pod}"
+            )));
+        }
+        None if names.len() == 1 => names[0].clone(),
+        None => {
+            return Err(ApiError::bad_request(format!(
+                "a container name must be specified for pod {pod}, choose one of: [{}]",
+                names.join(" ")
+            )));
+        }
+    };
+    Ok((object, name))
+}
+
 pub fn suffix(len: usize) -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     uuid::Uuid::new_v4()
