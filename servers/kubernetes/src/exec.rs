@@ -101,7 +101,16 @@ impl Secrets {
             ));
         }
         let program = argv.first().map(|p| p.rsplit('/').next().unwrap_or(p));
-        if matches!(program, Some("env" | "printenv")) && !self.unreadable.is_empty() {
+        let printing = matches!(program, Some("env" | "printenv"));
+        if let Some(name) = args
+            .clone()
+            .find(|a| printing && self.variables.contains(*a))
+        {
+            return Some(format!(
+                "{name} comes from a Secret: its value is never shown"
+            ));
+        }
+        if printing && !self.unreadable.is_empty() {
             return Some(format!(
                 "the container takes every key of Secret {} as variables, and these credentials cannot read its key names to hide their values",
                 self.unreadable.join(", ")
@@ -365,6 +374,8 @@ mod tests {
         assert!(refused("cat /proc/1/environ").contains("process's environment"));
         assert_eq!(secrets.refusal(&argv("cat /etc/tlsx")), None);
         assert_eq!(secrets.refusal(&argv("env")), None);
+        assert!(refused("printenv DB_PASSWORD").contains("comes from a Secret"));
+        assert_eq!(secrets.refusal(&argv("printenv QUEUE")), None);
         let unknown = Secrets {
             unreadable: vec!["db".into()],
             ..Secrets::default()

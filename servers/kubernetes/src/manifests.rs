@@ -443,7 +443,16 @@ impl KubernetesServer {
             conn.context,
             if force { " --force-conflicts" } else { "" }
         );
-        let proposal = Proposal::new(self.apply_action(&targets), &args, kubectl);
+        // The audit log gets the objects with Secret values hidden: a manifest is one string,
+        // which the audit's key-based redaction cannot see into.
+        let audited = json!({
+            "manifest": targets.iter().map(|(t, _)| { let mut o = t.config.clone(); scrub(&mut o); o }).collect::<Vec<_>>(),
+            "namespace": args.namespace,
+            "force": args.force,
+            "context": args.context,
+            "confidence": args.confidence,
+        });
+        let proposal = Proposal::new(self.apply_action(&targets), &audited, kubectl);
         let ticket = match self
             .safety()
             .gate(&exchange, proposal, async { Some(preview) })

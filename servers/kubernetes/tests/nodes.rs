@@ -234,6 +234,17 @@ async fn exec_runs_a_command_with_secrets_hidden() {
     );
     let (is_error, text) = s.call("pod_exec", exec(json!([]))).await;
     assert!(is_error && text.contains("at least the program"), "{text}");
+    let (is_error, text) = s
+        .call("pod_exec", exec(json!(["printenv", "DB_PASSWORD"])))
+        .await;
+    assert!(is_error && text.contains("comes from a Secret"), "{text}");
+    // The Secret's value reached neither an answer nor the audit log (the manifest is audited
+    // with its Secret values hidden).
+    let audit = std::fs::read_to_string(s.dir().join("audit.jsonl")).unwrap();
+    assert!(
+        audit.contains("resources_apply") && !audit.contains("hunter2"),
+        "{audit}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
