@@ -7,10 +7,13 @@
 
 use std::{collections::BTreeSet, time::Duration};
 
-use k8s_openapi::api::core::v1::{Pod, Secret};
+use k8s_openapi::{
+    api::core::v1::{Pod, Secret},
+    apimachinery::pkg::apis::meta::v1::Status,
+};
 use kube::api::{Api, AttachParams};
 use opsmcp_core::{
-    approval::{Exchange, Gate, Proposal},
+    approval::{Exchange, Proposal},
     or_fail,
     output::truncate_to_budget,
     risk::{Action, RiskLevel},
@@ -188,6 +191,54 @@ async fn read_bounded(stream: Option<impl tokio::io::AsyncRead + Unpin>) -> (Str
     (String::from_utf8_lossy(&bytes).into_owned(), cut)
 }
 
+/// Run `command` and read what it prints: (stdout, whether output was cut, stderr, the
+/// closing status).
+async fn run(
+    pods: &Api<Pod>,
+    name: &str,
+    command: &[String],
+    params: &AttachParams,
+) -> Result<(String, bool, String, Option<Status>), kube::Error> {
+    let mut process = pods.exec(name, command.to_vec(), params).await?;
+    let status = process.take_status();
+    let ((stdout, cut_out), (stderr, cut_err)) = tokio::join!(
+        read_bounded(process.stdout()),
+        read_bounded(process.stderr())
+    );
+    let status = match status {
+        Some(s) => s.await,
+        None => None,
+    };
+    let _ = process.join().await;
+    Ok((stdout, cut_out || cut_err, stderr, status))
+}
+
+/// Whether the command ran, and how it ended: a command that ran answers with its exit code,
+/// whatever it is; one that could not start (no such program) did not run.
+fn exit_of(status: Option<&Status>) -> (bool, String) {
+    match status {
+        Some(s) if s.status.as_deref() == Some("Success") => (true, "exit 0".to_owned()),
+        Some(s) if s.reason.as_deref() == Some("NonZeroExitCode") => {
+            let code = s
+                .details
+                .as_ref()
+                .and_then(|d| d.causes.as_ref())
+                .and_then(|c| c.first())
+                .and_then(|c| c.message.as_deref())
+                .unwrap_or("?");
+            (true, format!("exit {code}"))
+        }
+        Some(s) => (
+            false,
+            format!("did not run: {}", s.message.as_deref().unwrap_or_default()),
+        ),
+        None => (
+            false,
+            "exit unknown (the stream closed without a status)".to_owned(),
+        ),
+    }
+}
+
 #[tool_router(router = exec_router, vis = "pub(crate)")]
 impl KubernetesServer {
     /// Run a command (argument list, no shell) in a pod's container, bounded in time and
@@ -272,83 +323,41 @@ impl KubernetesServer {
                 timeout.as_secs()
             ))
         };
-        let ticket = match self.safety().gate(&exchange, proposal, preview).await? {
-            Gate::Proceed(ticket) => ticket,
-            Gate::Stop(answer) => return Ok(answer),
-        };
         let params = AttachParams::default()
             .container(container.clone())
             .stdin(false)
             .stdout(true)
             .stderr(true);
-        let run = async {
-            let mut process = pods
-                .exec(&args.name, args.command.clone(), &params)
-                .await
-                .map_err(|e| explain(&conn, e).to_string())?;
-            let status = process.take_status();
-            let ((stdout, cut_out), (stderr, cut_err)) = tokio::join!(
-                read_bounded(process.stdout()),
-                read_bounded(process.stderr())
-            );
-            let status = match status {
-                Some(s) => s.await,
-                None => None,
-            };
-            let _ = process.join().await;
-            Ok::<_, String>((stdout, cut_out || cut_err, stderr, status))
-        };
-        let outcome = match tokio::time::timeout(timeout, run).await {
-            Err(_) => Err(format!(
-                "`{argv}` did not finish within {}s; abandoned",
-                timeout.as_secs()
-            )),
-            Ok(Err(e)) => Err(e),
-            Ok(Ok((stdout, cut, stderr, status))) => {
-                // A command that ran answers with its exit code, whatever it is; one that could
-                // not start (no such program) is a failure.
-                let (ran, exit) = match &status {
-                    Some(s) if s.status.as_deref() == Some("Success") => {
-                        (true, "exit 0".to_owned())
-                    }
-                    Some(s) if s.reason.as_deref() == Some("NonZeroExitCode") => (
-                        true,
+        let change = || async {
+            let (stdout, cut, stderr, status) =
+                tokio::time::timeout(timeout, run(&pods, &args.name, &args.command, &params))
+                    .await
+                    .map_err(|_| {
                         format!(
-                            "exit {}",
-                            s.details
-                                .as_ref()
-                                .and_then(|d| d.causes.as_ref())
-                                .and_then(|c| c.first())
-                                .and_then(|c| c.message.as_deref())
-                                .unwrap_or("?")
-                        ),
-                    ),
-                    Some(s) => (
-                        false,
-                        format!("did not run: {}", s.message.as_deref().unwrap_or_default()),
-                    ),
-                    None => (
-                        false,
-                        "exit unknown (the stream closed without a status)".to_owned(),
-                    ),
-                };
-                let mut text = format!("$ {argv}  ({ns}/{} {container}): {exit}\n", args.name);
-                text.push_str(&secrets.redact(&stdout));
-                if !stderr.is_empty() {
-                    text.push_str("\n--- stderr\n");
-                    text.push_str(&secrets.redact(&stderr));
-                }
-                if cut {
-                    text.push_str(&format!(
-                        "\n(output cut at {} KiB)",
-                        MAX_OUTPUT_BYTES / 1024
-                    ));
-                }
-                let text = truncate_to_budget(&text, 2000);
-                if ran { Ok(text) } else { Err(text) }
+                            "`{argv}` did not finish within {}s; abandoned",
+                            timeout.as_secs()
+                        )
+                    })?
+                    .map_err(|e| explain(&conn, e).to_string())?;
+            let (ran, exit) = exit_of(status.as_ref());
+            let mut text = format!("$ {argv}  ({ns}/{} {container}): {exit}\n", args.name);
+            text.push_str(&secrets.redact(&stdout));
+            if !stderr.is_empty() {
+                text.push_str("\n--- stderr\n");
+                text.push_str(&secrets.redact(&stderr));
             }
+            if cut {
+                text.push_str(&format!(
+                    "\n(output cut at {} KiB)",
+                    MAX_OUTPUT_BYTES / 1024
+                ));
+            }
+            let text = truncate_to_budget(&text, 2000);
+            if ran { Ok(text) } else { Err(text) }
         };
-        Ok(ticket.finish(outcome).await)
+        self.safety()
+            .apply(&exchange, proposal, preview, change)
+            .await
     }
 }
 

@@ -13,7 +13,7 @@ use kube::{
     discovery::Scope,
 };
 use opsmcp_core::{
-    approval::{Exchange, Gate, Proposal},
+    approval::{Exchange, Proposal},
     or_fail,
     output::truncate_to_budget,
     risk::{Action, RiskLevel},
@@ -445,24 +445,27 @@ impl KubernetesServer {
         );
         // The audit log gets the objects with Secret values hidden: a manifest is one string,
         // which the audit's key-based redaction cannot see into.
+        let objects: Vec<Value> = targets
+            .iter()
+            .map(|(t, _)| {
+                let mut object = t.config.clone();
+                scrub(&mut object);
+                object
+            })
+            .collect();
         let audited = json!({
-            "manifest": targets.iter().map(|(t, _)| { let mut o = t.config.clone(); scrub(&mut o); o }).collect::<Vec<_>>(),
+            "manifest": objects,
             "namespace": args.namespace,
             "force": args.force,
             "context": args.context,
             "confidence": args.confidence,
         });
         let proposal = Proposal::new(self.apply_action(&targets), &audited, kubectl);
-        let ticket = match self
-            .safety()
-            .gate(&exchange, proposal, async { Some(preview) })
-            .await?
-        {
-            Gate::Proceed(ticket) => ticket,
-            Gate::Stop(answer) => return Ok(answer),
-        };
-        let outcome = self.apply_all(&exchange, &conn, &targets, force).await;
-        Ok(ticket.finish(outcome).await)
+        self.safety()
+            .apply(&exchange, proposal, async { Some(preview) }, || {
+                self.apply_all(&exchange, &conn, &targets, force)
+            })
+            .await
     }
 
     /// Delete one object of any kind (never namespaces, nodes or volumes); verified when gone.
@@ -543,19 +546,19 @@ impl KubernetesServer {
                 Err(e) => format!("the server-side dry run failed: {}", explain(&conn, e)),
             })
         };
-        let ticket = match self.safety().gate(&exchange, proposal, preview).await? {
-            Gate::Proceed(ticket) => ticket,
-            Gate::Stop(answer) => return Ok(answer),
-        };
         let label = format!("{}/{}", resource.kind.to_lowercase(), args.name);
-        let outcome = match api.delete(&args.name, &DeleteParams::default()).await {
-            Err(e) => Err(format!("{label}: {}", explain(&conn, e))),
-            Ok(_) => {
-                self.verify_gone(&conn, &api, &args.name, &label, live.metadata.uid)
-                    .await
+        let delete = || async {
+            match api.delete(&args.name, &DeleteParams::default()).await {
+                Err(e) => Err(format!("{label}: {}", explain(&conn, e))),
+                Ok(_) => {
+                    let uid = live.metadata.uid.clone();
+                    self.verify_gone(&conn, &api, &args.name, &label, uid).await
+                }
             }
         };
-        Ok(ticket.finish(outcome).await)
+        self.safety()
+            .apply(&exchange, proposal, preview, delete)
+            .await
     }
 }
 

@@ -15,7 +15,7 @@ use k8s_openapi::api::{
 };
 use kube::api::{Api, EvictParams, ListParams, Patch, PatchParams};
 use opsmcp_core::{
-    approval::{Exchange, Gate, Proposal},
+    approval::{Exchange, Proposal},
     or_fail,
     risk::{Action, RiskLevel},
     tools::{failure, text},
@@ -187,19 +187,20 @@ impl KubernetesServer {
                 args.name
             ))
         };
-        let ticket = match self.safety().gate(exchange, proposal, preview).await? {
-            Gate::Proceed(ticket) => ticket,
-            Gate::Stop(answer) => return Ok(answer),
+        let change = || async {
+            set_unschedulable(&conn, &nodes, &args.name, cordon).await?;
+            Ok(if cordon {
+                format!(
+                    "cordoned {}: new pods go elsewhere; {running} pods still run on it (node_drain evicts them)",
+                    args.name
+                )
+            } else {
+                format!("uncordoned {}: it takes new pods again", args.name)
+            })
         };
-        let outcome = match set_unschedulable(&conn, &nodes, &args.name, cordon).await {
-            Err(e) => Err(e),
-            Ok(()) if cordon => Ok(format!(
-                "cordoned {}: new pods go elsewhere; {running} pods still run on it (node_drain evicts them)",
-                args.name
-            )),
-            Ok(()) => Ok(format!("uncordoned {}: it takes new pods again", args.name)),
-        };
-        Ok(ticket.finish(outcome).await)
+        self.safety()
+            .apply(exchange, proposal, preview, change)
+            .await
     }
 
     /// Evict `pods` until none is left or `timeout` passes; the ones evicted, or why some
@@ -449,11 +450,6 @@ impl KubernetesServer {
                 lines.join("\n")
             ))
         };
-        let ticket = match self.safety().gate(&exchange, proposal, preview).await? {
-            Gate::Proceed(ticket) => ticket,
-            Gate::Stop(answer) => return Ok(answer),
-        };
-        let started = Instant::now();
         let timeout = Duration::from_secs(
             args.timeout_secs
                 .unwrap_or(self.clients().args().verify_timeout_secs),
@@ -462,10 +458,15 @@ impl KubernetesServer {
             .iter()
             .filter_map(|p| p.metadata.uid.clone())
             .collect();
-        let outcome = async {
+        let drain = || async {
+            let started = Instant::now();
             set_unschedulable(&conn, &nodes, &args.name, true).await?;
-            let evicted = self.evict_all(&exchange, &conn, to_evict, timeout).await.map_err(|e| format!("{} is cordoned; {e}", args.name))?;
-            self.verify_gone_from(&conn, &args.name, &uids, timeout).await?;
+            let evicted = self
+                .evict_all(&exchange, &conn, to_evict.clone(), timeout)
+                .await
+                .map_err(|e| format!("{} is cordoned; {e}", args.name))?;
+            self.verify_gone_from(&conn, &args.name, &uids, timeout)
+                .await?;
             Ok(format!(
                 "drained {} in {}s: cordoned, evicted {} pods ({}); their controllers recreate them elsewhere",
                 args.name,
@@ -473,8 +474,9 @@ impl KubernetesServer {
                 evicted.len(),
                 evicted.join(", ")
             ))
-        }
-        .await;
-        Ok(ticket.finish(outcome).await)
+        };
+        self.safety()
+            .apply(&exchange, proposal, preview, drain)
+            .await
     }
 }
