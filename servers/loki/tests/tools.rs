@@ -435,6 +435,17 @@ async fn tail_follows_new_lines_with_progress_and_stops_at_its_budget() {
         "{:?}",
         started.elapsed()
     );
+    // rmcp hands each notification to the client's handler on a task of its own, so the last
+    // one can land just after the result: wait for it, a bounded while.
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    let last_is_fifth = || {
+        log.messages()
+            .last()
+            .is_some_and(|m| m.starts_with("5 lines after"))
+    };
+    while !last_is_fifth() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let messages = log.messages();
     assert!(
         !messages.is_empty() && messages.last().unwrap().starts_with("5 lines after"),
