@@ -314,9 +314,9 @@ const RULES: &str = r#"groups:
         labels: {severity: warning}
         annotations: {summary: "a container is close to its memory limit"}
       - alert: ContainerOOMKilled
-        expr: max by (namespace, pod, container) (kube_pod_container_status_last_terminated_reason{reason="OOMKilled"}) == 1
+        expr: max by (namespace, pod, container) (kube_pod_container_status_last_terminated_reason{reason="OOMKilled"}) == 1 and on (namespace, pod, container) time() - max by (namespace, pod, container) (kube_pod_container_status_last_terminated_timestamp) < 600
         labels: {severity: critical}
-        annotations: {summary: "a container was killed for running out of memory"}
+        annotations: {summary: "a container was killed for running out of memory in the last 10 minutes"}
       - record: job:up:sum
         expr: sum by (job) (up)
 "#;

@@ -35,9 +35,9 @@ fn the_incident_drill_runs() -> Result<()> {
         "by Prometheus Alertmanager",
         "  L1 ",
         // The investigation.
-        "CrashLoopBackOff",
+        "(OOMKilled ",
         "last terminated: OOMKilled exit 137",
-        "holding 70 MiB",
+        "holding 65 MiB; nothing freed",
         "WARN heap pressure: holding 63 MiB of a 64 MiB limit",
         "Memory cgroup out of memory: Killed process",
         "# Worker OOM runbook",

@@ -94,9 +94,11 @@ impl Sandbox {
         kube::controller::reconcile(&cluster);
         if let Some(s) = scenario {
             s.kube.apply(&cluster).map_err(std::io::Error::other)?;
-            // Pods exist after a pass; the log history is written for them.
-            kube::controller::reconcile(&cluster);
+            // Its pods exist and are scheduled, not yet started: the history is written for
+            // them, and the kubelet takes over the runs it leaves going.
             kube::history::backfill(&cluster, now.as_nanosecond() as i64);
+            kube::controller::reconcile(&cluster);
+            kube::kubelet::settle(&cluster);
         }
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;

@@ -83,7 +83,7 @@ pub struct PodsArgs {
     pub label_selector: Option<String>,
     /// Field selector, e.g. spec.nodeName=node-a
     pub field_selector: Option<String>,
-    /// Only pods not Running and ready (CrashLoopBackOff, Pending, …)
+    /// Only pods not Running and ready (CrashLoopBackOff, Pending, …) or failed in the last hour
     #[serde(default)]
     pub errors_only: bool,
     /// Only pods OOM-killed now or in their last run
@@ -161,9 +161,22 @@ fn oom_killed(pod: &Pod) -> bool {
 
 fn healthy(pod: &Pod) -> bool {
     let (ready, total) = ready_count(pod);
-    pod_status(pod) == "Running" && ready == total
+    pod_status(pod) == "Running" && ready == total && !failed_lately(pod)
         || pod_status(pod) == "Succeeded"
         || pod_status(pod) == "Completed"
+}
+
+/// A container of the pod failed (OOM-killed, a non-zero exit) within the last hour: running
+/// again, it is still the pod an on-call wants to see.
+fn failed_lately(pod: &Pod) -> bool {
+    let hour_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1);
+    pod.status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.last_state.as_ref()?.terminated.as_ref())
+        .any(|t| t.exit_code != 0 && t.finished_at.as_ref().is_some_and(|f| f.0 > hour_ago))
 }
 
 /// Events grouped (same type, reason, object and message) as lines, warnings and the newest

@@ -95,7 +95,7 @@ async fn reads_find_the_incident() {
         )
         .await;
     assert!(
-        previous.contains("(previous run)") && previous.contains("holding 70 MiB"),
+        previous.contains("(previous run)") && previous.contains("holding 65 MiB"),
         "{previous}"
     );
     let events = s

@@ -97,7 +97,10 @@ async fn log_queries_group_by_stream_and_say_how_to_page() {
             json!({ "query": "{app=\"worker\"}", "start": "6h", "limit": 3, "direction": "forward", "lines": "raw", "max_line_chars": 60 }),
         )
         .await;
-    assert!(text.contains("INFO starting worker"), "{text}");
+    assert!(
+        text.contains("oldest first per stream") && text.contains("Z INFO "),
+        "{text}"
+    );
     assert!(text.contains("…[+"), "{text}");
     assert!(
         text.contains("Newer lines: call again with start=")

@@ -1,6 +1,7 @@
 //! `GET /metrics`: what cAdvisor and kube-state-metrics would export about the simulated pods
-//! (working set, limits and requests, restarts, last termination and waiting reasons, ready
-//! state, deployment replicas), so a real Prometheus can scrape the sandbox and alert on it.
+//! (working set, limits and requests, restarts, the last termination's reason and time, waiting
+//! reasons, ready state, deployment replicas), so a real Prometheus can scrape the sandbox and
+//! alert on it.
 //! Encoded with `prometheus-client`, built fresh at every scrape.
 
 use prometheus_client::{
@@ -61,6 +62,10 @@ pub fn render(cluster: &Cluster) -> String {
     let terminated = family(
         "kube_pod_container_status_last_terminated_reason",
         "Describes the last reason the container was in terminated state",
+    );
+    let terminated_at = family(
+        "kube_pod_container_status_last_terminated_timestamp",
+        "Last terminated time for a pod container in unix timestamp.",
     );
     let waiting = family(
         "kube_pod_container_status_waiting_reason",
@@ -151,6 +156,15 @@ pub fn render(cluster: &Cluster) -> String {
                     let mut l = labels(&base);
                     l.push(("reason".into(), reason.into()));
                     terminated.get_or_create(&l).set(1.0);
+                }
+                if let Some(finished) = status
+                    .pointer("/lastState/terminated/finishedAt")
+                    .and_then(Value::as_str)
+                    .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                {
+                    terminated_at
+                        .get_or_create(&labels(&base))
+                        .set(finished.as_second() as f64);
                 }
                 if let Some(reason) = status
                     .pointer("/state/waiting/reason")

@@ -1,12 +1,26 @@
 //! The logs a log agent would have shipped from the cluster: stream labels as Grafana Alloy's
 //! Kubernetes pod discovery sets them, the checkout service's JSON access log, the kernel's
 //! OOM-killer lines, and six hours of history for the incident scenario — the same timeline as
-//! the Prometheus fixture: the worker leaks into its 64Mi limit and is OOM-killed every 80
-//! minutes, and checkout's 5xx share jumps from 0.4% to a third between 60 and 40 minutes ago.
+//! the Prometheus fixture: the worker leaks into its 64Mi limit and is OOM-killed about every
+//! 80 minutes, and checkout's 5xx share jumps from 0.4% to a third between 60 and 40 minutes
+//! ago.
+//!
+//! The worker's runs come from its image's [`Leak`] model, as the live kubelet's do, and the
+//! run the history leaves going is handed to the kubelet: it is killed a few seconds after the
+//! start (what the incident drill pages on) and the runs after it keep the history's pace, so
+//! the last six hours look the same however long the sandbox runs. Checkout's spike is a
+//! past event and stays where it happened.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use super::{cluster::Cluster, resources::find, sim::Dice, store::name_of};
+use super::{
+    cluster::Cluster,
+    leak::Leak,
+    quantity,
+    resources::find,
+    sim::{Behavior, ContainerSim, Dice},
+    store::{name_of, namespace_of},
+};
 use crate::flows::{Labels, labels};
 
 /// Labels of a container's stdout stream.
@@ -39,6 +53,37 @@ fn rfc3339(ns: i64) -> String {
     jiff::Timestamp::from_nanosecond(i128::from(ns))
         .map(|t| format!("{t:.3}"))
         .unwrap_or_default()
+}
+
+/// A container's stdout line as the worker writes it: its time, then the message.
+pub fn stamped(ns: i64, message: &str) -> String {
+    format!("{} {message}", rfc3339(ns))
+}
+
+/// A run's lines by age (seconds since it started at `run_start`, unix seconds) as (ns,
+/// message), lines of the same second a millisecond apart so that they keep their order.
+pub fn at_run(run_start: i64, lines: Vec<(i64, String)>) -> Vec<(i64, String)> {
+    let mut last = i64::MIN;
+    lines
+        .into_iter()
+        .map(|(age, line)| {
+            let ns = ((run_start + age) * SECOND).max(last + 1_000_000);
+            last = ns;
+            (ns, line)
+        })
+        .collect()
+}
+
+/// What a container writes when it starts.
+pub fn start_lines(container: &str, image: &str, behavior: &Behavior) -> [String; 2] {
+    [
+        format!("INFO starting {container} ({image})"),
+        match behavior {
+            Behavior::Leak(_) => "INFO batch worker ready; caching the working set in memory",
+            _ => "INFO listening on :8080",
+        }
+        .to_owned(),
+    ]
 }
 
 /// One checkout access-log line; `error_share` of requests fail.
@@ -105,7 +150,8 @@ fn checkout_error_share(ns: i64, end: i64) -> f64 {
 const SECOND: i64 = 1_000_000_000;
 
 /// Six hours of history up to `end` (ns) for the pods of `app=worker` and `app=checkout` in
-/// `shop` that exist now.
+/// `shop` that exist now; call it before the kubelet starts the worker's pod, which takes
+/// over the run the history leaves going.
 pub fn backfill(cluster: &Cluster, end: i64) {
     let pods: Vec<Value> = cluster
         .store()
@@ -117,10 +163,6 @@ pub fn backfill(cluster: &Cluster, end: i64) {
     let mut worker_done = false;
     for pod in &pods {
         let name = name_of(pod);
-        let node = pod
-            .pointer("/spec/nodeName")
-            .and_then(Value::as_str)
-            .unwrap_or("node-a");
         match pod.pointer("/metadata/labels/app").and_then(Value::as_str) {
             Some("checkout") => {
                 let mut dice = Dice::new(name.bytes().map(u64::from).sum());
@@ -138,7 +180,7 @@ pub fn backfill(cluster: &Cluster, end: i64) {
             // One worker pod: the one running the deployment's current image.
             Some("worker") if !worker_done && runs_current_image(cluster, pod) => {
                 worker_done = true;
-                worker(cluster, name, node, start, end);
+                worker(cluster, pod, start / SECOND, end / SECOND);
             }
             _ => {}
         }
@@ -160,75 +202,133 @@ fn runs_current_image(cluster: &Cluster, pod: &Value) -> bool {
     })
 }
 
-/// Runs of 80 minutes that end in the OOM killer: allocation lines as the cache grows from 20
-/// to 64 MiB, batch lines between them.
-fn worker(cluster: &Cluster, pod: &str, node: &str, start: i64, end: i64) {
-    let period = 80 * 60 * SECOND;
-    let mut stdout = Vec::new();
-    let mut kernel = Vec::new();
-    let mut dice = Dice::new(7);
-    // The last OOM was 25 minutes ago; runs before it every 80 minutes.
-    let mut run_start = end - 25 * 60 * SECOND - period;
-    while run_start - period > start {
-        run_start -= period;
+/// Seconds from the start to the kill that ends the run the history leaves going.
+const LIVE_KILL_AFTER: i64 = 15;
+
+/// The kubelet's first restart back-off (each run lasts long enough for it to start over).
+const RESTART_SECS: i64 = 10;
+
+/// The worker's runs from `start` to `end` (unix seconds) by its image's [`Leak`]: each ends in
+/// the OOM killer and restarts after the first back-off; the last is still going and is
+/// handed to the kubelet with the pod's restart count and last state.
+fn worker(cluster: &Cluster, pod: &Value, start: i64, end: i64) {
+    let Some(container) = pod.pointer("/spec/containers/0") else {
+        return;
+    };
+    let cname = container["name"].as_str().unwrap_or("worker");
+    let image = container["image"].as_str().unwrap_or_default();
+    let behavior = cluster
+        .behaviors()
+        .0
+        .get(image)
+        .cloned()
+        .unwrap_or_default();
+    let Behavior::Leak(leak) = behavior else {
+        return;
+    };
+    let limit = container
+        .pointer("/resources/limits/memory")
+        .and_then(Value::as_str)
+        .and_then(quantity::bytes);
+    let node = pod
+        .pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .unwrap_or("node-a");
+    // Run starts, newest first: the live one, then back to the one going at `start`.
+    let mut runs = Vec::new();
+    match leak.killed_at(limit) {
+        Some(length) => {
+            let mut run = end + LIVE_KILL_AFTER - length;
+            runs.push(run);
+            while run > start {
+                run -= length + RESTART_SECS;
+                runs.push(run);
+            }
+        }
+        None => runs.push(start),
     }
-    while run_start < end {
-        let mut t = run_start.max(start);
-        let oom_at = run_start + period;
-        if t == run_start {
-            stdout.push((
-                t,
-                format!("{} INFO starting worker (shop/worker:1.4.2)", rfc3339(t)),
-            ));
-            stdout.push((
-                t + SECOND,
-                format!(
-                    "{} INFO batch worker ready; caching the working set in memory",
-                    rfc3339(t + SECOND)
-                ),
-            ));
+    runs.reverse();
+    let mut dice = Dice::new(7);
+    let (mut stdout, mut kernel) = (Vec::new(), Vec::new());
+    let mut sim = ContainerSim {
+        cpu_millis: leak.cpu_millis,
+        container_id: format!("containerd://{}", uuid::Uuid::new_v4().simple()),
+        dice: Dice::new(11),
+        ..ContainerSim::default()
+    };
+    let mut last_state = json!({});
+    let live = *runs.last().unwrap_or(&start);
+    for &run in &runs {
+        let until = if run == live {
+            end - run
+        } else {
+            leak.killed_at(limit).unwrap_or(end - run)
+        };
+        let lines = run_lines(&leak, cname, image, until, limit, &mut dice);
+        let lines: Vec<(i64, String)> = at_run(run, lines)
+            .into_iter()
+            .filter(|(ns, _)| *ns >= start * SECOND)
+            .map(|(ns, line)| (ns, stamped(ns, &line)))
+            .collect();
+        stdout.extend(lines.iter().cloned());
+        let seconds = lines.into_iter().map(|(ns, l)| (ns / SECOND, l)).collect();
+        if run == live {
+            sim.logs = seconds;
+            sim.started_at = Some(run);
+            sim.last_step = end;
+            sim.memory = leak.held_mib(until) * 1024 * 1024;
+            continue;
         }
-        let mut chunk = 0;
-        while t < oom_at.min(end) {
-            t += 30 * SECOND;
-            let held = 20 + (44 * (t - run_start) / period) as u64;
-            if (t - run_start) / (30 * SECOND) % 4 == 0 {
-                chunk += 1;
-                stdout.push((
-                    t,
-                    format!(
-                        "{} INFO allocated chunk #{chunk} (1MB), holding {held} MiB; nothing freed",
-                        rfc3339(t)
-                    ),
-                ));
-            } else {
-                stdout.push((
-                    t,
-                    format!(
-                        "{} INFO processed batch of 500 orders in {:.1}s",
-                        rfc3339(t),
-                        0.8 + dice.unit()
-                    ),
-                ));
-            }
-            if oom_at - t <= 90 * SECOND && oom_at - t > 60 * SECOND {
-                stdout.push((t + SECOND, format!("{} WARN heap pressure: holding {held} MiB of a 64 MiB limit; the cache frees nothing", rfc3339(t + SECOND))));
-            }
-        }
-        if oom_at < end {
-            kernel.push((
-                oom_at,
-                oom_line(
-                    "worker",
-                    4000 + dice.draw() % 1000,
-                    65_400 + dice.draw() % 200,
-                ),
-            ));
-        }
-        run_start = oom_at + 10 * SECOND;
+        let killed = run + until;
+        let rss_kib = leak.held_mib(until) * 1024;
+        kernel.push((
+            killed * SECOND,
+            oom_line(cname, 4000 + dice.draw() % 1000, rss_kib),
+        ));
+        sim.previous = Some(seconds);
+        sim.last_crash = Some(killed);
+        let id = format!("containerd://{}", uuid::Uuid::new_v4().simple());
+        last_state = json!({ "terminated": { "exitCode": 137, "reason": "OOMKilled", "startedAt": ts(run), "finishedAt": ts(killed), "containerID": id } });
     }
     let logs = cluster.log_sink();
-    logs.push(container_labels("shop", pod, "worker", "worker"), stdout);
+    let (namespace, name) = (namespace_of(pod).to_owned(), name_of(pod).to_owned());
+    logs.push(container_labels(&namespace, &name, cname, "worker"), stdout);
     cluster.write_kernel_log(node, &kernel);
     logs.push(kernel_labels(node), kernel);
+    // The pod has been there since its first run, restarting once per kill.
+    let first = runs.first().copied().unwrap_or(start);
+    let restarts = runs.len() - 1;
+    cluster
+        .store()
+        .modify(find("", "v1", "pods").unwrap(), &namespace, &name, |p| {
+            p["metadata"]["creationTimestamp"] = json!(ts(first - 2));
+            p["status"]["startTime"] = json!(ts(first - 1));
+            p["status"]["containerStatuses"] =
+                json!([{ "name": cname, "restartCount": restarts, "lastState": last_state }]);
+        });
+    cluster
+        .containers()
+        .insert((namespace, name, cname.to_owned()), sim);
+}
+
+/// A whole run's lines by age: the start, then what the leak writes until `until`.
+fn run_lines(
+    leak: &Leak,
+    container: &str,
+    image: &str,
+    until: i64,
+    limit: Option<u64>,
+    dice: &mut Dice,
+) -> Vec<(i64, String)> {
+    start_lines(container, image, &Behavior::Leak(*leak))
+        .into_iter()
+        .map(|line| (0, line))
+        .chain(leak.lines(0, until, limit, dice))
+        .collect()
+}
+
+fn ts(secs: i64) -> String {
+    jiff::Timestamp::from_second(secs)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
 }

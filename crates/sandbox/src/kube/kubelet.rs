@@ -15,12 +15,6 @@ use super::{
     store::{Store, name_of, namespace_of, now},
 };
 
-/// Back-off before restart number `restarts` (simulated time runs ~3× faster than a real
-/// kubelet's 10 s doubling to 5 min).
-fn backoff_secs(restarts: i64) -> i64 {
-    (3 * 2i64.pow(restarts.clamp(1, 8) as u32 - 1)).min(100)
-}
-
 fn ip_for(name: &str) -> String {
     let h = name
         .bytes()
@@ -65,11 +59,7 @@ pub fn pods(cluster: &Cluster) {
                 .parse::<jiff::Timestamp>()
                 .map_or(i64::MAX, |t| now_s() - t.as_second());
             if since >= 1 {
-                let _ = cluster.store().delete(pod_t, &ns, &name, false);
-                cluster
-                    .containers()
-                    .retain(|(n, p, _), _| !(n == &ns && p == &name));
-                cluster.unschedulable().remove(&(ns.clone(), name.clone()));
+                remove(cluster, &ns, &name);
             }
             continue;
         }
@@ -78,6 +68,34 @@ pub fn pods(cluster: &Cluster) {
             continue;
         }
         run(cluster, &pod, &behaviors);
+    }
+}
+
+/// Remove a pod whose containers have stopped, and what the simulation kept for it.
+fn remove(cluster: &Cluster, ns: &str, name: &str) {
+    let _ = cluster
+        .store()
+        .delete(find("", "v1", "pods").unwrap(), ns, name, false);
+    cluster
+        .containers()
+        .retain(|(n, p, _), _| !(n == ns && p == name));
+    cluster
+        .unschedulable()
+        .remove(&(ns.to_owned(), name.to_owned()));
+}
+
+/// Remove every terminating pod at once: for a scenario whose changes happened long before
+/// the start, the pods they replaced are gone.
+pub fn settle(cluster: &Cluster) {
+    let terminating: Vec<(String, String)> = cluster
+        .store()
+        .list(find("", "v1", "pods").unwrap(), None)
+        .into_iter()
+        .filter(|p| p.pointer("/metadata/deletionTimestamp").is_some())
+        .map(|p| (namespace_of(p).to_owned(), name_of(p).to_owned()))
+        .collect();
+    for (ns, name) in terminating {
+        remove(cluster, &ns, &name);
     }
 }
 
@@ -363,9 +381,14 @@ fn qos(containers: &[Value]) -> &'static str {
 }
 
 fn log(sim: &mut ContainerSim, line: String) {
-    let line = format!("{} {line}", now());
-    sim.unshipped.push((now_ns(), line.clone()));
-    sim.logs.push((now_s(), line));
+    log_at(sim, now_ns(), line);
+}
+
+/// A line the container wrote at `ns`, for `kubectl logs` and the log agent.
+fn log_at(sim: &mut ContainerSim, ns: i64, line: String) {
+    let line = super::history::stamped(ns, &line);
+    sim.unshipped.push((ns, line.clone()));
+    sim.logs.push((ns.div_euclid(1_000_000_000), line));
     if sim.logs.len() > 5000 {
         sim.logs.drain(..1000);
     }
@@ -424,7 +447,7 @@ fn advance(
     // In back-off after a crash?
     if let Some(until) = sim.backoff_until {
         if t < until {
-            status["state"] = json!({ "waiting": { "reason": "CrashLoopBackOff", "message": format!("back-off {}s restarting failed container={cname} pod={pod}", backoff_secs(restarts)) } });
+            status["state"] = json!({ "waiting": { "reason": "CrashLoopBackOff", "message": format!("back-off {}s restarting failed container={cname} pod={pod}", sim.backoff_secs) } });
             if (until - t) % 15 == 0 && !sim.backoff_noted {
                 notes.push((
                     "Warning",
@@ -461,11 +484,7 @@ fn advance(
                 memory_mib,
                 cpu_millis,
             } => (*memory_mib, *cpu_millis),
-            Behavior::Leak {
-                base_mib,
-                cpu_millis,
-                ..
-            } => (*base_mib, *cpu_millis),
+            Behavior::Leak(leak) => (leak.base_mib, leak.cpu_millis),
             Behavior::ImagePullFails => (0, 0),
         };
         sim.memory = memory * 1024 * 1024;
@@ -477,70 +496,52 @@ fn advance(
         ));
         notes.push(("Normal", "Created", format!("Created container: {cname}")));
         notes.push(("Normal", "Started", format!("Started container {cname}")));
-        log(sim, format!("INFO starting {cname} ({image})"));
-        match behavior {
-            Behavior::Leak { .. } => log(
-                sim,
-                "INFO batch worker ready; caching the working set in memory".into(),
-            ),
-            _ => log(sim, "INFO listening on :8080".into()),
+        for line in super::history::start_lines(cname, image, behavior) {
+            log(sim, line);
         }
     }
     let started = sim.started_at.unwrap_or(t);
     match behavior {
-        Behavior::Leak {
-            step_mib,
-            every_secs,
-            plateau_mib,
-            ..
-        } => {
-            while t - sim.last_step >= *every_secs {
-                sim.last_step += every_secs;
-                let held = sim.memory / 1024 / 1024;
-                if held < *plateau_mib {
-                    sim.chunks += 1;
-                    sim.memory += step_mib * 1024 * 1024;
-                    log(
-                        sim,
-                        format!(
-                            "INFO allocated chunk #{} ({step_mib}MB), holding {} MiB; nothing freed",
-                            sim.chunks,
-                            sim.memory / 1024 / 1024
-                        ),
-                    );
-                } else if (t - started) % 30 < *every_secs {
-                    log(sim, format!("INFO batch steady, holding {held} MiB"));
-                }
-                if let Some(limit) = limit
-                    && sim.memory > limit
-                {
-                    // The kernel's OOM killer: exit 137, no last words.
-                    let pid = 1000 + sim.dice.draw() % 30_000;
-                    sim.kernel.push((
-                        now_ns(),
-                        super::history::oom_line(cname, pid, sim.memory / 1024),
-                    ));
-                    let finished = ts_of(sim.last_step);
-                    status["lastState"] = json!({ "terminated": { "exitCode": 137, "reason": "OOMKilled", "startedAt": ts_of(started), "finishedAt": finished, "containerID": sim.container_id } });
-                    let restarts = restarts + 1;
-                    status["restartCount"] = json!(restarts);
-                    sim.previous = Some(std::mem::take(&mut sim.logs));
-                    sim.chunks = 0;
-                    sim.memory = 0;
-                    sim.started_at = None;
-                    sim.backoff_until = Some(t + backoff_secs(restarts));
-                    status["state"] = json!({ "waiting": { "reason": "CrashLoopBackOff", "message": format!("back-off {}s restarting failed container={cname} pod={pod}", backoff_secs(restarts)) } });
-                    notes.push((
-                        "Warning",
-                        "BackOff",
-                        format!("Back-off restarting failed container {cname} in pod {pod}"),
-                    ));
-                    return ContainerView {
-                        status,
-                        ready: false,
-                        running: false,
-                    };
-                }
+        Behavior::Leak(leak) => {
+            let killed_at = leak.killed_at(limit).map(|age| started + age);
+            let until = killed_at.map_or(t, |k| k.min(t));
+            for (ns, line) in super::history::at_run(
+                started,
+                leak.lines(
+                    sim.last_step - started,
+                    until - started,
+                    limit,
+                    &mut sim.dice,
+                ),
+            ) {
+                log_at(sim, ns, line);
+            }
+            sim.last_step = until;
+            sim.memory = leak.held_mib(until - started) * 1024 * 1024;
+            if let Some(killed) = killed_at.filter(|k| *k <= t) {
+                // The kernel's OOM killer: exit 137, no last words.
+                let pid = 1000 + sim.dice.draw() % 30_000;
+                sim.kernel.push((
+                    killed * 1_000_000_000,
+                    super::history::oom_line(cname, pid, sim.memory / 1024),
+                ));
+                status["lastState"] = json!({ "terminated": { "exitCode": 137, "reason": "OOMKilled", "startedAt": ts_of(started), "finishedAt": ts_of(killed), "containerID": sim.container_id } });
+                status["restartCount"] = json!(restarts + 1);
+                sim.previous = Some(std::mem::take(&mut sim.logs));
+                sim.memory = 0;
+                sim.started_at = None;
+                let backoff = sim.crashed(killed);
+                status["state"] = json!({ "waiting": { "reason": "CrashLoopBackOff", "message": format!("back-off {backoff}s restarting failed container={cname} pod={pod}") } });
+                notes.push((
+                    "Warning",
+                    "BackOff",
+                    format!("Back-off restarting failed container {cname} in pod {pod}"),
+                ));
+                return ContainerView {
+                    status,
+                    ready: false,
+                    running: false,
+                };
             }
         }
         Behavior::NeverReady { .. } => {

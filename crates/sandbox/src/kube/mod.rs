@@ -30,6 +30,7 @@ pub mod exec;
 pub mod exporter;
 pub mod history;
 pub mod kubelet;
+pub mod leak;
 pub mod node_proxy;
 pub mod nodes;
 pub mod openapi;

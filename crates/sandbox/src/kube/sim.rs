@@ -5,6 +5,8 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
+use super::leak::Leak;
+
 /// How a container image behaves once started.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "behavior", rename_all = "snake_case")]
@@ -17,15 +19,8 @@ pub enum Behavior {
         #[serde(default)]
         access_log: bool,
     },
-    /// Holds `step_mib` more every `every_secs` (a cache it never frees) until it holds
-    /// `plateau_mib`; with a lower memory limit it is OOM-killed on the way.
-    Leak {
-        base_mib: u64,
-        step_mib: u64,
-        every_secs: i64,
-        plateau_mib: u64,
-        cpu_millis: u64,
-    },
+    /// Leaks into its memory limit ([`Leak`]).
+    Leak(Leak),
     /// The image does not exist in the registry.
     ImagePullFails,
     /// Runs, but its readiness probe keeps failing (503).
@@ -62,10 +57,11 @@ pub struct ContainerSim {
     pub started_at: Option<i64>,
     /// When the behavior last stepped (allocation, log line).
     pub last_step: i64,
-    /// Chunks a leaking container holds.
-    pub chunks: u64,
-    /// In CrashLoopBackOff until then.
+    /// In CrashLoopBackOff until then, and for how long (seconds) that back-off is.
     pub backoff_until: Option<i64>,
+    pub backoff_secs: i64,
+    /// When it last crashed (unix seconds): the back-off starts over after ten quiet minutes.
+    pub last_crash: Option<i64>,
     pub backoff_noted: bool,
     pub pull_attempts: u64,
     /// Lines written since the log agent last shipped them (ns, line), and kernel lines about
@@ -74,6 +70,28 @@ pub struct ContainerSim {
     pub kernel: Vec<(i64, String)>,
     /// Draws for generated lines.
     pub dice: Dice,
+}
+
+impl ContainerSim {
+    /// The kubelet's restart back-off: 10 s doubling to 5 minutes, starting over once a
+    /// container has gone twice that long without crashing.
+    const BACKOFF_START: i64 = 10;
+    const BACKOFF_MAX: i64 = 300;
+
+    /// Note a crash at `at` (unix seconds) and return the back-off before the restart.
+    pub fn crashed(&mut self, at: i64) -> i64 {
+        let quiet = self
+            .last_crash
+            .is_none_or(|last| at - last > 2 * Self::BACKOFF_MAX);
+        self.backoff_secs = if quiet || self.backoff_secs == 0 {
+            Self::BACKOFF_START
+        } else {
+            (self.backoff_secs * 2).min(Self::BACKOFF_MAX)
+        };
+        self.last_crash = Some(at);
+        self.backoff_until = Some(at + self.backoff_secs);
+        self.backoff_secs
+    }
 }
 
 /// (namespace, pod, container)
@@ -133,7 +151,22 @@ impl Dice {
 
 #[cfg(test)]
 mod tests {
-    use super::Unschedulable;
+    use super::{ContainerSim, Unschedulable};
+
+    #[test]
+    fn restarts_back_off_as_the_kubelet_does() {
+        let mut sim = ContainerSim::default();
+        let mut at = 1000;
+        let mut backoffs = Vec::new();
+        for _ in 0..7 {
+            backoffs.push(sim.crashed(at));
+            at += 15 + backoffs.last().unwrap();
+        }
+        assert_eq!(backoffs, [10, 20, 40, 80, 160, 300, 300]);
+        // A container that ran more than ten minutes starts over.
+        assert_eq!(sim.crashed(at + 601), 10);
+        assert_eq!(sim.backoff_until, Some(at + 611));
+    }
 
     #[test]
     fn an_unschedulable_pod_backs_off_then_waits_for_a_change() {
