@@ -2,11 +2,15 @@
 //! of backfilled incident history and a rule file, for the server tests, the demo and the
 //! benchmarks. Both processes are stopped by PID when [`Backends`] is dropped.
 //!
-//! The history tells one story: in namespace `shop`, the `worker` pod leaks memory against its
-//! 64Mi limit and is OOM-killed about every 80 minutes (its restart counter climbs); the
-//! `checkout` service's 5xx ratio spikes from 0.4% to a third of requests between 60 and 40
-//! minutes ago. A small exporter serves `checkout_cart_items`, whose per-session label is the
-//! cardinality offender the TSDB status shows.
+//! The history ([`history`]) tells one story: in namespace `shop`, the `worker` pod leaks memory
+//! against its 64Mi limit and is OOM-killed about every 80 minutes (its restart counter climbs);
+//! the `checkout` service's 5xx ratio spikes from 0.4% to a third of requests between 60 and 40
+//! minutes before the start. Backfilled, then scraped from a target that serves it at every
+//! scrape, it goes on however long Prometheus runs. A second small exporter serves
+//! `checkout_cart_items`, whose per-session label is the cardinality offender the TSDB status
+//! shows.
+
+mod history;
 
 use std::{
     fmt::Write as _,
@@ -17,22 +21,19 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 
+use self::history::History;
 use crate::{Process, TempDir, command, free_port};
 
 const INSTALL: &str = "install them with `apt-get install -y prometheus prometheus-alertmanager` (or run scripts/setup.sh)";
 
-/// The pods and services of the history.
-pub const NAMESPACE: &str = "shop";
-pub const WORKER_POD: &str = "worker-7d9f8b6c4-x2x7k";
-pub const CHECKOUT_POD: &str = "checkout-5c8d7f9b6-q4m2n";
-pub const MEMORY_LIMIT: f64 = 64.0 * 1024.0 * 1024.0;
+pub use self::history::{CHECKOUT_POD, MEMORY_LIMIT, NAMESPACE, WORKER_POD};
 
 pub struct Backends {
     pub prometheus_url: String,
     pub alertmanager_url: String,
     prometheus: Process,
     alertmanager: Alertmanager,
-    _exporter: Exporter,
+    _exporters: [Exporter; 2],
     _dir: TempDir,
 }
 
@@ -94,21 +95,46 @@ pub fn paging_config(
     )
 }
 
-/// A scrape target serving the checkout service's live metrics (with metadata, unlike the
-/// backfilled series), including the per-session cardinality offender. Stops when dropped.
+/// A scrape target answering every request with what `body` returns (content type, text).
+/// Stops when dropped.
 struct Exporter {
     port: u16,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Exporter {
-    fn start() -> Result<Self> {
+    fn start(body: impl Fn() -> (&'static str, String) + Send + 'static) -> Result<Self> {
         use std::io::{Read, Write};
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         let port = listener.local_addr()?.port();
         listener.set_nonblocking(true)?;
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let flag = stop.clone();
+        std::thread::spawn(move || {
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((mut stream, _)) => {
+                        let _ = stream.set_nonblocking(false);
+                        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+                        let mut request = [0u8; 4096];
+                        let _ = stream.read(&mut request);
+                        let (content_type, body) = body();
+                        let _ = write!(
+                            stream,
+                            "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        );
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        });
+        Ok(Self { port, stop })
+    }
+
+    /// The checkout service's live metrics (with metadata, unlike the backfilled series),
+    /// including the per-session cardinality offender.
+    fn checkout() -> Result<Self> {
         let mut body = String::from(
             "# HELP checkout_cart_items Items in an open cart.\n# TYPE checkout_cart_items gauge\n",
         );
@@ -120,25 +146,17 @@ impl Exporter {
             );
         }
         body.push_str("# HELP checkout_inflight_requests Requests being served.\n# TYPE checkout_inflight_requests gauge\ncheckout_inflight_requests{service=\"checkout\"} 3\n");
-        std::thread::spawn(move || {
-            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((mut stream, _)) => {
-                        let _ = stream.set_nonblocking(false);
-                        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-                        let mut request = [0u8; 4096];
-                        let _ = stream.read(&mut request);
-                        let _ = write!(
-                            stream,
-                            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                            body.len()
-                        );
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
-                }
-            }
-        });
-        Ok(Self { port, stop })
+        Self::start(move || ("text/plain; version=0.0.4", body.clone()))
+    }
+
+    /// The history's series now, going on from the backfill.
+    fn history(history: History) -> Result<Self> {
+        Self::start(move || {
+            (
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                history.exposition(now_secs()),
+            )
+        })
     }
 }
 
@@ -181,15 +199,16 @@ impl Backends {
         let alertmanager = Alertmanager::start(alertmanager_config)?;
         let am_target = alertmanager.url.trim_start_matches("http://").to_owned();
         let prom_port = free_port();
-        let exporter = Exporter::start()?;
+        let history = History::before(now_secs());
+        let (checkout, going_on) = (Exporter::checkout()?, Exporter::history(history)?);
         let data = dir.path().join("data");
         std::fs::create_dir_all(&data)?;
 
-        let history = dir.path().join("history.om");
-        std::fs::write(&history, history_openmetrics(now_secs()))?;
+        let history_file = dir.path().join("history.om");
+        std::fs::write(&history_file, history.backfill())?;
         let out = command(&promtool)
             .args(["tsdb", "create-blocks-from", "openmetrics"])
-            .arg(&history)
+            .arg(&history_file)
             .arg(&data)
             .output()
             .context("running promtool")?;
@@ -206,9 +225,10 @@ impl Backends {
         std::fs::write(
             &config,
             format!(
-                "global:\n  scrape_interval: 5s\n  evaluation_interval: 2s\nrule_files:\n  - {}\nalerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['{am_target}']\nscrape_configs:\n  - job_name: prometheus\n    static_configs:\n      - targets: ['127.0.0.1:{prom_port}']\n  - job_name: node\n    static_configs:\n      - targets: ['127.0.0.1:1']\n  - job_name: checkout\n    static_configs:\n      - targets: ['127.0.0.1:{}']\n",
+                "global:\n  scrape_interval: 5s\n  evaluation_interval: 2s\nrule_files:\n  - {}\nalerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['{am_target}']\nscrape_configs:\n  - job_name: prometheus\n    static_configs:\n      - targets: ['127.0.0.1:{prom_port}']\n  - job_name: node\n    static_configs:\n      - targets: ['127.0.0.1:1']\n  - job_name: checkout\n    static_configs:\n      - targets: ['127.0.0.1:{}']\n  - job_name: history\n    metric_relabel_configs:\n      - action: labeldrop\n        regex: job|instance\n    static_configs:\n      - targets: ['127.0.0.1:{}']\n",
                 rules.display(),
-                exporter.port
+                checkout.port,
+                going_on.port
             ) + &targets
                 .iter()
                 .map(|(job, target)| {
@@ -235,7 +255,7 @@ impl Backends {
             alertmanager_url: alertmanager.url.clone(),
             prometheus,
             alertmanager,
-            _exporter: exporter,
+            _exporters: [checkout, going_on],
             _dir: dir,
         };
         wait_ready(
@@ -320,138 +340,3 @@ const RULES: &str = r#"groups:
       - record: job:up:sum
         expr: sum by (job) (up)
 "#;
-
-/// Six hours of history, one sample every 30 s, ending a minute before `now`, in OpenMetrics
-/// text for `promtool tsdb create-blocks-from openmetrics`.
-pub fn history_openmetrics(now: i64) -> String {
-    let end = now - 60;
-    let start = end - 6 * 3600;
-    let step = 30;
-    let times: Vec<i64> = (start..=end).step_by(step as usize).collect();
-    let mut out = String::with_capacity(4 << 20);
-    let oom_period = 80 * 60;
-
-    let _ = writeln!(
-        out,
-        "# HELP container_memory_working_set_bytes Working set of the container.\n# TYPE container_memory_working_set_bytes gauge"
-    );
-    for &t in &times {
-        // Grows 10MB a minute or so until the kernel kills it just past the limit.
-        let phase = ((t - start) % oom_period) as f64 / oom_period as f64;
-        let worker = 18e6 + phase * (MEMORY_LIMIT - 18e6) * 1.02;
-        let _ = writeln!(
-            out,
-            "container_memory_working_set_bytes{{namespace=\"{NAMESPACE}\",pod=\"{WORKER_POD}\",container=\"worker\"}} {worker:.0} {t}"
-        );
-    }
-    // Ten batch pods with slow waves: the "6-hour range query over 10 series" of the benchmark.
-    for i in 0..10 {
-        for &t in &times {
-            let v =
-                200e6 + 20e6 * i as f64 + 30e6 * ((t as f64) / (1800.0 + 300.0 * i as f64)).sin();
-            let _ = writeln!(
-                out,
-                "container_memory_working_set_bytes{{namespace=\"batch\",pod=\"batch-{i}\",container=\"job\"}} {v:.0} {t}"
-            );
-        }
-    }
-    for &t in &times {
-        let checkout = 120e6 + 6e6 * ((t as f64) / 900.0).sin();
-        let _ = writeln!(
-            out,
-            "container_memory_working_set_bytes{{namespace=\"{NAMESPACE}\",pod=\"{CHECKOUT_POD}\",container=\"checkout\"}} {checkout:.0} {t}"
-        );
-    }
-    let _ = writeln!(
-        out,
-        "# HELP container_cpu_usage_seconds Cumulative CPU time.\n# TYPE container_cpu_usage_seconds counter"
-    );
-    for (pod, container, cores) in [
-        (WORKER_POD, "worker", 0.18),
-        (CHECKOUT_POD, "checkout", 0.42),
-    ] {
-        for &t in &times {
-            let used = (t - start) as f64 * cores;
-            let _ = writeln!(
-                out,
-                "container_cpu_usage_seconds_total{{namespace=\"{NAMESPACE}\",pod=\"{pod}\",container=\"{container}\"}} {used:.3} {t}"
-            );
-        }
-    }
-    for (kind, help, values) in [
-        (
-            "requests",
-            "Requested resources.",
-            [
-                ("cpu", "core", 0.1, 0.25),
-                ("memory", "byte", 32.0 * 1048576.0, 128.0 * 1048576.0),
-            ],
-        ),
-        (
-            "limits",
-            "Resource limits.",
-            [
-                ("cpu", "core", 0.5, 1.0),
-                ("memory", "byte", MEMORY_LIMIT, 256.0 * 1048576.0),
-            ],
-        ),
-    ] {
-        let _ = writeln!(
-            out,
-            "# HELP kube_pod_container_resource_{kind} {help}\n# TYPE kube_pod_container_resource_{kind} gauge"
-        );
-        for (resource, unit, worker, checkout) in values {
-            for (pod, container, v) in [
-                (WORKER_POD, "worker", worker),
-                (CHECKOUT_POD, "checkout", checkout),
-            ] {
-                for &t in &times {
-                    let _ = writeln!(
-                        out,
-                        "kube_pod_container_resource_{kind}{{namespace=\"{NAMESPACE}\",pod=\"{pod}\",container=\"{container}\",resource=\"{resource}\",unit=\"{unit}\"}} {v} {t}"
-                    );
-                }
-            }
-        }
-    }
-    let _ = writeln!(
-        out,
-        "# HELP kube_pod_container_status_restarts Container restarts.\n# TYPE kube_pod_container_status_restarts counter"
-    );
-    for (pod, container) in [(WORKER_POD, "worker"), (CHECKOUT_POD, "checkout")] {
-        for &t in &times {
-            let restarts = if pod == WORKER_POD {
-                (t - start) / oom_period
-            } else {
-                0
-            };
-            let _ = writeln!(
-                out,
-                "kube_pod_container_status_restarts_total{{namespace=\"{NAMESPACE}\",pod=\"{pod}\",container=\"{container}\"}} {restarts} {t}"
-            );
-        }
-    }
-    let _ = writeln!(
-        out,
-        "# HELP http_requests Requests served.\n# TYPE http_requests counter"
-    );
-    for code in ["200", "500"] {
-        let mut count = 0.0;
-        for &t in &times {
-            let spike = (end - 3600..=end - 2400).contains(&t);
-            let rate = match (code, spike) {
-                ("200", false) => 50.0,
-                ("200", true) => 34.0,
-                (_, false) => 0.2,
-                (_, true) => 17.0,
-            };
-            count += rate * step as f64;
-            let _ = writeln!(
-                out,
-                "http_requests_total{{namespace=\"{NAMESPACE}\",service=\"checkout\",code=\"{code}\"}} {count:.0} {t}"
-            );
-        }
-    }
-    out.push_str("# EOF\n");
-    out
-}

@@ -6,7 +6,7 @@
 use anyhow::Result;
 use opsmcp_sandbox::{
     Sandbox,
-    kube::{history::checkout_line, sim::Dice},
+    kube::{dice::Dice, history::checkout_line},
     loki::{DEFAULT_TENANT, labels},
 };
 use serde_json::json;

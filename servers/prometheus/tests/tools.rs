@@ -159,6 +159,19 @@ async fn instant_queries_sort_factor_labels_and_explain_empty_results() {
     let json = c.ok("query_instant", json!({ "query": "sum by (pod) (kube_pod_container_status_restarts_total)", "time": "now-90s", "format": "json" })).await;
     let v: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["series"].as_array().unwrap().len(), 2, "{json}");
+    // The backfilled series go on in scrapes, as the same series (no job or instance label).
+    let query = format!(
+        "timestamp(kube_pod_container_status_restarts_total{{pod=\"{WORKER_POD}\"}}) > time() - 30"
+    );
+    let going_on = c
+        .eventually("query_instant", json!({ "query": query }), |t| {
+            t.starts_with("vector: 1 series")
+        })
+        .await;
+    assert!(
+        !going_on.contains("job=") && !going_on.contains("instance="),
+        "{going_on}"
+    );
 }
 
 #[tokio::test]
@@ -289,11 +302,23 @@ async fn discovery() {
         )
         .await;
     assert!(meta.contains("Items in an open cart"), "{meta}");
-    let none = c
-        .ok(
+    // The backfilled series go on in scrapes, which bring their metadata; a recorded series
+    // has none.
+    let scraped = c
+        .eventually(
             "metrics_metadata",
             json!({ "metric": "container_memory_working_set_bytes" }),
+            |t| t.contains("gauge"),
         )
+        .await;
+    assert!(
+        scraped.contains("Working set of the container."),
+        "{scraped}"
+    );
+    let none = c
+        .eventually("metrics_metadata", json!({ "metric": "job:up:sum" }), |t| {
+            t.contains("no metadata")
+        })
         .await;
     assert!(none.contains("metadata comes from scrapes"), "{none}");
 }

@@ -15,10 +15,11 @@ use serde_json::{Value, json};
 
 use super::{
     cluster::Cluster,
+    dice::Dice,
     leak::Leak,
     quantity,
     resources::find,
-    sim::{Behavior, ContainerSim, Dice},
+    sim::{Behavior, ContainerSim},
     store::{name_of, namespace_of},
 };
 use crate::flows::{Labels, labels};

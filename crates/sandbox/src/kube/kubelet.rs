@@ -9,9 +9,10 @@ use serde_json::{Value, json};
 
 use super::{
     cluster::Cluster,
+    dice::Dice,
     events, quantity,
     resources::find,
-    sim::{Behavior, Behaviors, ContainerSim, Dice},
+    sim::{Behavior, Behaviors, ContainerSim},
     store::{Store, name_of, namespace_of, now},
 };
 

@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 
-use super::sim::Dice;
+use super::dice::Dice;
 
 const MIB: u64 = 1024 * 1024;
 

@@ -14,7 +14,9 @@
 //!   Summary API and kernel log; [`events`] records what they did;
 //! - [`cluster`]: the objects and the state the simulation keeps beside them ([`sim`]),
 //!   computed metrics, garbage collection; its log agent ships to a [`crate::flows::LogSink`];
-//! - [`history`]: what the containers wrote before the sandbox started (and the line formats);
+//! - [`leak`]: a leaking process's run by its age, for [`history`] (what the containers wrote
+//!   before the sandbox started, and the line formats) and the kubelet alike; [`dice`] makes
+//!   generated lines reproducible;
 //! - [`exporter`]: cAdvisor and kube-state-metrics series for a real Prometheus;
 //! - [`scenario`], [`seed`]: the baseline cluster and incident scenarios;
 //! - [`resources`], [`selectors`], [`patch`], [`table`], [`schema`], [`quantity`],
@@ -24,6 +26,7 @@ pub mod api;
 pub mod apply;
 pub mod cluster;
 pub mod controller;
+pub mod dice;
 pub mod disruption;
 pub mod events;
 pub mod exec;
