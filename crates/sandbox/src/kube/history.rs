@@ -333,3 +333,62 @@ fn ts(secs: i64) -> String {
         .map(|t| t.to_string())
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Scenario;
+
+    #[test]
+    fn the_live_worker_keeps_the_pace_of_its_history() {
+        let cluster = Cluster::default();
+        crate::kube::seed::baseline(&cluster);
+        let scenario = Scenario::parse(crate::scenario::INCIDENT).unwrap();
+        scenario.kube.apply(&cluster).unwrap();
+        let end = 1_800_000_000;
+        backfill(&cluster, end * SECOND);
+
+        let pods = cluster.listed(find("", "v1", "pods").unwrap(), Some("shop"));
+        let pod = pods
+            .iter()
+            .find(|p| runs_current_image(&cluster, p) && name_of(p).starts_with("worker-"))
+            .unwrap();
+        let node = pod["spec"]["nodeName"].as_str().unwrap();
+        let kills: Vec<i64> = cluster
+            .kernel_log(node)
+            .iter()
+            .map(|(ns, _)| ns / SECOND)
+            .collect();
+        assert_eq!(kills.len(), 4, "six hours of 80-minute runs");
+        let run = 45 * 106;
+        assert!(kills.windows(2).all(|k| k[1] - k[0] == run + RESTART_SECS));
+        // The kubelet takes over the run going now: it started a back-off after the last kill
+        // and ends in the same rhythm, soon after the start.
+        let key = (
+            "shop".to_owned(),
+            name_of(pod).to_owned(),
+            "worker".to_owned(),
+        );
+        let sim = cluster.containers().get(&key).cloned().unwrap();
+        let started = sim.started_at.unwrap();
+        assert_eq!(started, kills[3] + RESTART_SECS);
+        assert_eq!(started + run, end + LIVE_KILL_AFTER);
+        assert_eq!(sim.memory, 64 * 1024 * 1024, "one allocation from the kill");
+        assert!(sim.logs.last().unwrap().1.contains("processed batch"));
+        assert!(
+            sim.previous
+                .unwrap()
+                .last()
+                .unwrap()
+                .1
+                .ends_with("holding 65 MiB; nothing freed")
+        );
+        let status = &cluster
+            .store()
+            .get(find("", "v1", "pods").unwrap(), "shop", name_of(pod))
+            .unwrap()["status"]["containerStatuses"][0]
+            .clone();
+        assert_eq!(status["restartCount"], 4);
+        assert_eq!(status["lastState"]["terminated"]["reason"], "OOMKilled");
+    }
+}
