@@ -20,7 +20,7 @@ use super::{
     quantity,
     resources::find,
     sim::{Behavior, ContainerSim},
-    store::{name_of, namespace_of},
+    store::{name_of, namespace_of, time_of},
 };
 use crate::flows::{Labels, labels};
 
@@ -224,7 +224,7 @@ fn worker(cluster: &Cluster, pod: &Value, start: i64, end: i64) {
         .get(image)
         .cloned()
         .unwrap_or_default();
-    let Behavior::Leak(leak) = behavior else {
+    let Behavior::Leak(leak) = &behavior else {
         return;
     };
     let limit = container
@@ -257,6 +257,7 @@ fn worker(cluster: &Cluster, pod: &Value, start: i64, end: i64) {
         dice: Dice::new(11),
         ..ContainerSim::default()
     };
+    let started = start_lines(cname, image, &behavior);
     let mut last_state = json!({});
     let live = *runs.last().unwrap_or(&start);
     for &run in &runs {
@@ -265,7 +266,7 @@ fn worker(cluster: &Cluster, pod: &Value, start: i64, end: i64) {
         } else {
             leak.killed_at(limit).unwrap_or(end - run)
         };
-        let lines = run_lines(&leak, cname, image, until, limit, &mut dice);
+        let lines = run_lines(leak, &started, until, limit, &mut dice);
         let lines: Vec<(i64, String)> = at_run(run, lines)
             .into_iter()
             .filter(|(ns, _)| *ns >= start * SECOND)
@@ -289,7 +290,7 @@ fn worker(cluster: &Cluster, pod: &Value, start: i64, end: i64) {
         sim.previous = Some(seconds);
         sim.last_crash = Some(killed);
         let id = format!("containerd://{}", uuid::Uuid::new_v4().simple());
-        last_state = json!({ "terminated": { "exitCode": 137, "reason": "OOMKilled", "startedAt": ts(run), "finishedAt": ts(killed), "containerID": id } });
+        last_state = json!({ "terminated": { "exitCode": 137, "reason": "OOMKilled", "startedAt": time_of(run), "finishedAt": time_of(killed), "containerID": id } });
     }
     let logs = cluster.log_sink();
     let (namespace, name) = (namespace_of(pod).to_owned(), name_of(pod).to_owned());
@@ -302,8 +303,8 @@ fn worker(cluster: &Cluster, pod: &Value, start: i64, end: i64) {
     cluster
         .store()
         .modify(find("", "v1", "pods").unwrap(), &namespace, &name, |p| {
-            p["metadata"]["creationTimestamp"] = json!(ts(first - 2));
-            p["status"]["startTime"] = json!(ts(first - 1));
+            p["metadata"]["creationTimestamp"] = json!(time_of(first - 2));
+            p["status"]["startTime"] = json!(time_of(first - 1));
             p["status"]["containerStatuses"] =
                 json!([{ "name": cname, "restartCount": restarts, "lastState": last_state }]);
         });
@@ -312,26 +313,20 @@ fn worker(cluster: &Cluster, pod: &Value, start: i64, end: i64) {
         .insert((namespace, name, cname.to_owned()), sim);
 }
 
-/// A whole run's lines by age: the start, then what the leak writes until `until`.
+/// A whole run's lines by age: what it writes when it starts, then what the leak writes until
+/// `until`.
 fn run_lines(
     leak: &Leak,
-    container: &str,
-    image: &str,
+    started: &[String],
     until: i64,
     limit: Option<u64>,
     dice: &mut Dice,
 ) -> Vec<(i64, String)> {
-    start_lines(container, image, &Behavior::Leak(*leak))
-        .into_iter()
-        .map(|line| (0, line))
+    started
+        .iter()
+        .map(|line| (0, line.clone()))
         .chain(leak.lines(0, until, limit, dice))
         .collect()
-}
-
-fn ts(secs: i64) -> String {
-    jiff::Timestamp::from_second(secs)
-        .map(|t| t.to_string())
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

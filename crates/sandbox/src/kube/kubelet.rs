@@ -13,7 +13,7 @@ use super::{
     events, quantity,
     resources::find,
     sim::{Behavior, Behaviors, ContainerSim},
-    store::{Store, name_of, namespace_of, now},
+    store::{Store, name_of, namespace_of, now, time_of},
 };
 
 fn ip_for(name: &str) -> String {
@@ -33,10 +33,6 @@ fn now_ns() -> i64 {
 
 fn now_s() -> i64 {
     jiff::Timestamp::now().as_second()
-}
-
-fn ts_of(secs: i64) -> String {
-    jiff::Timestamp::from_second(secs).map_or_else(|_| now(), |t| t.to_string())
 }
 
 /// One scheduler and kubelet pass over every pod.
@@ -504,7 +500,11 @@ fn advance(
     let started = sim.started_at.unwrap_or(t);
     match behavior {
         Behavior::Leak(leak) => {
-            let killed_at = leak.killed_at(limit).map(|age| started + age);
+            // (Never before what it already wrote: the limit of a running container is the
+            // one it started with, unless someone resized it in place.)
+            let killed_at = leak
+                .killed_at(limit)
+                .map(|age| (started + age).max(sim.last_step));
             let until = killed_at.map_or(t, |k| k.min(t));
             for (ns, line) in super::history::at_run(
                 started,
@@ -526,7 +526,7 @@ fn advance(
                     killed * 1_000_000_000,
                     super::history::oom_line(cname, pid, sim.memory / 1024),
                 ));
-                status["lastState"] = json!({ "terminated": { "exitCode": 137, "reason": "OOMKilled", "startedAt": ts_of(started), "finishedAt": ts_of(killed), "containerID": sim.container_id } });
+                status["lastState"] = json!({ "terminated": { "exitCode": 137, "reason": "OOMKilled", "startedAt": time_of(started), "finishedAt": time_of(killed), "containerID": sim.container_id } });
                 status["restartCount"] = json!(restarts + 1);
                 sim.previous = Some(std::mem::take(&mut sim.logs));
                 sim.memory = 0;
@@ -584,7 +584,7 @@ fn advance(
         }
     }
     let ready = !matches!(behavior, Behavior::NeverReady { .. });
-    status["state"] = json!({ "running": { "startedAt": ts_of(started) } });
+    status["state"] = json!({ "running": { "startedAt": time_of(started) } });
     status["started"] = json!(true);
     status["ready"] = json!(ready);
     ContainerView {

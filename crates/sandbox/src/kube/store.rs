@@ -184,6 +184,11 @@ pub fn now() -> String {
         .to_string()
 }
 
+/// `secs` (unix seconds) as the API writes times.
+pub fn time_of(secs: i64) -> String {
+    jiff::Timestamp::from_second(secs).map_or_else(|_| now(), |t| t.to_string())
+}
+
 pub fn name_of(object: &Value) -> &str {
     object
         .pointer("/metadata/name")
