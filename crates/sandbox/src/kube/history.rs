@@ -42,6 +42,12 @@ pub fn kernel_labels(node: &str) -> Labels {
     labels([("job", "node/kernel"), ("node_name", node)])
 }
 
+/// A container's last state once the OOM killer ended its run (`started`, `killed`: unix
+/// seconds).
+pub fn oom_killed(started: i64, killed: i64, container_id: &str) -> Value {
+    json!({ "terminated": { "exitCode": 137, "reason": "OOMKilled", "startedAt": time_of(started), "finishedAt": time_of(killed), "containerID": container_id } })
+}
+
 /// The kernel's OOM-killer line for a container's main process.
 pub fn oom_line(container: &str, pid: u64, rss_kib: u64) -> String {
     format!(
@@ -290,7 +296,7 @@ fn worker(cluster: &Cluster, pod: &Value, start: i64, end: i64) {
         sim.previous = Some(seconds);
         sim.last_crash = Some(killed);
         let id = format!("containerd://{}", uuid::Uuid::new_v4().simple());
-        last_state = json!({ "terminated": { "exitCode": 137, "reason": "OOMKilled", "startedAt": time_of(run), "finishedAt": time_of(killed), "containerID": id } });
+        last_state = oom_killed(run, killed, &id);
     }
     let logs = cluster.log_sink();
     let (namespace, name) = (namespace_of(pod).to_owned(), name_of(pod).to_owned());

@@ -526,7 +526,8 @@ fn advance(
                     killed * 1_000_000_000,
                     super::history::oom_line(cname, pid, sim.memory / 1024),
                 ));
-                status["lastState"] = json!({ "terminated": { "exitCode": 137, "reason": "OOMKilled", "startedAt": time_of(started), "finishedAt": time_of(killed), "containerID": sim.container_id } });
+                status["lastState"] =
+                    super::history::oom_killed(started, killed, &sim.container_id);
                 status["restartCount"] = json!(restarts + 1);
                 sim.previous = Some(std::mem::take(&mut sim.logs));
                 sim.memory = 0;
