@@ -1,60 +1,21 @@
-//! The kubectl argv classifier on arbitrary argument vectors: it never panics, and whatever it
-//! accepts obeys the safety model (no injected credentials or endpoints get through; a delete
-//! of a forbidden kind is forbidden; nothing that writes is classified as a read).
+//! The kubectl guard on arbitrary argument vectors: it never panics, and whatever it accepts
+//! obeys the safety model — the canonical argument list parses back to the same command (what
+//! was checked is what runs), no credential, endpoint or identity flag gets through, a delete of
+//! a forbidden kind is forbidden, a write is never low unless it is a dry run, and a preview's
+//! `--dry-run=server` is a flag, never after `--`.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use opsmcp_core::risk::{RiskLevel, classify_kubectl, parse_kubectl};
+use opsmcp_core::{
+    kubectl::{Defaults, Preview, check, forbidden_kind, parse},
+    risk::RiskLevel,
+};
 
-const INJECTION: &[&str] = &[
-    "--server",
-    "--token",
-    "--kubeconfig",
-    "--as",
-    "--as-group",
-    "--as-uid",
-    "--username",
-    "--password",
-    "--client-key",
-    "--client-certificate",
-    "--certificate-authority",
-    "--insecure-skip-tls-verify",
-    "--cache-dir",
-];
-const FORBIDDEN: &[&str] = &[
-    "namespace",
-    "namespaces",
-    "ns",
-    "node",
-    "nodes",
-    "no",
-    "pv",
-    "pvc",
-    "persistentvolume",
-    "persistentvolumes",
-    "persistentvolumeclaim",
-    "persistentvolumeclaims",
-];
-const WRITES: &[&str] = &[
-    "delete",
-    "apply",
-    "create",
-    "replace",
-    "edit",
-    "patch",
-    "exec",
-    "port-forward",
-    "drain",
-    "cp",
-    "run",
-    "scale",
-    "rollout",
-    "label",
-    "annotate",
-    "cordon",
-    "uncordon",
-    "set",
+const REFUSED: &[&str] = &[
+    "server", "token", "kubeconfig", "user", "cluster", "as", "as-group", "as-uid", "username",
+    "password", "client-key", "client-certificate", "certificate-authority",
+    "insecure-skip-tls-verify", "cache-dir", "context",
 ];
 
 fuzz_target!(|data: &[u8]| {
@@ -64,45 +25,34 @@ fuzz_target!(|data: &[u8]| {
         .map(|w| String::from_utf8_lossy(w).into_owned())
         .collect();
     let contexts = vec!["prod".to_owned()];
-    let Ok(assessment) = classify_kubectl(&argv, &contexts) else {
+    let at = Defaults { context: "prod", allowed_contexts: &contexts, namespace: "shop" };
+    let Ok(checked) = check(&argv, None, at) else {
         return;
     };
-    assert!(
-        !assessment.reason.trim().is_empty(),
-        "every assessment has a reason"
-    );
-    let command = parse_kubectl(&argv, &contexts).expect("classify accepted it");
-    for word in &argv {
-        let flag = word.split('=').next().unwrap_or_default();
-        assert!(
-            !INJECTION.contains(&flag),
-            "injected {word} got through: {argv:?}"
-        );
+    assert!(!checked.assessment.reason.trim().is_empty(), "every assessment has a reason");
+    let reparsed = parse(&checked.argv).expect("the canonical form parses");
+    assert_eq!(reparsed, checked.command, "{argv:?} runs as something else");
+    for flag in &checked.command.flags {
+        assert!(!REFUSED.contains(&flag.name.as_str()), "--{} got through: {argv:?}", flag.name);
     }
-    if WRITES.contains(&command.verb.as_str()) {
-        assert!(
-            assessment.level > RiskLevel::Low,
-            "{argv:?} is a write classified low"
-        );
+    if !checked.read_only {
+        assert!(checked.assessment.level > RiskLevel::Low, "{argv:?} is a write classified low");
     }
-    if command.verb == "delete" {
-        // kubectl reads `delete TYPE[,TYPE] NAME…` or `delete TYPE/NAME…`.
-        let kind = |t: &str| t.split('.').next().unwrap_or_default().to_ascii_lowercase();
-        let slashed = command.positionals.iter().any(|p| p.contains('/'));
+    if checked.command.name() == "delete" {
+        let kinds = &checked.command.args;
+        let slashed = kinds.iter().any(|a| a.contains('/'));
         let forbidden = if slashed {
-            command
-                .positionals
-                .iter()
-                .filter_map(|p| p.split_once('/'))
-                .any(|(t, _)| FORBIDDEN.contains(&kind(t).as_str()))
+            kinds.iter().any(|a| forbidden_kind(a).is_some())
         } else {
-            command
-                .positionals
-                .first()
-                .is_some_and(|p| p.split(',').any(|t| FORBIDDEN.contains(&kind(t).as_str())))
+            kinds.first().is_some_and(|a| forbidden_kind(a).is_some())
         };
         if forbidden {
-            assert_eq!(assessment.level, RiskLevel::Forbidden, "{argv:?}");
+            assert_eq!(checked.assessment.level, RiskLevel::Forbidden, "{argv:?}");
         }
+    }
+    if let Preview::DryRun(dry) = &checked.preview {
+        let flag = dry.iter().position(|a| a == "--dry-run=server").expect("a dry run");
+        assert!(dry.iter().position(|a| a == "--").is_none_or(|d| flag < d), "{dry:?}");
+        assert_eq!(parse(dry).expect("the dry run parses").value("dry-run"), Some("server"));
     }
 });

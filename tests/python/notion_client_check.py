@@ -18,6 +18,7 @@ import json
 import logging
 import sys
 import time
+from datetime import datetime, timedelta, timezone
 
 import httpx
 from notion_client import APIResponseError, Client
@@ -83,6 +84,9 @@ try:
         database = notion.databases.retrieve(database_id=incidents["parent"]["database_id"])
         check("the database holds the data source", [d["id"] for d in database["data_sources"]] == [incidents["id"]], database["data_sources"])
         maya = next(u for u in collect_paginated_api(notion.users.list) if u.get("name") == "Maya Chen")
+        # Two days ago, so that "the past week" holds it on any date the test runs.
+        started = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=2)
+        resolved = started + timedelta(minutes=38)
         report_page = notion.pages.create(
             parent={"data_source_id": incidents["id"]},
             properties={
@@ -90,8 +94,8 @@ try:
                 "Severity": {"select": {"name": "SEV2"}},
                 "Status": {"status": {"name": "Resolved"}},
                 "Service": {"select": {"name": "worker"}},
-                "Started": {"date": {"start": "2026-11-30T14:02:00Z"}},
-                "Resolved": {"date": {"start": "2026-11-30T14:40:00Z"}},
+                "Started": {"date": {"start": started.isoformat().replace("+00:00", "Z")}},
+                "Resolved": {"date": {"start": resolved.isoformat().replace("+00:00", "Z")}},
                 "Duration (min)": {"number": 38},
                 "PR": {"url": "https://github.com/shop/worker/pull/43"},
                 "On-call": {"people": [{"id": maya["id"]}]},

@@ -22,6 +22,7 @@ pub mod breaker;
 pub mod config;
 pub mod host;
 pub mod http;
+pub mod kubectl;
 pub mod legacy_sse;
 pub mod metrics;
 pub mod output;

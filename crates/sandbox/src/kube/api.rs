@@ -283,7 +283,6 @@ async fn dispatch(
         .get(header::ACCEPT)
         .and_then(|a| a.to_str().ok())
         .is_some_and(|a| a.contains("as=Table"));
-    let dry_run = params.get("dryRun").is_some_and(|d| d == "All");
     let t = target.t;
     let ns = target.namespace.clone().unwrap_or_default();
     let content_type = headers
@@ -317,6 +316,10 @@ async fn dispatch(
                 );
             }
         }
+    };
+    let dry_run = match dry_run(&params, &method, target.sub.as_deref(), body.as_ref()) {
+        Ok(d) => d,
+        Err(e) => return error(&e, Some(t), target.name.as_deref()),
     };
     if t.read_only && method != Method::GET {
         return error(&ApiError::method_not_allowed(t.plural), Some(t), None);
@@ -485,11 +488,6 @@ async fn dispatch(
                 .as_ref()
                 .and_then(|b| b.pointer("/deleteOptions/gracePeriodSeconds"))
                 .and_then(Value::as_i64);
-            let dry_run = dry_run
-                || body
-                    .as_ref()
-                    .and_then(|b| b.pointer("/deleteOptions/dryRun/0"))
-                    .is_some_and(|d| d == "All");
             match super::disruption::evict(&cluster, &ns, name, grace, dry_run) {
                 Ok(status) => json_response(StatusCode::CREATED, &status),
                 Err(e) => error(&e, Some(t), Some(name)),
@@ -573,6 +571,39 @@ fn writer<'a>(
 }
 
 /// Create `object`, registering a CustomResourceDefinition's types.
+/// Whether a request asks for a dry run, as the API server reads it: from the query string on
+/// every verb and, for a delete or an eviction, from the `DeleteOptions` in the body, which is
+/// where kubectl and kube-rs send it. `All` is the one value; anything else is refused.
+fn dry_run(
+    params: &Params,
+    method: &Method,
+    sub: Option<&str>,
+    body: Option<&Value>,
+) -> Result<bool, ApiError> {
+    let options = match (method, sub) {
+        (&Method::DELETE, None) => body,
+        (&Method::POST, Some("eviction")) => body.and_then(|b| b.get("deleteOptions")),
+        _ => None,
+    };
+    let mut values: Vec<&str> = params
+        .get("dryRun")
+        .map(String::as_str)
+        .into_iter()
+        .collect();
+    if let Some(list) = options
+        .and_then(|o| o.get("dryRun"))
+        .and_then(Value::as_array)
+    {
+        values.extend(list.iter().map(|v| v.as_str().unwrap_or_default()));
+    }
+    match values.iter().find(|v| **v != "All") {
+        Some(bad) => Err(ApiError::bad_request(format!(
+            "dryRun: Unsupported value: \"{bad}\": supported values: \"All\""
+        ))),
+        None => Ok(!values.is_empty()),
+    }
+}
+
 fn create(cluster: &Cluster, t: &ResourceType, ns: &str, object: Value, dry_run: bool) -> Response {
     let result = cluster.store().create(t, ns, object, dry_run);
     match result {

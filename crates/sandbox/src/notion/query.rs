@@ -407,6 +407,11 @@ mod tests {
             .find(|p| p.title() == "Worker OOM-killed after the 1.3 rollout")
             .unwrap();
         let now = 1_800_000_000;
+        // Dates are relative to the `now` the filters are matched at, never to the calendar.
+        let tomorrow = jiff::Timestamp::from_second(now + DAY)
+            .unwrap()
+            .strftime("%Y-%m-%d")
+            .to_string();
         for (filter, expected) in [
             (
                 json!({ "property": "Severity", "select": { "equals": "SEV2" } }),
@@ -433,7 +438,7 @@ mod tests {
                 true,
             ),
             (
-                json!({ "timestamp": "created_time", "created_time": { "before": "2030-01-01" } }),
+                json!({ "timestamp": "created_time", "created_time": { "before": tomorrow } }),
                 true,
             ),
             (

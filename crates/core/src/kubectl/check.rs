@@ -1,0 +1,1171 @@
+//! What the kubectl tool may run, decided on the parsed [`Command`], never on its spelling:
+//! refusals (credentials, endpoints and identities of its own, files on the server's host,
+//! interactive and host-side commands, plugins), the risk of what is left, the namespaces it
+//! touches, and how it can be previewed (`--dry-run=server` where kubectl honours it, a text
+//! otherwise: nothing runs to build a preview).
+
+use super::parse::{Command, ParseError, parse};
+use crate::risk::{Assessment, RiskLevel};
+
+/// Why a kubectl command is not run at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    #[error("`{flag}` is not allowed: {why}")]
+    Flag { flag: String, why: &'static str },
+    #[error("`kubectl {command}` is not allowed: {why}")]
+    Command { command: String, why: &'static str },
+    #[error("context `{0}` is not one of the allowed contexts ({1})")]
+    Context(String, String),
+    #[error("`{0}` looks like a flag where a name is expected")]
+    DashName(String),
+    #[error("`-f -` reads the manifest: pass its content in `manifest`")]
+    NoManifest,
+    #[error("`manifest` is given but the command reads none: use `-f -`")]
+    UnusedManifest,
+    #[error("the --raw path `{0}` is not a plain API path (no `..`, `%`, `//` or backslashes)")]
+    RawPath(String),
+}
+
+/// The namespaces a command reads or changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// These namespaces (the default one when the command names none).
+    Namespaces(Vec<String>),
+    /// Every namespace (`-A`, a cluster-wide `--raw` list).
+    All,
+    /// Nothing namespaced (`version`, `/healthz`).
+    None,
+}
+
+/// How a change can be shown before it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Preview {
+    /// Reads need no preview.
+    Read,
+    /// The argument list of a server-side dry run.
+    DryRun(Vec<String>),
+    /// kubectl cannot preview it: the plan is the command and this explanation.
+    Text(String),
+}
+
+/// A command the tool may run: the parsed form, the canonical argument list that runs, its risk,
+/// scope and preview.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checked {
+    pub command: Command,
+    /// The context it runs against.
+    pub context: String,
+    /// What runs (without `--context`, which the runner adds with its kubeconfig).
+    pub argv: Vec<String>,
+    pub assessment: Assessment,
+    pub scope: Scope,
+    pub preview: Preview,
+    /// Whether it only reads.
+    pub read_only: bool,
+}
+
+/// Where the command runs by default.
+#[derive(Debug, Clone, Copy)]
+pub struct Defaults<'a> {
+    /// The context of the call (its `context` parameter, or the server's).
+    pub context: &'a str,
+    /// Contexts a call may name with `--context`.
+    pub allowed_contexts: &'a [String],
+    /// The namespace used when the command names none.
+    pub namespace: &'a str,
+}
+
+/// Global flags that would change who kubectl is, where it connects or what it writes on the
+/// server's host. Every other global flag is allowed.
+const REFUSED_GLOBAL: &[(&str, &str)] = &[
+    (
+        "server",
+        "the API server comes from the server's kubeconfig",
+    ),
+    ("token", "credentials come from the server's kubeconfig"),
+    ("kubeconfig", "the kubeconfig is the server's own"),
+    ("user", "the credentials are the context's own"),
+    ("cluster", "the cluster is the context's own"),
+    ("as", "impersonation is not allowed"),
+    ("as-group", "impersonation is not allowed"),
+    ("as-uid", "impersonation is not allowed"),
+    ("username", "credentials come from the server's kubeconfig"),
+    ("password", "credentials come from the server's kubeconfig"),
+    (
+        "client-key",
+        "credentials come from the server's kubeconfig",
+    ),
+    (
+        "client-certificate",
+        "credentials come from the server's kubeconfig",
+    ),
+    (
+        "certificate-authority",
+        "TLS trust comes from the server's kubeconfig",
+    ),
+    (
+        "tls-server-name",
+        "TLS trust comes from the server's kubeconfig",
+    ),
+    (
+        "insecure-skip-tls-verify",
+        "TLS verification cannot be turned off",
+    ),
+    ("cache-dir", "the cache directory is the server's own"),
+    ("profile", "profiles are written to the server's disk"),
+    (
+        "profile-output",
+        "profiles are written to the server's disk",
+    ),
+    ("vmodule", "logging is the server's own"),
+];
+
+/// Flags of commands that read or write files on the server's host.
+const FILE_FLAGS: &[(&str, &str)] = &[
+    ("kustomize", "it reads a directory on the server's host"),
+    (
+        "from-file",
+        "it reads files on the server's host: use --from-literal",
+    ),
+    (
+        "from-env-file",
+        "it reads files on the server's host: use --from-literal",
+    ),
+    ("env-file", "it reads files on the server's host"),
+    ("cert", "it reads files on the server's host"),
+    ("key", "it reads files on the server's host"),
+    ("output-directory", "it writes files on the server's host"),
+];
+
+/// Commands that never run through the tool, and why.
+const REFUSED_COMMANDS: &[(&str, &str)] = &[
+    (
+        "exec",
+        "use the pod_exec tool, which bounds and redacts what a container prints",
+    ),
+    ("attach", "it is interactive"),
+    ("edit", "it opens an editor: use patch or apply"),
+    ("cp", "it copies files to or from the server's host"),
+    ("port-forward", "it opens ports on the server's host"),
+    ("proxy", "it opens a port on the server's host"),
+    (
+        "debug",
+        "it starts containers interactively and has no dry run",
+    ),
+    ("plugin", "plugins run programs of the server's host"),
+    ("completion", "it only prints shell code"),
+    ("kustomize", "it reads directories on the server's host"),
+    ("create token", "it mints a service account's credentials"),
+];
+
+/// Read-only commands.
+const READS: &[&str] = &[
+    "get",
+    "describe",
+    "logs",
+    "top node",
+    "top pod",
+    "explain",
+    "api-resources",
+    "api-versions",
+    "version",
+    "events",
+    "cluster-info",
+    "cluster-info dump",
+    "auth can-i",
+    "auth whoami",
+    "rollout status",
+    "rollout history",
+    "config view",
+    "config get-contexts",
+    "config current-context",
+    "config get-clusters",
+    "config get-users",
+    "wait",
+    "diff",
+    "options",
+];
+
+/// The kinds whose delete is never run, by every name kubectl takes for them.
+const FORBIDDEN_KINDS: &[(&str, &str)] = &[
+    ("namespace", "namespace"),
+    ("namespaces", "namespace"),
+    ("ns", "namespace"),
+    ("node", "node"),
+    ("nodes", "node"),
+    ("no", "node"),
+    ("persistentvolume", "persistent volume"),
+    ("persistentvolumes", "persistent volume"),
+    ("pv", "persistent volume"),
+    ("persistentvolumeclaim", "persistent volume claim"),
+    ("persistentvolumeclaims", "persistent volume claim"),
+    ("pvc", "persistent volume claim"),
+];
+
+/// The forbidden kind a resource word names: `ns`, `Namespaces`, `namespaces.v1.`,
+/// `namespace/x`, `pods,ns`.
+pub fn forbidden_kind(word: &str) -> Option<&'static str> {
+    word.split(',').find_map(|part| {
+        let kind = part.split('/').next().unwrap_or(part);
+        let kind = kind.split('.').next().unwrap_or(kind).to_ascii_lowercase();
+        FORBIDDEN_KINDS
+            .iter()
+            .find(|(alias, _)| *alias == kind)
+            .map(|(_, what)| *what)
+    })
+}
+
+/// A `--raw` path's parts: `/api/v1/namespaces/x/pods/y` → namespace `x`, resource `pods`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RawPath {
+    pub namespace: Option<String>,
+    /// The resource type (`pods`, `namespaces`), when the path names one.
+    pub resource: Option<String>,
+    pub name: Option<String>,
+}
+
+/// Parse a `--raw` path as the API server routes it; refuse spellings that would be read in
+/// another way further down (`..`, escapes, empty segments).
+pub fn raw_path(raw: &str) -> Result<RawPath, Refusal> {
+    let path = raw.split('?').next().unwrap_or_default();
+    let bad = !path.starts_with('/')
+        || path.contains("//")
+        || path.contains('%')
+        || path.contains('\\')
+        || path.split('/').any(|s| s == ".." || s == ".");
+    if bad {
+        return Err(Refusal::RawPath(raw.to_owned()));
+    }
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let rest = match segments.as_slice() {
+        ["api", _version, rest @ ..] => rest,
+        ["apis", _group, _version, rest @ ..] => rest,
+        _ => return Ok(RawPath::default()),
+    };
+    let parsed = match rest {
+        ["namespaces", ns, resource, rest @ ..] => RawPath {
+            namespace: Some((*ns).to_owned()),
+            resource: Some((*resource).to_owned()),
+            name: rest.first().map(|n| (*n).to_owned()),
+        },
+        ["namespaces", ns] => RawPath {
+            namespace: None,
+            resource: Some("namespaces".into()),
+            name: Some((*ns).to_owned()),
+        },
+        [resource, rest @ ..] => RawPath {
+            namespace: None,
+            resource: Some((*resource).to_owned()),
+            name: rest.first().map(|n| (*n).to_owned()),
+        },
+        [] => RawPath::default(),
+    };
+    Ok(parsed)
+}
+
+/// Kinds a manifest holds (`kind:` of each document and of a List's items).
+fn manifest_kinds(manifest: &str) -> Vec<String> {
+    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(manifest).unwrap_or_default();
+    let mut kinds = Vec::new();
+    for doc in docs {
+        if let Some(items) = doc["items"].as_array() {
+            kinds.extend(
+                items
+                    .iter()
+                    .filter_map(|i| i["kind"].as_str().map(str::to_owned)),
+            );
+        }
+        if let Some(kind) = doc["kind"].as_str() {
+            kinds.push(kind.to_owned());
+        }
+    }
+    kinds
+}
+
+/// Check a kubectl argument list (without `kubectl`) and the manifest `-f -` would read.
+pub fn check(
+    argv: &[String],
+    manifest: Option<&str>,
+    at: Defaults<'_>,
+) -> Result<Checked, Refusal> {
+    let mut command = parse(argv)?;
+    let name = command.name();
+    if let Some((_, why)) = REFUSED_COMMANDS
+        .iter()
+        .find(|(c, _)| *c == name || *c == command.verb())
+    {
+        return Err(Refusal::Command { command: name, why });
+    }
+    for flag in &command.flags {
+        if let Some((f, why)) = REFUSED_GLOBAL
+            .iter()
+            .chain(FILE_FLAGS)
+            .find(|(f, _)| *f == flag.name)
+        {
+            return Err(Refusal::Flag {
+                flag: format!("--{f}"),
+                why,
+            });
+        }
+    }
+    if let Some(v) = command
+        .value("v")
+        .filter(|v| v.parse::<u8>().map_or(true, |v| v > 5))
+    {
+        return Err(Refusal::Flag {
+            flag: format!("-v={v}"),
+            why: "levels above 5 print requests and responses",
+        });
+    }
+    if let Some(dash) = command
+        .args
+        .iter()
+        .find(|a| a.starts_with('-') && *a != "-")
+    {
+        return Err(Refusal::DashName(dash.clone()));
+    }
+    // Output formats that read a file on the server's host (go-template-file=/proc/self/environ).
+    if let Some(o) = command.value("output").filter(|o| {
+        let format = o.split('=').next().unwrap_or_default();
+        format.contains("file")
+    }) {
+        return Err(Refusal::Flag {
+            flag: format!("--output={o}"),
+            why: "output formats that read a file on the server's host are not allowed",
+        });
+    }
+    // Files: only the call's own manifest, on standard input.
+    let mut reads_manifest = false;
+    for f in command.values("filename") {
+        if f != "-" {
+            return Err(Refusal::Flag {
+                flag: format!("--filename={f}"),
+                why: "files and URLs are read on the server's host: pass the manifest in `manifest` with `-f -`",
+            });
+        }
+        reads_manifest = true;
+    }
+    match (reads_manifest, manifest) {
+        (true, None) => return Err(Refusal::NoManifest),
+        (false, Some(_)) => return Err(Refusal::UnusedManifest),
+        _ => {}
+    }
+    if command.path.first().is_some_and(|p| p == "config") {
+        if name != "config view" && !READS.contains(&name.as_str()) {
+            return Err(Refusal::Command {
+                command: name,
+                why: "the kubeconfig is the server's own",
+            });
+        }
+        if command.on("raw") || command.on("flatten") {
+            return Err(Refusal::Flag {
+                flag: if command.on("raw") {
+                    "--raw"
+                } else {
+                    "--flatten"
+                }
+                .into(),
+                why: "it prints the kubeconfig's credentials",
+            });
+        }
+    }
+    if name == "run"
+        && ["attach", "stdin", "tty", "rm"]
+            .iter()
+            .any(|f| command.on(f))
+    {
+        return Err(Refusal::Command {
+            command: "run --attach".into(),
+            why: "it is interactive and kubectl cannot dry-run it",
+        });
+    }
+    // The context: the call's, or a `--context` among the allowed ones; it is not a flag of what
+    // runs (the runner adds it with its kubeconfig).
+    let context = match command.value("context") {
+        Some(c) if c != at.context && !at.allowed_contexts.iter().any(|a| a == c) => {
+            return Err(Refusal::Context(
+                c.to_owned(),
+                at.allowed_contexts.join(", "),
+            ));
+        }
+        Some(c) => c.to_owned(),
+        None => at.context.to_owned(),
+    };
+    command.flags.retain(|f| f.name != "context");
+    // The namespace is always explicit in what runs, so kubectl enforces it on manifests too.
+    let namespace = command
+        .value("namespace")
+        .filter(|n| !n.is_empty())
+        .unwrap_or(at.namespace)
+        .to_owned();
+    if command.verb() != "config" {
+        command.flags.retain(|f| f.name != "namespace");
+        command.flags.push(super::parse::Flag {
+            name: "namespace".into(),
+            value: namespace.clone(),
+            implicit: false,
+        });
+    }
+    let raw = match command.value("raw").filter(|_| command.verb() != "config") {
+        Some(r) => Some(raw_path(r)?),
+        None => None,
+    };
+    let scope = scope(&command, &namespace, raw.as_ref());
+    let read_only = READS.contains(&name.as_str())
+        || matches!(command.value("dry-run"), Some("server" | "client"));
+    let mut assessment = assess(&command, manifest, raw.as_ref(), read_only);
+    if assessment.level == RiskLevel::Forbidden {
+        return Ok(Checked {
+            argv: command.argv(false),
+            command,
+            context,
+            assessment,
+            scope,
+            preview: Preview::Text("forbidden: it is never run".into()),
+            read_only: false,
+        });
+    }
+    if raw.is_some() && !read_only {
+        return Err(Refusal::Command {
+            command: format!("{name} --raw"),
+            why: "kubectl ignores --dry-run for raw writes: use the typed form",
+        });
+    }
+    if !read_only {
+        raise(&mut assessment, &command, &scope);
+    }
+    let preview = if read_only {
+        Preview::Read
+    } else if super::table::TABLE.long(&command.path, "dry-run").is_some() {
+        Preview::DryRun(command.argv(true))
+    } else {
+        Preview::Text(format!(
+            "`kubectl {name}` has no server-side dry run; nothing was run to preview it"
+        ))
+    };
+    Ok(Checked {
+        argv: command.argv(false),
+        command,
+        context,
+        assessment,
+        scope,
+        preview,
+        read_only,
+    })
+}
+
+fn scope(command: &Command, namespace: &str, raw: Option<&RawPath>) -> Scope {
+    if command.on("all-namespaces") {
+        return Scope::All;
+    }
+    if let Some(raw) = raw {
+        return match (&raw.namespace, &raw.resource) {
+            (Some(ns), _) => Scope::Namespaces(vec![ns.clone()]),
+            // A namespace object itself, or a cluster-wide list of a namespaced kind.
+            (None, Some(r)) if r == "namespaces" => match &raw.name {
+                Some(ns) => Scope::Namespaces(vec![ns.clone()]),
+                None => Scope::All,
+            },
+            (None, Some(_)) => Scope::All,
+            (None, None) => Scope::None,
+        };
+    }
+    if command.name() == "cluster-info dump" {
+        let named = command.values("namespaces");
+        return if named.is_empty() {
+            Scope::Namespaces(vec!["kube-system".into(), namespace.to_owned()])
+        } else {
+            Scope::Namespaces(named.into_iter().map(str::to_owned).collect())
+        };
+    }
+    if matches!(
+        command.verb(),
+        "version" | "api-versions" | "api-resources" | "explain" | "options" | "config"
+    ) {
+        return Scope::None;
+    }
+    Scope::Namespaces(vec![namespace.to_owned()])
+}
+
+/// The risk of the command itself.
+fn assess(
+    command: &Command,
+    manifest: Option<&str>,
+    raw: Option<&RawPath>,
+    read_only: bool,
+) -> Assessment {
+    let name = command.name();
+    let target = command.args.join(" ");
+    let ns = command.value("namespace").unwrap_or_default();
+    let where_ = if ns.is_empty() {
+        String::new()
+    } else {
+        format!(" in namespace {ns}")
+    };
+    // Deletes of the forbidden kinds, in every form kubectl takes a kind.
+    let deletes = name == "delete"
+        || (name == "replace" && command.on("force"))
+        || (command.verb() == "apply" && command.on("prune"));
+    if deletes {
+        let kinds = match command.args.iter().find(|a| a.contains('/')) {
+            // `type/name …`: every word names its kind.
+            Some(_) => command.args.clone(),
+            None => command.args.first().cloned().into_iter().collect(),
+        };
+        let from_raw = raw.and_then(|r| r.resource.as_deref());
+        let from_manifest = manifest.map(manifest_kinds).unwrap_or_default();
+        let forbidden = kinds
+            .iter()
+            .map(String::as_str)
+            .chain(from_raw)
+            .chain(from_manifest.iter().map(String::as_str))
+            .find_map(forbidden_kind);
+        if let Some(what) = forbidden {
+            return Assessment::new(
+                RiskLevel::Forbidden,
+                format!(
+                    "deleting a {what} destroys what lives in it or on it and cannot be undone; it is never executed"
+                ),
+            );
+        }
+        if command.verb() == "apply" {
+            return Assessment::new(
+                RiskLevel::Forbidden,
+                "`apply --prune` deletes what the manifest leaves out, namespaces and volumes among them by default; it is never executed",
+            );
+        }
+    }
+    if read_only {
+        return Assessment::new(
+            RiskLevel::Low,
+            if READS.contains(&name.as_str()) {
+                format!("`{name}` only reads")
+            } else {
+                format!("`{name} --dry-run` changes nothing")
+            },
+        );
+    }
+    let medium = |what: String| Assessment::new(RiskLevel::Medium, what);
+    let high = |what: String| Assessment::new(RiskLevel::High, what);
+    match name.as_str() {
+        "rollout restart" => medium(format!(
+            "restarts the pods of {target}{where_} one by one; the rollout can be undone"
+        )),
+        "rollout undo" => medium(format!(
+            "rolls {target}{where_} back to an earlier revision; it can be rolled forward again"
+        )),
+        "rollout pause" | "rollout resume" => medium(format!(
+            "{}s the rollout of {target}{where_}",
+            command.path[1]
+        )),
+        "set image" | "set resources" | "set env" => medium(format!(
+            "changes the {} of {target}{where_}, which starts a new rollout",
+            command.path[1]
+        )),
+        "scale" => {
+            let replicas = command.value("replicas").unwrap_or_default();
+            if go_int(replicas) == Some(0) {
+                high(format!(
+                    "scales {target}{where_} to zero: the service stops serving"
+                ))
+            } else {
+                medium(format!(
+                    "scales {target}{where_} to {replicas} replicas; reversible"
+                ))
+            }
+        }
+        "label" | "annotate" | "cordon" | "uncordon" => {
+            medium(format!("`{name}` on {target}{where_} is reversible"))
+        }
+        "delete" => {
+            let pods = command.args.first().is_some_and(|t| {
+                t.split('/')
+                    .next()
+                    .is_some_and(|k| matches!(k, "pod" | "pods" | "po"))
+            });
+            high(if pods {
+                format!(
+                    "deletes {target}{where_}; a controller usually recreates pods, bare pods are gone"
+                )
+            } else {
+                format!("deletes {target}{where_}")
+            })
+        }
+        "drain" => high(format!("drains node {target}: evicts every pod on it")),
+        _ => high(format!(
+            "`{name}` changes cluster state in ways that may not be reversible"
+        )),
+    }
+}
+
+/// Raise a change's risk by its scope: a system namespace, everything at once.
+fn raise(a: &mut Assessment, command: &Command, scope: &Scope) {
+    if let Scope::Namespaces(list) = scope
+        && let Some(ns) = list.iter().find(|n| n.starts_with("kube-"))
+    {
+        a.raise(
+            RiskLevel::High,
+            format!("changes the system namespace {ns}"),
+        );
+    }
+    if command.on("all") {
+        a.raise(
+            RiskLevel::High,
+            "`--all` changes every matching object at once",
+        );
+    }
+    if *scope == Scope::All {
+        a.raise(RiskLevel::High, "changes objects across all namespaces");
+    }
+    if command.has("selector")
+        && command
+            .value("selector")
+            .is_some_and(|s| s.trim().is_empty())
+    {
+        a.raise(
+            RiskLevel::High,
+            "an empty label selector matches everything",
+        );
+    }
+}
+
+/// An integer as pflag reads one (Go's `strconv.ParseInt(s, 0, 64)`): a sign, `0x`/`0o`/`0b`/`0`
+/// prefixes and `_` between digits.
+fn go_int(text: &str) -> Option<i64> {
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let lower = digits.to_ascii_lowercase();
+    let (radix, body) = if let Some(b) = lower.strip_prefix("0x") {
+        (16, b.to_owned())
+    } else if let Some(b) = lower.strip_prefix("0o") {
+        (8, b.to_owned())
+    } else if let Some(b) = lower.strip_prefix("0b") {
+        (2, b.to_owned())
+    } else if lower.len() > 1 && lower.starts_with('0') {
+        (8, lower[1..].to_owned())
+    } else {
+        (10, lower)
+    };
+    let body = body.replace('_', "");
+    let value = i64::from_str_radix(&body, radix).ok()?;
+    Some(if negative { -value } else { value })
+}
+
+#[cfg(test)]
+mod tests {
+    //! Each case of the adversarial review (issue 25) by name, and the levels of ordinary commands.
+    use super::*;
+
+    fn argv(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_owned).collect()
+    }
+
+    const CONTEXTS: &[&str] = &["sandbox", "sandbox-readonly"];
+
+    fn run(s: &str, manifest: Option<&str>) -> Result<Checked, Refusal> {
+        let allowed: Vec<String> = vec!["sandbox".into()];
+        check(
+            &argv(s),
+            manifest,
+            Defaults {
+                context: CONTEXTS[0],
+                allowed_contexts: &allowed,
+                namespace: "shop",
+            },
+        )
+    }
+
+    fn ok(s: &str) -> Checked {
+        run(s, None).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    fn level(s: &str) -> RiskLevel {
+        ok(s).assessment.level
+    }
+
+    fn refused(s: &str) -> Refusal {
+        match run(s, None) {
+            Ok(c) => panic!("{s} was accepted: {:?}", c.argv),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn levels() {
+        use RiskLevel::*;
+        for (cmd, want) in [
+            ("get pods -n shop", Low),
+            ("get pods -A", Low),
+            ("describe pod web-1", Low),
+            ("logs web-1 --previous -c app", Low),
+            ("top pod -n kube-system", Low),
+            ("auth can-i delete pods", Low),
+            ("rollout status deploy/web", Low),
+            ("config view", Low),
+            ("delete pod web-1 --dry-run=server", Low),
+            ("scale deploy/web --replicas=3 -n shop", Medium),
+            ("rollout restart deploy/web", Medium),
+            ("rollout undo deployment web --to-revision 2", Medium),
+            ("label pod web-1 team=a", Medium),
+            ("cordon node-1", Medium),
+            ("set resources deploy/worker --limits=memory=128Mi", Medium),
+            ("set image deploy/web web=nginx:2", Medium),
+            ("delete pod web-1 -n shop", High),
+            ("apply -f -", High),
+            ("drain node-1", High),
+            ("taint node node-1 k=v:NoExecute", High),
+            ("scale deploy/coredns --replicas=1 -n kube-system", High),
+            ("label pods --all team=a", High),
+            ("annotate pods -A x=y", High),
+            ("delete pods -l app=web", High),
+            ("delete pods -l=", High),
+            ("run pod --image=busybox -- sleep 1", High),
+            ("delete namespace shop", Forbidden),
+            ("delete ns shop", Forbidden),
+            ("delete ns/shop", Forbidden),
+            ("delete pods,namespaces x", Forbidden),
+            ("delete Nodes node-1", Forbidden),
+            ("delete no node-1", Forbidden),
+            ("delete pv data", Forbidden),
+            ("delete persistentvolumeclaims data", Forbidden),
+            ("delete pvc/data -n shop", Forbidden),
+            ("delete namespaces.v1 shop", Forbidden),
+            ("delete ns shop --dry-run=server", Forbidden),
+        ] {
+            let run = if cmd.contains("-f -") {
+                run(cmd, Some("kind: ConfigMap"))
+            } else {
+                run(cmd, None)
+            };
+            let got = run
+                .unwrap_or_else(|e| panic!("{cmd}: {e}"))
+                .assessment
+                .level;
+            assert_eq!(got, want, "{cmd}");
+        }
+    }
+
+    #[test]
+    fn reasons_are_human() {
+        assert_eq!(
+            ok("delete pod web-1 -n prod").assessment.reason,
+            "deletes pod web-1 in namespace prod; a controller usually recreates pods, bare pods are gone"
+        );
+    }
+
+    #[test]
+    fn dash_dash_plan_mode_set_image() {
+        let c = ok("set image deploy/web -n shop -- web=busybox:evil");
+        assert_eq!(
+            c.preview,
+            Preview::DryRun(argv(
+                "set image --namespace=shop --dry-run=server deploy/web web=busybox:evil"
+            ))
+        );
+        assert_eq!(
+            c.argv,
+            argv("set image --namespace=shop deploy/web web=busybox:evil")
+        );
+    }
+
+    #[test]
+    fn dash_dash_plan_mode_label_and_annotate() {
+        for verb in ["label", "annotate"] {
+            let c = ok(&format!("{verb} pod web-1 -- team=evil"));
+            let Preview::DryRun(dry) = c.preview else {
+                panic!("{verb}: no dry run");
+            };
+            let dash = dry.iter().position(|a| a == "--");
+            let flag = dry.iter().position(|a| a == "--dry-run=server").unwrap();
+            assert!(dash.is_none_or(|d| flag < d), "{dry:?}");
+        }
+    }
+
+    #[test]
+    fn dash_dash_plan_mode_run() {
+        let c = ok("run pod --image=busybox -- sleep 1");
+        assert_eq!(
+            c.preview,
+            Preview::DryRun(argv(
+                "run --image=busybox --namespace=shop --dry-run=server pod -- sleep 1"
+            ))
+        );
+        assert!(matches!(
+            refused("run pod --image=busybox -it -- sh"),
+            Refusal::Command { .. }
+        ));
+        assert!(matches!(
+            refused("run pod --image=busybox --attach -- sh"),
+            Refusal::Command { .. }
+        ));
+    }
+
+    #[test]
+    fn forbidden_delete_raw_path() {
+        assert_eq!(
+            ok("delete --raw /api/v1/namespaces/X").assessment.level,
+            RiskLevel::Forbidden
+        );
+        assert_eq!(
+            ok("delete --raw /api/v1/persistentvolumes/data")
+                .assessment
+                .level,
+            RiskLevel::Forbidden
+        );
+        // Other raw writes: kubectl ignores --dry-run for them.
+        assert!(matches!(
+            refused("delete --raw /api/v1/namespaces/shop/pods/web-1"),
+            Refusal::Command { .. }
+        ));
+        assert!(matches!(
+            refused("get --raw /api/v1/namespaces/../secrets"),
+            Refusal::RawPath(_)
+        ));
+        assert!(matches!(
+            refused("get --raw /api//v1/secrets"),
+            Refusal::RawPath(_)
+        ));
+        assert!(matches!(
+            refused("get --raw /api/v1/namespaces/%6bube-system/pods"),
+            Refusal::RawPath(_)
+        ));
+    }
+
+    #[test]
+    fn forbidden_delete_value_flags_before_the_kind() {
+        for cmd in [
+            "delete --request-timeout 0 namespace X",
+            "delete -v 0 ns X",
+            "delete --grace-period 0 ns X",
+            "delete --wait=false --cascade=foreground pv data",
+            "-n shop delete ns X",
+            "delete --dry-run ns X",
+        ] {
+            assert_eq!(level(cmd), RiskLevel::Forbidden, "{cmd}");
+        }
+    }
+
+    #[test]
+    fn an_implicit_value_never_takes_the_next_word() {
+        // kubectl reads `foreground` as the kind here (and fails): so do we, and it runs bare.
+        let c = ok("delete --cascade foreground pv data");
+        assert_eq!(c.command.args, ["foreground", "pv", "data"]);
+        assert_eq!(
+            c.argv,
+            argv("delete --cascade --namespace=shop foreground pv data")
+        );
+    }
+
+    #[test]
+    fn forbidden_delete_from_a_manifest() {
+        let ns = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n";
+        let c = run("delete -f -", Some(ns)).unwrap();
+        assert_eq!(c.assessment.level, RiskLevel::Forbidden);
+        let list = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: PersistentVolumeClaim\n  metadata: {name: d}\n";
+        assert_eq!(
+            run("replace --force -f -", Some(list))
+                .unwrap()
+                .assessment
+                .level,
+            RiskLevel::Forbidden
+        );
+        assert_eq!(
+            run("apply --prune -l a=b -f -", Some("kind: ConfigMap"))
+                .unwrap()
+                .assessment
+                .level,
+            RiskLevel::Forbidden
+        );
+        assert_eq!(run("delete -f -", None), Err(Refusal::NoManifest));
+        assert_eq!(
+            run("get pods", Some("kind: Pod")),
+            Err(Refusal::UnusedManifest)
+        );
+    }
+
+    #[test]
+    fn reads_config_view_raw() {
+        assert!(matches!(refused("config view --raw"), Refusal::Flag { .. }));
+        assert!(matches!(
+            refused("config view --flatten"),
+            Refusal::Flag { .. }
+        ));
+        assert!(matches!(
+            refused("config view --raw=true"),
+            Refusal::Flag { .. }
+        ));
+        assert!(matches!(
+            refused("config set-context x --namespace=y"),
+            Refusal::Command { .. }
+        ));
+        assert!(matches!(
+            refused("config use-context other"),
+            Refusal::Command { .. }
+        ));
+        assert_eq!(level("config view"), RiskLevel::Low);
+    }
+
+    #[test]
+    fn reads_template_files() {
+        for cmd in [
+            "get pods -o go-template-file=/proc/self/environ",
+            "get pods -ogo-template-file=/proc/self/environ",
+            "get pods --output=jsonpath-file=/etc/passwd",
+            "get pods -o templatefile --template=/etc/passwd",
+            "get pods -o custom-columns-file=/etc/passwd",
+        ] {
+            assert!(matches!(refused(cmd), Refusal::Flag { .. }), "{cmd}");
+        }
+        for cmd in [
+            "apply -f /etc/passwd",
+            "apply -f https://evil/x.yaml",
+            "apply -k /tmp",
+            "create configmap x --from-file=/etc/passwd",
+            "create secret tls x --cert=/a --key=/b",
+            "cluster-info dump --output-directory=/tmp/x",
+        ] {
+            assert!(matches!(refused(cmd), Refusal::Flag { .. }), "{cmd}");
+        }
+    }
+
+    #[test]
+    fn glued_flags_switch_nothing() {
+        for cmd in [
+            "get pods -shttps://host",
+            "get pods -As https://host",
+            "get pods --user=admin",
+            "get pods --cluster=other",
+            "get pods --token abc",
+            "get pods --kubeconfig /tmp/k",
+            "get pods --as=admin",
+            "get pods --as-group system:masters",
+            "get pods --as-uid 0",
+            "get pods --username u",
+            "get pods --password p",
+            "get pods --client-key k",
+            "get pods --client-certificate c",
+            "get pods --certificate-authority ca",
+            "get pods --insecure-skip-tls-verify",
+            "get pods --cache-dir /tmp",
+            "get pods -v=9",
+            "get pods --profile=cpu",
+        ] {
+            assert!(matches!(refused(cmd), Refusal::Flag { .. }), "{cmd}");
+        }
+        // `-p --token=x` is a patch value, as kubectl reads it: nothing to refuse, and it runs as
+        // one value.
+        let c = ok("patch deploy web -p --token=abc");
+        assert_eq!(c.command.value("patch"), Some("--token=abc"));
+        assert_eq!(
+            refused("get pods --context prod"),
+            Refusal::Context("prod".into(), "sandbox".into())
+        );
+        assert_eq!(ok("get pods --context=sandbox").context, "sandbox");
+        assert!(
+            !ok("get pods --context=sandbox")
+                .argv
+                .iter()
+                .any(|a| a.contains("context"))
+        );
+        assert_eq!(
+            refused("delete pod -- -rf"),
+            Refusal::DashName("-rf".into())
+        );
+        assert!(matches!(
+            refused("get pods -n"),
+            Refusal::Parse(ParseError::MissingValue(_))
+        ));
+        assert!(matches!(
+            refused("krew install evil"),
+            Refusal::Parse(ParseError::UnknownCommand(_))
+        ));
+    }
+
+    #[test]
+    fn glued_namespaces_are_the_namespace() {
+        let c = ok("label pods -l app=x -Rnbatch team=a");
+        assert_eq!(c.scope, Scope::Namespaces(vec!["batch".into()]));
+        let c = ok("label pods -l app=x -Rnkube-system team=a");
+        assert_eq!(
+            c.assessment.level,
+            RiskLevel::High,
+            "{}",
+            c.assessment.reason
+        );
+        assert_eq!(ok("get pods -A").scope, Scope::All);
+        assert_eq!(ok("get --raw /api/v1/secrets").scope, Scope::All);
+        assert_eq!(
+            ok("get --raw /api/v1/namespaces/batch/pods").scope,
+            Scope::Namespaces(vec!["batch".into()])
+        );
+        assert_eq!(ok("get --raw /healthz").scope, Scope::None);
+        assert_eq!(
+            ok("cluster-info dump --namespaces batch,shop").scope,
+            Scope::Namespaces(vec!["batch".into(), "shop".into()])
+        );
+        assert_eq!(ok("get pods").scope, Scope::Namespaces(vec!["shop".into()]));
+    }
+
+    #[test]
+    fn scale_to_zero_is_high() {
+        for r in ["0", "00", "0x0", "+0", "-0"] {
+            assert_eq!(
+                level(&format!("scale deploy/web --replicas={r}")),
+                RiskLevel::High,
+                "{r}"
+            );
+        }
+        assert_eq!(level("scale deploy/web --replicas 2"), RiskLevel::Medium);
+    }
+
+    #[test]
+    fn commands_without_a_dry_run_get_a_text_plan() {
+        let c = ok("certificate approve csr-1");
+        assert!(matches!(c.preview, Preview::Text(_)), "{:?}", c.preview);
+        for cmd in [
+            "exec web-1 -- ls",
+            "port-forward svc/web 8080:80",
+            "proxy",
+            "cp a:/x /tmp/x",
+            "attach web-1",
+            "debug web-1 --image=busybox",
+            "edit deploy/web",
+            "create token default",
+            "plugin list",
+            "kustomize .",
+        ] {
+            assert!(matches!(refused(cmd), Refusal::Command { .. }), "{cmd}");
+        }
+    }
+
+    mod properties {
+        //! Generated argument lists (verbs, flags in every spelling, `--` anywhere, `--raw` paths):
+        //! what is accepted runs as it was checked.
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::kubectl::parse;
+
+        fn word() -> impl Strategy<Value = String> {
+            prop_oneof![
+                prop::sample::select(vec![
+                    "get",
+                    "delete",
+                    "apply",
+                    "create",
+                    "label",
+                    "annotate",
+                    "set",
+                    "image",
+                    "scale",
+                    "rollout",
+                    "restart",
+                    "undo",
+                    "run",
+                    "patch",
+                    "replace",
+                    "drain",
+                    "cordon",
+                    "config",
+                    "view",
+                    "cluster-info",
+                    "dump",
+                    "exec",
+                    "logs",
+                    "describe",
+                    "pods",
+                    "pod",
+                    "deploy/web",
+                    "ns",
+                    "namespace",
+                    "Namespaces",
+                    "pvc/data",
+                    "pv",
+                    "nodes",
+                    "web",
+                    "kube-system",
+                    "batch",
+                    "shop",
+                    "--",
+                    "-",
+                    "-A",
+                    "-Rnbatch",
+                    "-nkube-system",
+                    "-n",
+                    "--namespace",
+                    "--all",
+                    "--raw",
+                    "/api/v1/namespaces/x",
+                    "/api/v1/secrets",
+                    "--dry-run",
+                    "--dry-run=none",
+                    "--dry-run=server",
+                    "--cascade",
+                    "foreground",
+                    "--replicas=0",
+                    "--replicas",
+                    "0x0",
+                    "-l",
+                    "app=web",
+                    "-l=",
+                    "--force",
+                    "--prune",
+                    "--grace-period",
+                    "0",
+                    "-v",
+                    "--request-timeout",
+                    "-f",
+                    "-o",
+                    "yaml",
+                    "-ojsonpath={.data}",
+                    "--context=sandbox",
+                    "--context",
+                    "-s",
+                    "-shttps://evil",
+                    "-As",
+                    "--user=x",
+                    "team=a",
+                    "web=busybox:evil",
+                    "sleep",
+                    "1",
+                    "--image=busybox",
+                    "-it",
+                ])
+                .prop_map(str::to_owned),
+                "[a-z-]{1,6}",
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(4000))]
+            #[test]
+            fn what_is_checked_is_what_runs(argv in prop::collection::vec(word(), 1..9)) {
+                let allowed = vec!["sandbox".to_owned()];
+                let at = Defaults { context: "sandbox", allowed_contexts: &allowed, namespace: "shop" };
+                let manifest = argv.iter().any(|a| a == "-f").then_some("kind: ConfigMap");
+                let Ok(c) = check(&argv, manifest, at) else { return Ok(()) };
+                let reparsed = parse(&c.argv).ok();
+                prop_assert_eq!(reparsed.as_ref(), Some(&c.command), "{:?}", argv);
+                prop_assert!(c.read_only || c.assessment.level > RiskLevel::Low, "{:?}", argv);
+                for f in &c.command.flags {
+                    prop_assert!(!REFUSED_GLOBAL.iter().any(|(r, _)| *r == f.name), "{:?}", argv);
+                    prop_assert!(f.name != "context", "{:?}", argv);
+                }
+                if c.command.name() == "delete" && c.command.args.first().is_some_and(|a| forbidden_kind(a).is_some()) {
+                    prop_assert_eq!(c.assessment.level, RiskLevel::Forbidden, "{:?}", argv);
+                }
+                if let Preview::DryRun(dry) = &c.preview {
+                    let flag = dry.iter().position(|a| a == "--dry-run=server");
+                    prop_assert!(flag.is_some());
+                    prop_assert!(dry.iter().position(|a| a == "--").is_none_or(|d| flag < Some(d)), "{:?}", dry);
+                    let dry = parse(dry).unwrap();
+                    prop_assert_eq!(dry.value("dry-run"), Some("server"));
+                }
+            }
+        }
+    }
+}
