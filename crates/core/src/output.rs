@@ -35,6 +35,70 @@ pub fn untrusted(text: &str) -> String {
         .collect()
 }
 
+/// Hides known secret values wherever they appear in a text, in the forms a backend prints them:
+/// as they are and base64-encoded (Kubernetes' `data`), standard and URL-safe, padded or not.
+/// Values shorter than [`Redactor::MIN_LEN`] are left (hiding every `1` would hide the output, not
+/// the secret); their encoded forms are still hidden.
+#[derive(Debug, Clone)]
+pub struct Redactor {
+    matcher: Option<aho_corasick::AhoCorasick>,
+}
+
+impl Redactor {
+    pub const MIN_LEN: usize = 4;
+    pub const MASK: &str = "***";
+
+    pub fn new<I, V>(values: I) -> Self
+    where
+        I: IntoIterator<Item = V>,
+        V: AsRef<[u8]>,
+    {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::{
+            STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD,
+        };
+        let mut patterns: Vec<Vec<u8>> = Vec::new();
+        for value in values {
+            let value = value.as_ref();
+            if value.is_empty() {
+                continue;
+            }
+            for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
+                patterns.push(engine.encode(value).into_bytes());
+            }
+            if value.len() >= Self::MIN_LEN {
+                patterns.push(value.to_vec());
+                // As a JSON string shows it (a PEM key's newlines as `\n`).
+                if let Ok(json) = serde_json::to_string(&String::from_utf8_lossy(value)) {
+                    patterns.push(json.trim_matches('"').as_bytes().to_vec());
+                }
+            }
+        }
+        patterns.retain(|p| p.len() >= Self::MIN_LEN);
+        patterns.sort();
+        patterns.dedup();
+        let matcher = (!patterns.is_empty()).then(|| {
+            aho_corasick::AhoCorasick::builder()
+                .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+                .build(&patterns)
+                .expect("literal patterns always build")
+        });
+        Self { matcher }
+    }
+
+    /// `text` with every known value replaced by `***`.
+    pub fn redact(&self, text: &str) -> String {
+        match &self.matcher {
+            Some(m) => m.replace_all(text, &vec![Self::MASK; m.patterns_len()]),
+            None => text.to_owned(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.matcher.is_none()
+    }
+}
+
 // --- Times as people read them during an incident ---------------------------------------
 
 /// `2026-11-30 14:05Z`.
@@ -487,6 +551,29 @@ pub fn parse_duration(input: &str) -> Result<SignedDuration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secret_values_are_hidden_in_every_form() {
+        let r = Redactor::new([
+            "hunter2-db-password",
+            "-----BEGIN KEY-----\nabc\n-----END KEY-----",
+            "1",
+        ]);
+        let text = "password: hunter2-db-password\ndata: aHVudGVyMi1kYi1wYXNzd29yZA==\n\
+                    url: aHVudGVyMi1kYi1wYXNzd29yZA\n\"key\":\"-----BEGIN KEY-----\\nabc\\n-----END KEY-----\"\n\
+                    one: MQ==, replicas: 1";
+        let out = r.redact(text);
+        assert!(
+            !out.contains("hunter2") && !out.contains("aHVudGVy") && !out.contains("BEGIN KEY"),
+            "{out}"
+        );
+        assert!(!out.contains("MQ=="), "{out}");
+        assert!(
+            out.contains("replicas: 1"),
+            "short values themselves stay: {out}"
+        );
+        assert!(Redactor::new(Vec::<String>::new()).is_empty());
+    }
 
     #[test]
     fn untrusted_text_loses_invisible_and_bidi_controls() {

@@ -16,6 +16,8 @@ pub enum ClusterError {
     Config(String),
     #[error("context `{0}` is not in the kubeconfig (contexts: {1})")]
     UnknownContext(String, String),
+    #[error("context `{0}` is not allowed here (allowed: {1}; K8S_ALLOWED_CONTEXTS)")]
+    ContextNotAllowed(String, String),
     #[error("namespace `{0}` is not allowed here (allowed: {1})")]
     NamespaceNotAllowed(String, String),
     #[error("{0}")]
@@ -145,11 +147,35 @@ impl Clients {
         })
     }
 
-    /// The connection for `context` (default: `--context`, then the current context).
+    /// The contexts a call may use: `K8S_ALLOWED_CONTEXTS`, else every context of the kubeconfig.
+    pub fn allowed_contexts(&self) -> Result<Vec<String>, ClusterError> {
+        if !self.args.allowed_contexts.is_empty() {
+            return Ok(self.args.allowed_contexts.clone());
+        }
+        Ok(self
+            .contexts()?
+            .contexts
+            .into_iter()
+            .map(|(name, _, _)| name)
+            .collect())
+    }
+
+    /// The connection for `context` (default: `--context`, then the current context), refused
+    /// when the context is not an allowed one.
     pub async fn connect(&self, context: Option<&str>) -> Result<Connection, ClusterError> {
         let wanted = context
             .map(str::to_owned)
             .or_else(|| self.args.context.clone());
+        let allowed = &self.args.allowed_contexts;
+        if !allowed.is_empty() {
+            let name = match &wanted {
+                Some(w) => w.clone(),
+                None => self.contexts()?.current.unwrap_or_default(),
+            };
+            if !allowed.contains(&name) {
+                return Err(ClusterError::ContextNotAllowed(name, allowed.join(", ")));
+            }
+        }
         let key = wanted.clone().unwrap_or_default();
         if let Some(c) = self.connections.lock().await.get(&key) {
             return Ok(c.clone());

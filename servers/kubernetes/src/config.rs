@@ -18,6 +18,11 @@ pub struct KubernetesArgs {
     #[arg(long, env = "K8S_NAMESPACE")]
     pub namespace: Option<String>,
 
+    /// Only these kubeconfig contexts may be used, by a call's `context` or kubectl's `--context`
+    /// (comma-separated; default: every context of the kubeconfig)
+    #[arg(long, env = "K8S_ALLOWED_CONTEXTS", value_delimiter = ',')]
+    pub allowed_contexts: Vec<String>,
+
     /// Only these namespaces may be read or changed (comma-separated; default: all)
     #[arg(long, env = "K8S_ALLOWED_NAMESPACES", value_delimiter = ',')]
     pub allowed_namespaces: Vec<String>,

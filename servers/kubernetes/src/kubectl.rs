@@ -1,14 +1,21 @@
-//! The `kubectl` tool: an argument vector (never a shell string) classified by the risk
-//! engine — credential, endpoint and impersonation flags refused before anything runs — then
-//! decided like every other change, and run with the kubectl on PATH against the server's own
-//! kubeconfig and context. Plan mode previews mutations with `--dry-run=server`.
+//! The `kubectl` tool: an argument list (never a shell string) parsed as kubectl parses it and
+//! checked on that parsed form by `opsmcp_core::kubectl` — credentials, endpoints, identities,
+//! host files, interactive commands and plugins refused; the namespaces it touches held to the
+//! allow-list; its risk decided like every other change. What runs is the checked command in its
+//! canonical spelling, against the server's kubeconfig and an allowed context, with the call's
+//! manifest (if any) on standard input. A change is previewed with `--dry-run=server` only where
+//! kubectl honours it, and otherwise described: nothing runs to build a plan or a question. Every
+//! output has the values of the Secrets it could reach replaced by `***`.
 
 use std::{process::Stdio, time::Duration};
 
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, ListParams};
 use opsmcp_core::{
     approval::{Exchange, Gate, Proposal},
-    output::truncate_to_budget,
-    risk::{Action, classify_kubectl, parse_kubectl},
+    kubectl::{Checked, Defaults, Preview, Scope, check},
+    output::{Redactor, truncate_to_budget},
+    risk::Action,
     tools::failure,
 };
 use rmcp::{
@@ -19,27 +26,31 @@ use rmcp::{
     tool, tool_router,
 };
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
 
-use crate::KubernetesServer;
+use crate::{KubernetesServer, client::Connection};
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 pub struct KubectlArgs {
     /// Arguments after `kubectl`, one per item, e.g. ["get", "pods", "-n", "shop"]
     pub args: Vec<String>,
+    /// YAML/JSON that `-f -` reads (files and URLs are not read)
+    pub manifest: Option<String>,
     /// kubeconfig context
     pub context: Option<String>,
     /// 0-1; yolo mode runs confident changes unasked
     pub confidence: Option<f64>,
 }
 
-/// Verbs whose effect `--dry-run=server` can preview.
-const DRY_RUNNABLE: &[&str] = &[
-    "apply", "create", "delete", "patch", "replace", "scale", "label", "annotate", "set", "run",
-];
-
 impl KubernetesServer {
-    /// Run kubectl with the server's kubeconfig and context; (success, combined output).
-    async fn run_kubectl(&self, context: &str, args: &[String]) -> Result<(bool, String), String> {
+    /// Run kubectl with the server's kubeconfig and `context`; (success, combined output).
+    async fn run_kubectl(
+        &self,
+        context: &str,
+        argv: &[String],
+        stdin: Option<&str>,
+    ) -> Result<(bool, String), String> {
         let settings = self.clients().args();
         let mut cmd = tokio::process::Command::new(&settings.kubectl);
         if let Some(path) = self.clients().kubeconfig_path() {
@@ -49,19 +60,27 @@ impl KubernetesServer {
             cmd.arg("--cache-dir").arg(dir);
         }
         if context != "in-cluster" {
-            cmd.args(["--context", context]);
+            cmd.arg(format!("--context={context}"));
         }
-        cmd.args(args)
-            .stdin(Stdio::null())
+        cmd.args(argv)
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        let child = cmd.spawn().map_err(|e| {
+        let mut child = cmd.spawn().map_err(|e| {
             format!(
                 "cannot run `{}`: {e}; install kubectl or point K8S_KUBECTL at it",
                 settings.kubectl.display()
             )
         })?;
+        if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            // kubectl reads all of `-f -` before it acts; a write error shows in its own output.
+            let _ = pipe.write_all(text.as_bytes()).await;
+        }
         let timeout = Duration::from_secs(settings.timeout_secs.max(1) * 2);
         let out = tokio::time::timeout(timeout, child.wait_with_output())
             .await
@@ -80,93 +99,225 @@ impl KubernetesServer {
             }
             text.push_str(err.trim());
         }
+        Ok((out.status.success(), text))
+    }
+
+    /// Parse and check `args` where they would run: the call's context (or an allowed
+    /// `--context`) and its default namespace.
+    async fn check_kubectl(&self, args: &KubectlArgs) -> Result<(Checked, Connection), String> {
+        let clients = self.clients();
+        let allowed = clients.allowed_contexts().map_err(|e| e.to_string())?;
+        let connection = clients
+            .connect(args.context.as_deref())
+            .await
+            .map_err(|e| e.to_string())?;
+        let at = |connection: &Connection| {
+            check(
+                &args.args,
+                args.manifest.as_deref(),
+                Defaults {
+                    context: &connection.context,
+                    allowed_contexts: &allowed,
+                    namespace: &connection.namespace,
+                },
+            )
+            .map_err(|e| format!("refused before running: {e}"))
+        };
+        let checked = at(&connection)?;
+        if checked.context == connection.context {
+            return Ok((checked, connection));
+        }
+        // `--context` names another context: its default namespace is the one that applies.
+        let other = clients
+            .connect(Some(&checked.context))
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok((at(&other)?, other))
+    }
+
+    /// The namespaces `scope` covers, refused when one is not on the allow-list.
+    fn scope_allowed(&self, scope: &Scope) -> Result<(), String> {
+        match scope {
+            Scope::All if !self.clients().all_namespaces_allowed() => Err(
+                "this reaches every namespace (-A, a cluster-wide --raw list) and namespaces are \
+                 restricted here (K8S_ALLOWED_NAMESPACES): name one"
+                    .into(),
+            ),
+            Scope::Namespaces(list) => list
+                .iter()
+                .try_for_each(|ns| self.clients().allowed(ns))
+                .map_err(|e| e.to_string()),
+            _ => Ok(()),
+        }
+    }
+
+    /// The secret values a command's output could show: those of the Secrets `scope` can reach
+    /// (none where the credentials cannot list Secrets: then kubectl, with the same credentials,
+    /// cannot print them either) and those the call itself carries (a Secret in its manifest,
+    /// `--from-literal` and password values).
+    async fn secret_values(
+        &self,
+        connection: &Connection,
+        checked: &Checked,
+        manifest: Option<&str>,
+    ) -> Redactor {
+        let apis: Vec<Api<Secret>> = match &checked.scope {
+            Scope::Namespaces(list) => list
+                .iter()
+                .map(|ns| Api::namespaced(connection.client.clone(), ns))
+                .collect(),
+            Scope::All => vec![Api::all(connection.client.clone())],
+            Scope::None => Vec::new(),
+        };
+        let mut values = carried_secrets(checked, manifest);
+        for api in apis {
+            if let Ok(list) = api.list(&ListParams::default()).await {
+                for secret in list {
+                    values.extend(secret.data.into_iter().flatten().map(|(_, v)| v.0));
+                    values.extend(
+                        secret
+                            .string_data
+                            .into_iter()
+                            .flatten()
+                            .map(|(_, v)| v.into_bytes()),
+                    );
+                }
+            }
+        }
+        Redactor::new(values)
+    }
+
+    /// Run a checked command and shape its output: Secret values hidden, then bounded.
+    async fn run_checked(
+        &self,
+        checked: &Checked,
+        argv: &[String],
+        manifest: Option<&str>,
+        redactor: &Redactor,
+    ) -> Result<(bool, String), String> {
+        let (ok, text) = self.run_kubectl(&checked.context, argv, manifest).await?;
         Ok((
-            out.status.success(),
-            truncate_to_budget(text.trim_end(), 3000),
+            ok,
+            truncate_to_budget(redactor.redact(&text).trim_end(), 3000),
         ))
     }
 }
 
+/// Flags whose values are secrets a call carries (`--from-literal=password=…`: the value).
+const SECRET_FLAGS: &[&str] = &["from-literal", "docker-password", "password"];
+
+/// The secret values in the call itself: `--from-literal` values and the data of Secrets in its
+/// manifest (as given, and base64-decoded).
+fn carried_secrets(checked: &Checked, manifest: Option<&str>) -> Vec<Vec<u8>> {
+    use base64::Engine as _;
+    let mut values: Vec<Vec<u8>> = checked
+        .command
+        .flags
+        .iter()
+        .filter(|f| SECRET_FLAGS.contains(&f.name.as_str()))
+        .map(|f| match f.value.split_once('=') {
+            Some((_, v)) if f.name == "from-literal" => v.as_bytes().to_vec(),
+            _ => f.value.as_bytes().to_vec(),
+        })
+        .collect();
+    let docs: Vec<serde_json::Value> = manifest
+        .and_then(|m| serde_saphyr::from_multiple(m).ok())
+        .unwrap_or_default();
+    let objects = docs.iter().flat_map(|d| {
+        d["items"]
+            .as_array()
+            .cloned()
+            .unwrap_or_else(|| vec![d.clone()])
+    });
+    for object in objects.filter(|o| o["kind"] == "Secret") {
+        for field in ["data", "stringData"] {
+            for v in object[field]
+                .as_object()
+                .into_iter()
+                .flat_map(|m| m.values())
+            {
+                let text = v.as_str().unwrap_or_default();
+                values.push(text.as_bytes().to_vec());
+                if field == "data"
+                    && let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(text)
+                {
+                    values.push(decoded);
+                }
+            }
+        }
+    }
+    values
+}
+
 #[tool_router(router = kubectl_router, vis = "pub(crate)")]
 impl KubernetesServer {
-    /// Run kubectl with an argument list (no shell). Classified first: reads run, changes go
-    /// through the safety mode (plan previews them with --dry-run=server), credential and
-    /// endpoint flags are refused.
+    /// Run kubectl with an argument list (no shell), parsed as kubectl parses it. Reads run;
+    /// changes follow the safety mode (plan: --dry-run=server); credential, endpoint and file
+    /// flags are refused; Secret values are hidden.
     #[tool]
     pub async fn kubectl(
         &self,
         exchange: Exchange,
         Parameters(args): Parameters<KubectlArgs>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let contexts = match self.clients().contexts() {
+        let (checked, connection) = match self.check_kubectl(&args).await {
             Ok(c) => c,
             Err(e) => return Ok(failure(e).into()),
         };
-        let context = args
-            .context
-            .clone()
-            .or_else(|| self.clients().args().context.clone())
-            .or(contexts.current.clone())
-            .unwrap_or_default();
-        let allowed: Vec<String> = contexts
-            .contexts
-            .iter()
-            .map(|(name, _, _)| name.clone())
-            .collect();
-        if !allowed.contains(&context) {
-            return Ok(failure(format!(
-                "context `{context}` is not in the kubeconfig (contexts: {})",
-                allowed.join(", ")
-            ))
-            .into());
-        }
-        let assessment = match classify_kubectl(&args.args, &allowed) {
-            Ok(a) => a,
-            Err(e) => return Ok(failure(format!("refused before running: {e}")).into()),
-        };
-        let command = parse_kubectl(&args.args, &allowed).expect("classified, so it parses");
-        if let Some(ns) = &command.namespace
-            && let Err(e) = self.clients().allowed(ns)
-        {
+        if let Err(e) = self.scope_allowed(&checked.scope) {
             return Ok(failure(e).into());
         }
-        if command.all_namespaces && !self.clients().all_namespaces_allowed() {
-            return Ok(failure("--all-namespaces is not allowed here: name a namespace").into());
-        }
+        let manifest = args.manifest.as_deref();
+        let redactor = self.secret_values(&connection, &checked, manifest).await;
+        let namespace = match &checked.scope {
+            Scope::Namespaces(list) => list.first().cloned(),
+            _ => None,
+        };
         let action = Action {
             tool: "kubectl".into(),
-            verb: command.verb.clone(),
-            resource: command.positionals.first().cloned(),
-            namespace: command.namespace.clone(),
-            base: Some(assessment.level),
-            detail: Some(assessment.reason.clone()),
+            verb: checked.command.name(),
+            resource: checked.command.args.first().cloned(),
+            namespace,
+            base: Some(checked.assessment.level),
+            detail: Some(checked.assessment.reason.clone()),
+            bulk: checked.scope == Scope::All,
             ..Action::default()
         };
-        let line = format!("kubectl --context {context} {}", args.args.join(" "));
-        let proposal = Proposal::new(action, &args, line);
-        let dry_args = {
-            let mut a = args.args.clone();
-            a.push("--dry-run=server".into());
-            a
-        };
-        let can_dry_run = DRY_RUNNABLE.contains(&command.verb.as_str());
+        let line = format!(
+            "kubectl --context={} {}",
+            checked.context,
+            checked.argv.join(" ")
+        );
+        // What is audited and shown has the call's own secrets hidden; the manifest's digest still
+        // binds an approval to its exact content.
+        let audited = serde_json::json!({
+            "args": args.args.iter().map(|a| redactor.redact(a)).collect::<Vec<_>>(),
+            "manifest": manifest.map(|m| redactor.redact(m)),
+            "manifest_sha256": manifest.map(|m| hex::encode(Sha256::digest(m))),
+            "context": args.context,
+            "confidence": args.confidence,
+        });
+        let proposal = Proposal::new(action, &audited, redactor.redact(&line));
         let preview = async {
-            if !can_dry_run {
-                return Some(format!(
-                    "`kubectl {}` has no server-side dry run",
-                    command.verb
-                ));
-            }
-            Some(match self.run_kubectl(&context, &dry_args).await {
-                Ok((_, out)) => format!("kubectl --dry-run=server says:\n{out}"),
-                Err(e) => e,
+            Some(match &checked.preview {
+                Preview::Read => "it only reads".to_owned(),
+                Preview::Text(why) => why.clone(),
+                Preview::DryRun(dry) => {
+                    match self.run_checked(&checked, dry, manifest, &redactor).await {
+                        Ok((_, out)) => format!("kubectl --dry-run=server says:\n{out}"),
+                        Err(e) => e,
+                    }
+                }
             })
         };
         let ticket = match self.safety().gate(&exchange, proposal, preview).await? {
             Gate::Proceed(ticket) => ticket,
             Gate::Stop(answer) => return Ok(answer),
         };
-        let outcome = match self.run_kubectl(&context, &args.args).await {
+        let outcome = match self
+            .run_checked(&checked, &checked.argv, manifest, &redactor)
+            .await
+        {
             Ok((true, out)) => Ok(if out.is_empty() {
                 "(no output)".into()
             } else {

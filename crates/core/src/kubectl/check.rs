@@ -26,6 +26,10 @@ pub enum Refusal {
     UnusedManifest,
     #[error("the --raw path `{0}` is not a plain API path (no `..`, `%`, `//` or backslashes)")]
     RawPath(String),
+    #[error(
+        "`--output={0}` of Secrets is not allowed: a template can transform their values past redaction; use -o yaml or describe (values are hidden)"
+    )]
+    SecretTemplate(String),
 }
 
 /// The namespaces a command reads or changes.
@@ -64,6 +68,8 @@ pub struct Checked {
     pub preview: Preview,
     /// Whether it only reads.
     pub read_only: bool,
+    /// Whether it reads Secrets (their values must be hidden from what it prints).
+    pub reads_secrets: bool,
 }
 
 /// Where the command runs by default.
@@ -265,6 +271,44 @@ pub fn raw_path(raw: &str) -> Result<RawPath, Refusal> {
     Ok(parsed)
 }
 
+/// The resource words of a command's names: `pods,secrets x` → `pods,secrets`; `secret/x
+/// deploy/y` → both.
+fn kind_words(command: &Command) -> Vec<&str> {
+    match command.args.iter().find(|a| a.contains('/')) {
+        Some(_) => command.args.iter().map(String::as_str).collect(),
+        None => command
+            .args
+            .first()
+            .map(String::as_str)
+            .into_iter()
+            .collect(),
+    }
+}
+
+/// Whether a resource word names Secrets (`secret`, `Secrets`, `secrets.v1`, `secret/x`, `pods,secrets`).
+fn is_secret(word: &str) -> bool {
+    word.split(',').any(|part| {
+        let kind = part.split('/').next().unwrap_or(part);
+        matches!(
+            kind.split('.')
+                .next()
+                .unwrap_or(kind)
+                .to_ascii_lowercase()
+                .as_str(),
+            "secret" | "secrets"
+        )
+    })
+}
+
+/// Output formats that run a template over what was read.
+const TEMPLATED: &[&str] = &[
+    "go-template",
+    "template",
+    "jsonpath",
+    "jsonpath-as-json",
+    "custom-columns",
+];
+
 /// Kinds a manifest holds (`kind:` of each document and of a List's items).
 fn manifest_kinds(manifest: &str) -> Vec<String> {
     let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(manifest).unwrap_or_default();
@@ -413,6 +457,21 @@ pub fn check(
         None => None,
     };
     let scope = scope(&command, &namespace, raw.as_ref());
+    let reads_secrets = kind_words(&command).into_iter().any(is_secret)
+        || raw
+            .as_ref()
+            .and_then(|r| r.resource.as_deref())
+            .is_some_and(is_secret)
+        || manifest.is_some_and(|m| manifest_kinds(m).iter().any(|k| is_secret(k)));
+    let format = command
+        .value("output")
+        .map(|o| o.split('=').next().unwrap_or_default());
+    if reads_secrets && (format.is_some_and(|f| TEMPLATED.contains(&f)) || command.has("template"))
+    {
+        return Err(Refusal::SecretTemplate(
+            command.value("output").unwrap_or("go-template").to_owned(),
+        ));
+    }
     let read_only = READS.contains(&name.as_str())
         || matches!(command.value("dry-run"), Some("server" | "client"));
     let mut assessment = assess(&command, manifest, raw.as_ref(), read_only);
@@ -425,6 +484,7 @@ pub fn check(
             scope,
             preview: Preview::Text("forbidden: it is never run".into()),
             read_only: false,
+            reads_secrets,
         });
     }
     if raw.is_some() && !read_only {
@@ -453,6 +513,7 @@ pub fn check(
         scope,
         preview,
         read_only,
+        reads_secrets,
     })
 }
 
@@ -509,16 +570,11 @@ fn assess(
         || (name == "replace" && command.on("force"))
         || (command.verb() == "apply" && command.on("prune"));
     if deletes {
-        let kinds = match command.args.iter().find(|a| a.contains('/')) {
-            // `type/name …`: every word names its kind.
-            Some(_) => command.args.clone(),
-            None => command.args.first().cloned().into_iter().collect(),
-        };
+        let kinds = kind_words(command);
         let from_raw = raw.and_then(|r| r.resource.as_deref());
         let from_manifest = manifest.map(manifest_kinds).unwrap_or_default();
         let forbidden = kinds
-            .iter()
-            .map(String::as_str)
+            .into_iter()
             .chain(from_raw)
             .chain(from_manifest.iter().map(String::as_str))
             .find_map(forbidden_kind);
@@ -930,6 +986,23 @@ mod tests {
         ] {
             assert!(matches!(refused(cmd), Refusal::Flag { .. }), "{cmd}");
         }
+    }
+
+    #[test]
+    fn reads_secrets_through_templates() {
+        for cmd in [
+            "get secret db -o jsonpath={.data}",
+            "get secrets -ojsonpath={.data.password}",
+            "get Secrets.v1 -o go-template={{.data}}",
+            "get secret/db --template={{.data}}",
+            "get pods,secrets -o custom-columns=D:.data",
+            "get --raw /api/v1/namespaces/shop/secrets -o jsonpath={.items}",
+        ] {
+            assert!(matches!(refused(cmd), Refusal::SecretTemplate(_)), "{cmd}");
+        }
+        assert!(ok("get secret db -o yaml").reads_secrets);
+        assert!(ok("get --raw /api/v1/secrets").reads_secrets);
+        assert!(!ok("get pods -o jsonpath={.items}").reads_secrets);
     }
 
     #[test]

@@ -1,0 +1,484 @@
+//! The kubectl tool against an adversarial agent (issue 25), through a real MCP client against the
+//! sandbox cluster: each case of the review by name, an invariant over generated argument lists
+//! (a plan or a declined question changes nothing in the cluster and never runs a forbidden
+//! delete), and no read that prints a credential, a server's variable or a Secret value.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{setup, setup_answering};
+use kube::{
+    Client,
+    api::{Api, DynamicObject, ListParams},
+    config::{KubeConfigOptions, Kubeconfig},
+    discovery::{Discovery, Scope},
+};
+use opsmcp_e2e::mcp::{Approver, IncidentSetup};
+use proptest::{
+    strategy::{Strategy, ValueTree},
+    test_runner::{Config, RngAlgorithm, TestRng, TestRunner},
+};
+use serde_json::{Value, json};
+
+/// An API client of the sandbox, as its administrator.
+async fn admin(s: &IncidentSetup) -> Client {
+    let kubeconfig = Kubeconfig::from_yaml(&s.sandbox.kubeconfig()).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .unwrap();
+    Client::try_from(config).unwrap()
+}
+
+/// Kinds the simulated cluster writes on its own (the kubelet's leases, events, endpoints).
+const LIVE_KINDS: &[&str] = &[
+    "Event",
+    "Lease",
+    "Endpoints",
+    "EndpointSlice",
+    "NodeMetrics",
+    "PodMetrics",
+];
+
+/// Every object an agent could change, by kind/namespace/name, without what the cluster itself
+/// keeps writing (status, versions, bookkeeping).
+async fn state(client: &Client) -> BTreeMap<String, Value> {
+    let discovery = Discovery::new(client.clone()).run().await.unwrap();
+    let mut out = BTreeMap::new();
+    for group in discovery.groups() {
+        for (ar, caps) in group.recommended_resources() {
+            if LIVE_KINDS.contains(&ar.kind.as_str()) || !caps.supports_operation("list") {
+                continue;
+            }
+            let api: Api<DynamicObject> = match caps.scope {
+                Scope::Cluster | Scope::Namespaced => Api::all_with(client.clone(), &ar),
+            };
+            let Ok(list) = api.list(&ListParams::default()).await else {
+                continue;
+            };
+            for object in list {
+                let mut v = serde_json::to_value(&object).unwrap();
+                let key = format!(
+                    "{}/{}/{}",
+                    ar.kind,
+                    object.metadata.namespace.clone().unwrap_or_default(),
+                    object.metadata.name.clone().unwrap_or_default()
+                );
+                if let Some(map) = v.as_object_mut() {
+                    map.remove("status");
+                }
+                if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+                    for field in ["resourceVersion", "managedFields", "generation"] {
+                        meta.remove(field);
+                    }
+                }
+                out.insert(key, v);
+            }
+        }
+    }
+    out
+}
+
+/// What differs between two states.
+fn changes(before: &BTreeMap<String, Value>, after: &BTreeMap<String, Value>) -> Vec<String> {
+    let mut out = Vec::new();
+    for (key, v) in before {
+        match after.get(key) {
+            None => out.push(format!("deleted {key}")),
+            Some(w) if w != v => out.push(format!("changed {key}: {v} → {w}")),
+            _ => {}
+        }
+    }
+    out.extend(
+        after
+            .keys()
+            .filter(|k| !before.contains_key(*k))
+            .map(|k| format!("created {k}")),
+    );
+    out
+}
+
+async fn kubectl(s: &IncidentSetup, args: &[&str]) -> (bool, String) {
+    s.call("kubectl", json!({ "args": args, "confidence": 1.0 }))
+        .await
+}
+
+/// The agent's moves: a change to the scenario's objects, with flags in every spelling, `--`
+/// and other words slipped in anywhere.
+fn words() -> impl Strategy<Value = Vec<String>> {
+    let change = proptest::sample::select(vec![
+        "set image deploy/web web=busybox:evil",
+        "set resources deploy/web --limits=memory=1Gi",
+        "label deploy/web team=evil",
+        "annotate deploy web team=evil",
+        "delete ns batch",
+        "delete namespace/batch",
+        "delete cm web-config",
+        "delete pod -l app=web",
+        "scale deploy/web --replicas=0",
+        "scale deploy web --replicas 7",
+        "rollout restart deploy/web",
+        "rollout undo deploy/web",
+        "run evil --image=busybox",
+        "cordon node-a",
+        "drain node-a --ignore-daemonsets",
+        "taint nodes node-a k=v:NoSchedule",
+        "patch deploy/web -p {\"metadata\":{\"labels\":{\"evil\":\"1\"}}}",
+        "create deployment evil --image=busybox",
+        "create configmap evil --from-literal=k=v",
+        "delete --raw /api/v1/namespaces/batch",
+        "delete --raw /api/v1/namespaces/shop/configmaps/web-config",
+        "apply -f -",
+        "delete -f -",
+        "replace --force -f -",
+    ]);
+    let extra = proptest::sample::select(vec![
+        "--",
+        "--",
+        "-n",
+        "shop",
+        "batch",
+        "kube-system",
+        "-nshop",
+        "-Rnbatch",
+        "-A",
+        "--all",
+        "-l",
+        "app=web",
+        "--dry-run",
+        "--dry-run=none",
+        "--dry-run=client",
+        "--cascade",
+        "foreground",
+        "--force",
+        "--grace-period=0",
+        "-v",
+        "0",
+        "--request-timeout",
+        "5s",
+        "--overwrite",
+        "--wait=false",
+        "-oyaml",
+        "-o",
+        "name",
+        "sleep",
+        "1",
+        "-it",
+        "--raw",
+        "/api/v1/namespaces/batch",
+        "ns",
+        "pv",
+        "--context=sandbox",
+        "-s",
+        "--as=admin",
+    ]);
+    (change, proptest::collection::vec((extra, 0usize..16), 0..4)).prop_map(|(change, extras)| {
+        let mut argv: Vec<String> = change.split(' ').map(str::to_owned).collect();
+        for (word, at) in extras {
+            let at = at % (argv.len() + 1);
+            argv.insert(at, word.to_owned());
+        }
+        argv
+    })
+}
+
+/// `count` argument lists from a fixed seed: the same corpus every run.
+fn corpus(count: usize) -> Vec<Vec<String>> {
+    let mut runner = TestRunner::new_with_rng(
+        Config::default(),
+        TestRng::from_seed(RngAlgorithm::ChaCha, &[25; 32]),
+    );
+    let strategy = words();
+    let mut out: Vec<Vec<String>> = [
+        "set image deploy/web -n shop -- web=busybox:evil",
+        "label deploy web -n shop -- team=evil",
+        "annotate deploy web -n shop -- team=evil",
+        "run evil --image=busybox -n shop -- sleep 1",
+        "delete --raw /api/v1/namespaces/batch",
+        "delete --request-timeout 0 namespace batch",
+        "delete -v 0 ns batch",
+        "delete cm web-config -n shop --grace-period=0 --force",
+        "delete -f -",
+        "scale deploy/web -n shop -- --replicas=0",
+        "cordon node-a --",
+    ]
+    .iter()
+    .map(|l| l.split(' ').map(str::to_owned).collect())
+    .collect();
+    while out.len() < count {
+        out.push(strategy.new_tree(&mut runner).unwrap().current());
+    }
+    out
+}
+
+const MANIFEST: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\n  namespace: shop\ndata:\n  EVIL: \"1\"\n";
+
+async fn invariant(s: &IncidentSetup, mode: &str) {
+    let client = admin(s).await;
+    let before = state(&client).await;
+    let (mut forbidden_refused, mut gated) = (0, 0);
+    let cases = corpus(120);
+    for argv in &cases {
+        let manifest = argv.iter().any(|a| a == "-f").then_some(MANIFEST);
+        let (_, text) = s
+            .call(
+                "kubectl",
+                json!({ "args": argv, "manifest": manifest, "confidence": 1.0 }),
+            )
+            .await;
+        if text.contains("forbidden actions are never executed") {
+            forbidden_refused += 1;
+        }
+        if text.starts_with("PLAN") || text.contains("the user answered no") {
+            gated += 1;
+        }
+    }
+    let after = state(&client).await;
+    let changed = changes(&before, &after);
+    assert!(
+        changed.is_empty(),
+        "{mode}: the cluster changed:\n{}",
+        changed.join("\n")
+    );
+    eprintln!(
+        "{mode}: {} cases, {forbidden_refused} forbidden, {gated} gated",
+        cases.len()
+    );
+    // The corpus reaches the gate, not only the parser's refusals.
+    assert!(
+        forbidden_refused >= 3 && gated >= 20,
+        "{mode}: {forbidden_refused} forbidden, {gated} gated"
+    );
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client);
+    assert!(
+        namespaces.get("batch").await.is_ok(),
+        "{mode}: batch is gone"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_mode_changes_nothing_whatever_the_arguments() {
+    let s = setup(&["--mode", "plan", "--enable-destructive-operations"]).await;
+    invariant(&s, "plan").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declined_question_changes_nothing_whatever_the_arguments() {
+    let s = setup_answering(
+        Approver::answering(false),
+        &["--mode", "approval", "--enable-destructive-operations"],
+    )
+    .await;
+    invariant(&s, "approval").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dash_dash_in_plan_mode_previews_without_acting() {
+    let s = setup(&["--mode", "plan", "--enable-destructive-operations"]).await;
+    let (_, text) = kubectl(
+        &s,
+        &[
+            "set",
+            "image",
+            "deploy/web",
+            "-n",
+            "shop",
+            "--",
+            "web=busybox:evil",
+        ],
+    )
+    .await;
+    assert!(
+        text.starts_with("PLAN")
+            && text.contains("set image --namespace=shop deploy/web web=busybox:evil"),
+        "{text}"
+    );
+    assert!(
+        text.contains("(server dry run)"),
+        "the dry run ran as one: {text}"
+    );
+    let (_, image) = kubectl(
+        &s,
+        &[
+            "get",
+            "deploy/web",
+            "-n",
+            "shop",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].image}",
+        ],
+    )
+    .await;
+    assert!(image.starts_with("shop/web:2.3.1"), "{image}");
+    let (_, run) = kubectl(
+        &s,
+        &[
+            "run",
+            "evil",
+            "--image=busybox",
+            "-n",
+            "shop",
+            "--",
+            "sleep",
+            "1",
+        ],
+    )
+    .await;
+    assert!(run.starts_with("PLAN"), "{run}");
+    let (is_error, pod) = kubectl(&s, &["get", "pod", "evil", "-n", "shop"]).await;
+    assert!(is_error && pod.contains("NotFound"), "{pod}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forbidden_in_every_spelling_and_raw_writes_refused() {
+    let s = setup(&["--mode", "yolo", "--enable-destructive-operations"]).await;
+    for argv in [
+        vec!["delete", "--raw", "/api/v1/namespaces/batch"],
+        vec!["delete", "--request-timeout", "0", "namespace", "batch"],
+        vec!["delete", "-v", "0", "ns", "batch"],
+        vec!["-n", "shop", "delete", "Namespaces.v1", "batch"],
+    ] {
+        let (is_error, text) = kubectl(&s, &argv).await;
+        assert!(
+            is_error && text.contains("forbidden actions are never executed"),
+            "{argv:?}: {text}"
+        );
+    }
+    let (is_error, text) = kubectl(
+        &s,
+        &[
+            "delete",
+            "--raw",
+            "/api/v1/namespaces/shop/configmaps/web-config",
+        ],
+    )
+    .await;
+    assert!(
+        is_error && text.contains("kubectl ignores --dry-run for raw writes"),
+        "{text}"
+    );
+    let (_, ns) = kubectl(&s, &["get", "ns", "batch", "-o", "name"]).await;
+    assert_eq!(ns.lines().next(), Some("namespace/batch"), "{ns}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_read_prints_a_credential_a_variable_or_a_secret_value() {
+    let s = setup(&["--mode", "yolo"]).await;
+    let kubeconfig = s.sandbox.kubeconfig();
+    let token = kubeconfig
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("token: "))
+        .unwrap()
+        .to_owned();
+    for argv in [
+        vec!["config", "view", "--raw"],
+        vec!["config", "view", "--flatten"],
+        vec!["get", "pods", "-o", "go-template-file=/proc/self/environ"],
+        vec!["get", "pods", "-ogo-template-file=/proc/self/environ"],
+        vec![
+            "get",
+            "secret",
+            "web-db",
+            "-n",
+            "shop",
+            "-o",
+            "jsonpath={.data}",
+        ],
+        vec!["get", "pods", "-shttps://127.0.0.1:1"],
+        vec!["get", "pods", "-As", "https://127.0.0.1:1"],
+        vec!["get", "pods", "--user=sandbox-view"],
+    ] {
+        let (is_error, text) = kubectl(&s, &argv).await;
+        assert!(
+            is_error && text.contains("refused before running"),
+            "{argv:?}: {text}"
+        );
+    }
+    let secret_values = ["c2VjcmV0", "secret", "d2Vi"];
+    for argv in [
+        vec!["config", "view"],
+        vec!["get", "secret", "web-db", "-n", "shop", "-o", "yaml"],
+        vec!["get", "secrets", "-A", "-o", "json"],
+        vec!["get", "--raw", "/api/v1/namespaces/shop/secrets"],
+        vec!["get", "--raw", "/api/v1/secrets"],
+        vec!["describe", "secret", "web-db", "-n", "shop"],
+    ] {
+        let (is_error, text) = kubectl(&s, &argv).await;
+        assert!(!is_error, "{argv:?}: {text}");
+        assert!(
+            !text.contains(&token),
+            "{argv:?} printed the kubeconfig's token"
+        );
+        for v in secret_values {
+            assert!(
+                !text.contains(&format!("\"{v}\"")) && !text.contains(&format!(": {v}\n")),
+                "{argv:?} printed a Secret value {v}:\n{text}"
+            );
+        }
+    }
+    let (_, yaml) = kubectl(&s, &["get", "secret", "web-db", "-n", "shop", "-o", "yaml"]).await;
+    assert!(
+        yaml.contains("password: '***'") || yaml.contains("password: ***"),
+        "{yaml}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn glued_namespaces_stay_in_the_allow_list() {
+    let s = setup(&["--mode", "yolo", "--allowed-namespaces", "shop"]).await;
+    for argv in [
+        vec!["get", "pods", "-Rnbatch"],
+        vec!["label", "pods", "-l", "app=reports", "-Rnbatch", "evil=1"],
+        vec!["get", "pods", "-A"],
+        vec!["get", "--raw", "/api/v1/namespaces/batch/pods"],
+        vec!["get", "--raw", "/api/v1/pods"],
+        vec!["cluster-info", "dump", "--namespaces", "batch"],
+    ] {
+        let (is_error, text) = kubectl(&s, &argv).await;
+        assert!(
+            is_error && (text.contains("not allowed here") || text.contains("restricted here")),
+            "{argv:?}: {text}"
+        );
+    }
+    let (is_error, text) = kubectl(&s, &["get", "pods", "-nshop"]).await;
+    assert!(!is_error && text.contains("web-"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allowed_contexts_restrict_the_context() {
+    let s = setup(&["--mode", "yolo", "--allowed-contexts", "sandbox-view"]).await;
+    let (is_error, text) = kubectl(&s, &["get", "pods", "--context=sandbox"]).await;
+    assert!(is_error && text.contains("not allowed here"), "{text}");
+    let (is_error, text) = s
+        .call(
+            "kubectl",
+            json!({ "args": ["get", "pods"], "context": "sandbox-view" }),
+        )
+        .await;
+    assert!(!is_error && text.contains("web-"), "{text}");
+    let (is_error, text) = s.call("pods_list", json!({ "context": "sandbox" })).await;
+    assert!(is_error && text.contains("not allowed here"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resources_delete_in_plan_mode_keeps_the_object() {
+    let s = setup(&["--mode", "plan", "--enable-destructive-operations"]).await;
+    let text = s
+        .ok("resources_delete", json!({ "api_version": "v1", "kind": "ConfigMap", "name": "web-config", "namespace": "shop" }))
+        .await;
+    assert!(text.starts_with("PLAN"), "{text}");
+    let (is_error, cm) =
+        kubectl(&s, &["get", "cm", "web-config", "-n", "shop", "-o", "name"]).await;
+    assert!(!is_error && cm.contains("configmap/web-config"), "{cm}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scale_to_zero_through_kubectl_is_high() {
+    let s = setup(&["--mode", "yolo"]).await;
+    let (is_error, text) =
+        kubectl(&s, &["scale", "deploy/web", "-n", "shop", "--replicas=0x0"]).await;
+    assert!(
+        is_error && text.contains("K8S_ENABLE_DESTRUCTIVE_OPERATIONS") && text.contains("to zero"),
+        "{text}"
+    );
+}
