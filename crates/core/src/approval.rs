@@ -106,8 +106,8 @@ impl Exchange {
         &self.cx
     }
 
-    /// "client 1.2.3 (bearer sha256:…)" for the audit log.
-    fn caller(&self) -> String {
+    /// "client 1.2.3 (bearer sha256:…)" for the audit log and for what a change is authored by.
+    pub fn caller(&self) -> String {
         let mut caller = self
             .cx
             .client_info()

@@ -79,6 +79,8 @@ pub struct Action {
     pub name: Option<String>,
     /// Target replicas of a scale.
     pub replicas: Option<i64>,
+    /// Replicas before the scale, when known.
+    pub current_replicas: Option<i64>,
     /// The action covers many objects (a selector, `all`).
     pub bulk: bool,
     /// The tool's own risk.
@@ -136,6 +138,12 @@ pub fn classify_action(action: &Action) -> Assessment {
                 format!("scales {target}{where_} to zero: the service stops serving"),
             );
         }
+        if let Some(why) = action
+            .replicas
+            .and_then(|r| scale_out_of_bounds(r, action.current_replicas))
+        {
+            a.raise(RiskLevel::High, format!("scales {target}{where_}: {why}"));
+        }
         if action.bulk {
             a.raise(
                 RiskLevel::High,
@@ -144,6 +152,86 @@ pub fn classify_action(action: &Action) -> Assessment {
         }
     }
     a
+}
+
+/// The most replicas a scale may ask for before it is high risk, whatever the current count.
+pub const SCALE_CEILING: i64 = 100;
+
+/// Why scaling to `replicas` (from `current`, when known) is out of the ordinary: above
+/// [`SCALE_CEILING`], or more than three times the current count and ten more (a typo's extra
+/// zeros can starve a cluster).
+pub fn scale_out_of_bounds(replicas: i64, current: Option<i64>) -> Option<String> {
+    if replicas > SCALE_CEILING {
+        return Some(format!(
+            "{replicas} replicas is above the ceiling of {SCALE_CEILING}"
+        ));
+    }
+    let current = current?;
+    (replicas > (current * 3).max(current + 10))
+        .then(|| format!("{replicas} replicas is more than three times the current {current}"))
+}
+
+/// What a workload object could do to the node it runs on or the cluster's credentials: the
+/// powers that make applying it high risk whatever its namespace. Reads a Pod's spec, a
+/// workload's pod template (Deployment, ReplicaSet, StatefulSet, DaemonSet, Job,
+/// ReplicationController, CronJob) and Secrets of a service account's token type.
+pub fn object_powers(object: &serde_json::Value) -> Vec<String> {
+    let kind = object["kind"].as_str().unwrap_or_default();
+    let mut powers = Vec::new();
+    if kind == "Secret" && object["type"] == "kubernetes.io/service-account-token" {
+        powers.push("it holds a service account's API token".to_owned());
+    }
+    let spec = match kind {
+        "Pod" => object.get("spec"),
+        "CronJob" => object.pointer("/spec/jobTemplate/spec/template/spec"),
+        _ => object.pointer("/spec/template/spec"),
+    };
+    let Some(spec) = spec else { return powers };
+    for (field, what) in [
+        ("hostPID", "the host's processes"),
+        ("hostIPC", "the host's IPC"),
+        ("hostNetwork", "the host's network"),
+    ] {
+        if spec[field] == true {
+            powers.push(format!("it shares {what} ({field})"));
+        }
+    }
+    let host_paths: Vec<&str> = spec["volumes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| {
+            v.pointer("/hostPath/path")
+                .and_then(serde_json::Value::as_str)
+        })
+        .collect();
+    if !host_paths.is_empty() {
+        powers.push(format!("it mounts the host's {}", host_paths.join(", ")));
+    }
+    let containers = ["containers", "initContainers", "ephemeralContainers"]
+        .iter()
+        .flat_map(|k| spec[*k].as_array().into_iter().flatten());
+    for c in containers {
+        let name = c["name"].as_str().unwrap_or("?");
+        let security = &c["securityContext"];
+        if security["privileged"] == true {
+            powers.push(format!("container {name} is privileged"));
+        }
+        let added: Vec<&str> = security
+            .pointer("/capabilities/add")
+            .and_then(serde_json::Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(serde_json::Value::as_str)
+            .collect();
+        if !added.is_empty() {
+            powers.push(format!(
+                "container {name} adds capabilities {}",
+                added.join(", ")
+            ));
+        }
+    }
+    powers
 }
 
 /// One operator rule: every given field must match; `*` in namespace and name is a wildcard.
@@ -294,6 +382,50 @@ fn glob(pattern: &str, text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scale_beyond_bounds_is_high() {
+        let scale = |replicas, current| Action {
+            verb: "scale".into(),
+            resource: Some("deployment".into()),
+            replicas: Some(replicas),
+            current_replicas: current,
+            base: Some(RiskLevel::Medium),
+            ..Action::default()
+        };
+        assert_eq!(
+            classify_action(&scale(100_000, Some(2))).level,
+            RiskLevel::High
+        );
+        assert_eq!(classify_action(&scale(101, None)).level, RiskLevel::High);
+        assert_eq!(classify_action(&scale(40, Some(3))).level, RiskLevel::High);
+        assert_eq!(
+            classify_action(&scale(12, Some(2))).level,
+            RiskLevel::Medium
+        );
+        assert_eq!(classify_action(&scale(9, Some(3))).level, RiskLevel::Medium);
+        assert_eq!(classify_action(&scale(60, None)).level, RiskLevel::Medium);
+    }
+
+    #[test]
+    fn powerful_workloads_are_named() {
+        let pod = serde_json::json!({ "kind": "Pod", "spec": { "hostPID": true,
+            "volumes": [{ "name": "root", "hostPath": { "path": "/" } }],
+            "containers": [{ "name": "x", "securityContext": { "privileged": true, "capabilities": { "add": ["SYS_ADMIN"] } } }] } });
+        let powers = object_powers(&pod);
+        assert_eq!(powers.len(), 4, "{powers:?}");
+        let cron = serde_json::json!({ "kind": "CronJob", "spec": { "jobTemplate": { "spec": { "template": { "spec": {
+            "hostNetwork": true, "containers": [{ "name": "c" }] } } } } } });
+        assert_eq!(
+            object_powers(&cron),
+            ["it shares the host's network (hostNetwork)"]
+        );
+        let token =
+            serde_json::json!({ "kind": "Secret", "type": "kubernetes.io/service-account-token" });
+        assert_eq!(object_powers(&token).len(), 1);
+        let plain = serde_json::json!({ "kind": "Deployment", "spec": { "template": { "spec": { "containers": [{ "name": "web" }] } } } });
+        assert!(object_powers(&plain).is_empty());
+    }
 
     #[test]
     fn structured_actions_are_raised_by_their_arguments() {

@@ -203,6 +203,11 @@ impl KubernetesServer {
             namespace: Some(change.namespace.clone()),
             name: Some(change.name.clone()),
             replicas: change.replicas,
+            current_replicas: current
+                .spec
+                .as_ref()
+                .and_then(|s| s.replicas)
+                .map(i64::from),
             base: Some(RiskLevel::Medium),
             detail: Some(change.detail.clone()),
             ..Action::default()

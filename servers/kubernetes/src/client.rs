@@ -5,6 +5,7 @@
 use std::{collections::HashMap, path::PathBuf, sync::Arc, time::Duration};
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
+use opsmcp_core::output::untrusted_line;
 use tokio::sync::Mutex;
 
 use crate::config::KubernetesArgs;
@@ -294,10 +295,14 @@ pub async fn resolve_kind(
 /// A kube error as a [`ClusterError`], naming the cluster when it cannot be reached.
 pub fn explain(connection: &Connection, error: kube::Error) -> ClusterError {
     match error {
-        kube::Error::Api(status) if status.code == 404 => ClusterError::NotFound(status.message),
-        kube::Error::Api(status) => {
-            ClusterError::Api(format!("{} ({})", status.message, status.reason))
+        kube::Error::Api(status) if status.code == 404 => {
+            ClusterError::NotFound(untrusted_line(&status.message))
         }
+        kube::Error::Api(status) => ClusterError::Api(format!(
+            "{} ({})",
+            untrusted_line(&status.message),
+            untrusted_line(&status.reason)
+        )),
         other => ClusterError::Unreachable {
             context: connection.context.clone(),
             server: connection.server.clone(),

@@ -1,9 +1,9 @@
 //! `pod_exec`: one command in a running container, as an argument list (no shell), bounded in
-//! time and output, high risk (it runs code inside a workload). Secrets stay hidden: a path
-//! under a Secret volume or a process's `environ` is refused, the values of environment
-//! variables that come from Secrets are replaced by their sizes in what the command prints, and
-//! `env` is refused when a Secret's keys become variables but cannot be read to know their
-//! names.
+//! time and output, high risk (it runs code inside a workload). Secrets stay hidden by value, not
+//! by guessing from the arguments: every Secret the container can see is read first and its
+//! values (as they are and base64-encoded) are replaced by `***` in all the command prints; a
+//! Secret-sourced variable's `NAME=value` line shows the value's size. A container that sees a
+//! Secret these credentials cannot read is not exec'd into.
 
 use std::{collections::BTreeSet, time::Duration};
 
@@ -15,7 +15,7 @@ use kube::api::{Api, AttachParams};
 use opsmcp_core::{
     approval::{Exchange, Proposal},
     or_fail,
-    output::truncate_to_budget,
+    output::{Redactor, fenced, truncate_to_budget},
     risk::{Action, RiskLevel},
     tools::failure,
 };
@@ -58,21 +58,19 @@ pub struct ExecArgs {
     pub confidence: Option<f64>,
 }
 
-/// What in a container's output would be a Secret's: the variables it gets from Secrets and
-/// the directories Secret volumes are mounted at.
-#[derive(Debug, Default)]
+/// What in a container's output would be a Secret's: the values of every Secret it can see
+/// (environment, `envFrom`, mounted Secret and projected volumes), hidden wherever they appear,
+/// and the names of its Secret-sourced variables, whose `NAME=value` lines show sizes instead
+/// (so that short values are hidden there too).
+#[derive(Debug)]
 struct Secrets {
     variables: BTreeSet<String>,
-    mounts: Vec<String>,
-    /// Secrets whose keys all become variables but cannot be read (their names unknown, so
-    /// their values could not be hidden).
-    unreadable: Vec<String>,
+    values: Redactor,
 }
 
 impl Secrets {
-    /// `NAME=value` lines of a Secret-sourced variable, with the value's size instead.
     fn redact(&self, output: &str) -> String {
-        output
+        let lines = output
             .lines()
             .map(|line| match line.split_once('=') {
                 Some((name, value)) if self.variables.contains(name) => {
@@ -81,98 +79,81 @@ impl Secrets {
                 _ => line.to_owned(),
             })
             .collect::<Vec<_>>()
-            .join("\n")
-    }
-
-    /// Why running `argv` could show a Secret's values, if it could: it reads a Secret
-    /// volume or a process environment, or prints variables whose Secret-sourced names are
-    /// unknown.
-    fn refusal(&self, argv: &[String]) -> Option<String> {
-        let args = argv.iter().skip(1);
-        if let Some(mount) = args.clone().find_map(|arg| {
-            self.mounts
-                .iter()
-                .find(|m| arg == *m || arg.starts_with(&format!("{}/", m.trim_end_matches('/'))))
-        }) {
-            return Some(format!(
-                "{mount} is a Secret volume: its values are never shown. Use config_refs_check for its key names"
-            ));
-        }
-        if let Some(arg) = args.clone().find(|a| a.ends_with("/environ")) {
-            return Some(format!(
-                "{arg} holds the process's environment, Secret values included: use env, which hides them"
-            ));
-        }
-        let program = argv.first().map(|p| p.rsplit('/').next().unwrap_or(p));
-        let printing = matches!(program, Some("env" | "printenv"));
-        if let Some(name) = args
-            .clone()
-            .find(|a| printing && self.variables.contains(*a))
-        {
-            return Some(format!(
-                "{name} comes from a Secret: its value is never shown"
-            ));
-        }
-        if printing && !self.unreadable.is_empty() {
-            return Some(format!(
-                "the container takes every key of Secret {} as variables, and these credentials cannot read its key names to hide their values",
-                self.unreadable.join(", ")
-            ));
-        }
-        None
+            .join("\n");
+        self.values.redact(&lines)
     }
 }
 
-/// The Secret-sourced variables (key names only are read) and Secret mounts of `container`.
-async fn secrets_of(api: &Api<Secret>, pod: &Pod, container: &str) -> Secrets {
-    let mut out = Secrets::default();
-    let Some(spec) = &pod.spec else { return out };
-    let Some(c) = spec.containers.iter().find(|c| c.name == container) else {
-        return out;
-    };
-    for e in c.env.iter().flatten() {
-        if e.value_from
+/// The Secrets `container` of `pod` can see, read to know their values; refused when one cannot
+/// be read (its values could not be hidden).
+async fn secrets_of(api: &Api<Secret>, pod: &Pod, container: &str) -> Result<Secrets, String> {
+    let mut names = BTreeSet::new();
+    let mut variables = BTreeSet::new();
+    let mut prefixed: Vec<(String, String)> = Vec::new();
+    let spec = pod.spec.as_ref();
+    let c = spec.and_then(|s| s.containers.iter().find(|c| c.name == container));
+    for e in c.iter().flat_map(|c| c.env.iter().flatten()) {
+        if let Some(r) = e
+            .value_from
             .as_ref()
             .and_then(|v| v.secret_key_ref.as_ref())
-            .is_some()
         {
-            out.variables.insert(e.name.clone());
+            variables.insert(e.name.clone());
+            names.insert(r.name.clone());
         }
     }
-    for from in c.env_from.iter().flatten() {
-        let Some(secret) = &from.secret_ref else {
+    for from in c.iter().flat_map(|c| c.env_from.iter().flatten()) {
+        if let Some(secret) = &from.secret_ref {
+            names.insert(secret.name.clone());
+            prefixed.push((secret.name.clone(), from.prefix.clone().unwrap_or_default()));
+        }
+    }
+    let mounted: BTreeSet<&str> = c
+        .iter()
+        .flat_map(|c| c.volume_mounts.iter().flatten())
+        .map(|m| m.name.as_str())
+        .collect();
+    for volume in spec.iter().flat_map(|s| s.volumes.iter().flatten()) {
+        if !mounted.contains(volume.name.as_str()) {
             continue;
-        };
-        let prefix = from.prefix.clone().unwrap_or_default();
-        match api.get(&secret.name).await {
-            Ok(s) => {
-                let keys = s
-                    .data
-                    .iter()
-                    .flat_map(|d| d.keys())
-                    .chain(s.string_data.iter().flat_map(|d| d.keys()));
-                out.variables.extend(keys.map(|k| format!("{prefix}{k}")));
+        }
+        names.extend(volume.secret.iter().filter_map(|s| s.secret_name.clone()));
+        let projected = volume
+            .projected
+            .iter()
+            .flat_map(|p| p.sources.iter().flatten());
+        names.extend(projected.filter_map(|s| s.secret.as_ref().map(|s| s.name.clone())));
+    }
+    let mut values: Vec<Vec<u8>> = Vec::new();
+    for name in &names {
+        match api.get(name).await {
+            Ok(secret) => {
+                let data = secret.data.unwrap_or_default();
+                for (_, prefix) in prefixed.iter().filter(|(n, _)| n == name) {
+                    variables.extend(data.keys().map(|k| format!("{prefix}{k}")));
+                }
+                values.extend(data.into_values().map(|v| v.0));
+                values.extend(
+                    secret
+                        .string_data
+                        .unwrap_or_default()
+                        .into_values()
+                        .map(String::into_bytes),
+                );
             }
-            // A Secret that does not exist gives the container no variables.
+            // A Secret that does not exist gives the container nothing.
             Err(kube::Error::Api(status)) if status.code == 404 => {}
-            Err(_) => out.unreadable.push(secret.name.clone()),
+            Err(_) => {
+                return Err(format!(
+                    "the container can see Secret {name}, which these credentials cannot read: its values could not be hidden from what the command prints, so it is not run"
+                ));
+            }
         }
     }
-    let secret_volumes: Vec<&str> = spec
-        .volumes
-        .iter()
-        .flatten()
-        .filter(|v| v.secret.is_some())
-        .map(|v| v.name.as_str())
-        .collect();
-    out.mounts = c
-        .volume_mounts
-        .iter()
-        .flatten()
-        .filter(|m| secret_volumes.contains(&m.name.as_str()))
-        .map(|m| m.mount_path.clone())
-        .collect();
-    out
+    Ok(Secrets {
+        variables,
+        values: Redactor::new(values),
+    })
 }
 
 /// Read a stream to its end, keeping at most [`MAX_OUTPUT_BYTES`]; whether it was cut.
@@ -295,11 +276,9 @@ impl KubernetesServer {
             )
             .await
         );
-        let secrets =
-            secrets_of(&Api::namespaced(conn.client.clone(), &ns), &pod, &container).await;
-        if let Some(why) = secrets.refusal(&args.command) {
-            return Ok(failure(why).into());
-        }
+        let secrets = or_fail!(
+            secrets_of(&Api::namespaced(conn.client.clone(), &ns), &pod, &container).await
+        );
         let argv = args.command.join(" ");
         let action = Action {
             tool: "pod_exec".into(),
@@ -341,10 +320,20 @@ impl KubernetesServer {
                     .map_err(|e| explain(&conn, e).to_string())?;
             let (ran, exit) = exit_of(status.as_ref());
             let mut text = format!("$ {argv}  ({ns}/{} {container}): {exit}\n", args.name);
-            text.push_str(&secrets.redact(&stdout));
+            // What the container prints is upstream text: cut, cleaned and fenced.
+            let budget = if stderr.is_empty() { 1900 } else { 950 };
+            if !stdout.is_empty() {
+                text.push_str(&fenced(
+                    "stdout",
+                    &truncate_to_budget(&secrets.redact(&stdout), budget),
+                ));
+            }
             if !stderr.is_empty() {
-                text.push_str("\n--- stderr\n");
-                text.push_str(&secrets.redact(&stderr));
+                text.push('\n');
+                text.push_str(&fenced(
+                    "stderr",
+                    &truncate_to_budget(&secrets.redact(&stderr), budget),
+                ));
             }
             if cut {
                 text.push_str(&format!(
@@ -352,7 +341,6 @@ impl KubernetesServer {
                     MAX_OUTPUT_BYTES / 1024
                 ));
             }
-            let text = truncate_to_budget(&text, 2000);
             if ran { Ok(text) } else { Err(text) }
         };
         self.safety()
@@ -366,34 +354,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn secret_variables_and_mounts_stay_hidden() {
+    fn secret_values_are_hidden_by_value_and_variables_by_name() {
         let secrets = Secrets {
-            variables: ["DB_PASSWORD".to_owned()].into(),
-            mounts: vec!["/etc/tls".into()],
-            unreadable: Vec::new(),
+            variables: ["DB_PASSWORD".to_owned(), "PIN".to_owned()].into(),
+            values: Redactor::new(["hunter2", "42"]),
         };
         assert_eq!(
-            secrets.redact("QUEUE=orders\nDB_PASSWORD=hunter2"),
-            "QUEUE=orders\nDB_PASSWORD=<hidden: 7 bytes>"
+            secrets.redact(
+                "QUEUE=orders\nDB_PASSWORD=hunter2\nPIN=42\nDB_PASSWORD\0x=hunter2 aHVudGVyMg=="
+            ),
+            "QUEUE=orders\nDB_PASSWORD=<hidden: 7 bytes>\nPIN=<hidden: 2 bytes>\nDB_PASSWORD\0x=*** ***"
         );
-        let argv = |s: &str| s.split(' ').map(str::to_owned).collect::<Vec<_>>();
-        let refused = |s: &str| secrets.refusal(&argv(s)).unwrap_or_default();
-        assert!(refused("cat /etc/tls/key.pem").starts_with("/etc/tls is a Secret volume"));
-        assert!(refused("ls /etc/tls").starts_with("/etc/tls is a Secret volume"));
-        assert!(refused("cat /proc/1/environ").contains("process's environment"));
-        assert_eq!(secrets.refusal(&argv("cat /etc/tlsx")), None);
-        assert_eq!(secrets.refusal(&argv("env")), None);
-        assert!(refused("printenv DB_PASSWORD").contains("comes from a Secret"));
-        assert_eq!(secrets.refusal(&argv("printenv QUEUE")), None);
-        let unknown = Secrets {
-            unreadable: vec!["db".into()],
-            ..Secrets::default()
-        };
-        assert!(
-            unknown
-                .refusal(&argv("/usr/bin/env"))
-                .is_some_and(|r| r.contains("Secret db"))
-        );
-        assert_eq!(unknown.refusal(&argv("ps aux")), None);
     }
 }

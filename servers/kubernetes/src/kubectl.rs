@@ -14,7 +14,7 @@ use kube::api::{Api, ListParams};
 use opsmcp_core::{
     approval::{Exchange, Gate, Proposal},
     kubectl::{Checked, Defaults, Preview, Scope, check},
-    output::{Redactor, truncate_to_budget},
+    output::{Redactor, truncate_to_budget, untrusted_block},
     risk::Action,
     tools::failure,
 };
@@ -196,10 +196,10 @@ impl KubernetesServer {
         redactor: &Redactor,
     ) -> Result<(bool, String), String> {
         let (ok, text) = self.run_kubectl(&checked.context, argv, manifest).await?;
-        Ok((
-            ok,
-            truncate_to_budget(redactor.redact(&text).trim_end(), 3000),
-        ))
+        // kubectl prints what the cluster holds: upstream text, cut, cleaned and (several lines)
+        // fenced.
+        let text = truncate_to_budget(redactor.redact(&text).trim_end(), 2950);
+        Ok((ok, untrusted_block("kubectl output", &text)))
     }
 }
 

@@ -126,6 +126,9 @@ struct Target {
     namespace: String,
     name: String,
     live: Option<DynamicObject>,
+    /// What the object could do to its node or the cluster's credentials (privileged
+    /// containers, host namespaces and paths, added capabilities, a service account token).
+    powers: Vec<String>,
 }
 
 impl Target {
@@ -155,9 +158,10 @@ impl Target {
     }
 }
 
-/// A kind's own risk before namespaces and the operator's rules: cluster-scoped objects and
-/// what governs access or the API itself are high, the rest medium.
-fn base_risk(resource: &ApiResource, namespaced: bool) -> RiskLevel {
+/// A kind's own risk before namespaces and the operator's rules: cluster-scoped objects, what
+/// governs access or the API itself, and objects with powers over their node or the cluster's
+/// credentials are high, the rest medium.
+fn base_risk(resource: &ApiResource, namespaced: bool, powers: &[String]) -> RiskLevel {
     const GOVERNING: &[&str] = &[
         "rbac.authorization.k8s.io",
         "apiextensions.k8s.io",
@@ -165,7 +169,7 @@ fn base_risk(resource: &ApiResource, namespaced: bool) -> RiskLevel {
         "certificates.k8s.io",
         "apiregistration.k8s.io",
     ];
-    if !namespaced || GOVERNING.contains(&resource.group.as_str()) {
+    if !namespaced || GOVERNING.contains(&resource.group.as_str()) || !powers.is_empty() {
         RiskLevel::High
     } else {
         RiskLevel::Medium
@@ -264,7 +268,8 @@ impl KubernetesServer {
                 .get_opt(&name)
                 .await
                 .map_err(|e| format!("{kind} {name}: {}", explain(conn, e)))?;
-            let risk = base_risk(&resource, namespaced);
+            let powers = opsmcp_core::risk::object_powers(&config);
+            let risk = base_risk(&resource, namespaced, &powers);
             targets.push((
                 Target {
                     config,
@@ -273,6 +278,7 @@ impl KubernetesServer {
                     namespace,
                     name,
                     live,
+                    powers,
                 },
                 risk,
             ));
@@ -290,6 +296,7 @@ impl KubernetesServer {
             namespace: Some(t.namespace.clone()).filter(|n| !n.is_empty()),
             name: Some(t.name.clone()),
             base: Some(*base),
+            detail: (!t.powers.is_empty()).then(|| t.powers.join("; ")),
             ..Action::default()
         };
         let strongest = targets

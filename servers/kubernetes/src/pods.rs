@@ -5,7 +5,7 @@ use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::api::{Api, ListParams, LogParams};
 use opsmcp_core::{
     or_fail,
-    output::{Budget, Table, truncate_to_budget},
+    output::{Budget, Table, fenced, truncate_to_budget, untrusted_line},
     structured::with_structured,
     tools::{failure, text},
 };
@@ -208,8 +208,8 @@ pub fn event_lines(
         );
         let (kind, reason, message) = (
             e.type_.clone().unwrap_or_default(),
-            e.reason.clone().unwrap_or_default(),
-            e.message.clone().unwrap_or_default().trim().to_owned(),
+            untrusted_line(e.reason.as_deref().unwrap_or_default()),
+            untrusted_line(e.message.as_deref().unwrap_or_default()),
         );
         let count = e.count.unwrap_or(1).max(1);
         match grouped
@@ -433,9 +433,11 @@ impl KubernetesServer {
         } else {
             "current run"
         };
-        Ok(text(truncate_to_budget(
-            &format!("{} lines ({which})\n{}", lines.len(), lines.join("\n")),
-            3000,
+        // Cut before fencing, so that the fence always closes.
+        Ok(text(format!(
+            "{} lines ({which})\n{}",
+            lines.len(),
+            fenced("log", &truncate_to_budget(&lines.join("\n"), 2950))
         )))
     }
 
@@ -537,8 +539,8 @@ pub fn describe(pod: &Pod, events: Vec<Event>) -> String {
                     let message = s
                         .state
                         .as_ref()
-                        .and_then(|st| st.waiting.as_ref().and_then(|w| w.message.clone()))
-                        .map(|m| format!(" ({m})"))
+                        .and_then(|st| st.waiting.as_ref().and_then(|w| w.message.as_deref()))
+                        .map(|m| format!(" ({})", untrusted_line(m)))
                         .unwrap_or_default();
                     format!("{reason}{message}")
                 }
@@ -639,8 +641,10 @@ pub fn describe(pod: &Pod, events: Vec<Event>) -> String {
         .flatten()
         .filter(|c| c.status != "True")
         .map(|c| match (&c.reason, &c.message) {
-            (Some(r), Some(m)) => format!("{} ({r}: {m})", c.type_),
-            (Some(r), None) => format!("{} ({r})", c.type_),
+            (Some(r), Some(m)) => {
+                format!("{} ({}: {})", c.type_, untrusted_line(r), untrusted_line(m))
+            }
+            (Some(r), None) => format!("{} ({})", c.type_, untrusted_line(r)),
             _ => c.type_.clone(),
         })
         .collect();

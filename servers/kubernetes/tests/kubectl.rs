@@ -482,3 +482,52 @@ async fn scale_to_zero_through_kubectl_is_high() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_privileged_host_pod_or_a_token_secret_is_high_risk() {
+    // Yolo at 0.85 without the destructive switch: medium would run, high is refused.
+    let s = setup(&["--mode", "yolo"]).await;
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: root\n  namespace: shop\nspec:\n  hostPID: true\n  containers:\n  - name: c\n    image: busybox\n    securityContext: {privileged: true}\n    volumeMounts: [{name: host, mountPath: /host}]\n  volumes:\n  - name: host\n    hostPath: {path: /}\n";
+    let token = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: t\n  namespace: shop\n  annotations: {kubernetes.io/service-account.name: default}\ntype: kubernetes.io/service-account-token\n";
+    for (manifest, why) in [
+        (pod, "container c is privileged"),
+        (token, "service account's API token"),
+    ] {
+        let (is_error, text) = s
+            .call(
+                "resources_apply",
+                json!({ "manifest": manifest, "confidence": 0.85 }),
+            )
+            .await;
+        assert!(
+            is_error && text.contains("NOT EXECUTED") && text.contains(why),
+            "{text}"
+        );
+    }
+    let (is_error, pod) = kubectl(&s, &["get", "pod", "root", "-n", "shop"]).await;
+    assert!(is_error && pod.contains("NotFound"), "{pod}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scaling_to_a_hundred_thousand_is_high_risk() {
+    let s = setup(&["--mode", "yolo"]).await;
+    let (is_error, text) = s
+        .call(
+            "deployment_scale",
+            json!({ "name": "web", "namespace": "shop", "replicas": 100_000, "confidence": 0.95 }),
+        )
+        .await;
+    assert!(
+        is_error && text.contains("above the ceiling of 100"),
+        "{text}"
+    );
+    let (is_error, text) = kubectl(
+        &s,
+        &["scale", "deploy/web", "-n", "shop", "--replicas=100000"],
+    )
+    .await;
+    assert!(
+        is_error && text.contains("above the ceiling of 100"),
+        "{text}"
+    );
+}

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use jiff::{SignedDuration, Timestamp};
 use opsmcp_core::{
     or_fail,
-    output::parse_time,
+    output::{fenced, parse_time, untrusted_line},
     series::{common_labels, series},
     tools::{failure, text},
 };
@@ -413,11 +413,13 @@ pub fn render_streams(mut streams: Vec<StreamResult>, shape: &Shape) -> String {
         clock(first, !one_day),
         clock(last, !one_day),
     );
+    // The lines are upstream text: each cleaned and kept on one line, all of them fenced.
+    let mut body = String::new();
     let mut cut = 0;
     for s in &streams {
         if streams.len() > 1 {
             let _ = write!(
-                out,
+                body,
                 "\n── {} ({})",
                 own_labels(&s.stream, &common),
                 s.values.len()
@@ -433,7 +435,7 @@ pub fn render_streams(mut streams: Vec<StreamResult>, shape: &Shape) -> String {
             && let Some(table) = json_table(&s.values, &clocks, shape.max_line_chars)
         {
             cut += table.1;
-            let _ = write!(out, "\n{}", table.0);
+            let _ = write!(body, "\n{}", table.0);
             continue;
         }
         for (((_, line), ns), clock) in s.values.iter().zip(&stamps).zip(&clocks) {
@@ -442,12 +444,16 @@ pub fn render_streams(mut streams: Vec<StreamResult>, shape: &Shape) -> String {
                 LineStyle::Compact => compact_line(line, ns),
                 LineStyle::Raw => line.clone(),
             };
-            let (shown, was_cut) = cut_line(&shown, shape.max_line_chars);
+            let (shown, was_cut) = cut_line(&untrusted_line(&shown), shape.max_line_chars);
             cut += usize::from(was_cut);
-            let _ = write!(out, "\n{clock} {shown}");
+            let _ = write!(body, "\n{clock} {shown}");
         }
     }
-    out.push('\n');
+    let _ = write!(
+        out,
+        "\n{}\n",
+        fenced("log lines", body.trim_start_matches('\n'))
+    );
     if total >= shape.limit {
         let (edge, param) = match shape.direction {
             Direction::Backward => (first, format!("end={first}")),
@@ -558,7 +564,7 @@ fn json_table(
             .rposition(|c| fields.iter().any(|(k, _)| k == c))
             .map_or(0, |i| i + 1);
         for (i, c) in varying.iter().enumerate().take(last) {
-            let (value, was_cut) = cut_line(&cell(fields, c), max_chars);
+            let (value, was_cut) = cut_line(&untrusted_line(&cell(fields, c)), max_chars);
             cut += usize::from(was_cut);
             line.push(' ');
             // A repeated long value reads as a ditto mark.

@@ -533,16 +533,38 @@ fn flatten_children(mut b: Value) -> Value {
     b
 }
 
+/// How deep lists, quotes and other containers may nest (Notion shows a few levels; the
+/// conversion recurses once a level).
+pub const MAX_DEPTH: usize = 32;
+
+const OPTIONS: Options = Options::ENABLE_TABLES
+    .union(Options::ENABLE_STRIKETHROUGH)
+    .union(Options::ENABLE_TASKLISTS)
+    .union(Options::ENABLE_GFM);
+
 /// Markdown as Notion block requests (children nested; the caller splits them per request).
-pub fn to_blocks(markdown: &str) -> Vec<Value> {
-    let options = Options::ENABLE_TABLES
-        | Options::ENABLE_STRIKETHROUGH
-        | Options::ENABLE_TASKLISTS
-        | Options::ENABLE_GFM;
+/// Nesting deeper than [`MAX_DEPTH`] is refused before anything is converted: the parser's
+/// events are walked once, iteratively, and the walk stops at the first level too deep.
+pub fn to_blocks(markdown: &str) -> Result<Vec<Value>, String> {
+    let mut depth = 0usize;
+    for event in Parser::new_ext(markdown, OPTIONS) {
+        match event {
+            Event::Start(_) => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(format!(
+                        "the Markdown nests deeper than {MAX_DEPTH} levels (lists, quotes): flatten it"
+                    ));
+                }
+            }
+            Event::End(_) => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
     let mut reader = Reader {
-        events: Parser::new_ext(markdown, options).peekable(),
+        events: Parser::new_ext(markdown, OPTIONS).peekable(),
     };
-    flatten(reader.blocks(None, false))
+    Ok(flatten(reader.blocks(None, false)))
 }
 
 // --- blocks → Markdown --------------------------------------------------------------------
@@ -829,7 +851,7 @@ mod tests {
 
     #[test]
     fn markdown_round_trips_through_blocks() {
-        let blocks = to_blocks(DOC);
+        let blocks = to_blocks(DOC).unwrap();
         let kinds: Vec<&str> = blocks.iter().map(|b| b["type"].as_str().unwrap()).collect();
         assert_eq!(
             kinds,
@@ -867,13 +889,13 @@ mod tests {
         let again = render(&nodes(&blocks));
         assert_eq!(again, DOC, "\n{again}");
         // And once more: stable.
-        assert_eq!(render(&nodes(&to_blocks(&again))), DOC);
+        assert_eq!(render(&nodes(&to_blocks(&again).unwrap())), DOC);
     }
 
     #[test]
     fn long_text_is_split_into_notions_runs() {
         let long = "é".repeat(4500);
-        let blocks = to_blocks(&long);
+        let blocks = to_blocks(&long).unwrap();
         let runs = blocks[0]["paragraph"]["rich_text"].as_array().unwrap();
         assert_eq!(runs.len(), 3);
         assert!(runs.iter().all(|r| {
@@ -885,5 +907,17 @@ mod tests {
                 <= 2000
         }));
         assert_eq!(render(&nodes(&blocks)), long);
+    }
+    #[test]
+    fn deep_nesting_is_refused() {
+        for deep in [
+            ">".repeat(50_000) + " x",
+            "- ".repeat(5_000) + "x",
+            "1. ".repeat(40),
+        ] {
+            let refused = to_blocks(&deep).unwrap_err();
+            assert!(refused.contains("nests deeper than 32"), "{refused}");
+        }
+        assert!(to_blocks("- a\n  - b\n    - c\n").is_ok());
     }
 }

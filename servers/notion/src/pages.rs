@@ -5,7 +5,7 @@
 use futures::{StreamExt, TryStreamExt, future::BoxFuture};
 use jiff::Timestamp;
 use opsmcp_core::{
-    output::{Cursor, ago, estimate_tokens, untrusted},
+    output::{Cursor, ago, estimate_tokens, fenced, untrusted},
     structured::with_structured,
 };
 use rmcp::{
@@ -351,7 +351,8 @@ impl NotionServer {
             used += cost;
             nodes.push(node);
         }
-        out.push_str(&render(&nodes));
+        // The page's content is upstream text: cleaned block by block and fenced as a whole.
+        out.push_str(&fenced("page content", &render(&nodes)));
         if next < top.len() {
             out.push_str(&format!(
                 "\n\n(part: blocks {}-{} of {}; page_read page={id} cursor={} for the rest)",

@@ -277,7 +277,7 @@ impl NotionServer {
                 .await
         );
         let markdown = body(&args, &start, end.as_deref(), minutes);
-        let blocks = to_blocks(&markdown);
+        let blocks = or_fail!(to_blocks(&markdown));
         let command = format!(
             "{} {} then the body",
             self.nt().describe(&Method::POST, "v1/pages"),
@@ -354,7 +354,7 @@ impl NotionServer {
         );
         let nodes = or_fail!(self.tree(template.clone()).await);
         // The filled sections, by heading.
-        let filled = to_blocks(&body(a, &start, end.as_deref(), minutes));
+        let filled = or_fail!(to_blocks(&body(a, &start, end.as_deref(), minutes)));
         let mut sections: BTreeMap<String, Vec<Value>> = BTreeMap::new();
         let mut current = String::new();
         for b in filled {
@@ -384,10 +384,10 @@ impl NotionServer {
         }
         // Sections the template has no heading for go at the end.
         for (heading, content) in sections.into_iter().filter(|(h, _)| !h.is_empty()) {
-            blocks.extend(to_blocks(&format!(
+            blocks.extend(or_fail!(to_blocks(&format!(
                 "## {}",
                 heading[..1].to_uppercase() + &heading[1..]
-            )));
+            ))));
             blocks.extend(content);
         }
         let parent = match &args.parent {

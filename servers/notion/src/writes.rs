@@ -437,7 +437,7 @@ impl NotionServer {
             self.new_properties(title, &args.properties, schema.as_ref())
                 .await
         );
-        let blocks = to_blocks(&args.markdown);
+        let blocks = or_fail!(to_blocks(&args.markdown));
         let command = format!(
             "{} {} then {} block(s) appended",
             self.nt().describe(&Method::POST, "v1/pages"),
@@ -468,7 +468,7 @@ impl NotionServer {
         exchange: Exchange,
         Parameters(args): Parameters<AppendArgs>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let blocks = to_blocks(&args.markdown);
+        let blocks = or_fail!(to_blocks(&args.markdown));
         if blocks.is_empty() {
             return Ok(failure("the Markdown is empty").into());
         }

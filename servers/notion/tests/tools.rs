@@ -353,7 +353,15 @@ async fn markdown_written_to_notion_reads_back_the_same() {
         .await;
     assert!(created.starts_with("created \"Round trip\""), "{created}");
     let page = s.ok("page_read", json!({ "page": "Round trip" })).await;
-    let body = page.split_once("\n\n").map(|(_, b)| b).unwrap_or_default();
+    // The content is fenced as upstream text: `<<untrusted page content TAG>>` … `<<end TAG>>`.
+    let fenced = page.split_once("\n\n").map(|(_, b)| b).unwrap_or_default();
+    let (open, rest) = fenced.split_once('\n').unwrap_or_default();
+    let tag = open
+        .trim_start_matches("<<untrusted page content ")
+        .trim_end_matches(">>");
+    let body = rest
+        .strip_suffix(&format!("\n<<end {tag}>>"))
+        .unwrap_or_default();
     assert_eq!(body, DOC, "\n{page}");
 }
 

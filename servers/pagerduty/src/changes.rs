@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use crate::{
     PagerDutyServer,
     client::PdError,
-    render::{acknowledgers, assignees, failure, name, names, or_fail, text, untrusted},
+    render::{acknowledgers, assignees, failure, name, names, or_fail, text, untrusted_line},
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -134,7 +134,7 @@ fn state(i: &Value) -> String {
     format!(
         "#{} {} — {}{}; assigned {}",
         i["incident_number"],
-        untrusted(i["title"].as_str().unwrap_or("")),
+        untrusted_line(i["title"].as_str().unwrap_or("")),
         i["status"].as_str().unwrap_or("?"),
         if acked.is_empty() {
             String::new()

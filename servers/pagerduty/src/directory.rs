@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     PagerDutyServer,
     oncall::QueryArgs,
-    render::{Table, name, names, or_fail, text, untrusted},
+    render::{Table, name, names, or_fail, text, untrusted_line},
 };
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
@@ -57,7 +57,7 @@ impl PagerDutyServer {
         let mut table = Table::new(["service", "id", "status", "escalation policy", "teams"]);
         for s in &services {
             table.row([
-                untrusted(s["name"].as_str().unwrap_or("")),
+                untrusted_line(s["name"].as_str().unwrap_or("")),
                 s["id"].as_str().unwrap_or("").to_owned(),
                 s["status"].as_str().unwrap_or("").to_owned(),
                 name(&s["escalation_policy"]),
@@ -83,10 +83,10 @@ impl PagerDutyServer {
             |v: &serde_json::Value| v.as_u64().map_or("never".into(), |n| format!("{n}s"));
         Ok(text(format!(
             "{} ({}) — {}\n{}\nescalation policy: {} · teams: {}\nintegrations: {}\nacknowledgement timeout: {} · auto-resolve: {} · last incident: {}\n{}",
-            untrusted(s["name"].as_str().unwrap_or("")),
+            untrusted_line(s["name"].as_str().unwrap_or("")),
             s["id"].as_str().unwrap_or(""),
             s["status"].as_str().unwrap_or(""),
-            untrusted(s["description"].as_str().unwrap_or("")),
+            untrusted_line(s["description"].as_str().unwrap_or("")),
             name(&s["escalation_policy"]),
             names(s["teams"].as_array().into_iter().flatten()),
             names(s["integrations"].as_array().into_iter().flatten()),
@@ -116,7 +116,7 @@ impl PagerDutyServer {
         let mut table = Table::new(["name", "email", "role", "teams", "id", "time zone"]);
         for u in &users {
             table.row([
-                untrusted(u["name"].as_str().unwrap_or("")),
+                untrusted_line(u["name"].as_str().unwrap_or("")),
                 u["email"].as_str().unwrap_or("").to_owned(),
                 u["role"].as_str().unwrap_or("").to_owned(),
                 names(u["teams"].as_array().into_iter().flatten()),
@@ -141,9 +141,9 @@ impl PagerDutyServer {
         let mut table = Table::new(["team", "id", "description"]).max_cell(Some(80));
         for t in &teams {
             table.row([
-                untrusted(t["name"].as_str().unwrap_or("")),
+                untrusted_line(t["name"].as_str().unwrap_or("")),
                 t["id"].as_str().unwrap_or("").to_owned(),
-                untrusted(t["description"].as_str().unwrap_or("")),
+                untrusted_line(t["description"].as_str().unwrap_or("")),
             ]);
         }
         Ok(text(table.render()))

@@ -28,7 +28,7 @@ use rmcp::{
 };
 use serde_json::Value;
 
-use crate::render::{cut, name, short, untrusted};
+use crate::render::{cut, name, short, untrusted_line};
 
 pub const EVENTS_URI: &str = "pagerduty://events";
 /// Events kept, and webhook ids remembered for de-duplication.
@@ -177,7 +177,7 @@ fn summarise(event: &Value) -> Event {
         format!(
             "{}: \"{}\"",
             name(&data["incident"]),
-            cut(&untrusted(data["content"].as_str().unwrap_or("")), 200)
+            cut(&untrusted_line(data["content"].as_str().unwrap_or("")), 200)
         )
     } else {
         let assignees: Vec<String> = data["assignees"]
@@ -189,7 +189,7 @@ fn summarise(event: &Value) -> Event {
         format!(
             "#{} {} ({}, {}){}",
             data["number"],
-            cut(&untrusted(data["title"].as_str().unwrap_or("")), 120),
+            cut(&untrusted_line(data["title"].as_str().unwrap_or("")), 120),
             name(&data["service"]),
             data["status"].as_str().unwrap_or("?"),
             if assignees.is_empty() {

@@ -19,7 +19,7 @@ use crate::{
     client::PdError,
     render::{
         Table, acknowledgers, ago, assignees, cut, details, failure, name, names, or_fail, parse,
-        shared_columns, short, span, text, untrusted, when,
+        shared_columns, short, span, text, untrusted_line, when,
     },
 };
 
@@ -146,7 +146,7 @@ fn headline(incident: &Value) -> String {
     format!(
         "#{} {}",
         incident["incident_number"],
-        untrusted(incident["title"].as_str().unwrap_or(""))
+        untrusted_line(incident["title"].as_str().unwrap_or(""))
     )
 }
 
@@ -242,7 +242,7 @@ impl PagerDutyServer {
             let assigned = assignees(i);
             rows.push(vec![
                 i["incident_number"].to_string(),
-                untrusted(i["title"].as_str().unwrap_or("")),
+                untrusted_line(i["title"].as_str().unwrap_or("")),
                 i["status"].as_str().unwrap_or("").to_owned(),
                 i["urgency"].as_str().unwrap_or("").to_owned(),
                 i["priority"]["summary"].as_str().unwrap_or("—").to_owned(),
@@ -378,7 +378,7 @@ impl PagerDutyServer {
                         "  {} {}: {}\n",
                         parse(&note["created_at"]).map_or_else(String::new, |t| short(t, now)),
                         name(&note["user"]),
-                        cut(&untrusted(note["content"].as_str().unwrap_or("")), 300)
+                        cut(&untrusted_line(note["content"].as_str().unwrap_or("")), 300)
                     ));
                 }
             }
@@ -393,7 +393,7 @@ impl PagerDutyServer {
                         format!(
                             "{} {}",
                             parse(&e["created_at"]).map_or_else(String::new, |t| short(t, now)),
-                            cut(&untrusted(e["summary"].as_str().unwrap_or("")), 80)
+                            cut(&untrusted_line(e["summary"].as_str().unwrap_or("")), 80)
                         )
                     })
                     .collect();
@@ -418,8 +418,8 @@ impl PagerDutyServer {
                     };
                     out.push_str(&format!(
                         "  {before}: {} ({}) {}\n",
-                        untrusted(e["summary"].as_str().unwrap_or("")),
-                        untrusted(e["source"].as_str().unwrap_or("")),
+                        untrusted_line(e["summary"].as_str().unwrap_or("")),
+                        untrusted_line(e["source"].as_str().unwrap_or("")),
                         details(&e["custom_details"], 160)
                     ));
                 }
@@ -437,7 +437,7 @@ impl PagerDutyServer {
                     out.push_str(&format!(
                         "  {} ago: {} ({}) score {}\n",
                         parse(&inc["created_at"]).map_or_else(String::new, |t| ago(t, now)),
-                        untrusted(inc["title"].as_str().unwrap_or("")),
+                        untrusted_line(inc["title"].as_str().unwrap_or("")),
                         inc["id"].as_str().unwrap_or(""),
                         item["score"]
                     ));
@@ -449,7 +449,7 @@ impl PagerDutyServer {
         let data = IncidentData {
             id,
             number: i["incident_number"].as_u64().unwrap_or(0),
-            title: untrusted(i["title"].as_str().unwrap_or("")),
+            title: untrusted_line(i["title"].as_str().unwrap_or("")),
             status: str_of(&i["status"]),
             urgency: str_of(&i["urgency"]),
             service: Reference::of(&i["service"]),
@@ -497,7 +497,7 @@ impl PagerDutyServer {
             table.row([
                 parse(&e["created_at"]).map_or_else(String::new, |t| short(t, now)),
                 name(&e["incident"]),
-                untrusted(e["summary"].as_str().unwrap_or("")),
+                untrusted_line(e["summary"].as_str().unwrap_or("")),
             ]);
         }
         let mut out = table.render();
@@ -538,8 +538,8 @@ impl PagerDutyServer {
                 parse(&e["timestamp"]).map_or_else(String::new, when),
                 parse(&e["timestamp"]).map_or_else(String::new, |t| ago(t, now)),
                 names(e["services"].as_array().into_iter().flatten()),
-                untrusted(e["summary"].as_str().unwrap_or("")),
-                untrusted(e["source"].as_str().unwrap_or("")),
+                untrusted_line(e["summary"].as_str().unwrap_or("")),
+                untrusted_line(e["source"].as_str().unwrap_or("")),
                 details(&e["custom_details"], 200),
             ));
         }

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::{
     PagerDutyServer,
-    render::{Table, name, names, or_fail, parse, short, span, text, untrusted, when},
+    render::{Table, name, names, or_fail, parse, short, span, text, untrusted_line, when},
 };
 
 /// `oncalls_list` as data (for callers that ask, see `opsmcp_core::structured`).
@@ -197,7 +197,7 @@ impl PagerDutyServer {
                 o["schedule"]["id"] == s["id"] && parse(&o["start"]).is_some_and(|t| t <= now)
             });
             table.row([
-                untrusted(s["name"].as_str().unwrap_or("")),
+                untrusted_line(s["name"].as_str().unwrap_or("")),
                 s["id"].as_str().unwrap_or("").to_owned(),
                 current.map_or("—".into(), |o| name(&o["user"])),
                 current
@@ -232,10 +232,10 @@ impl PagerDutyServer {
         let s = &got["schedule"];
         let mut out = format!(
             "{} ({}) · {} · {}\n",
-            untrusted(s["name"].as_str().unwrap_or("")),
+            untrusted_line(s["name"].as_str().unwrap_or("")),
             s["id"].as_str().unwrap_or(""),
             s["time_zone"].as_str().unwrap_or(""),
-            untrusted(s["description"].as_str().unwrap_or(""))
+            untrusted_line(s["description"].as_str().unwrap_or(""))
         );
         for layer in s["schedule_layers"].as_array().into_iter().flatten() {
             let users: Vec<&Value> = layer["users"]
@@ -246,7 +246,7 @@ impl PagerDutyServer {
                 .collect();
             out.push_str(&format!(
                 "layer {}: {} take turns of {}\n",
-                untrusted(layer["name"].as_str().unwrap_or("")),
+                untrusted_line(layer["name"].as_str().unwrap_or("")),
                 names(users),
                 span(layer["rotation_turn_length_seconds"].as_i64().unwrap_or(0))
             ));
@@ -290,7 +290,7 @@ impl PagerDutyServer {
         for p in &policies {
             out.push_str(&format!(
                 "{} ({}) · services: {} · repeats {}×\n",
-                untrusted(p["name"].as_str().unwrap_or("")),
+                untrusted_line(p["name"].as_str().unwrap_or("")),
                 p["id"].as_str().unwrap_or(""),
                 names(p["services"].as_array().into_iter().flatten()),
                 p["num_loops"]

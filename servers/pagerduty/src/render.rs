@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 pub use opsmcp_core::{
     or_fail,
-    output::{Table, ago, short, span, untrusted, when},
+    output::{Table, ago, short, span, untrusted_line, when},
     tools::{failure, text},
 };
 use serde_json::Value;
@@ -16,7 +16,7 @@ pub fn parse(t: &Value) -> Option<Timestamp> {
 
 /// The readable name of a reference (`summary`, else `name`, else `id`), made safe.
 pub fn name(reference: &Value) -> String {
-    untrusted(
+    untrusted_line(
         reference["summary"]
             .as_str()
             .or_else(|| reference["name"].as_str())
@@ -125,7 +125,7 @@ pub fn details(value: &Value, max: usize) -> String {
         Value::Null => String::new(),
         other => other.to_string(),
     };
-    cut(&untrusted(&text), max)
+    cut(&untrusted_line(&text), max)
 }
 
 #[cfg(test)]

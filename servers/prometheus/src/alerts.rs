@@ -97,8 +97,6 @@ pub struct SilenceCreateArgs {
     pub duration: String,
     /// Why (everyone sees it)
     pub comment: String,
-    /// Author (default opsmcp)
-    pub created_by: Option<String>,
     /// 0-1; yolo mode runs confident changes unasked
     pub confidence: Option<f64>,
 }
@@ -489,17 +487,75 @@ impl PrometheusServer {
     }
 }
 
-/// A silence action for the safety engine (medium risk: reversible by expiring or recreating).
-fn silence_action(tool: &str, verb: &str, name: String, detail: &str) -> Action {
+/// A silence action for the safety engine: medium (reversible by expiring or recreating), high
+/// when `broad` says why it reaches further than the alert at hand.
+fn silence_action(
+    tool: &str,
+    verb: &str,
+    name: String,
+    detail: &str,
+    broad: Option<String>,
+) -> Action {
     Action {
         tool: tool.into(),
         verb: verb.into(),
         resource: Some("silence".into()),
         name: Some(name),
-        base: Some(RiskLevel::Medium),
-        detail: Some(detail.into()),
+        base: Some(if broad.is_some() {
+            RiskLevel::High
+        } else {
+            RiskLevel::Medium
+        }),
+        detail: Some(match broad {
+            Some(why) => format!("{detail}; {why}"),
+            None => detail.into(),
+        }),
         ..Action::default()
     }
+}
+
+/// Who a silence is by: the client that asked for it (what Alertmanager shows the on-call team,
+/// and what `silences_expire` compares to know whose silence it is).
+fn author(exchange: &Exchange) -> String {
+    format!("opsmcp for {}", exchange.caller())
+}
+
+/// Longer than this, a silence is high risk (it outlives the incident at hand).
+const LONG_SILENCE: SignedDuration = SignedDuration::from_hours(24);
+
+/// Why a silence reaches further than one alert: a negative matcher (everything but …), a regex
+/// that matches names unrelated to each other, no `alertname` it is tied to, or a long duration.
+fn silence_breadth(matchers: &[Matcher], duration: SignedDuration) -> Option<String> {
+    // Label values no narrow regex would match all of.
+    const PROBES: &[&str] = &["", "HighMemoryUsage", "KubeNodeNotReady", "zz-unrelated-42"];
+    let broad = |m: &Matcher| -> Option<String> {
+        if !m.is_equal {
+            return Some(format!(
+                "{}{}\"{}\" matches every alert but some",
+                m.name,
+                if m.is_regex { "!~" } else { "!=" },
+                m.value
+            ));
+        }
+        if m.is_regex {
+            // Alertmanager anchors its regexes (RE2, as the regex crate).
+            let hits = match regex::Regex::new(&format!("^(?:{})$", m.value)) {
+                Ok(re) => PROBES.iter().filter(|p| re.is_match(p)).count(),
+                Err(_) => PROBES.len(),
+            };
+            if hits >= 2 {
+                return Some(format!("{}=~\"{}\" matches broadly", m.name, m.value));
+            }
+        }
+        None
+    };
+    if let Some(why) = matchers.iter().find_map(broad) {
+        return Some(why);
+    }
+    if !matchers.iter().any(|m| m.name == "alertname") {
+        return Some("it is tied to no alertname: every alert with these labels is muted".into());
+    }
+    (duration > LONG_SILENCE).then(|| "it lasts more than a day".into())
 }
 
 #[tool_router(router = silence_writes_router, vis = "pub(crate)")]
@@ -523,11 +579,13 @@ impl PrometheusServer {
         }
         let mut matchers = Vec::new();
         let mut filters = Vec::new();
+        let mut parsed = Vec::new();
         for m in &args.matchers {
             match Matcher::parse(m) {
                 Ok(m) => {
                     filters.push(m.to_filter());
                     matchers.push(json!({ "name": m.name, "value": m.value, "isRegex": m.is_regex, "isEqual": m.is_equal }));
+                    parsed.push(m);
                 }
                 Err(e) => return Ok(failure(e).into()),
             }
@@ -537,6 +595,14 @@ impl PrometheusServer {
             Ok(_) => return Ok(failure("the duration must be positive").into()),
             Err(e) => return Ok(failure(format!("invalid duration: {e}")).into()),
         };
+        if duration > self.silence_max() {
+            return Ok(failure(format!(
+                "a silence may last at most {:#} here (ALERTMANAGER_SILENCE_MAX_DURATION); {} is longer",
+                self.silence_max(),
+                args.duration
+            ))
+            .into());
+        }
         if args.comment.trim().is_empty() {
             return Ok(failure("say why in `comment`: it is what the on-call team sees").into());
         }
@@ -548,7 +614,7 @@ impl PrometheusServer {
             "matchers": matchers,
             "startsAt": now.to_string(),
             "endsAt": ends.to_string(),
-            "createdBy": args.created_by.as_deref().unwrap_or("opsmcp"),
+            "createdBy": author(&exchange),
             "comment": args.comment,
         });
         let selector = format!("{{{}}}", filters.join(","));
@@ -561,6 +627,7 @@ impl PrometheusServer {
                     "mutes notifications of matching alerts for {}; expire it to undo",
                     args.duration
                 ),
+                silence_breadth(&parsed, duration),
             ),
             &args,
             format!("POST {} {}", am.url("api/v2/silences"), body),
@@ -629,18 +696,34 @@ impl PrometheusServer {
             return Ok(failure(format!("`{}` is not a silence ID", args.id)).into());
         }
         let path = format!("api/v2/silence/{}", args.id);
+        // Whose silence it is decides the risk: ending someone else's is high.
+        let silence = am.get_json::<Value>(&path, &[]).await;
+        let by = silence
+            .as_ref()
+            .ok()
+            .and_then(|s| s.get("createdBy"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let someone_else = silence.is_ok() && by != author(&exchange);
         let proposal = Proposal::new(
             silence_action(
                 "silences_expire",
                 "expire",
                 args.id.clone(),
                 "notifications of the silenced alerts resume",
+                someone_else.then(|| {
+                    format!(
+                        "the silence is {}'s, not this client's",
+                        opsmcp_core::output::untrusted_line(&by)
+                    )
+                }),
             ),
             &args,
             format!("DELETE {}", am.url(&path)),
         );
         let preview = async {
-            Some(match am.get_json::<Value>(&path, &[]).await {
+            Some(match &silence {
                 Ok(s) => format!(
                     "silence {} ({}): {} — {} by {}, ends {}",
                     args.id,

@@ -82,6 +82,15 @@ pub struct PrometheusArgs {
     /// Label of that counter naming the service
     #[arg(long, env = "PROMETHEUS_SERVICE_LABEL", default_value = "service")]
     pub service_label: String,
+
+    /// Longest silence silences_create may set (e.g. 7d, 24h)
+    #[arg(
+        long,
+        env = "ALERTMANAGER_SILENCE_MAX_DURATION",
+        default_value = "7d",
+        value_parser = opsmcp_core::output::parse_duration
+    )]
+    pub silence_max_duration: jiff::SignedDuration,
 }
 
 impl PrometheusArgs {

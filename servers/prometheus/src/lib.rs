@@ -71,6 +71,8 @@ struct Inner {
     alertmanager: Option<Api>,
     host: ToolHost<PrometheusServer>,
     error_ratio: ErrorRatioConfig,
+    /// The longest silence `silences_create` may set.
+    silence_max: jiff::SignedDuration,
 }
 
 /// The server; cheap to clone (one clone per MCP session).
@@ -100,13 +102,11 @@ impl PrometheusServer {
             status_label: args.status_label.clone(),
             service_label: args.service_label.clone(),
         };
-        Ok(Self::with_apis(
-            prometheus,
-            alertmanager,
-            safety,
-            error_ratio,
-            metrics,
-        ))
+        let mut server = Self::with_apis(prometheus, alertmanager, safety, error_ratio, metrics);
+        if let Some(inner) = Arc::get_mut(&mut server.inner) {
+            inner.silence_max = args.silence_max_duration;
+        }
+        Ok(server)
     }
 
     /// Build the server around given clients (tests inject their own). Silence writes are
@@ -139,8 +139,13 @@ impl PrometheusServer {
                     schema_for::<incident::PodResources>(),
                 )]),
                 error_ratio,
+                silence_max: jiff::SignedDuration::from_hours(7 * 24),
             }),
         }
+    }
+
+    pub(crate) fn silence_max(&self) -> jiff::SignedDuration {
+        self.inner.silence_max
     }
 
     pub(crate) fn prometheus(&self) -> &Api {

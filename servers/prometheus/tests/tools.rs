@@ -410,8 +410,7 @@ fn silence(confidence: Option<f64>) -> Value {
     let mut args = json!({
         "matchers": ["alertname=\"CheckoutErrorBudgetBurn\""],
         "duration": "1h",
-        "comment": "known: checkout deploy rolled back",
-        "created_by": "test"
+        "comment": "known: checkout deploy rolled back"
     });
     if let Some(c) = confidence {
         args["confidence"] = json!(c);
@@ -457,6 +456,47 @@ async fn silence_writes_follow_the_policy_and_are_audited() {
             .contains("no silences")
     );
 
+    // A silence that reaches further than one alert is high, and capped in length.
+    for (matchers, duration, why) in [
+        (
+            json!(["alertname=~\".+\""]),
+            "1h",
+            "alertname=~\".+\" matches broadly",
+        ),
+        (
+            json!(["alertname!=\"Watchdog\""]),
+            "1h",
+            "matches every alert but some",
+        ),
+        (json!(["namespace=\"shop\""]), "1h", "tied to no alertname"),
+        (
+            json!(["alertname=\"CheckoutErrorBudgetBurn\""]),
+            "3d",
+            "more than a day",
+        ),
+    ] {
+        let (_, plan) = c
+            .call(
+                "silences_create",
+                json!({ "matchers": matchers, "duration": duration, "comment": "x" }),
+            )
+            .await;
+        assert!(
+            plan.contains("high") && plan.contains(why),
+            "{matchers}: {plan}"
+        );
+    }
+    let (is_error, text) = c
+        .call(
+            "silences_create",
+            json!({ "matchers": ["alertname=\"X\""], "duration": "100y", "comment": "x" }),
+        )
+        .await;
+    assert!(
+        is_error && text.contains("ALERTMANAGER_SILENCE_MAX_DURATION"),
+        "{text}"
+    );
+
     // Yolo: confidence decides; the breaker stops automatic execution after failures.
     let c = connect(args(&["--mode", "yolo", "--breaker-failures", "2"])).await;
     let (is_error, skipped) = c.call("silences_create", silence(Some(0.5))).await;
@@ -486,6 +526,8 @@ async fn silence_writes_follow_the_policy_and_are_audited() {
         listed.contains(&id) && listed.contains("CheckoutErrorBudgetBurn"),
         "{listed}"
     );
+    // Authored by the client that asked (not whatever the agent claims).
+    assert!(listed.contains("opsmcp for "), "{listed}");
     let expired = c
         .ok("silences_expire", json!({ "id": id, "confidence": 0.9 }))
         .await;

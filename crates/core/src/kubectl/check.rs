@@ -622,10 +622,14 @@ fn assess(
         )),
         "scale" => {
             let replicas = command.value("replicas").unwrap_or_default();
-            if go_int(replicas) == Some(0) {
+            let count = go_int(replicas);
+            if count == Some(0) {
                 high(format!(
                     "scales {target}{where_} to zero: the service stops serving"
                 ))
+            } else if let Some(why) = count.and_then(|c| crate::risk::scale_out_of_bounds(c, None))
+            {
+                high(format!("scales {target}{where_}: {why}"))
             } else {
                 medium(format!(
                     "scales {target}{where_} to {replicas} replicas; reversible"
@@ -1093,6 +1097,7 @@ mod tests {
             );
         }
         assert_eq!(level("scale deploy/web --replicas 2"), RiskLevel::Medium);
+        assert_eq!(level("scale deploy/web --replicas=100000"), RiskLevel::High);
     }
 
     #[test]
