@@ -129,6 +129,7 @@ pub fn redact(value: &Value) -> Value {
                 .collect(),
         ),
         Value::Array(items) => Value::Array(items.iter().map(redact).collect()),
+        Value::String(text) => Value::String(crate::output::redact_secrets(text)),
         other => other.clone(),
     }
 }
@@ -563,6 +564,51 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn secrets_inside_values_are_redacted() {
+        for (text, want) in [
+            (
+                "--from-literal=password=hunter2",
+                "--from-literal=password=***",
+            ),
+            ("DB_TOKEN=abc123 other=1", "DB_TOKEN=*** other=1"),
+            ("api_key: \"s3cr3t value\"", "api_key: ***"),
+            (
+                "Authorization: Bearer abcdefgh12345678",
+                "Authorization: Bearer ***",
+            ),
+            (
+                "curl -H 'x: Bearer abcdefgh12345678'",
+                "curl -H 'x: Bearer ***'",
+            ),
+            (
+                "https://user:pa55@example.com/x",
+                "https://user:***@example.com/x",
+            ),
+            (
+                "token ghp_abcdefghijklmnopqrstuvwxyz0123456789 used",
+                "token *** used",
+            ),
+            ("key AKIAABCDEFGHIJKLMNOP", "key ***"),
+            (
+                "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----",
+                "***",
+            ),
+            (
+                "scale deploy/web --replicas=3",
+                "scale deploy/web --replicas=3",
+            ),
+            ("memory_limit=256Mi", "memory_limit=256Mi"),
+        ] {
+            assert_eq!(crate::output::redact_secrets(text), want, "{text}");
+        }
+        let args = serde_json::json!({ "args": ["create", "secret", "generic", "db", "--from-literal=password=hunter2"], "password": "x" });
+        assert_eq!(
+            redact(&args),
+            serde_json::json!({ "args": ["create", "secret", "generic", "db", "--from-literal=password=***"], "password": "***" })
+        );
+    }
 
     struct Dir(PathBuf);
     impl Dir {

@@ -3,7 +3,8 @@
 //! starts one MCP session over a pair of channels, announces where to post with an `endpoint`
 //! event, and streams every server message as a `message` event. `POST /message?sessionId=…`
 //! hands a client message to that session and answers 202. The session ends when the stream is
-//! dropped or the server shuts down.
+//! dropped or the server shuts down. A session takes posts only from the principal that opened
+//! it, and at most [`MAX_SESSIONS`] are open at once.
 
 use std::{
     collections::HashMap,
@@ -13,7 +14,7 @@ use std::{
 };
 
 use axum::{
-    Json,
+    Extension, Json,
     body::Bytes,
     extract::{Query, State},
     http::StatusCode,
@@ -22,16 +23,26 @@ use axum::{
         sse::{Event, KeepAlive, Sse},
     },
 };
-use futures::{Stream, StreamExt};
+use futures::StreamExt;
 use rmcp::{ServerHandler, ServiceExt, model::ClientJsonRpcMessage};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::{CancellationToken, PollSender};
 
+use crate::approval::Principal;
+
 /// Messages a session may have queued before a slow client holds up the poster.
 const CHANNEL_CAPACITY: usize = 64;
+/// Open legacy sessions at most; a new stream beyond it is refused with 503.
+pub const MAX_SESSIONS: usize = 512;
 
-type Sessions = Arc<Mutex<HashMap<String, mpsc::Sender<ClientJsonRpcMessage>>>>;
+/// A live session: where its client messages go, and who opened it.
+struct Session {
+    to_server: mpsc::Sender<ClientJsonRpcMessage>,
+    principal: Option<Principal>,
+}
+
+type Sessions = Arc<Mutex<HashMap<String, Session>>>;
 
 /// State of the legacy endpoint: the live sessions and how to make a server for a new one.
 pub struct LegacySse<S> {
@@ -62,11 +73,28 @@ impl<S: ServerHandler> LegacySse<S> {
     /// `GET /sse`: open a session and stream its messages.
     pub async fn connect(
         State(this): State<Self>,
-    ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+        principal: Option<Extension<Principal>>,
+    ) -> Response {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let (to_server, from_client) = mpsc::channel::<ClientJsonRpcMessage>(CHANNEL_CAPACITY);
         let (to_client, from_server) = mpsc::channel(CHANNEL_CAPACITY);
-        this.sessions.lock().unwrap().insert(id.clone(), to_server);
+        {
+            let mut sessions = this.sessions.lock().unwrap();
+            if sessions.len() >= MAX_SESSIONS {
+                return error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    -32000,
+                    "too many open SSE sessions; try again later",
+                );
+            }
+            sessions.insert(
+                id.clone(),
+                Session {
+                    to_server,
+                    principal: principal.map(|Extension(p)| p),
+                },
+            );
+        }
 
         let session = this.shutdown.child_token();
         let server = (this.factory)();
@@ -101,14 +129,18 @@ impl<S: ServerHandler> LegacySse<S> {
                 });
                 Ok(Event::default().event("message").data(data))
             });
-        let stream = futures::stream::once(async move { Ok(endpoint) }).chain(messages);
-        Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        let stream =
+            futures::stream::once(async move { Ok::<_, Infallible>(endpoint) }).chain(messages);
+        Sse::new(stream)
+            .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+            .into_response()
     }
 
     /// `POST /message?sessionId=…`: forward one client message to its session.
     pub async fn post(
         State(this): State<Self>,
         Query(query): Query<HashMap<String, String>>,
+        principal: Option<Extension<Principal>>,
         body: Bytes,
     ) -> Response {
         let Some(id) = query.get("sessionId") else {
@@ -118,7 +150,15 @@ impl<S: ServerHandler> LegacySse<S> {
                 "missing sessionId query parameter",
             );
         };
-        let sender = this.sessions.lock().unwrap().get(id).cloned();
+        let principal = principal.map(|Extension(p)| p);
+        // Another principal's session is answered as one that does not exist.
+        let sender = this
+            .sessions
+            .lock()
+            .unwrap()
+            .get(id)
+            .filter(|s| s.principal == principal)
+            .map(|s| s.to_server.clone());
         let Some(sender) = sender else {
             return error(
                 StatusCode::NOT_FOUND,

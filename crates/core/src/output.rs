@@ -81,6 +81,38 @@ pub fn untrusted_block(label: &str, text: &str) -> String {
     }
 }
 
+/// Secrets written inside a value rather than under a secret-named key: `NAME=value` or
+/// `NAME: value` where the name says secret (`--from-literal=password=…`, `DB_TOKEN=…`), bearer
+/// and basic credentials, URLs with a password, and token formats that announce themselves
+/// (GitHub, Slack, AWS access keys, PEM private keys).
+static SECRET_IN_TEXT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(concat!(
+        r"(?i)(?P<keep>[a-z0-9_.-]*(?:password|passwd|token|secret|api[_-]?key|credential|private[_-]?key)[a-z0-9_.-]*\s*[=:]\s*)(?:\x22[^\x22]*\x22|'[^']*'|[^\s,;&]+)",
+        r"|(?P<scheme>(?i:bearer|basic)\s+)[A-Za-z0-9._~+/=-]{8,}",
+        r"|(?P<userinfo>[a-z][a-z0-9+.-]*://[^/\s:@]+:)[^@\s/]+@",
+        r"|\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|xox[abpr]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16})\b",
+        r"|-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----",
+    ))
+    .expect("the pattern is valid")
+});
+
+/// `text` with the secrets written inside it replaced by `***`.
+pub fn redact_secrets(text: &str) -> String {
+    SECRET_IN_TEXT
+        .replace_all(text, |c: &regex::Captures<'_>| {
+            let kept = c
+                .name("keep")
+                .or_else(|| c.name("scheme"))
+                .map(|m| m.as_str().to_owned());
+            match (kept, c.name("userinfo")) {
+                (Some(k), _) => format!("{k}***"),
+                (None, Some(u)) => format!("{}***@", u.as_str()),
+                (None, None) => "***".to_owned(),
+            }
+        })
+        .into_owned()
+}
+
 /// Hides known secret values wherever they appear in a text, in the forms a backend prints them:
 /// as they are and base64-encoded (Kubernetes' `data`), standard and URL-safe, padded or not.
 /// Values shorter than [`Redactor::MIN_LEN`] are left (hiding every `1` would hide the output, not

@@ -22,7 +22,7 @@ pub mod patterns;
 
 pub use ast::*;
 pub use lexer::parse_duration;
-pub use parser::{check, parse, parse_selector, stream_selectors};
+pub use parser::{check, lookback, parse, parse_selector, stream_selectors};
 
 /// A query that is not (supported) LogQL.
 #[derive(Debug, Clone, PartialEq, Eq)]

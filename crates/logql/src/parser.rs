@@ -151,6 +151,21 @@ pub fn stream_selectors(query: &str) -> Result<Vec<(String, Vec<Matcher>)>, Pars
     Ok(out)
 }
 
+/// How far before a point in time a query reads, in seconds: its longest range window (`[30d]`)
+/// plus its longest `offset`. A log query reads nothing before its range (0).
+pub fn lookback(query: &str) -> Result<f64, ParseError> {
+    let tokens = tokenize(query)?;
+    let (mut window, mut offset) = (0f64, 0f64);
+    for pair in tokens.windows(2) {
+        match (&pair[0].token, &pair[1].token) {
+            (Token::LBracket, Token::Duration(d)) => window = window.max(*d),
+            (Token::Ident(word), Token::Duration(d)) if word == "offset" => offset = offset.max(*d),
+            _ => {}
+        }
+    }
+    Ok(window + offset)
+}
+
 struct Parser {
     tokens: Vec<Spanned>,
     i: usize,
@@ -644,6 +659,19 @@ fn compile(pattern: &str, at: usize, anchored: bool) -> Result<Regex, ParseError
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lookback_is_the_longest_window_and_offset() {
+        assert_eq!(lookback("{app=\"x\"} |= \"a\"").unwrap(), 0.0);
+        assert_eq!(
+            lookback("count_over_time({app=\"x\"}[30d])").unwrap(),
+            30.0 * 86_400.0
+        );
+        assert_eq!(
+            lookback("sum(rate({a=\"b\"}[5m])) / sum(rate({a=\"b\"}[1h] offset 1d))").unwrap(),
+            3_600.0 + 86_400.0
+        );
+    }
 
     fn err(q: &str) -> String {
         match parse(q) {

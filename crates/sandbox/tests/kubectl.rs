@@ -265,8 +265,15 @@ async fn changes_scale_roll_patch_and_delete() {
         let (ok, _, err) = k.run("patch deploy web --type=merge -p '{\"spec\":{\"replicas\":\"many\"}}'");
         assert!(!ok && err.contains("Error from server (BadRequest): Deployment in version \"v1\" cannot be handled as a Deployment: invalid type"), "{err}");
 
-        // Deleting a pod: it terminates, the ReplicaSet replaces it.
+        // A dry-run delete deletes nothing: kubectl sends `dryRun` in the DeleteOptions body.
         let pod = k.eventually("get pods -o name", |o| o.lines().count() == 1).trim().to_owned();
+        let dry = k.ok(&format!("delete {pod} --dry-run=server"));
+        assert!(dry.contains("deleted (server dry run)"), "{dry}");
+        k.ok("delete deploy/web --dry-run=server");
+        assert_eq!(k.ok(&format!("get {pod} -o name")).trim(), pod);
+        assert!(k.ok("get deploy web -o name").contains("deployment.apps/web"));
+
+        // Deleting a pod: it terminates, the ReplicaSet replaces it.
         k.ok(&format!("delete {pod} --wait=true"));
         let pods = k.eventually("get pods -o name", |o| o.lines().count() == 1 && !o.contains(&pod));
         assert!(!pods.contains(&pod));

@@ -124,6 +124,8 @@ pub struct Gh {
     built: OnceLock<Result<Built, String>>,
     metrics: Metrics,
     defaults: (Option<String>, Option<String>),
+    /// `owner/name` or `owner/*` the write tools may change (empty: the default repository).
+    writable: Vec<String>,
 }
 
 impl std::fmt::Debug for Gh {
@@ -169,6 +171,51 @@ impl Gh {
             built: OnceLock::new(),
             metrics,
             defaults,
+            writable: Vec::new(),
+        }
+    }
+
+    /// Let the write tools change these repositories (`owner/name`, `owner/*`) instead of only
+    /// the default one.
+    pub fn with_writable(mut self, repositories: Vec<String>) -> Self {
+        self.writable = repositories
+            .into_iter()
+            .map(|r| r.trim().to_ascii_lowercase())
+            .filter(|r| !r.is_empty())
+            .collect();
+        self
+    }
+
+    /// Whether a write tool may change `owner/repo` (names compared as GitHub does, without
+    /// case).
+    pub fn writable(&self, owner: &str, repo: &str) -> Result<(), GhError> {
+        let full = format!("{owner}/{repo}").to_ascii_lowercase();
+        let allowed = if self.writable.is_empty() {
+            match &self.defaults {
+                (Some(o), Some(r)) => full == format!("{o}/{r}").to_ascii_lowercase(),
+                _ => false,
+            }
+        } else {
+            self.writable.iter().any(|w| {
+                *w == full
+                    || w.strip_suffix("/*")
+                        .is_some_and(|o| full.split('/').next() == Some(o))
+            })
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err(GhError::Other(format!(
+                "{owner}/{repo} is not a repository this server may change: writes go to {} (GITHUB_REPOSITORIES)",
+                if self.writable.is_empty() {
+                    match &self.defaults {
+                        (Some(o), Some(r)) => format!("{o}/{r} only"),
+                        _ => "none until GITHUB_REPOSITORIES or GITHUB_REPO_OWNER/GITHUB_REPO_NAME is set".into(),
+                    }
+                } else {
+                    self.writable.join(", ")
+                }
+            )))
         }
     }
 
@@ -222,15 +269,30 @@ impl Gh {
         repo: Option<&str>,
     ) -> Result<(String, String), GhError> {
         // `owner/name` in `repo` alone is accepted too.
-        if let (None, Some(full)) = (owner, repo)
-            && let Some((o, r)) = full.split_once('/')
-        {
-            return Ok((o.to_owned(), r.to_owned()));
-        }
-        let owner = owner.map(str::to_owned).or_else(|| self.defaults.0.clone());
-        let repo = repo.map(str::to_owned).or_else(|| self.defaults.1.clone());
+        let (owner, repo) = match (owner, repo) {
+            (None, Some(full)) if full.contains('/') => {
+                let (o, r) = full.split_once('/').unwrap_or_default();
+                (Some(o.to_owned()), Some(r.to_owned()))
+            }
+            _ => (
+                owner.map(str::to_owned).or_else(|| self.defaults.0.clone()),
+                repo.map(str::to_owned).or_else(|| self.defaults.1.clone()),
+            ),
+        };
         match (owner, repo) {
-            (Some(o), Some(r)) if !o.is_empty() && !r.is_empty() => Ok((o, r)),
+            (Some(o), Some(r)) if !o.is_empty() && !r.is_empty() => {
+                // As GitHub names them: nothing that a URL path would read another way
+                // (`worker/../checkout`).
+                let name_ok = |n: &str, extra: &str| {
+                    n != "." && n != ".." && n.chars().all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
+                };
+                if !name_ok(&o, "-") || !name_ok(&r, "-_.") {
+                    return Err(GhError::Other(format!(
+                        "{o}/{r} is not a repository name (letters, digits, -, _ and . only)"
+                    )));
+                }
+                Ok((o, r))
+            }
             _ => Err(GhError::Other(
                 "which repository? Give owner and repo (or repo as owner/name), or set GITHUB_REPO_OWNER and GITHUB_REPO_NAME".into(),
             )),
@@ -279,8 +341,35 @@ impl Gh {
         Ok(crab)
     }
 
-    /// GitHub's error as a sentence; `what` names what was asked for (for a 404).
+    /// `text` without credentials: the configured token and anything shaped like one (a proxy or
+    /// an Enterprise front end may echo the `Authorization` header in an error).
+    fn scrub(&self, text: &str) -> String {
+        let mut text = opsmcp_core::output::redact_secrets(text);
+        if let Credentials::Token(token) = &self.credentials
+            && !token.expose().is_empty()
+        {
+            text = text.replace(token.expose(), "***");
+        }
+        text
+    }
+
+    /// GitHub's error as a sentence; `what` names what was asked for (for a 404). Credentials
+    /// are scrubbed from whatever GitHub (or what stands in front of it) answered.
     pub fn explain(&self, e: octocrab::Error, what: &str) -> GhError {
+        match self.explain_raw(e, what) {
+            GhError::Unauthorized(m) => GhError::Unauthorized(self.scrub(&m)),
+            GhError::Forbidden(m) => GhError::Forbidden(self.scrub(&m)),
+            GhError::Refused { status, message } => GhError::Refused {
+                status,
+                message: self.scrub(&message),
+            },
+            GhError::Unreachable(base, m) => GhError::Unreachable(base, self.scrub(&m)),
+            GhError::Other(m) => GhError::Other(self.scrub(&m)),
+            other => other,
+        }
+    }
+
+    fn explain_raw(&self, e: octocrab::Error, what: &str) -> GhError {
         let octocrab::Error::GitHub { source, .. } = &e else {
             return if is_timeout(&e) {
                 GhError::Timeout(self.base.clone())

@@ -57,6 +57,11 @@ pub struct GitHubArgs {
     #[arg(long, env = "GITHUB_REPO_NAME")]
     pub github_repo_name: Option<String>,
 
+    /// Repositories the write tools may change (comma-separated owner/name or owner/*;
+    /// default: only GITHUB_REPO_OWNER/GITHUB_REPO_NAME). Reads reach what the token reaches.
+    #[arg(long, env = "GITHUB_REPOSITORIES", value_delimiter = ',')]
+    pub github_repositories: Vec<String>,
+
     /// Tool groups to offer (comma-separated): repos, pull_requests, issues, actions,
     /// releases, users, or all
     #[arg(
@@ -173,6 +178,7 @@ impl GitHubArgs {
                 self.github_repo_owner.clone(),
                 self.github_repo_name.clone(),
             ),
-        ))
+        )
+        .with_writable(self.github_repositories.clone()))
     }
 }

@@ -91,7 +91,7 @@ impl GitHubServer {
         exchange: Exchange,
         Parameters(args): Parameters<IssueCreateArgs>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let (owner, repo) = or_fail!(self.target(&args.repo));
+        let (owner, repo) = or_fail!(self.write_target(&args.repo));
         let title = args.title.trim();
         if title.is_empty() {
             return Ok(failure("the title is empty").into());
@@ -139,7 +139,7 @@ impl GitHubServer {
         exchange: Exchange,
         Parameters(args): Parameters<IssueCommentArgs>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let (owner, repo) = or_fail!(self.target(&args.repo));
+        let (owner, repo) = or_fail!(self.write_target(&args.repo));
         let text = args.body.trim();
         if text.is_empty() {
             return Ok(failure("the comment is empty").into());
@@ -185,7 +185,7 @@ impl GitHubServer {
         exchange: Exchange,
         Parameters(args): Parameters<IssueCloseArgs>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let (owner, repo) = or_fail!(self.target(&args.repo));
+        let (owner, repo) = or_fail!(self.write_target(&args.repo));
         let reason = args.reason.as_deref().unwrap_or("completed");
         if !matches!(reason, "completed" | "not_planned") {
             return Ok(failure("reason is completed or not_planned").into());

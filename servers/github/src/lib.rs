@@ -137,6 +137,16 @@ impl GitHubServer {
         self.gh().repo(args.owner.as_deref(), args.repo.as_deref())
     }
 
+    /// The repository a write tool changes: [`Self::target`], held to the writable ones.
+    pub(crate) fn write_target(
+        &self,
+        args: &render::RepoArgs,
+    ) -> Result<(String, String), GhError> {
+        let (owner, repo) = self.target(args)?;
+        self.gh().writable(&owner, &repo)?;
+        Ok((owner, repo))
+    }
+
     pub(crate) fn safety(&self) -> &Safety {
         self.inner.host.safety()
     }

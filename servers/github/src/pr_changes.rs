@@ -97,8 +97,36 @@ fn branch_for(title: &str) -> String {
 }
 
 /// Whether git accepts `name` as a branch (the rules of `git check-ref-format`, simplified).
+/// A branch as the agent may name it (`refs/heads/main`) in the short form git and the API
+/// compare (`main`).
+fn short_branch(name: &str) -> String {
+    name.trim().trim_start_matches("refs/heads/").to_owned()
+}
+
+/// Files whose change reaches past the code: CI workflows and actions run with the repository's
+/// secrets as soon as the branch is pushed, before anyone merges; submodules pull other code in;
+/// CODEOWNERS and dependabot decide who reviews and what updates itself.
+fn policy_file(path: &str) -> bool {
+    path.starts_with(".github/workflows/")
+        || path.starts_with(".github/actions/")
+        || matches!(
+            path,
+            ".gitmodules"
+                | "CODEOWNERS"
+                | ".github/CODEOWNERS"
+                | "docs/CODEOWNERS"
+                | ".github/dependabot.yml"
+                | ".github/dependabot.yaml"
+                | "action.yml"
+                | "action.yaml"
+        )
+}
+
 fn valid_branch(name: &str) -> bool {
     !name.is_empty()
+        && name != "HEAD"
+        && name != "@"
+        && !name.starts_with("refs/")
         && !name.starts_with(['/', '-', '.'])
         && !name.ends_with(['/', '.'])
         && !name.ends_with(".lock")
@@ -221,7 +249,7 @@ impl GitHubServer {
             if path.is_empty()
                 || path
                     .split('/')
-                    .any(|p| p == ".." || p == "." || p == ".git")
+                    .any(|p| p.is_empty() || p == ".." || p == "." || p == ".git")
             {
                 return Err(format!(
                     "{:?} is not a file path in the repository",
@@ -396,7 +424,7 @@ impl GitHubServer {
         exchange: Exchange,
         Parameters(args): Parameters<PrCreateArgs>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let (owner, repo) = or_fail!(self.target(&args.repo));
+        let (owner, repo) = or_fail!(self.write_target(&args.repo));
         let title = args.title.trim();
         if title.is_empty() {
             return Ok(failure("the title is empty").into());
@@ -406,8 +434,19 @@ impl GitHubServer {
         }
         let r = or_fail!(self.repository(&owner, &repo).await);
         let default = r.default_branch.clone().unwrap_or_else(|| "main".into());
-        let base = args.base.clone().unwrap_or_else(|| default.clone());
-        let branch = args.branch.clone().unwrap_or_else(|| branch_for(title));
+        let base = args
+            .base
+            .as_deref()
+            .map(short_branch)
+            .unwrap_or_else(|| default.clone());
+        let branch = args
+            .branch
+            .as_deref()
+            .map(short_branch)
+            .unwrap_or_else(|| branch_for(title));
+        if !valid_branch(&base) {
+            return Ok(failure(format!("{base:?} is not a valid branch name")).into());
+        }
         if !valid_branch(&branch) {
             return Ok(failure(format!("{branch:?} is not a valid branch name")).into());
         }
@@ -531,13 +570,32 @@ impl GitHubServer {
                 &json!({ "reviewers": fix.reviewers }),
             ));
         }
+        let policy: Vec<&str> = resolved
+            .keys()
+            .map(String::as_str)
+            .filter(|p| policy_file(p))
+            .collect();
+        let (risk, detail) = if policy.is_empty() {
+            (
+                RiskLevel::Medium,
+                "a new branch and a pull request; nothing is merged".to_owned(),
+            )
+        } else {
+            (
+                RiskLevel::High,
+                format!(
+                    "it changes {}: repository policy (CI workflows run with the repository's secrets as soon as the branch is pushed, before anyone merges; submodules, code owners and update bots decide what else runs and who reviews)",
+                    policy.join(", ")
+                ),
+            )
+        };
         let change = Change {
             tool: "pr_create",
             verb: "create",
             resource: "pull request",
             target: format!("{owner}/{repo} {branch} → {base}"),
-            risk: RiskLevel::Medium,
-            detail: "a new branch and a pull request; nothing is merged".into(),
+            risk,
+            detail,
             requests,
         };
         let preview = format!(
@@ -558,7 +616,7 @@ impl GitHubServer {
         exchange: Exchange,
         Parameters(args): Parameters<PrMergeArgs>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let (owner, repo) = or_fail!(self.target(&args.repo));
+        let (owner, repo) = or_fail!(self.write_target(&args.repo));
         let method = args.method.as_deref().unwrap_or("squash");
         if !matches!(method, "squash" | "merge" | "rebase") {
             return Ok(failure("method is squash, merge or rebase").into());

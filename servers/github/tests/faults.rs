@@ -155,3 +155,32 @@ async fn the_secondary_rate_limit_is_waited_out_when_short_and_reported_when_lon
     assert!(is_error && text.contains("retry after 1 s"), "{text}");
     assert_eq!(s.github.repos()["shop/worker"].issues.len(), 2);
 }
+
+/// Issue 25: a front end that echoes the request's `Authorization` header in its error.
+#[tokio::test]
+async fn an_echoed_token_is_scrubbed_from_the_error() {
+    let url = stub_backend(Router::new().route(
+        "/repos/shop/worker/commits",
+        get(|headers: axum::http::HeaderMap| async move {
+            let auth = headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            (
+                axum::http::StatusCode::BAD_GATEWAY,
+                [("content-type", "application/json")],
+                json!({ "message": format!("upstream refused the request with {auth} (token=echoed)") }).to_string(),
+            )
+        }),
+    ))
+    .await;
+    let token = "ghp_0123456789abcdefghijABCDEFGHIJ012345";
+    let c = client(&url, Some(token), &["--github-timeout-secs", "2"]).await;
+    let (is_error, text) = c.call("commits_list", json!({})).await;
+    assert!(is_error, "{text}");
+    assert!(
+        !text.contains(token) && !text.contains("0123456789abcdef"),
+        "{text}"
+    );
+}

@@ -670,3 +670,61 @@ async fn text_from_github_is_cleaned_and_fenced() {
     );
     assert_ne!(tag, "000000");
 }
+
+/// Issue 25: writes stay in their scope and repository policy is high risk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_stay_in_scope_and_policy_files_are_high_risk() {
+    // Yolo at 0.95 without the destructive switch: medium runs, high is refused.
+    let s = setup(&["--mode", "yolo"]).await;
+    let workflow = fix_args(json!({
+        "branch": "fix/ci",
+        "confidence": 0.95,
+        "changes": [{ "path": ".github/workflows/ci.yml", "content": "on: push\njobs: {}\n" }],
+    }));
+    let (is_error, text) = s.call("pr_create", workflow).await;
+    assert!(
+        is_error
+            && text.contains("NOT EXECUTED")
+            && text.contains(".github/workflows/ci.yml: repository policy"),
+        "{text}"
+    );
+    for (repo, why) in [
+        ("worker/../checkout", "is not a repository name"),
+        (
+            "shop/checkout",
+            "is not a repository this server may change",
+        ),
+    ] {
+        let (is_error, text) = s
+            .call(
+                "issue_create",
+                json!({ "repo": repo, "title": "x", "confidence": 0.95 }),
+            )
+            .await;
+        assert!(is_error && text.contains(why), "{repo}: {text}");
+    }
+    let (is_error, text) = s
+        .call(
+            "pr_create",
+            fix_args(json!({ "branch": "refs/heads/main", "confidence": 1.0 })),
+        )
+        .await;
+    assert!(
+        is_error && text.to_lowercase().contains("forbidden"),
+        "{text}"
+    );
+    let (is_error, text) = s
+        .call(
+            "pr_create",
+            fix_args(json!({ "branch": "HEAD", "confidence": 1.0 })),
+        )
+        .await;
+    assert!(
+        is_error && text.contains("not a valid branch name"),
+        "{text}"
+    );
+    let (is_error, text) = s
+        .call("pr_create", fix_args(json!({ "branch": "fix/x", "changes": [{ "path": "a//worker.c", "content": "x" }], "confidence": 0.95 })))
+        .await;
+    assert!(is_error && text.contains("is not a file path"), "{text}");
+}

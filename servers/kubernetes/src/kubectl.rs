@@ -35,7 +35,7 @@ use crate::{KubernetesServer, client::Connection};
 pub struct KubectlArgs {
     /// Arguments after `kubectl`, one per item, e.g. ["get", "pods", "-n", "shop"]
     pub args: Vec<String>,
-    /// YAML/JSON that `-f -` reads (files and URLs are not read)
+    /// YAML/JSON for `-f -`
     pub manifest: Option<String>,
     /// kubeconfig context
     pub context: Option<String>,
@@ -251,9 +251,8 @@ fn carried_secrets(checked: &Checked, manifest: Option<&str>) -> Vec<Vec<u8>> {
 
 #[tool_router(router = kubectl_router, vis = "pub(crate)")]
 impl KubernetesServer {
-    /// Run kubectl with an argument list (no shell), parsed as kubectl parses it. Reads run;
-    /// changes follow the safety mode (plan: --dry-run=server); credential, endpoint and file
-    /// flags are refused; Secret values are hidden.
+    /// Run kubectl with an argument list (no shell). Reads run; changes follow the safety mode
+    /// (plan: --dry-run=server); credential, endpoint and file flags are refused; Secrets hidden.
     #[tool]
     pub async fn kubectl(
         &self,

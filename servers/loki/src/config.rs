@@ -59,8 +59,9 @@ pub struct LokiArgs {
     #[arg(long, env = "LOKI_MAX_RESPONSE_BYTES", default_value_t = 32 * 1024 * 1024)]
     pub loki_max_response_bytes: usize,
 
-    /// Cost guard: refuse queries that would scan more than this many bytes (per call,
-    /// allow_large_scan overrides)
+    /// Cost guard: refuse queries that would scan more than this many bytes, or that cannot be
+    /// sized (per call, allow_large_scan overrides; 0 turns the guard off, for a Loki without
+    /// index/stats)
     #[arg(long, env = "LOKI_MAX_SCAN_BYTES", default_value_t = 2 * 1024 * 1024 * 1024)]
     pub max_scan_bytes: u64,
 

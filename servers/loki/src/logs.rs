@@ -13,7 +13,7 @@ use opsmcp_core::{
     series::{common_labels, series},
     tools::{failure, text},
 };
-use opsmcp_logql::{MatchOp, escape_regex, escape_string};
+use opsmcp_logql::{escape_regex, escape_string};
 use rmcp::{
     ErrorData,
     handler::server::wrapper::Parameters,
@@ -88,23 +88,6 @@ pub struct SearchArgs {
     #[serde(flatten)]
     pub window: Window,
 }
-
-/// Longest range a query without a selective matcher runs before the cost guard asks
-/// `index/stats`.
-const GUARD_RANGE: SignedDuration = SignedDuration::from_hours(1);
-
-/// Labels that select too much on their own to count as selective.
-const BROAD_LABELS: [&str; 9] = [
-    "cluster",
-    "namespace",
-    "env",
-    "environment",
-    "region",
-    "zone",
-    "stream",
-    "level",
-    "detected_level",
-];
 
 /// A resolved time range.
 #[derive(Debug, Clone, Copy)]
@@ -267,41 +250,39 @@ impl LokiServer {
         Ok(text(format!("{prefix}{}", render_streams(streams, &shape))))
     }
 
-    /// Refuse a broad query over a long range that would scan more than the configured bytes.
+    /// Refuse a query that would scan more than the configured bytes: every stream selector is
+    /// sized with `index/stats` over what the query reads — its range, widened by its longest
+    /// range window and offset (`[30d]`) — whatever its matchers look like. A query that cannot
+    /// be sized (unparsable here, `index/stats` failing) is refused too, unless `allow`.
     pub(crate) async fn guard(&self, query: &str, range: Range, allow: bool) -> Result<(), String> {
-        if allow {
+        if allow || self.max_scan_bytes() == 0 {
             return Ok(());
         }
-        let Ok(selectors) = opsmcp_logql::stream_selectors(query) else {
-            return Ok(());
+        let cannot = |why: String| {
+            format!(
+                "cost guard: cannot size this query ({why}), so it is not run. Pass allow_large_scan=true to run it anyway."
+            )
         };
-        let selective = |m: &opsmcp_logql::Matcher| {
-            m.op == MatchOp::Eq && !m.value.is_empty() && !BROAD_LABELS.contains(&m.name.as_str())
+        let selectors = opsmcp_logql::stream_selectors(query).map_err(|e| cannot(e.message))?;
+        let lookback = opsmcp_logql::lookback(query).map_err(|e| cannot(e.message))?;
+        let read = Range {
+            start: range.start - SignedDuration::from_secs_f64(lookback),
+            end: range.end,
         };
-        let broad: Vec<&String> = selectors
-            .iter()
-            .filter(|(_, matchers)| !matchers.iter().any(selective))
-            .map(|(text, _)| text)
-            .collect();
-        if broad.is_empty() || range.span() <= GUARD_RANGE {
-            return Ok(());
-        }
         let mut total = IndexStats::default();
-        for selector in broad {
+        for (selector, _) in &selectors {
             let mut params = vec![("query", selector.clone())];
-            params.extend(range.params());
-            // A Loki without index stats (or a gateway that hides them) is not a reason to refuse.
-            let Ok(stats) = self
+            params.extend(read.params());
+            let stats = self
                 .api()
                 .get_json::<IndexStats>("loki/api/v1/index/stats", &params)
                 .await
-            else {
-                return Ok(());
-            };
+                .map_err(|e| cannot(format!("index/stats failed: {e}")))?;
             total.streams += stats.streams;
             total.entries += stats.entries;
             total.bytes += stats.bytes;
         }
+        let range = read;
         let limit = self.max_scan_bytes();
         if total.bytes <= limit {
             return Ok(());

@@ -2,7 +2,7 @@
 //! range (a step that bounds the points, each series summarised by default) — rendered like
 //! opsmcp-prometheus renders PromQL, since Loki answers in Prometheus's shapes.
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use opsmcp_core::{
     or_fail,
     output::{parse_duration, parse_time},
@@ -68,6 +68,17 @@ impl LokiServer {
                 Some(t) => or_fail!(parse_time(t, Timestamp::now())),
                 None => Timestamp::now(),
             };
+            // An instant query reads its range window (`[30d]`) before `at`: sized like any other.
+            let instant = Range {
+                start: at - SignedDuration::from_secs(1),
+                end: at,
+            };
+            if let Err(refusal) = self
+                .guard(&args.query, instant, args.allow_large_scan.unwrap_or(false))
+                .await
+            {
+                return Ok(failure(refusal));
+            }
             let params = [("query", args.query.clone()), ("time", nanos(at))];
             let data: QueryData = or_fail!(
                 self.api()

@@ -73,9 +73,22 @@ async fn loki_slow() {
     ))
     .await;
     let c = client(&url, &["--loki-timeout-secs", "1"]).await;
-    let started = Instant::now();
+    // This Loki has no index/stats: an unsized query is refused, and runs when told.
     let (is_error, text) = c
         .call("logs_query", json!({ "query": "{app=\"x\"}" }))
+        .await;
+    assert!(
+        is_error
+            && text.contains("cannot size this query")
+            && text.contains("allow_large_scan=true"),
+        "{text}"
+    );
+    let started = Instant::now();
+    let (is_error, text) = c
+        .call(
+            "logs_query",
+            json!({ "query": "{app=\"x\"}", "allow_large_scan": true }),
+        )
         .await;
     assert!(is_error);
     assert!(text.contains("loki did not answer within 1s"), "{text}");

@@ -355,25 +355,22 @@ async fn the_cost_guard_refuses_broad_long_queries_unless_told() {
         )
         .await;
     assert!(text.contains("5 lines returned"), "{text}");
-    // A selective matcher, or a short range, is not guarded.
+    // Every query is sized, whatever its matchers: one that reads little runs.
     s.ok(
         "logs_query",
-        json!({ "query": "{app=\"checkout\"} |= \"error\"", "start": "6h", "limit": 5 }),
+        json!({ "query": "{namespace=\"shop\"}", "start": "5m", "limit": 5 }),
     )
     .await;
-    s.ok(
-        "logs_query",
-        json!({ "query": "{namespace=\"shop\"}", "start": "30m", "limit": 5 }),
-    )
-    .await;
-    // Metric queries too.
-    let (is_error, text) = s
-        .call(
-            "logs_metric_query",
-            json!({ "query": "sum(count_over_time({namespace=\"shop\"}[5m]))", "start": "6h" }),
-        )
-        .await;
-    assert!(is_error && text.starts_with("cost guard"), "{text}");
+    // Metric queries too, range or instant, with the range inside the expression counted.
+    for args in [
+        json!({ "query": "sum(count_over_time({namespace=\"shop\"}[5m]))", "start": "6h" }),
+        json!({ "query": "sum(count_over_time({namespace=\"shop\"}[6h]))", "start": "5m" }),
+        json!({ "query": "sum(count_over_time({namespace=\"shop\"}[30d]))" }),
+        json!({ "query": "sum(count_over_time({namespace=\"shop\", unlisted=\"\"} [1h] offset 6h))" }),
+    ] {
+        let (is_error, text) = s.call("logs_metric_query", args.clone()).await;
+        assert!(is_error && text.starts_with("cost guard"), "{args}: {text}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,7 +2,9 @@
 //! `POST /webhooks/pagerduty` checks
 //! `X-PagerDuty-Signature` (any listed `v1=` HMAC-SHA256 of the body under
 //! `PAGERDUTY_WEBHOOK_SECRET` may match, compared in constant time; otherwise 401 and nothing is
-//! kept), drops repeats by `X-Webhook-Id`, and keeps the recent events in a bounded buffer. They
+//! kept), drops repeats by the signed payload's event id, refuses events that occurred outside
+//! the replay window (an old signed delivery posted again), and keeps the recent events in a
+//! bounded buffer. They
 //! are served as the resource `pagerduty://events` — subscribed sessions get
 //! `notifications/resources/updated` — and by the tool `events_recent`, so an agent learns of a
 //! new incident without polling.
@@ -31,9 +33,12 @@ use serde_json::Value;
 use crate::render::{cut, name, short, untrusted_line};
 
 pub const EVENTS_URI: &str = "pagerduty://events";
-/// Events kept, and webhook ids remembered for de-duplication.
+/// Events kept, and event ids remembered for de-duplication.
 pub const KEEP: usize = 200;
 const REMEMBER: usize = 2000;
+/// How old (or how far ahead of this clock) an event's `occurred_at` may be: a delivery outside
+/// it is a replay, not news. The ids of the window's events are remembered.
+const WINDOW: jiff::SignedDuration = jiff::SignedDuration::from_mins(30);
 
 /// One received event, summarised.
 #[derive(Debug, Clone)]
@@ -71,6 +76,8 @@ pub enum Refusal {
     NoSecret,
     BadSignature,
     NotJson,
+    /// `occurred_at` missing, or outside [`WINDOW`].
+    Stale,
 }
 
 impl Events {
@@ -100,22 +107,28 @@ impl Events {
             return Err(Refusal::BadSignature);
         }
         let payload: Value = serde_json::from_slice(body).map_err(|_| Refusal::NotJson)?;
-        let id = headers
-            .get("x-webhook-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-            .or_else(|| payload["event"]["id"].as_str().map(str::to_owned))
-            .unwrap_or_default();
+        // What identifies and dates the event is inside the signed body: headers are not signed.
+        let id = payload["event"]["id"]
+            .as_str()
+            .filter(|i| !i.is_empty())
+            .ok_or(Refusal::NotJson)?
+            .to_owned();
+        let occurred: Timestamp = payload["event"]["occurred_at"]
+            .as_str()
+            .and_then(|t| t.parse().ok())
+            .ok_or(Refusal::Stale)?;
+        let now = Timestamp::now();
+        if occurred < now - WINDOW || occurred > now + WINDOW {
+            return Err(Refusal::Stale);
+        }
         {
             let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            if !id.is_empty() {
-                if state.seen.contains(&id) {
-                    return Ok(false);
-                }
-                state.seen.push_back(id);
-                if state.seen.len() > REMEMBER {
-                    state.seen.pop_front();
-                }
+            if state.seen.contains(&id) {
+                return Ok(false);
+            }
+            state.seen.push_back(id);
+            if state.seen.len() > REMEMBER {
+                state.seen.pop_front();
             }
             state.events.push_back(summarise(&payload["event"]));
             if state.events.len() > KEEP {
@@ -279,6 +292,10 @@ async fn deliver(
         ),
         Err(Refusal::BadSignature) => (StatusCode::UNAUTHORIZED, "bad or missing signature\n"),
         Err(Refusal::NotJson) => (StatusCode::BAD_REQUEST, "not a webhook payload\n"),
+        Err(Refusal::Stale) => (
+            StatusCode::BAD_REQUEST,
+            "the event's occurred_at is missing or outside the 30-minute replay window\n",
+        ),
     }
 }
 
@@ -307,7 +324,11 @@ mod tests {
     #[test]
     fn signatures_repeats_and_rotation() {
         let events = Events::new(Some(Secret::new("s3cret")));
-        let body = br#"{"event":{"id":"E1","event_type":"incident.triggered","data":{"id":"Q1","number":7,"title":"disk full","status":"triggered"}}}"#;
+        let now = Timestamp::now();
+        let body = format!(
+            r#"{{"event":{{"id":"E1","event_type":"incident.triggered","occurred_at":"{now}","data":{{"id":"Q1","number":7,"title":"disk full","status":"triggered"}}}}}}"#
+        );
+        let body = body.as_bytes();
         let mut headers = HeaderMap::new();
         assert_eq!(events.receive(&headers, body), Err(Refusal::BadSignature));
         headers.insert(
@@ -321,6 +342,13 @@ mod tests {
         headers.insert("x-webhook-id", "W1".parse().unwrap());
         assert_eq!(events.receive(&headers, body), Ok(true));
         assert_eq!(events.receive(&headers, body), Ok(false), "a repeat");
+        // The same signed event with another (unsigned) delivery id is still a repeat.
+        headers.insert("x-webhook-id", "W2".parse().unwrap());
+        assert_eq!(
+            events.receive(&headers, body),
+            Ok(false),
+            "a replay with a new id"
+        );
         let recent = events.recent(5);
         assert_eq!(recent.len(), 1);
         assert!(
@@ -334,5 +362,29 @@ mod tests {
             Events::new(None).receive(&headers, body),
             Err(Refusal::NoSecret)
         );
+    }
+
+    #[test]
+    fn an_event_outside_the_window_is_refused() {
+        let events = Events::new(Some(Secret::new("s3cret")));
+        let old = Timestamp::now() - jiff::SignedDuration::from_hours(2);
+        for body in [
+            format!(
+                r#"{{"event":{{"id":"E2","event_type":"incident.triggered","occurred_at":"{old}","data":{{}}}}}}"#
+            ),
+            r#"{"event":{"id":"E3","event_type":"incident.triggered","data":{}}}"#.to_owned(),
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                "x-pagerduty-signature",
+                signed("s3cret", body.as_bytes()).parse().unwrap(),
+            );
+            assert_eq!(
+                events.receive(&headers, body.as_bytes()),
+                Err(Refusal::Stale),
+                "{body}"
+            );
+        }
+        assert!(events.recent(5).is_empty());
     }
 }

@@ -434,6 +434,9 @@ fn status(argv: &[String], result: &Result<Output, NotFound>) -> Value {
     }
 }
 
+/// How long the simulated runtime takes to start a process after the upgrade.
+const PROCESS_START: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// The subprotocols spoken, best first.
 pub const PROTOCOLS: [&str; 2] = ["v5.channel.k8s.io", "v4.channel.k8s.io"];
 
@@ -446,6 +449,10 @@ pub fn serve(
     upgrade
         .protocols(PROTOCOLS)
         .on_upgrade(move |mut socket: WebSocket| async move {
+            // A container runtime takes tens of milliseconds to start the process after the
+            // upgrade; kubectl registers its streams in that time (client-go starts reading
+            // before it creates them, and drops frames of a stream it has not created yet).
+            tokio::time::sleep(PROCESS_START).await;
             let frame = |channel: u8, data: &[u8]| {
                 let mut bytes = Vec::with_capacity(data.len() + 1);
                 bytes.push(channel);
