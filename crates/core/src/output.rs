@@ -113,6 +113,12 @@ pub fn redact_secrets(text: &str) -> String {
         .into_owned()
 }
 
+/// `text` as the inside of a JSON string (without the quotes).
+fn json_text(text: &str) -> String {
+    let quoted = serde_json::to_string(text).unwrap_or_default();
+    quoted[1..quoted.len().saturating_sub(1).max(1)].to_owned()
+}
+
 /// Hides known secret values wherever they appear in a text, in the forms a backend prints them:
 /// as they are and base64-encoded (Kubernetes' `data`), standard and URL-safe, padded or not.
 /// Values shorter than [`Redactor::MIN_LEN`] are left (hiding every `1` would hide the output, not
@@ -146,9 +152,19 @@ impl Redactor {
             }
             if value.len() >= Self::MIN_LEN {
                 patterns.push(value.to_vec());
-                // As a JSON string shows it (a PEM key's newlines as `\n`).
-                if let Ok(json) = serde_json::to_string(&String::from_utf8_lossy(value)) {
-                    patterns.push(json.trim_matches('"').as_bytes().to_vec());
+                // As a JSON string shows it (a PEM key's newlines as `\n`), as Go's encoder
+                // writes it (`&`, `<`, `>` as `\u0026`…: kubectl's last-applied annotation), and
+                // each of those inside another JSON string (the annotation printed by `-o json`).
+                let text = String::from_utf8_lossy(value);
+                let json = json_text(&text);
+                let go = json
+                    .replace('&', "\\u0026")
+                    .replace('<', "\\u003c")
+                    .replace('>', "\\u003e")
+                    .replace('\u{2028}', "\\u2028")
+                    .replace('\u{2029}', "\\u2029");
+                for form in [json_text(&json), json_text(&go), json, go] {
+                    patterns.push(form.into_bytes());
                 }
             }
         }
@@ -650,6 +666,12 @@ mod tests {
             "short values themselves stay: {out}"
         );
         assert!(Redactor::new(Vec::<String>::new()).is_empty());
+        // Go's JSON (kubectl's last-applied annotation), and that inside `-o json`.
+        let r = Redactor::new(["a&b<c>\"d"]);
+        let go = r#"{"stringData":{"p":"a\u0026b\u003cc\u003e\"d"}}"#;
+        let twice = r#""{\"stringData\":{\"p\":\"a\\u0026b\\u003cc\\u003e\\\"d\"}}""#;
+        assert!(!r.redact(go).contains("u0026b"), "{}", r.redact(go));
+        assert!(!r.redact(twice).contains("u0026b"), "{}", r.redact(twice));
     }
 
     #[test]

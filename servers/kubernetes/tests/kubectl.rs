@@ -371,6 +371,7 @@ async fn no_read_prints_a_credential_a_variable_or_a_secret_value() {
         .unwrap()
         .to_owned();
     for argv in [
+        vec!["config", "view"],
         vec!["config", "view", "--raw"],
         vec!["config", "view", "--flatten"],
         vec!["get", "pods", "-o", "go-template-file=/proc/self/environ"],
@@ -396,7 +397,7 @@ async fn no_read_prints_a_credential_a_variable_or_a_secret_value() {
     }
     let secret_values = ["c2VjcmV0", "secret", "d2Vi"];
     for argv in [
-        vec!["config", "view"],
+        vec!["config", "get-contexts"],
         vec!["get", "secret", "web-db", "-n", "shop", "-o", "yaml"],
         vec!["get", "secrets", "-A", "-o", "json"],
         vec!["get", "--raw", "/api/v1/namespaces/shop/secrets"],

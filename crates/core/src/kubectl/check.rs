@@ -24,7 +24,13 @@ pub enum Refusal {
     NoManifest,
     #[error("`manifest` is given but the command reads none: use `-f -`")]
     UnusedManifest,
-    #[error("the --raw path `{0}` is not a plain API path (no `..`, `%`, `//` or backslashes)")]
+    #[error("the manifest is not YAML or JSON read the one way kubectl reads it: {0}")]
+    Manifest(String),
+    #[error("`{0}` names a subcommand of `kubectl {1}`: write it as the command")]
+    Subcommand(String, String),
+    #[error(
+        "the --raw path `{0}` is not a plain API path (no `..`, `%`, `#`, `//`, backslashes, proxies or node logs)"
+    )]
     RawPath(String),
     #[error(
         "`--output={0}` of Secrets is not allowed: a template can transform their values past redaction; use -o yaml or describe (values are hidden)"
@@ -143,6 +149,11 @@ const FILE_FLAGS: &[(&str, &str)] = &[
     ("cert", "it reads files on the server's host"),
     ("key", "it reads files on the server's host"),
     ("output-directory", "it writes files on the server's host"),
+    (
+        "patch-file",
+        "it reads a file on the server's host: pass the patch in -p",
+    ),
+    ("edit", "it opens an editor on the server's host"),
 ];
 
 /// Commands that never run through the tool, and why.
@@ -153,6 +164,10 @@ const REFUSED_COMMANDS: &[(&str, &str)] = &[
     ),
     ("attach", "it is interactive"),
     ("edit", "it opens an editor: use patch or apply"),
+    (
+        "apply edit-last-applied",
+        "it opens an editor: use patch or apply",
+    ),
     ("cp", "it copies files to or from the server's host"),
     ("port-forward", "it opens ports on the server's host"),
     ("proxy", "it opens a port on the server's host"),
@@ -184,7 +199,6 @@ const READS: &[&str] = &[
     "auth whoami",
     "rollout status",
     "rollout history",
-    "config view",
     "config get-contexts",
     "config current-context",
     "config get-clusters",
@@ -240,7 +254,11 @@ pub fn raw_path(raw: &str) -> Result<RawPath, Refusal> {
         || path.contains("//")
         || path.contains('%')
         || path.contains('\\')
-        || path.split('/').any(|s| s == ".." || s == ".");
+        || raw.contains('#')
+        || path
+            .split('/')
+            .any(|s| s == ".." || s == "." || s == "proxy")
+        || path.starts_with("/logs");
     if bad {
         return Err(Refusal::RawPath(raw.to_owned()));
     }
@@ -309,23 +327,30 @@ const TEMPLATED: &[&str] = &[
     "custom-columns",
 ];
 
-/// Kinds a manifest holds (`kind:` of each document and of a List's items).
-fn manifest_kinds(manifest: &str) -> Vec<String> {
-    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(manifest).unwrap_or_default();
+/// Kinds a manifest holds: each document's, and each item's of a list — an item without a kind
+/// takes its typed list's (`NamespaceList` → `Namespace`), as kubectl reads it. A manifest that
+/// does not parse here is refused: what kubectl would make of it is unknown.
+fn manifest_kinds(manifest: &str) -> Result<Vec<String>, Refusal> {
+    let docs: Vec<serde_json::Value> =
+        serde_saphyr::from_multiple(manifest).map_err(|e| Refusal::Manifest(e.to_string()))?;
     let mut kinds = Vec::new();
     for doc in docs {
+        let kind = doc["kind"].as_str().unwrap_or_default();
         if let Some(items) = doc["items"].as_array() {
-            kinds.extend(
-                items
-                    .iter()
-                    .filter_map(|i| i["kind"].as_str().map(str::to_owned)),
-            );
+            let item_kind = kind.strip_suffix("List").unwrap_or_default();
+            kinds.extend(items.iter().map(|i| {
+                i["kind"]
+                    .as_str()
+                    .filter(|k| !k.is_empty())
+                    .unwrap_or(item_kind)
+                    .to_owned()
+            }));
         }
-        if let Some(kind) = doc["kind"].as_str() {
+        if !kind.is_empty() {
             kinds.push(kind.to_owned());
         }
     }
-    kinds
+    Ok(kinds)
 }
 
 /// Check a kubectl argument list (without `kubectl`) and the manifest `-f -` would read.
@@ -370,6 +395,15 @@ pub fn check(
     {
         return Err(Refusal::DashName(dash.clone()));
     }
+    // A name that is a subcommand of the command (after `--`, or after a word cobra skips) would
+    // be read as that subcommand once the argument list is written again.
+    if let Some(word) = command
+        .args
+        .iter()
+        .find(|a| super::table::TABLE.child(&command.path, a).is_some())
+    {
+        return Err(Refusal::Subcommand(word.clone(), name));
+    }
     // Output formats that read a file on the server's host (go-template-file=/proc/self/environ).
     if let Some(o) = command.value("output").filter(|o| {
         let format = o.split('=').next().unwrap_or_default();
@@ -396,24 +430,15 @@ pub fn check(
         (false, Some(_)) => return Err(Refusal::UnusedManifest),
         _ => {}
     }
-    if command.path.first().is_some_and(|p| p == "config") {
-        if name != "config view" && !READS.contains(&name.as_str()) {
-            return Err(Refusal::Command {
-                command: name,
-                why: "the kubeconfig is the server's own",
-            });
-        }
-        if command.on("raw") || command.on("flatten") {
-            return Err(Refusal::Flag {
-                flag: if command.on("raw") {
-                    "--raw"
-                } else {
-                    "--flatten"
-                }
-                .into(),
-                why: "it prints the kubeconfig's credentials",
-            });
-        }
+    if command.path.first().is_some_and(|p| p == "config") && !READS.contains(&name.as_str()) {
+        return Err(Refusal::Command {
+            command: name.clone(),
+            why: if name == "config view" {
+                "it prints credentials kubectl does not hide (passwords, auth-provider tokens, exec environments): use contexts_list"
+            } else {
+                "the kubeconfig is the server's own"
+            },
+        });
     }
     if name == "run"
         && ["attach", "stdin", "tty", "rm"]
@@ -457,12 +482,16 @@ pub fn check(
         None => None,
     };
     let scope = scope(&command, &namespace, raw.as_ref());
+    let kinds = match manifest {
+        Some(m) => manifest_kinds(m)?,
+        None => Vec::new(),
+    };
     let reads_secrets = kind_words(&command).into_iter().any(is_secret)
         || raw
             .as_ref()
             .and_then(|r| r.resource.as_deref())
             .is_some_and(is_secret)
-        || manifest.is_some_and(|m| manifest_kinds(m).iter().any(|k| is_secret(k)));
+        || kinds.iter().any(|k| is_secret(k));
     let format = command
         .value("output")
         .map(|o| o.split('=').next().unwrap_or_default());
@@ -474,7 +503,7 @@ pub fn check(
     }
     let read_only = READS.contains(&name.as_str())
         || matches!(command.value("dry-run"), Some("server" | "client"));
-    let mut assessment = assess(&command, manifest, raw.as_ref(), read_only);
+    let mut assessment = assess(&command, &kinds, raw.as_ref(), read_only);
     if assessment.level == RiskLevel::Forbidden {
         return Ok(Checked {
             argv: command.argv(false),
@@ -487,7 +516,7 @@ pub fn check(
             reads_secrets,
         });
     }
-    if raw.is_some() && !read_only {
+    if raw.is_some() && command.verb() != "get" {
         return Err(Refusal::Command {
             command: format!("{name} --raw"),
             why: "kubectl ignores --dry-run for raw writes: use the typed form",
@@ -547,13 +576,21 @@ fn scope(command: &Command, namespace: &str, raw: Option<&RawPath>) -> Scope {
     ) {
         return Scope::None;
     }
+    // A node's drain or taint acts on its pods in every namespace; its description lists them.
+    let node = kind_words(command).first().is_some_and(|k| {
+        let kind = k.split('/').next().unwrap_or_default().to_ascii_lowercase();
+        matches!(kind.as_str(), "node" | "nodes" | "no")
+    });
+    if matches!(command.verb(), "drain" | "taint") || (command.verb() == "describe" && node) {
+        return Scope::All;
+    }
     Scope::Namespaces(vec![namespace.to_owned()])
 }
 
 /// The risk of the command itself.
 fn assess(
     command: &Command,
-    manifest: Option<&str>,
+    manifest_kinds: &[String],
     raw: Option<&RawPath>,
     read_only: bool,
 ) -> Assessment {
@@ -566,17 +603,18 @@ fn assess(
         format!(" in namespace {ns}")
     };
     // Deletes of the forbidden kinds, in every form kubectl takes a kind.
+    // `replace --force` and `apply --force` delete and recreate; `apply --prune` deletes.
     let deletes = name == "delete"
-        || (name == "replace" && command.on("force"))
+        || (matches!(name.as_str(), "replace" | "apply") && command.on("force"))
         || (command.verb() == "apply" && command.on("prune"));
     if deletes {
         let kinds = kind_words(command);
         let from_raw = raw.and_then(|r| r.resource.as_deref());
-        let from_manifest = manifest.map(manifest_kinds).unwrap_or_default();
+
         let forbidden = kinds
             .into_iter()
             .chain(from_raw)
-            .chain(from_manifest.iter().map(String::as_str))
+            .chain(manifest_kinds.iter().map(String::as_str))
             .find_map(forbidden_kind);
         if let Some(what) = forbidden {
             return Assessment::new(
@@ -586,7 +624,7 @@ fn assess(
                 ),
             );
         }
-        if command.verb() == "apply" {
+        if command.verb() == "apply" && command.on("prune") {
             return Assessment::new(
                 RiskLevel::Forbidden,
                 "`apply --prune` deletes what the manifest leaves out, namespaces and volumes among them by default; it is never executed",
@@ -765,7 +803,6 @@ mod tests {
             ("top pod -n kube-system", Low),
             ("auth can-i delete pods", Low),
             ("rollout status deploy/web", Low),
-            ("config view", Low),
             ("delete pod web-1 --dry-run=server", Low),
             ("scale deploy/web --replicas=3 -n shop", Medium),
             ("rollout restart deploy/web", Medium),
@@ -949,24 +986,16 @@ mod tests {
 
     #[test]
     fn reads_config_view_raw() {
-        assert!(matches!(refused("config view --raw"), Refusal::Flag { .. }));
-        assert!(matches!(
-            refused("config view --flatten"),
-            Refusal::Flag { .. }
-        ));
-        assert!(matches!(
-            refused("config view --raw=true"),
-            Refusal::Flag { .. }
-        ));
-        assert!(matches!(
-            refused("config set-context x --namespace=y"),
-            Refusal::Command { .. }
-        ));
-        assert!(matches!(
-            refused("config use-context other"),
-            Refusal::Command { .. }
-        ));
-        assert_eq!(level("config view"), RiskLevel::Low);
+        for cmd in [
+            "config view",
+            "config view --raw",
+            "config view --flatten",
+            "config set-context x --namespace=y",
+            "config use-context other",
+        ] {
+            assert!(matches!(refused(cmd), Refusal::Command { .. }), "{cmd}");
+        }
+        assert_eq!(level("config get-contexts"), RiskLevel::Low);
     }
 
     #[test]
@@ -987,6 +1016,7 @@ mod tests {
             "create configmap x --from-file=/etc/passwd",
             "create secret tls x --cert=/a --key=/b",
             "cluster-info dump --output-directory=/tmp/x",
+            "patch deploy/web --patch-file=/etc/passwd",
         ] {
             assert!(matches!(refused(cmd), Refusal::Flag { .. }), "{cmd}");
         }
@@ -1115,9 +1145,114 @@ mod tests {
             "create token default",
             "plugin list",
             "kustomize .",
+            "apply edit-last-applied deploy/web",
         ] {
             assert!(matches!(refused(cmd), Refusal::Command { .. }), "{cmd}");
         }
+        assert!(matches!(
+            run(
+                "create -f - --edit --dry-run=server",
+                Some("kind: ConfigMap")
+            ),
+            Err(Refusal::Flag { .. })
+        ));
+    }
+
+    #[test]
+    fn hostile_review_raw_writes_with_a_dry_run_and_fragments() {
+        for cmd in [
+            "delete --raw /api/v1/namespaces/shop/pods --dry-run=server",
+            "create --raw /api/v1/namespaces/shop/pods -f - --dry-run=client",
+        ] {
+            let manifest = cmd.contains("-f -").then_some("kind: Pod");
+            assert!(
+                matches!(run(cmd, manifest), Err(Refusal::Command { .. })),
+                "{cmd}"
+            );
+        }
+        for path in [
+            "/api/v1/namespaces/shop/persistentvolumeclaims#",
+            "/api/v1/namespaces/shop/services/web:80/proxy/admin",
+            "/api/v1/nodes/node-a/proxy/logs/",
+            "/logs/kube-apiserver.log",
+        ] {
+            assert!(
+                matches!(refused(&format!("get --raw {path}")), Refusal::RawPath(_)),
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
+    fn hostile_review_manifest_kinds_as_kubectl_reads_them() {
+        let typed =
+            r#"{"apiVersion":"v1","kind":"NamespaceList","items":[{"metadata":{"name":"shop"}}]}"#;
+        assert_eq!(
+            run("delete -f -", Some(typed)).unwrap().assessment.level,
+            RiskLevel::Forbidden
+        );
+        let secrets =
+            r#"{"apiVersion":"v1","kind":"SecretList","items":[{"metadata":{"name":"db"}}]}"#;
+        assert!(matches!(
+            run("get -f - -o go-template={{.data}}", Some(secrets)),
+            Err(Refusal::SecretTemplate(_))
+        ));
+        for bad in [
+            "kind: Namespace\nkind: Pod\n",
+            "{\"kind\":\"Pod\"}{\"kind\":\"Namespace\"}",
+        ] {
+            assert!(
+                matches!(run("delete -f -", Some(bad)), Err(Refusal::Manifest(_))),
+                "{bad}"
+            );
+        }
+        let ns = "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n";
+        assert_eq!(
+            run("apply --force -f -", Some(ns))
+                .unwrap()
+                .assessment
+                .level,
+            RiskLevel::Forbidden
+        );
+        assert_eq!(
+            run("apply --force -f -", Some("kind: ConfigMap"))
+                .unwrap()
+                .assessment
+                .level,
+            RiskLevel::High
+        );
+    }
+
+    #[test]
+    fn hostile_review_subcommands_hidden_behind_dash_dash() {
+        for argv in [
+            vec!["create", "--", "token", "sa"],
+            vec!["cluster-info", "--", "dump"],
+        ] {
+            let argv: Vec<String> = argv.into_iter().map(str::to_owned).collect();
+            let allowed = vec!["sandbox".to_owned()];
+            let at = Defaults {
+                context: "sandbox",
+                allowed_contexts: &allowed,
+                namespace: "shop",
+            };
+            assert!(
+                matches!(check(&argv, None, at), Err(Refusal::Subcommand(..))),
+                "{argv:?}"
+            );
+        }
+        // "" and "-" are passed over in the search, as cobra does: this is `cluster-info dump`.
+        assert_eq!(
+            ok("cluster-info - dump").command.name(),
+            "cluster-info dump"
+        );
+    }
+
+    #[test]
+    fn hostile_review_node_wide_commands_reach_every_namespace() {
+        assert_eq!(ok("drain node-a").scope, Scope::All);
+        assert_eq!(ok("describe node node-a").scope, Scope::All);
+        assert_eq!(ok("taint nodes node-a k=v:NoExecute").scope, Scope::All);
     }
 
     mod properties {

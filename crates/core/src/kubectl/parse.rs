@@ -159,6 +159,11 @@ fn find_command<'t>(
                 i += if takes_next(table, &path, arg) { 2 } else { 1 };
                 continue;
             }
+            // cobra's search passes over `""` and `-` as it does over flags.
+            if arg.is_empty() || arg == "-" {
+                i += 1;
+                continue;
+            }
             at = Some(i);
             break;
         }
@@ -366,6 +371,10 @@ mod tests {
         let c = p("create deploy web --image=nginx -- sleep 1");
         assert_eq!(c.name(), "create deployment");
         assert_eq!(c.program, Some(argv("sleep 1")));
+        // cobra passes over "" and "-" while it looks for the command.
+        let c = parse(&["cluster-info".into(), String::new(), "dump".into()]).unwrap();
+        assert_eq!(c.name(), "cluster-info dump");
+        assert_eq!(p("cluster-info - dump").name(), "cluster-info dump");
     }
 
     #[test]
