@@ -227,13 +227,20 @@ const FORBIDDEN_KINDS: &[(&str, &str)] = &[
 /// The forbidden kind a resource word names: `ns`, `Namespaces`, `namespaces.v1.`,
 /// `namespace/x`, `pods,ns`.
 pub fn forbidden_kind(word: &str) -> Option<&'static str> {
-    word.split(',').find_map(|part| {
-        let kind = part.split('/').next().unwrap_or(part);
-        let kind = kind.split('.').next().unwrap_or(kind).to_ascii_lowercase();
+    kinds_in(word).find_map(|kind| {
         FORBIDDEN_KINDS
             .iter()
             .find(|(alias, _)| *alias == kind)
             .map(|(_, what)| *what)
+    })
+}
+
+/// The plain kinds a resource word names, as kubectl reads one: `pods,Secrets.v1` → `pods`,
+/// `secrets`; `ns/shop` → `ns`.
+fn kinds_in(word: &str) -> impl Iterator<Item = String> + '_ {
+    word.split(',').map(|part| {
+        let kind = part.split('/').next().unwrap_or(part);
+        kind.split('.').next().unwrap_or(kind).to_ascii_lowercase()
     })
 }
 
@@ -305,17 +312,7 @@ fn kind_words(command: &Command) -> Vec<&str> {
 
 /// Whether a resource word names Secrets (`secret`, `Secrets`, `secrets.v1`, `secret/x`, `pods,secrets`).
 fn is_secret(word: &str) -> bool {
-    word.split(',').any(|part| {
-        let kind = part.split('/').next().unwrap_or(part);
-        matches!(
-            kind.split('.')
-                .next()
-                .unwrap_or(kind)
-                .to_ascii_lowercase()
-                .as_str(),
-            "secret" | "secrets"
-        )
-    })
+    kinds_in(word).any(|kind| matches!(kind.as_str(), "secret" | "secrets"))
 }
 
 /// Output formats that run a template over what was read.
@@ -577,10 +574,9 @@ fn scope(command: &Command, namespace: &str, raw: Option<&RawPath>) -> Scope {
         return Scope::None;
     }
     // A node's drain or taint acts on its pods in every namespace; its description lists them.
-    let node = kind_words(command).first().is_some_and(|k| {
-        let kind = k.split('/').next().unwrap_or_default().to_ascii_lowercase();
-        matches!(kind.as_str(), "node" | "nodes" | "no")
-    });
+    let node = kind_words(command)
+        .first()
+        .is_some_and(|w| kinds_in(w).any(|k| matches!(k.as_str(), "node" | "nodes" | "no")));
     if matches!(command.verb(), "drain" | "taint") || (command.verb() == "describe" && node) {
         return Scope::All;
     }
@@ -678,11 +674,10 @@ fn assess(
             medium(format!("`{name}` on {target}{where_} is reversible"))
         }
         "delete" => {
-            let pods = command.args.first().is_some_and(|t| {
-                t.split('/')
-                    .next()
-                    .is_some_and(|k| matches!(k, "pod" | "pods" | "po"))
-            });
+            let pods = command
+                .args
+                .first()
+                .is_some_and(|w| kinds_in(w).any(|k| matches!(k.as_str(), "pod" | "pods" | "po")));
             high(if pods {
                 format!(
                     "deletes {target}{where_}; a controller usually recreates pods, bare pods are gone"
