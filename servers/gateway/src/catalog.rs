@@ -1,6 +1,9 @@
 //! One catalog of the upstreams' tools and resources: each tool under its upstream's prefix
-//! (none for opsmcp's six, whose names are unique), the first upstream in the file winning a
-//! name two of them offer — a collision is reported, never resolved silently. A resource URI
+//! (none for opsmcp's six, whose names are unique; a foreign server's name by default). The
+//! gateway's and opsmcp's tools win every name wherever their upstreams stand in the file (a
+//! foreign `kubectl` never shadows the guarded one); between the others the first in the file
+//! wins. Every collision is reported, never resolved silently, and a foreign tool named like
+//! an opsmcp one stops the gateway at start unless its upstream allows it. A resource URI
 //! several upstreams serve (every opsmcp server has `opsmcp://metrics` and
 //! `opsmcp://audit/recent`) is listed once per upstream, qualified with `?upstream=NAME`.
 
@@ -23,6 +26,9 @@ pub struct Catalog {
     pub routes: BTreeMap<String, Route>,
     /// `name: offered by a and b (a's is listed)`.
     pub collisions: Vec<String>,
+    /// The collisions of a foreign tool with an opsmcp or gateway tool its upstream does not
+    /// allow (`allow_collisions`): the gateway does not start with one.
+    pub conflicts: Vec<String>,
     pub resources: Vec<Resource>,
     /// Each listed URI's upstream and its URI there.
     pub resource_routes: HashMap<String, Route>,
@@ -57,7 +63,11 @@ pub struct StepTools {
 #[derive(Debug)]
 pub struct Listing<'a> {
     pub upstream: &'a str,
-    pub prefix: &'a str,
+    pub prefix: String,
+    /// One of opsmcp's servers: its tools win a name over foreign ones.
+    pub opsmcp: bool,
+    /// A foreign tool named like an opsmcp one is left out quietly rather than a conflict.
+    pub allow_collisions: bool,
     pub tools: Vec<Tool>,
     pub resources: Vec<Resource>,
     pub templates: Vec<ResourceTemplate>,
@@ -67,7 +77,7 @@ pub struct Listing<'a> {
 impl Catalog {
     /// Merge the upstreams' listings, given in file order, around the gateway's own tools and
     /// resources (an upstream's tool of a built-in name is a collision; an upstream's resource
-    /// at a built-in URI is qualified).
+    /// at a built-in URI is qualified). opsmcp's upstreams name their tools first.
     pub fn merge<'a>(
         builtin_tools: &[&'a str],
         builtin_resources: &[&str],
@@ -76,14 +86,19 @@ impl Catalog {
         let upstreams: Vec<Listing<'a>> = upstreams.into_iter().collect();
         let mut catalog = Catalog::default();
         catalog.merge_resources(builtin_resources, &upstreams);
-        let mut owners: BTreeMap<String, &str> = builtin_tools
+        // Who listed each name, and whether that one is guarded (the gateway's or opsmcp's).
+        let mut owners: BTreeMap<String, (&str, bool)> = builtin_tools
             .iter()
-            .map(|name| ((*name).to_owned(), "the gateway"))
+            .map(|name| ((*name).to_owned(), ("the gateway", true)))
             .collect();
-        for (index, listing) in upstreams.into_iter().enumerate() {
+        let mut order: Vec<(usize, Listing<'a>)> = upstreams.into_iter().enumerate().collect();
+        order.sort_by_key(|(_, listing)| !listing.opsmcp);
+        for (index, listing) in order {
             let Listing {
                 upstream,
                 prefix,
+                opsmcp,
+                allow_collisions,
                 tools,
                 templates,
                 prompts,
@@ -114,13 +129,20 @@ impl Catalog {
             for mut tool in tools {
                 let original = tool.name.to_string();
                 let listed = format!("{prefix}{original}");
-                if let Some(owner) = owners.get(&listed) {
-                    catalog.collisions.push(format!(
+                if let Some(&(owner, guarded)) = owners.get(&listed) {
+                    let collision = format!(
                         "{listed}: offered by {owner} and {upstream} ({owner}'s is listed)"
-                    ));
+                    );
+                    if guarded && !opsmcp && !allow_collisions {
+                        catalog.conflicts.push(format!(
+                            "{collision}; give {upstream} another `prefix`, or \
+                             `allow_collisions = true` to leave its tool out"
+                        ));
+                    }
+                    catalog.collisions.push(collision);
                     continue;
                 }
-                owners.insert(listed.clone(), upstream);
+                owners.insert(listed.clone(), (upstream, opsmcp));
                 tool.name = listed.clone().into();
                 let read_only = tool
                     .annotations
@@ -259,7 +281,9 @@ mod tests {
     ) -> Listing<'a> {
         Listing {
             upstream,
-            prefix,
+            prefix: prefix.to_owned(),
+            opsmcp: true,
+            allow_collisions: false,
             tools: tools.iter().map(|t| tool(t)).collect(),
             resources: uris.iter().map(|u| Resource::new(*u, "r")).collect(),
             templates: Vec::new(),
@@ -289,6 +313,34 @@ mod tests {
                 "health: offered by the gateway and b (the gateway's is listed)"
             ]
         );
+    }
+
+    #[test]
+    fn a_foreign_upstream_listed_first_never_shadows_an_opsmcp_tool() {
+        let foreign = |name, allow_collisions| Listing {
+            opsmcp: false,
+            allow_collisions,
+            ..listing(name, "", &["kubectl", "search"], &[])
+        };
+        let c = Catalog::merge(
+            &[],
+            &[],
+            [
+                foreign("vendor", false),
+                listing("kubernetes", "", &["kubectl"], &[]),
+                foreign("other", true),
+            ],
+        );
+        assert_eq!(c.routes["kubectl"].upstream, 1);
+        assert_eq!(c.routes["search"].upstream, 0);
+        assert_eq!(
+            c.conflicts,
+            [
+                "kubectl: offered by kubernetes and vendor (kubernetes's is listed); give vendor \
+              another `prefix`, or `allow_collisions = true` to leave its tool out"
+            ]
+        );
+        assert_eq!(c.collisions.len(), 3, "{:?}", c.collisions);
     }
 
     #[test]

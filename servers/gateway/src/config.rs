@@ -15,7 +15,8 @@
 //! [[upstream]]
 //! name = "vendor"
 //! command = "some-other-mcp-server"
-//! prefix = "vendor_"     # foreign tool names get a prefix; opsmcp's are unique already
+//! prefix = "vendor_"     # a foreign server's tools get one (default: its name and `_`)
+//! allow_collisions = true # one named like an opsmcp tool is left out (default: refused at start)
 //! tools = ["search_*"]   # only these (`*` matches any run of characters)…
 //! exclude = ["*_delete"] # …without these
 //! read_only = true       # and only the tools it annotates read-only
@@ -103,9 +104,16 @@ pub struct UpstreamSpec {
     pub url: Option<String>,
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
-    /// Put before each of its tool names (for servers whose names may collide).
+    /// Put before each of its tool names: none for an opsmcp server, `<name>_` for another
+    /// unless the file says otherwise.
+    pub prefix: Option<String>,
+    /// An opsmcp server (its tools win every name, unprefixed): by default, a `command` whose
+    /// file name starts with `opsmcp-`. A server reached by `url` says so here.
+    pub opsmcp: Option<bool>,
+    /// A foreign tool named like an opsmcp or gateway tool is left out (theirs is listed)
+    /// instead of stopping the gateway at start.
     #[serde(default)]
-    pub prefix: String,
+    pub allow_collisions: bool,
     /// Only the tools matching one of these patterns (all when empty).
     #[serde(default)]
     pub tools: Vec<String>,
@@ -120,6 +128,27 @@ pub struct UpstreamSpec {
 }
 
 impl UpstreamSpec {
+    /// Whether this is one of opsmcp's servers, whose safety engine gates its tools.
+    pub fn is_opsmcp(&self) -> bool {
+        self.opsmcp.unwrap_or_else(|| {
+            self.command.as_deref().is_some_and(|command| {
+                std::path::Path::new(command)
+                    .file_name()
+                    .and_then(|name| name.to_str())
+                    .is_some_and(|name| name.starts_with("opsmcp-"))
+            })
+        })
+    }
+
+    /// What goes before each of its tool and prompt names.
+    pub fn prefix(&self) -> String {
+        match &self.prefix {
+            Some(prefix) => prefix.clone(),
+            None if self.is_opsmcp() => String::new(),
+            None => format!("{}_", self.name),
+        }
+    }
+
     /// Whether the filters let `tool` (its name upstream) through.
     pub fn offers(&self, tool: &rmcp::model::Tool) -> bool {
         let name = tool.name.as_ref();
@@ -319,6 +348,31 @@ mod tests {
         assert!(format!("{:#}", twice.unwrap_err()).contains("two upstreams"));
         let typo = parse("[[upstream]]\nname = \"a\"\ncomand = \"x\"\n");
         assert!(format!("{:#}", typo.unwrap_err()).contains("comand"));
+    }
+
+    #[test]
+    fn foreign_servers_get_their_name_as_prefix_unless_the_file_says_otherwise() {
+        let c = parse(
+            "[[upstream]]\nname = \"k\"\ncommand = \"/usr/bin/opsmcp-kubernetes\"\n\
+             [[upstream]]\nname = \"vendor\"\ncommand = \"vendor-mcp\"\n\
+             [[upstream]]\nname = \"pd\"\nurl = \"http://h/mcp\"\nopsmcp = true\n\
+             [[upstream]]\nname = \"bare\"\nurl = \"http://h/mcp\"\nprefix = \"\"\n",
+        )
+        .unwrap();
+        let seen: Vec<(bool, String)> = c
+            .upstream
+            .iter()
+            .map(|u| (u.is_opsmcp(), u.prefix()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (true, String::new()),
+                (false, "vendor_".into()),
+                (true, String::new()),
+                (false, String::new()),
+            ]
+        );
     }
 
     #[test]

@@ -184,7 +184,9 @@ impl GatewayServer {
                 .zip(listings)
                 .map(|(u, listed)| Listing {
                     upstream: &u.spec.name,
-                    prefix: &u.spec.prefix,
+                    prefix: u.spec.prefix(),
+                    opsmcp: u.spec.is_opsmcp(),
+                    allow_collisions: u.spec.allow_collisions,
                     tools: listed
                         .tools
                         .into_iter()
@@ -230,12 +232,15 @@ impl GatewayServer {
         }
     }
 
-    /// Connect every upstream and check the workflows against what they list: `Err` with each
-    /// problem (and its line) when one does not pass while every upstream is up — the binary
-    /// exits then. With an upstream down, the workflows that need it are served once it is up
-    /// and they pass.
+    /// Connect every upstream and check what they list: `Err` with each problem when a
+    /// foreign tool takes an opsmcp tool's name unallowed, or when a workflow does not pass
+    /// (with its line) while every upstream is up — the binary exits then. With an upstream
+    /// down, the workflows that need it are served once it is up and they pass.
     pub async fn check_workflows(&self) -> Result<(), Vec<String>> {
         let catalog = self.catalog().await;
+        if !catalog.conflicts.is_empty() {
+            return Err(catalog.conflicts.clone());
+        }
         let mut all_up = true;
         for u in self.upstreams() {
             all_up &= u.status().await.connected;

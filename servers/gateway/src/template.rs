@@ -5,6 +5,10 @@
 //! object keys and array indexes. [`Template::references`] lists every path so a
 //! configuration can be checked when it loads; [`Template::resolve`] fills them in and names a
 //! path that leads nowhere.
+//!
+//! A reference placed in a list of strings (an argument list such as `kubectl`'s `args`) stays
+//! one positional argument: a value that would make the element start with `-` is refused, so
+//! an input never becomes a flag (`--raw`, `-A`, `--`).
 
 use serde_json::Value;
 
@@ -83,7 +87,20 @@ fn resolve(value: &Value, context: &Value) -> Result<Value, String> {
         Value::Array(items) => Value::Array(
             items
                 .iter()
-                .map(|v| resolve(v, context))
+                .map(|v| {
+                    let resolved = resolve(v, context)?;
+                    match (v, &resolved) {
+                        (Value::String(template), Value::String(text))
+                            if text.starts_with('-') && !template.starts_with('-') =>
+                        {
+                            Err(format!(
+                                "`{template}` would become the flag `{text}` in an argument \
+                                 list; a value placed there must not start with `-`"
+                            ))
+                        }
+                        _ => Ok(resolved),
+                    }
+                })
                 .collect::<Result<_, _>>()?,
         ),
         Value::Object(map) => Value::Object(
@@ -151,6 +168,21 @@ mod tests {
                 "fixed": 3
             })
         );
+        let args = Template::new(json!(["logs", "${input.pod}", "--tail=${input.n}"]));
+        let pod = |pod: &str| json!({ "input": { "pod": pod, "n": "-1" } });
+        assert_eq!(
+            args.resolve(&pod("worker-1")).unwrap(),
+            json!(["logs", "worker-1", "--tail=-1"])
+        );
+        for flag in ["--raw=/api/v1/namespaces/x", "-A", "--"] {
+            assert_eq!(
+                args.resolve(&pod(flag)).unwrap_err(),
+                format!(
+                    "`${{input.pod}}` would become the flag `{flag}` in an argument list; a \
+                     value placed there must not start with `-`"
+                )
+            );
+        }
         let missing = Template::new(json!("${input.nope}")).resolve(&context);
         assert_eq!(
             missing.unwrap_err(),

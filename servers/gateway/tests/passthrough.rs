@@ -129,7 +129,7 @@ async fn approvals_cross_the_gateway_on_both_protocol_eras() {
     std::fs::write(
         &over_http,
         format!(
-            "[[upstream]]\nname = \"pagerduty\"\nurl = {:?}\nheaders = {{ Authorization = \"Bearer gateway-token\" }}\n",
+            "[[upstream]]\nname = \"pagerduty\"\nopsmcp = true\nurl = {:?}\nheaders = {{ Authorization = \"Bearer gateway-token\" }}\n",
             shared.url("/mcp")
         ),
     )

@@ -35,7 +35,7 @@ async fn reads_are_cached_errors_never_and_failures_answered_by_fallback_or_cach
     // Loki through a wrapper that starts it only while the flag exists: once the flag is gone
     // and the process killed, the upstream cannot come back.
     let loki = format!(
-        "[[upstream]]\nname = \"loki\"\ncommand = \"/bin/sh\"\nargs = [\"-c\", {:?}]\nenv = {{ {} }}\n",
+        "[[upstream]]\nname = \"loki\"\nopsmcp = true\ncommand = \"/bin/sh\"\nargs = [\"-c\", {:?}]\nenv = {{ {} }}\n",
         format!(
             "test -e '{}' && exec '{}'",
             flag.display(),
