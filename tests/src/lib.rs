@@ -425,6 +425,18 @@ impl RawSession {
         Ok(answer)
     }
 
+    /// End the session (`DELETE` with its id); the status the server answered.
+    pub async fn close(&mut self) -> Result<u16> {
+        let mut req = self.http.delete(&self.url);
+        if let Some(session) = self.session.take() {
+            req = req.header("mcp-session-id", session);
+        }
+        for (k, v) in &self.headers {
+            req = req.header(k, v);
+        }
+        Ok(req.send().await?.status().as_u16())
+    }
+
     /// Send a request and return the answer.
     pub async fn request(&mut self, method: &str, params: serde_json::Value) -> Result<Answer> {
         let id = self.next_id;

@@ -505,3 +505,71 @@ async fn flags_beat_environment_beats_config_file() -> Result<()> {
     assert!(!accepted(&flag_too, "from-env").await?);
     Ok(())
 }
+
+#[tokio::test]
+async fn http_bounds_slow_headers_connections_and_sessions() -> Result<()> {
+    use tokio::{
+        io::{AsyncReadExt, AsyncWriteExt},
+        net::TcpStream,
+    };
+    let server = HttpServer::start(
+        FIXTURE,
+        &[
+            "--header-timeout-secs",
+            "1",
+            "--max-connections",
+            "2",
+            "--max-sessions",
+            "1",
+        ],
+    )?;
+    let healthz = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    let read_all = async |tcp: &mut TcpStream| -> Result<String> {
+        let mut answer = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut answer)).await??;
+        Ok(String::from_utf8_lossy(&answer).into_owned())
+    };
+
+    // Headers that never end: the connection is closed, not held.
+    let mut slow = TcpStream::connect(server.addr).await?;
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .await?;
+    let answer = read_all(&mut slow).await?;
+    assert!(!answer.contains("ok"), "{answer}");
+
+    // Two connections held open: the third waits for one of them to close.
+    let mut first = TcpStream::connect(server.addr).await?;
+    let mut second = TcpStream::connect(server.addr).await?;
+    first
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await?;
+    second
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await?;
+    let mut buffer = [0u8; 256];
+    assert!(first.read(&mut buffer).await? > 0 && second.read(&mut buffer).await? > 0);
+    let mut third = TcpStream::connect(server.addr).await?;
+    third.write_all(healthz).await?;
+    let waiting = tokio::time::timeout(Duration::from_millis(300), third.read(&mut buffer)).await;
+    assert!(waiting.is_err(), "served beyond the cap: {waiting:?}");
+    drop(first);
+    let answer = read_all(&mut third).await?;
+    assert!(
+        answer.starts_with("HTTP/1.1 200") && answer.ends_with("ok\n"),
+        "{answer}"
+    );
+    drop(second);
+
+    // One session open at most: the second initialize gets 503 until the first is closed.
+    let mut one = RawSession::new(server.url("/mcp"));
+    one.initialize().await?;
+    let refused = RawSession::new(server.url("/mcp")).initialize().await;
+    let refused = format!("{:#}", refused.unwrap_err());
+    assert!(
+        refused.contains("503") && refused.contains("too many open MCP sessions"),
+        "{refused}"
+    );
+    assert_eq!(one.close().await?, 202);
+    RawSession::new(server.url("/mcp")).initialize().await?;
+    Ok(())
+}

@@ -274,6 +274,22 @@ pub struct HttpArgs {
     /// Seconds to let open requests finish after SIGINT/SIGTERM
     #[arg(long, env = "OPSMCP_SHUTDOWN_GRACE", default_value_t = 10)]
     pub shutdown_grace_secs: u64,
+
+    /// Connections served at once; more wait until one closes
+    #[arg(long, env = "OPSMCP_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+
+    /// Seconds a client has to send a request's headers (and an idle keep-alive connection stays open)
+    #[arg(long, env = "OPSMCP_HEADER_TIMEOUT", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+
+    /// MCP sessions open at once (streamable HTTP and legacy SSE each); a new one beyond it gets 503
+    #[arg(long, env = "OPSMCP_MAX_SESSIONS", default_value_t = 512)]
+    pub max_sessions: usize,
+
+    /// Seconds after which a streamable HTTP session nobody uses is closed
+    #[arg(long, env = "OPSMCP_SESSION_IDLE", default_value_t = 300)]
+    pub session_idle_secs: u64,
 }
 
 /// Why the configuration could not be read.

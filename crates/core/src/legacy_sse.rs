@@ -4,7 +4,7 @@
 //! event, and streams every server message as a `message` event. `POST /message?sessionId=…`
 //! hands a client message to that session and answers 202. The session ends when the stream is
 //! dropped or the server shuts down. A session takes posts only from the principal that opened
-//! it, and at most [`MAX_SESSIONS`] are open at once.
+//! it, and at most `--max-sessions` are open at once.
 
 use std::{
     collections::HashMap,
@@ -33,8 +33,6 @@ use crate::approval::Principal;
 
 /// Messages a session may have queued before a slow client holds up the poster.
 const CHANNEL_CAPACITY: usize = 64;
-/// Open legacy sessions at most; a new stream beyond it is refused with 503.
-pub const MAX_SESSIONS: usize = 512;
 
 /// A live session: where its client messages go, and who opened it.
 struct Session {
@@ -48,6 +46,8 @@ type Sessions = Arc<Mutex<HashMap<String, Session>>>;
 pub struct LegacySse<S> {
     factory: Arc<dyn Fn() -> S + Send + Sync>,
     sessions: Sessions,
+    /// Open sessions at most; a new stream beyond it is refused with 503.
+    max_sessions: usize,
     shutdown: CancellationToken,
 }
 
@@ -56,16 +56,22 @@ impl<S> Clone for LegacySse<S> {
         Self {
             factory: self.factory.clone(),
             sessions: self.sessions.clone(),
+            max_sessions: self.max_sessions,
             shutdown: self.shutdown.clone(),
         }
     }
 }
 
 impl<S: ServerHandler> LegacySse<S> {
-    pub fn new(factory: Arc<dyn Fn() -> S + Send + Sync>, shutdown: CancellationToken) -> Self {
+    pub fn new(
+        factory: Arc<dyn Fn() -> S + Send + Sync>,
+        max_sessions: usize,
+        shutdown: CancellationToken,
+    ) -> Self {
         Self {
             factory,
             sessions: Arc::default(),
+            max_sessions,
             shutdown,
         }
     }
@@ -80,7 +86,7 @@ impl<S: ServerHandler> LegacySse<S> {
         let (to_client, from_server) = mpsc::channel(CHANNEL_CAPACITY);
         {
             let mut sessions = this.sessions.lock().unwrap();
-            if sessions.len() >= MAX_SESSIONS {
+            if sessions.len() >= this.max_sessions {
                 return error(
                     StatusCode::SERVICE_UNAVAILABLE,
                     -32000,

@@ -24,6 +24,7 @@ pub mod host;
 pub mod http;
 pub mod kubectl;
 pub mod legacy_sse;
+pub mod listener;
 pub mod metrics;
 pub mod output;
 pub mod policy;

@@ -259,11 +259,12 @@ async fn run_http<S: ServerHandler + Send + Sync + 'static>(
     let app_router = router(&args, app.clone(), shutdown.clone());
     tracing::info!(server = app.identity.name, version = app.identity.version, %local, mode, auth, "serving HTTP: /mcp, /sse, /healthz, /readyz, /metrics");
 
-    // axum::serve does not set TCP_NODELAY; without it keep-alive clients stall ~40 ms a call.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let signal = {
+    let limits = crate::listener::Limits {
+        max_connections: args.max_connections,
+        header_timeout: Duration::from_secs(args.header_timeout_secs),
+        grace,
+    };
+    tokio::spawn({
         let shutdown = shutdown.clone();
         async move {
             shutdown_signal().await;
@@ -273,15 +274,9 @@ async fn run_http<S: ServerHandler + Send + Sync + 'static>(
             );
             shutdown.cancel();
         }
-    };
-    let server = axum::serve(listener, app_router).with_graceful_shutdown(signal);
-    tokio::select! {
-        result = server => result.map_err(ServeError::Http),
-        () = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
-            tracing::warn!("open requests did not finish within the grace period; exiting");
-            Ok(())
-        }
-    }
+    });
+    crate::listener::serve(listener, app_router, limits, shutdown.cancelled_owned()).await;
+    Ok(())
 }
 
 /// Resolves on SIGINT or SIGTERM.
@@ -321,12 +316,15 @@ pub fn router<S: ServerHandler + Send + Sync + 'static>(
         // Host and Origin are checked by `guard` for every MCP route, legacy SSE included.
         .disable_allowed_hosts()
         .disable_allowed_origins();
-    let streamable = StreamableHttpService::new(
-        move || Ok(factory()),
-        Arc::new(LocalSessionManager::default()),
-        config,
+    let mut sessions = LocalSessionManager::default();
+    sessions.session_config.keep_alive = Some(Duration::from_secs(args.session_idle_secs));
+    let sessions = Arc::new(sessions);
+    let streamable = StreamableHttpService::new(move || Ok(factory()), sessions.clone(), config);
+    let legacy = LegacySse::new(
+        app.factory.clone(),
+        args.max_sessions,
+        shutdown.child_token(),
     );
-    let legacy = LegacySse::new(app.factory.clone(), shutdown.child_token());
     let guard = Arc::new(Guard::new(args));
 
     let mcp = Router::new()
@@ -336,6 +334,10 @@ pub fn router<S: ServerHandler + Send + Sync + 'static>(
                 .layer(middleware::from_fn_with_state(
                     args.max_body_bytes,
                     jsonrpc_errors,
+                ))
+                .layer(middleware::from_fn_with_state(
+                    (sessions, args.max_sessions),
+                    session_cap,
                 ))
                 .service(streamable),
         )
@@ -523,6 +525,25 @@ async fn guard_layer(State(guard): State<Arc<Guard>>, request: Request, next: Ne
 /// `415 fail to deserialize` for both bad JSON and bad messages; this turns that into
 /// `400` with `-32700 Parse error` or `-32600 Invalid Request`, and an oversized body into a
 /// `413` with a JSON-RPC error. Happy-path requests pass through unchanged.
+/// A request that would open a streamable HTTP session (a POST without `Mcp-Session-Id`) while
+/// `max` are open gets 503; rmcp closes a session idle for `--session-idle-secs`.
+async fn session_cap(
+    State((sessions, max)): State<(Arc<LocalSessionManager>, usize)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let opens =
+        request.method() == http::Method::POST && !request.headers().contains_key("mcp-session-id");
+    if opens && sessions.sessions.read().await.len() >= max {
+        return jsonrpc_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            -32000,
+            "too many open MCP sessions; try again later",
+        );
+    }
+    next.run(request).await
+}
+
 async fn jsonrpc_errors(State(limit): State<usize>, request: Request, next: Next) -> Response {
     let is_json_post = request.method() == http::Method::POST
         && request

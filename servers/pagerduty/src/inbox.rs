@@ -305,7 +305,14 @@ pub fn listen(addr: SocketAddr, events: Arc<Events>) {
         match tokio::net::TcpListener::bind(addr).await {
             Ok(listener) => {
                 tracing::info!(local = %listener.local_addr().map_or(addr, |a| a), "receiving PagerDuty webhooks at /webhooks/pagerduty");
-                let _ = axum::serve(listener, router(events)).await;
+                let limits = opsmcp_core::listener::Limits::default();
+                opsmcp_core::listener::serve(
+                    listener,
+                    router(events),
+                    limits,
+                    std::future::pending(),
+                )
+                .await;
             }
             Err(e) => tracing::error!("cannot listen for webhooks on {addr}: {e}"),
         }
