@@ -75,11 +75,33 @@ const APPROVAL_INPUT: &str = "approval";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal(pub String);
 
+/// Who asked for a change, as the audit log records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The client's name and version as it declared them (untrusted, cleaned).
+    pub client: String,
+    /// The principal the HTTP transport authenticated, if any.
+    pub principal: Option<String>,
+}
+
+impl std::fmt::Display for Caller {
+    /// "client 1.2.3 (bearer sha256:…)".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.client)?;
+        match &self.principal {
+            Some(principal) => write!(f, " ({principal})"),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Why the safety engine could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum SafetyError {
     #[error(transparent)]
     Rules(#[from] RulesError),
+    #[error(transparent)]
+    AuditKey(#[from] crate::audit::AuditError),
 }
 
 /// What a tool call brings besides its arguments: the request context (client, peer,
@@ -106,22 +128,21 @@ impl Exchange {
         &self.cx
     }
 
-    /// "client 1.2.3 (bearer sha256:…)" for the audit log and for what a change is authored by.
-    pub fn caller(&self) -> String {
-        let mut caller = self
+    /// Who asks: the client as it declares itself and the principal the transport
+    /// authenticated, kept apart (a client cannot name itself after a principal).
+    pub fn caller(&self) -> Caller {
+        let client = self
             .cx
             .client_info()
-            .map(|c| format!("{} {}", c.name, c.version))
+            .map(|c| crate::output::untrusted_line(&format!("{} {}", c.name, c.version)))
             .unwrap_or_else(|| "unknown client".to_owned());
-        if let Some(principal) = self
+        let principal = self
             .cx
             .extensions
             .get::<http::request::Parts>()
             .and_then(|p| p.extensions.get::<Principal>())
-        {
-            let _ = write!(caller, " ({})", principal.0);
-        }
-        caller
+            .map(|p| p.0.clone());
+        Caller { client, principal }
     }
 
     /// The client speaks 2026-07-28 or later: no server-to-client requests mid-call.
@@ -182,6 +203,10 @@ impl Proposal {
 
 /// What to do after [`Safety::gate`].
 #[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per tool call, matched at once and never stored"
+)]
 pub enum Gate {
     /// Run the change, then [`Ticket::finish`].
     Proceed(Ticket),
@@ -285,13 +310,19 @@ impl Safety {
         };
         // Opened on the first record: start-up stays free of file I/O, and a server that
         // never changes anything never creates the file.
+        let key = args
+            .audit_key_file
+            .as_deref()
+            .map(crate::audit::AuditKey::from_file)
+            .transpose()?;
         let audit = AuditLog::lazy(
             args.audit_path(),
             Rotation {
                 max_bytes: args.audit_max_bytes,
                 keep: args.audit_keep,
             },
-        );
+        )
+        .with_key(key);
         let breaker_config = BreakerConfig {
             failures_to_open: args.breaker_failures.max(1),
             successes_to_close: args.breaker_successes.max(1),
@@ -748,7 +779,7 @@ struct Record<'a> {
     safety: &'a Safety,
     proposal: &'a Proposal,
     assessment: &'a Assessment,
-    caller: String,
+    caller: Caller,
     started: Instant,
 }
 
@@ -781,7 +812,7 @@ fn entry(
     assessment: &Assessment,
     decision: &str,
     outcome: &str,
-    caller: &str,
+    caller: &Caller,
     started: Instant,
 ) -> Entry {
     Entry {
@@ -796,7 +827,8 @@ fn entry(
         decision: decision.to_owned(),
         outcome: outcome.to_owned(),
         duration_ms: started.elapsed().as_millis() as u64,
-        caller: caller.to_owned(),
+        caller: caller.client.clone(),
+        principal: caller.principal.clone(),
     }
 }
 
@@ -808,7 +840,7 @@ pub struct Ticket {
     assessment: Assessment,
     /// Who or what approved it, for the result.
     how: String,
-    caller: String,
+    caller: Caller,
     started: Instant,
 }
 

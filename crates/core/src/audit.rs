@@ -10,7 +10,12 @@
 //!   (older ones shift to `.2`, …, up to `keep`), and the new file opens with a `rotated`
 //!   record chained to the last record of the old one, so the chain runs across files.
 //! - Arguments are redacted before they are written: values under keys that name secrets
-//!   (token, password, secret, key, authorization, credential, cookie) become `***`.
+//!   (token, password, secret, key, authorization, credential, cookie) become `***`, and so do
+//!   secrets written inside values (`--from-literal=password=…`, bearer tokens, keys).
+//! - A keyed chain (`--audit-key-file`): each record is sealed with HMAC-SHA-256 under the key
+//!   instead of a bare SHA-256 (`"chain": "hmac-sha256"` on the line), so whoever can write the
+//!   file but not read the key cannot rewrite the chain with fresh hashes. What each form can
+//!   and cannot detect is in SAFETY.md.
 //!
 //! Plain Rust: no MCP and no backend types.
 
@@ -32,6 +37,41 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 /// The decision of the record that opens a file after rotation.
 pub const ROTATED: &str = "rotated";
 
+/// The `chain` of a record sealed with the key.
+pub const KEYED: &str = "hmac-sha256";
+
+/// The key of a keyed chain, read from `--audit-key-file` (at least 32 bytes).
+#[derive(Clone)]
+pub struct AuditKey(aws_lc_rs::hmac::Key);
+
+impl std::fmt::Debug for AuditKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuditKey(…)")
+    }
+}
+
+impl AuditKey {
+    /// Shortest key accepted, in bytes.
+    pub const MIN_BYTES: usize = 32;
+
+    /// The key in `path` (its bytes, a trailing newline dropped).
+    pub fn from_file(path: &Path) -> Result<Self, AuditError> {
+        let bytes = std::fs::read(path).map_err(io_error(path))?;
+        let key = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+        if key.len() < Self::MIN_BYTES {
+            return Err(AuditError::ShortKey {
+                path: path.to_owned(),
+                len: key.len(),
+            });
+        }
+        Ok(Self::new(key))
+    }
+
+    pub fn new(key: &[u8]) -> Self {
+        Self(aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key))
+    }
+}
+
 /// One decision, as the caller describes it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
@@ -50,8 +90,11 @@ pub struct Entry {
     /// What came of it: why it was decided so, a short result or the error.
     pub outcome: String,
     pub duration_ms: u64,
-    /// Who asked: the client's name and version, and the HTTP principal when authenticated.
+    /// Who asked, as the client declares itself: its name and version (untrusted).
     pub caller: String,
+    /// Who asked, as the transport authenticated them (absent on stdio and without a token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
 }
 
 impl Entry {
@@ -67,6 +110,9 @@ pub struct Record {
     #[serde(flatten)]
     pub entry: Entry,
     pub prev: String,
+    /// [`KEYED`] when the hash is an HMAC under the audit key; absent for SHA-256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<String>,
     pub hash: String,
 }
 
@@ -88,18 +134,38 @@ pub enum AuditError {
          keep the file as evidence, move it aside and a new chain starts"
     )]
     Torn { path: PathBuf, line: usize },
+    #[error(
+        "audit key {path}: {len} bytes; use at least 32 (e.g. `head -c 32 /dev/urandom > {path}`)"
+    )]
+    ShortKey { path: PathBuf, len: usize },
+    #[error(
+        "audit log {path}: no record is keyed although a key was given (the chain was rewritten \
+         without the key, or written before --audit-key-file was set)"
+    )]
+    Unkeyed { path: PathBuf },
 }
 
-/// The hash of a record: SHA-256 over the entry and the previous hash, as compact JSON.
-fn hash_of(entry: &Entry, prev: &str) -> String {
+/// The hash of a record, over the entry, the previous hash and (keyed) the chain form, as
+/// compact JSON: SHA-256, or HMAC-SHA-256 under `key`.
+fn hash_of(entry: &Entry, prev: &str, key: Option<&AuditKey>) -> String {
     #[derive(Serialize)]
     struct Hashed<'a> {
         #[serde(flatten)]
         entry: &'a Entry,
         prev: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        chain: Option<&'a str>,
     }
-    let bytes = serde_json::to_vec(&Hashed { entry, prev }).expect("entries serialize");
-    hex::encode(Sha256::digest(bytes))
+    let hashed = Hashed {
+        entry,
+        prev,
+        chain: key.map(|_| KEYED),
+    };
+    let bytes = serde_json::to_vec(&hashed).expect("entries serialize");
+    match key {
+        None => hex::encode(Sha256::digest(bytes)),
+        Some(key) => hex::encode(aws_lc_rs::hmac::sign(&key.0, &bytes)),
+    }
 }
 
 const SECRET_KEYS: &[&str] = &[
@@ -183,6 +249,7 @@ pub struct AuditLog {
     path: PathBuf,
     lock_path: PathBuf,
     rotation: Rotation,
+    key: Option<AuditKey>,
     tail: Mutex<Option<Tail>>,
 }
 
@@ -221,8 +288,15 @@ impl AuditLog {
             lock_path: lock_path.into(),
             path,
             rotation,
+            key: None,
             tail: Mutex::new(None),
         }
+    }
+
+    /// Seal every record from now on with `key` (a keyed chain).
+    pub fn with_key(mut self, key: Option<AuditKey>) -> Self {
+        self.key = key;
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -301,13 +375,14 @@ impl AuditLog {
                 Some(t) if t.inode == meta.ino() && t.len == meta.len() => t,
                 _ => self.read_tail(file)?,
             };
-            // The line's size does not depend on the previous hash (always 64 hex digits).
-            let size = serde_json::to_vec(&entry).map_or(0, |v| v.len()) as u64 + 160;
+            // The line's size does not depend on the previous hash (always 64 hex digits);
+            // prev, chain and hash take under 190 bytes.
+            let size = serde_json::to_vec(&entry).map_or(0, |v| v.len()) as u64 + 190;
             if tail.len > 0 && tail.len + size > self.rotation.max_bytes {
                 *file = self.rotate(&tail)?;
                 tail = self.read_tail(file)?;
             }
-            let (record, line) = seal(entry, &tail.hash);
+            let (record, line) = seal(entry, &tail.hash, self.key.as_ref());
             self.write_line(file, &line)?;
             *cached = Some(Tail {
                 inode: tail.inode,
@@ -353,7 +428,7 @@ impl AuditLog {
             ),
             ..Entry::default()
         };
-        let (_, line) = seal(entry, &tail.hash);
+        let (_, line) = seal(entry, &tail.hash, self.key.as_ref());
         self.write_line(&mut file, &line)?;
         Ok(file)
     }
@@ -384,12 +459,13 @@ impl AuditLog {
     }
 }
 
-/// The record of `entry` chained to `prev`, and its line.
-fn seal(entry: Entry, prev: &str) -> (Record, Vec<u8>) {
-    let hash = hash_of(&entry, prev);
+/// The record of `entry` chained to `prev` (sealed with `key` when given), and its line.
+fn seal(entry: Entry, prev: &str, key: Option<&AuditKey>) -> (Record, Vec<u8>) {
+    let hash = hash_of(&entry, prev, key);
     let record = Record {
         entry,
         prev: prev.to_owned(),
+        chain: key.map(|_| KEYED.to_owned()),
         hash,
     };
     let mut line = serde_json::to_vec(&record).expect("records serialize");
@@ -458,6 +534,10 @@ pub struct Report {
     pub last_hash: String,
     /// The oldest file kept starts with a `rotated` record: older files were pruned.
     pub pruned_before: bool,
+    /// Records sealed with the key, checked against it.
+    pub keyed: usize,
+    /// Records sealed with a key that was not given: linked, their content not checked.
+    pub unchecked: usize,
 }
 
 impl std::fmt::Display for Report {
@@ -481,6 +561,23 @@ impl std::fmt::Display for Report {
                 "; the chain starts at a rotation (older files were pruned)"
             )?;
         }
+        if self.keyed > 0 {
+            write!(f, "; {} keyed (HMAC-SHA-256) and checked", self.keyed)?;
+            if self.keyed < self.records {
+                write!(
+                    f,
+                    ", the {} before them hash-chained only",
+                    self.records - self.keyed
+                )?;
+            }
+        }
+        if self.unchecked > 0 {
+            write!(
+                f,
+                "; {} keyed records NOT checked: give the key (--key-file) to check them",
+                self.unchecked
+            )?;
+        }
         Ok(())
     }
 }
@@ -488,8 +585,9 @@ impl std::fmt::Display for Report {
 /// Check the log at `path` and the files rotated out of it (`<path>.N`, oldest first): every
 /// line valid JSON ending in a newline, chained to the record before (across files), its hash
 /// matching its content. Only the oldest file may start anywhere but [`GENESIS`], and then
-/// only with a `rotated` record.
-pub fn verify(path: &Path) -> Result<Report, AuditError> {
+/// only with a `rotated` record. With `key`, keyed records are checked against it, and once
+/// one is keyed every later one must be (at least one must be).
+pub fn verify(path: &Path, key: Option<&AuditKey>) -> Result<Report, AuditError> {
     let mut files: Vec<PathBuf> = (1..)
         .map(|n| rotated(path, n))
         .take_while(|p| p.exists())
@@ -501,16 +599,28 @@ pub fn verify(path: &Path) -> Result<Report, AuditError> {
         records: 0,
         last_hash: GENESIS.to_owned(),
         pruned_before: false,
+        keyed: 0,
+        unchecked: 0,
     };
     for (index, file) in files.iter().enumerate() {
-        let count = verify_file(file, index == 0, &mut report)?;
+        let count = verify_file(file, index == 0, key, &mut report)?;
         report.files.push((file.clone(), count));
         report.records += count;
+    }
+    if key.is_some() && report.records > 0 && report.keyed == 0 {
+        return Err(AuditError::Unkeyed {
+            path: path.to_owned(),
+        });
     }
     Ok(report)
 }
 
-fn verify_file(path: &Path, oldest: bool, report: &mut Report) -> Result<usize, AuditError> {
+fn verify_file(
+    path: &Path,
+    oldest: bool,
+    key: Option<&AuditKey>,
+    report: &mut Report,
+) -> Result<usize, AuditError> {
     let bytes = std::fs::read(path).map_err(io_error(path))?;
     let broken = |line: usize, problem: &str| AuditError::Broken {
         path: path.to_owned(),
@@ -547,11 +657,36 @@ fn verify_file(path: &Path, oldest: bool, report: &mut Report) -> Result<usize, 
                 },
             ));
         }
-        if hash_of(&record.entry, &record.prev) != record.hash {
-            return Err(broken(
-                n,
-                "its content does not match its hash (the line was edited)",
-            ));
+        match (record.chain.as_deref(), key) {
+            (None, _) if report.keyed > 0 || report.unchecked > 0 => {
+                return Err(broken(
+                    n,
+                    "an unkeyed record after keyed ones (the chain was rewritten from here \
+                     without the key)",
+                ));
+            }
+            (None, _) => {
+                if hash_of(&record.entry, &record.prev, None) != record.hash {
+                    return Err(broken(
+                        n,
+                        "its content does not match its hash (the line was edited)",
+                    ));
+                }
+            }
+            (Some(KEYED), Some(key)) => {
+                if hash_of(&record.entry, &record.prev, Some(key)) != record.hash {
+                    return Err(broken(
+                        n,
+                        "its content does not match its HMAC (the line was edited, or sealed \
+                         with another key)",
+                    ));
+                }
+                report.keyed += 1;
+            }
+            (Some(KEYED), None) => report.unchecked += 1,
+            (Some(other), _) => {
+                return Err(broken(n, &format!("unknown chain form `{other}`")));
+            }
         }
         report.last_hash = record.hash;
         count += 1;
@@ -641,6 +776,7 @@ mod tests {
             outcome: "scaled".into(),
             duration_ms: i,
             caller: "claude-desktop".into(),
+            principal: None,
         }
     }
 
@@ -660,7 +796,7 @@ mod tests {
         let log = AuditLog::open(&path).unwrap();
         let third = log.append(entry(3)).unwrap();
         assert_eq!(third.prev, second.hash);
-        assert_eq!(verify(&path).unwrap().records, 3);
+        assert_eq!(verify(&path, None).unwrap().records, 3);
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(!text.contains("s3cret"));
         let recent = log.recent(2).unwrap();
@@ -683,7 +819,7 @@ mod tests {
                 });
             }
         });
-        assert_eq!(verify(&path).unwrap().records, 100);
+        assert_eq!(verify(&path, None).unwrap().records, 100);
     }
 
     #[test]
@@ -704,7 +840,7 @@ mod tests {
             1,
         );
         std::fs::write(&path, &edited).unwrap();
-        let err = verify(&path).unwrap_err().to_string();
+        let err = verify(&path, None).unwrap_err().to_string();
         assert!(
             err.contains("line 1: its content does not match its hash"),
             "{err}"
@@ -712,16 +848,88 @@ mod tests {
 
         let removed = [lines[0], lines[2], lines[3]].join("\n") + "\n";
         std::fs::write(&path, removed).unwrap();
-        let err = verify(&path).unwrap_err().to_string();
+        let err = verify(&path, None).unwrap_err().to_string();
         assert!(err.contains("line 2: does not chain"), "{err}");
 
         let headless = [lines[1], lines[2]].join("\n") + "\n";
         std::fs::write(&path, headless).unwrap();
-        let err = verify(&path).unwrap_err().to_string();
+        let err = verify(&path, None).unwrap_err().to_string();
         assert!(
             err.contains("line 1: the first record does not start"),
             "{err}"
         );
+    }
+
+    /// The whole log rewritten with fresh hashes: an unkeyed chain calls it intact, a keyed
+    /// one does not.
+    #[test]
+    fn a_keyed_chain_finds_a_rewrite_an_unkeyed_chain_cannot() {
+        let rewrite = |path: &Path| {
+            let text = std::fs::read_to_string(path).unwrap();
+            let mut prev = GENESIS.to_owned();
+            let mut out = String::new();
+            for line in text.lines() {
+                let mut record: Record = serde_json::from_str(line).unwrap();
+                record.entry.outcome = "nothing happened".into();
+                let (sealed, line) = seal(record.entry, &prev, None);
+                prev = sealed.hash;
+                out.push_str(std::str::from_utf8(&line).unwrap());
+            }
+            std::fs::write(path, out).unwrap();
+        };
+        let dir = Dir::new();
+        let plain = dir.0.join("plain.jsonl");
+        let log = AuditLog::open(&plain).unwrap();
+        (0..3).for_each(|i| drop(log.append(entry(i)).unwrap()));
+        rewrite(&plain);
+        assert_eq!(verify(&plain, None).unwrap().records, 3, "undetectable");
+
+        let key = AuditKey::new(&[7; 32]);
+        let keyed = dir.0.join("keyed.jsonl");
+        // Records written before the key was configured stay hash-chained only.
+        let log = AuditLog::open(&keyed).unwrap();
+        log.append(entry(0)).unwrap();
+        let log = AuditLog::open(&keyed).unwrap().with_key(Some(key.clone()));
+        (1..4).for_each(|i| drop(log.append(entry(i)).unwrap()));
+        let report = verify(&keyed, Some(&key)).unwrap();
+        assert_eq!((report.records, report.keyed), (4, 3));
+        assert!(
+            report
+                .to_string()
+                .contains("3 keyed (HMAC-SHA-256) and checked, the 1 before")
+        );
+        let without = verify(&keyed, None).unwrap();
+        assert!(
+            without.to_string().contains("3 keyed records NOT checked"),
+            "{without}"
+        );
+        let other = verify(&keyed, Some(&AuditKey::new(&[8; 32]))).unwrap_err();
+        assert!(
+            other
+                .to_string()
+                .contains("line 2: its content does not match its HMAC")
+        );
+
+        let text = std::fs::read_to_string(&keyed).unwrap();
+        let mut lines: Vec<String> = text.lines().map(|l| format!("{l}\n")).collect();
+        lines[1] = lines[1].replace("scaled", "nothing happened");
+        std::fs::write(&keyed, lines.concat()).unwrap();
+        let edited = verify(&keyed, Some(&key)).unwrap_err().to_string();
+        assert!(
+            edited.contains("line 2: its content does not match its HMAC"),
+            "{edited}"
+        );
+        rewrite(&keyed);
+        let err = verify(&keyed, Some(&key)).unwrap_err().to_string();
+        assert!(
+            err.contains("no record is keyed although a key was given"),
+            "{err}"
+        );
+
+        let short = dir.0.join("short.key");
+        std::fs::write(&short, "hunter2\n").unwrap();
+        let err = AuditKey::from_file(&short).unwrap_err().to_string();
+        assert!(err.contains("7 bytes; use at least 32"), "{err}");
     }
 
     #[test]
@@ -734,7 +942,7 @@ mod tests {
         let mut text = std::fs::read(&path).unwrap();
         text.truncate(text.len() - 20);
         std::fs::write(&path, &text).unwrap();
-        let err = verify(&path).unwrap_err().to_string();
+        let err = verify(&path, None).unwrap_err().to_string();
         assert!(err.contains("line 2: the last line is torn"), "{err}");
         let err = log.append(entry(3)).unwrap_err().to_string();
         assert!(err.contains("torn"), "{err}");
@@ -758,7 +966,7 @@ mod tests {
         }
         assert!(rotated(&path, 1).exists() && rotated(&path, 2).exists());
         assert!(!rotated(&path, 3).exists(), "only `keep` files are kept");
-        let report = verify(&path).unwrap();
+        let report = verify(&path, None).unwrap();
         assert_eq!(report.files.len(), 3);
         assert!(report.pruned_before, "{report}");
         let first = std::fs::read_to_string(&path).unwrap();
@@ -773,7 +981,7 @@ mod tests {
         // Removing the middle file breaks the chain at the start of the next one.
         std::fs::remove_file(rotated(&path, 1)).unwrap();
         std::fs::rename(rotated(&path, 2), rotated(&path, 1)).unwrap();
-        let err = verify(&path).unwrap_err().to_string();
+        let err = verify(&path, None).unwrap_err().to_string();
         assert!(
             err.contains("does not continue the file rotated before it"),
             "{err}"
@@ -792,6 +1000,6 @@ mod tests {
         drop(log);
         let log = AuditLog::open(&path).unwrap();
         log.append(entry(3)).unwrap();
-        assert_eq!(verify(&path).unwrap().records, 3);
+        assert_eq!(verify(&path, None).unwrap().records, 3);
     }
 }

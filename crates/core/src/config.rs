@@ -96,6 +96,9 @@ pub enum AuditCommand {
     Verify {
         /// The log to check (default: --audit-log, OPSMCP_AUDIT_LOG or the state directory)
         file: Option<PathBuf>,
+        /// The key of a keyed chain (default: --audit-key-file, OPSMCP_AUDIT_KEY_FILE)
+        #[arg(long, value_name = "FILE")]
+        key_file: Option<PathBuf>,
     },
 }
 
@@ -140,6 +143,11 @@ pub struct SafetyArgs {
     /// The audit log (JSON Lines, hash-chained) [default: $XDG_STATE_HOME/opsmcp/audit.jsonl]
     #[arg(long, env = "OPSMCP_AUDIT_LOG", value_name = "FILE")]
     pub audit_log: Option<PathBuf>,
+
+    /// Seal the audit log with HMAC-SHA-256 under the key in this file (at least 32 bytes): a
+    /// keyed chain, which whoever can write the log but not read the key cannot rewrite
+    #[arg(long, env = "OPSMCP_AUDIT_KEY_FILE", value_name = "FILE")]
+    pub audit_key_file: Option<PathBuf>,
 
     /// Rotate the audit log before it grows past this many bytes
     #[arg(long, env = "OPSMCP_AUDIT_MAX_BYTES", default_value_t = 16 * 1024 * 1024)]
@@ -193,11 +201,21 @@ impl<A: Args> Cli<A> {
     /// Run `audit verify` if that is what the command line asks for: prints the report and
     /// returns the exit code (0 intact, 1 broken). `None` for every other command.
     pub fn audit_command(&self) -> Option<i32> {
-        let Some(Command::Audit(AuditCommand::Verify { file })) = &self.command else {
+        let Some(Command::Audit(AuditCommand::Verify { file, key_file })) = &self.command else {
             return None;
         };
         let path = file.clone().unwrap_or_else(|| self.safety.audit_path());
-        Some(match crate::audit::verify(&path) {
+        let key = match key_file.as_ref().or(self.safety.audit_key_file.as_ref()) {
+            Some(key_file) => match crate::audit::AuditKey::from_file(key_file) {
+                Ok(key) => Some(key),
+                Err(e) => {
+                    println!("cannot check: {e}");
+                    return Some(2);
+                }
+            },
+            None => None,
+        };
+        Some(match crate::audit::verify(&path, key.as_ref()) {
             Ok(report) => {
                 println!("{report}");
                 0

@@ -587,7 +587,7 @@ async fn silence_writes_follow_the_policy_and_are_audited() {
     assert!(err.contains("confidence must be between 0 and 1"), "{err}");
 
     // Every decision is in the chained log, readable as a resource.
-    let report = audit::verify(&c.audit).unwrap();
+    let report = audit::verify(&c.audit, None).unwrap();
     let log = std::fs::read_to_string(&c.audit).unwrap();
     let decisions: Vec<String> = log
         .lines()
