@@ -108,6 +108,13 @@ impl NotionServer {
             return Ok(failure("Notion keeps comments of at most 2,000 characters").into());
         }
         let page = or_fail!(self.resolve_page(&args.page).await);
+        or_fail!(
+            self.writable(
+                crate::scope::Node::Page(page.to_lowercase()),
+                &format!("page {page}")
+            )
+            .await
+        );
         let body = json!({ "parent": { "page_id": page }, "rich_text": [{ "type": "text", "text": { "content": body_text } }] });
         let command = format!(
             "{} {body}",

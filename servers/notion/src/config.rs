@@ -27,6 +27,11 @@ pub struct NotionArgs {
     #[arg(long, env = "NOTION_POSTMORTEM_TEMPLATE_ID")]
     pub notion_postmortem_template_id: Option<String>,
 
+    /// Pages and databases (ids or URLs, comma-separated) opsmcp may write under; default: the
+    /// incidents and runbooks databases and the page holding the post-mortem template
+    #[arg(long, env = "NOTION_WRITE_PARENTS", value_delimiter = ',')]
+    pub notion_write_parents: Vec<String>,
+
     /// API base URL
     #[arg(long, env = "NOTION_URL", default_value = "https://api.notion.com")]
     pub notion_url: reqwest::Url,

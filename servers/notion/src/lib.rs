@@ -16,6 +16,7 @@ pub mod filter;
 pub mod markdown;
 pub mod pages;
 pub mod reports;
+pub mod scope;
 pub mod writes;
 
 use std::sync::Arc;
@@ -61,6 +62,8 @@ struct Inner {
     incidents: Option<String>,
     runbooks: Option<String>,
     template: Option<String>,
+    /// `NOTION_WRITE_PARENTS`, as ids.
+    write_parents: Vec<String>,
 }
 
 /// The server; cheap to clone (one clone per MCP session).
@@ -99,6 +102,7 @@ impl NotionServer {
                 incidents: id(&args.notion_database_id),
                 runbooks: id(&args.notion_runbooks_id),
                 template: id(&args.notion_postmortem_template_id),
+                write_parents: scope::parse_parents(&args.notion_write_parents),
             }),
         })
     }
@@ -128,6 +132,11 @@ impl NotionServer {
     /// The post-mortem template page, if configured.
     pub(crate) fn template(&self) -> Option<&str> {
         self.inner.template.as_deref()
+    }
+
+    /// `NOTION_WRITE_PARENTS`, as ids (empty: the default scope).
+    pub(crate) fn write_parents_configured(&self) -> &[String] {
+        &self.inner.write_parents
     }
 }
 

@@ -29,6 +29,7 @@ use crate::{
     filter::date_value,
     markdown::to_blocks,
     pages::{failure, or_fail, title_of},
+    scope::Node,
 };
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
@@ -281,18 +282,20 @@ impl NotionServer {
                         .as_object()
                         .cloned()
                         .unwrap_or_default();
-                    return Ok((
-                        json!({ "data_source_id": sid }),
-                        Some(schema),
-                        format!("database {}", title_of(&source)),
-                    ));
+                    let where_ = format!("database {}", title_of(&source));
+                    self.writable(Node::DataSource(sid.to_lowercase()), &where_)
+                        .await?;
+                    return Ok((json!({ "data_source_id": sid }), Some(schema), where_));
                 }
                 Err(NtError::NotShared(_)) => {}
                 Err(e) => return Err(e),
             }
         }
         let page = self.resolve_page(parent).await?;
-        Ok((json!({ "page_id": page }), None, format!("page {page}")))
+        let where_ = format!("page {page}");
+        self.writable(Node::Page(page.to_lowercase()), &where_)
+            .await?;
+        Ok((json!({ "page_id": page }), None, where_))
     }
 
     /// Properties of a new page: the title, and plain values converted by the schema.
@@ -473,6 +476,10 @@ impl NotionServer {
             return Ok(failure("the Markdown is empty").into());
         }
         let page = or_fail!(self.resolve_page(&args.page).await);
+        or_fail!(
+            self.writable(Node::Page(page.to_lowercase()), &format!("page {page}"))
+                .await
+        );
         let after = match &args.after {
             Some(a) => Some(or_fail!(self.place(&page, a).await)),
             None => None,
@@ -521,6 +528,10 @@ impl NotionServer {
         Parameters(args): Parameters<ArchiveArgs>,
     ) -> Result<CallToolResponse, ErrorData> {
         let page = or_fail!(self.resolve_page(&args.page).await);
+        or_fail!(
+            self.writable(Node::Page(page.to_lowercase()), &format!("page {page}"))
+                .await
+        );
         let current = or_fail!(
             self.nt()
                 .get(&format!("v1/pages/{page}"), &format!("page {page}"))

@@ -429,6 +429,56 @@ async fn archiving_with_the_destructive_switch() {
     assert!(found.contains("nothing titled"), "{found}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notion_writes_only_under_the_pages_and_databases_it_may_write() {
+    let s = IncidentSetup::start("notion-scope", Duration::from_secs(10), |sandbox, dir| {
+        let incidents = sandbox.notion_ids.incidents.0.to_string();
+        let extra = [
+            "--mode",
+            "yolo",
+            "--enable-destructive",
+            "--notion-write-parents",
+            &incidents,
+        ];
+        server(&cli(sandbox, dir, &extra))
+    })
+    .await;
+    let outside = "is not in a page or database opsmcp may write to";
+    for (tool, args) in [
+        (
+            "page_create",
+            json!({ "title": "x", "parent": "Engineering", "markdown": "x" }),
+        ),
+        ("page_archive", json!({ "page": "Team offsite notes" })),
+        (
+            "page_append",
+            json!({ "page": "Worker OOM runbook", "markdown": "x" }),
+        ),
+        (
+            "comment_add",
+            json!({ "page": "Post-mortem template", "text": "x" }),
+        ),
+        (
+            "postmortem_create",
+            json!({ "title": "t", "summary": "s", "started": "now-1h" }),
+        ),
+    ] {
+        let mut args = args;
+        args["confidence"] = json!(1.0);
+        let (is_error, text) = s.call(tool, args).await;
+        assert!(is_error && text.contains(outside), "{tool}: {text}");
+    }
+    let found = s.ok("pages_search", json!({ "query": "offsite" })).await;
+    assert!(
+        found.contains("Team offsite notes"),
+        "nothing archived: {found}"
+    );
+    let written = s
+        .ok("incident_report_create", json!({ "title": "In scope", "severity": "SEV3", "service": "worker", "started": "now-1h", "summary": "s", "confidence": 1.0 }))
+        .await;
+    assert!(written.contains("wrote the incident report"), "{written}");
+}
+
 async fn client_for(url: &str, token: Option<&str>, extra: &[&str]) -> ToolClient {
     let audit = opsmcp_e2e::scratch("notion-faults")
         .unwrap()

@@ -150,10 +150,31 @@ fn incident_ref() -> Value {
 }
 
 impl PagerDutyServer {
-    /// The incident as it is now.
+    /// The incident as it is now, if opsmcp may change it (its service is in the write scope).
     async fn incident(&self, id: &str) -> Result<Value, PdError> {
         let got = self.pd().get(&format!("incidents/{id}"), &[]).await?;
-        Ok(got["incident"].clone())
+        let incident = got["incident"].clone();
+        self.writable(&incident["service"], || {
+            format!("incident {}", state(&incident))
+        })?;
+        Ok(incident)
+    }
+
+    /// Refuse a change to `what` on `service` outside PAGERDUTY_WRITE_SERVICE_IDS (or
+    /// PAGERDUTY_SERVICE_IDS).
+    fn writable(&self, service: &Value, what: impl FnOnce() -> String) -> Result<(), PdError> {
+        let scope = self.write_services();
+        let id = service["id"].as_str().unwrap_or_default();
+        if scope.is_empty() || scope.iter().any(|s| s == id) {
+            return Ok(());
+        }
+        Err(PdError::Other(format!(
+            "{} is on service {} ({id}), outside the services opsmcp may change ({}): set \
+             PAGERDUTY_WRITE_SERVICE_IDS to include it",
+            what(),
+            untrusted_line(service["summary"].as_str().unwrap_or("?")),
+            scope.join(", ")
+        )))
     }
 
     /// Gate `change`, make it, and report with `done` (given PagerDuty's answer), or say why
@@ -500,6 +521,10 @@ impl PagerDutyServer {
                 .get(&format!("services/{}", args.service_id), &[])
                 .await
         );
+        or_fail!(self.writable(
+            &json!({ "id": service["service"]["id"], "summary": name(&service["service"]) }),
+            || "a new incident".into()
+        ));
         let mut incident = json!({
             "type": "incident", "title": args.title.trim(), "urgency": urgency,
             "service": { "id": args.service_id, "type": "service_reference" },
@@ -554,10 +579,12 @@ impl PagerDutyServer {
         if !matches!(args.status.as_str(), "acknowledged" | "resolved") {
             return Ok(failure("status is acknowledged or resolved").into());
         }
-        // PagerDuty's bulk update takes ids; numbers are looked up first.
+        // PagerDuty's bulk update takes ids; numbers are looked up first, and every incident
+        // when writes are scoped to services.
+        let scoped = !self.write_services().is_empty();
         let mut ids = Vec::new();
         for id in &args.ids {
-            if id.chars().all(|c| c.is_ascii_digit()) {
+            if scoped || id.chars().all(|c| c.is_ascii_digit()) {
                 let i = or_fail!(self.incident(id).await);
                 ids.push(i["id"].as_str().unwrap_or(id).to_owned());
             } else {

@@ -47,6 +47,11 @@ pub struct PagerDutyArgs {
     #[arg(long, env = "PAGERDUTY_SERVICE_IDS", value_delimiter = ',')]
     pub pagerduty_service_ids: Vec<String>,
 
+    /// Services whose incidents opsmcp may change (comma-separated ids); default:
+    /// PAGERDUTY_SERVICE_IDS, and every service when neither is set
+    #[arg(long, env = "PAGERDUTY_WRITE_SERVICE_IDS", value_delimiter = ',')]
+    pub pagerduty_write_service_ids: Vec<String>,
+
     /// Teams incident lists default to (comma-separated ids)
     #[arg(long, env = "PAGERDUTY_TEAM_IDS", value_delimiter = ',')]
     pub pagerduty_team_ids: Vec<String>,
@@ -57,6 +62,15 @@ pub struct PagerDutyArgs {
 }
 
 impl PagerDutyArgs {
+    /// The services whose incidents may be changed (empty: every service).
+    pub fn write_services(&self) -> Vec<String> {
+        if self.pagerduty_write_service_ids.is_empty() {
+            self.pagerduty_service_ids.clone()
+        } else {
+            self.pagerduty_write_service_ids.clone()
+        }
+    }
+
     fn key(&self) -> Option<Secret> {
         self.pagerduty_api_key
             .clone()

@@ -106,6 +106,8 @@ struct Inner {
     events: Arc<Events>,
     default_services: Vec<String>,
     default_teams: Vec<String>,
+    /// Services whose incidents may be changed (empty: every service).
+    write_services: Vec<String>,
 }
 
 /// The server; cheap to clone (one clone per MCP session).
@@ -155,6 +157,7 @@ impl PagerDutyServer {
                 events,
                 default_services: args.pagerduty_service_ids.clone(),
                 default_teams: args.pagerduty_team_ids.clone(),
+                write_services: args.write_services(),
             }),
         })
     }
@@ -178,6 +181,11 @@ impl PagerDutyServer {
     /// Services and teams incident lists default to.
     pub(crate) fn defaults(&self) -> (&[String], &[String]) {
         (&self.inner.default_services, &self.inner.default_teams)
+    }
+
+    /// Services whose incidents may be changed (empty: every service).
+    pub(crate) fn write_services(&self) -> &[String] {
+        &self.inner.write_services
     }
 }
 

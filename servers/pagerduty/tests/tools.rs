@@ -416,6 +416,56 @@ async fn high_risk_changes_run_with_the_switch() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pagerduty_acts_only_on_incidents_of_the_services_it_may_change() {
+    let s = setup(&[
+        "--mode",
+        "yolo",
+        "--enable-destructive",
+        "--pagerduty-write-service-ids",
+        "PSCHKOT",
+    ])
+    .await;
+    let number = page(&s.sandbox, "scope-1", "worker paged")
+        .await
+        .to_string();
+    let outside = "is on service worker (PSWORKR), outside the services opsmcp may change \
+                   (PSCHKOT): set PAGERDUTY_WRITE_SERVICE_IDS to include it";
+    for (tool, args) in [
+        ("incident_acknowledge", json!({ "id": number })),
+        ("incident_note_add", json!({ "id": number, "content": "x" })),
+        (
+            "incidents_update",
+            json!({ "ids": [number], "status": "resolved" }),
+        ),
+        (
+            "incident_create",
+            json!({ "service_id": "PSWORKR", "title": "t" }),
+        ),
+    ] {
+        let mut args = args;
+        args["confidence"] = json!(0.99);
+        let (is_error, text) = s.call(tool, args).await;
+        assert!(is_error && text.contains(outside), "{tool}: {text}");
+    }
+    let status = s
+        .sandbox
+        .pagerduty
+        .account()
+        .incidents
+        .iter()
+        .find(|i| i.number.to_string() == number)
+        .map(|i| i.status.as_str());
+    assert_eq!(status, Some("triggered"), "nothing was changed");
+    let text = s
+        .ok(
+            "incident_create",
+            json!({ "service_id": "PSCHKOT", "title": "checkout page", "confidence": 0.99 }),
+        )
+        .await;
+    assert!(text.contains("created: #"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_without_a_user_email_are_refused_naming_the_variable() {
     let s = IncidentSetup::start(
         "pagerduty-nofrom",
