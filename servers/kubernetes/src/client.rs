@@ -21,6 +21,11 @@ pub enum ClusterError {
     ContextNotAllowed(String, String),
     #[error("namespace `{0}` is not allowed here (allowed: {1})")]
     NamespaceNotAllowed(String, String),
+    #[error(
+        "{0} is cluster-scoped and namespaces are restricted here (K8S_ALLOWED_NAMESPACES: {1}); \
+         K8S_ALLOWED_CLUSTER_KINDS names the cluster-scoped kinds that may be changed"
+    )]
+    ClusterKindNotAllowed(String, String),
     #[error("{0}")]
     NotFound(String),
     #[error("the API server refused: {0}")]
@@ -266,10 +271,69 @@ impl Clients {
         }
     }
 
+    /// A change to a cluster-scoped object of `kind`: allowed without a namespace allow-list,
+    /// and with one only for the kinds of `K8S_ALLOWED_CLUSTER_KINDS`.
+    pub fn cluster_kind_allowed(&self, kind: &str) -> Result<(), ClusterError> {
+        let namespaces = &self.args.allowed_namespaces;
+        let kinds = &self.args.allowed_cluster_kinds;
+        if namespaces.is_empty()
+            || kinds
+                .iter()
+                .any(|k| k == "*" || k.eq_ignore_ascii_case(kind))
+        {
+            Ok(())
+        } else {
+            Err(ClusterError::ClusterKindNotAllowed(
+                kind.to_owned(),
+                namespaces.join(", "),
+            ))
+        }
+    }
+
     /// Whether all-namespace reads are possible (no allow-list).
     pub fn all_namespaces_allowed(&self) -> bool {
         self.args.allowed_namespaces.is_empty()
     }
+}
+
+/// Every resource type the cluster serves, by each word kubectl accepts for it (plural,
+/// singular, lower-case kind, short names): its kind and whether it is namespaced. Read from
+/// the discovery documents (the core group and each group's preferred version), as kubectl
+/// reads them to map a word to a type.
+pub async fn resource_words(
+    connection: &Connection,
+) -> Result<std::collections::HashMap<String, (String, bool)>, kube::Error> {
+    let client = &connection.client;
+    let mut lists = vec![client.list_core_api_resources("v1").await?];
+    for group in client.list_api_groups().await?.groups {
+        if let Some(preferred) = group.preferred_version {
+            lists.push(
+                client
+                    .list_api_group_resources(&preferred.group_version)
+                    .await?,
+            );
+        }
+    }
+    let mut words = std::collections::HashMap::new();
+    for resource in lists.into_iter().flat_map(|l| l.resources) {
+        if resource.name.contains('/') {
+            continue; // a subresource (pods/log)
+        }
+        let entry = (resource.kind.clone(), resource.namespaced);
+        let names = [
+            resource.name,
+            resource.singular_name,
+            resource.kind.to_lowercase(),
+        ]
+        .into_iter()
+        .chain(resource.short_names.unwrap_or_default());
+        for name in names.filter(|n| !n.is_empty()) {
+            words
+                .entry(name.to_lowercase())
+                .or_insert_with(|| entry.clone());
+        }
+    }
+    Ok(words)
 }
 
 /// The API resource serving `kind` in `api_version` (`apps/v1`, `v1`), custom resources

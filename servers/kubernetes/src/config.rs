@@ -27,6 +27,11 @@ pub struct KubernetesArgs {
     #[arg(long, env = "K8S_ALLOWED_NAMESPACES", value_delimiter = ',')]
     pub allowed_namespaces: Vec<String>,
 
+    /// With K8S_ALLOWED_NAMESPACES, the cluster-scoped kinds that may still be changed
+    /// (comma-separated, e.g. `Node,PriorityClass`; `*` for all; default: none)
+    #[arg(long, env = "K8S_ALLOWED_CLUSTER_KINDS", value_delimiter = ',')]
+    pub allowed_cluster_kinds: Vec<String>,
+
     /// Allow high-risk changes (delete, bulk, system namespaces); still planned or asked per mode
     #[arg(long, env = "K8S_ENABLE_DESTRUCTIVE_OPERATIONS")]
     pub enable_destructive_operations: bool,

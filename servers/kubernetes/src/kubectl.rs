@@ -135,6 +135,38 @@ impl KubernetesServer {
         Ok((at(&other)?, other))
     }
 
+    /// With a namespace allow-list, a change to a cluster-scoped type (as discovery says: a
+    /// ClusterRoleBinding, a Namespace, a node) is refused unless K8S_ALLOWED_CLUSTER_KINDS
+    /// names it; a type discovery does not know is refused too.
+    async fn cluster_targets_allowed(
+        &self,
+        connection: &Connection,
+        checked: &Checked,
+    ) -> Result<(), String> {
+        if checked.targets.is_empty() || self.clients().all_namespaces_allowed() {
+            return Ok(());
+        }
+        let words = crate::client::resource_words(connection)
+            .await
+            .map_err(|e| format!("cannot tell which types are cluster-scoped: {e}"))?;
+        for target in &checked.targets {
+            match words.get(target) {
+                Some((_, true)) => {}
+                Some((kind, false)) => self
+                    .clients()
+                    .cluster_kind_allowed(kind)
+                    .map_err(|e| e.to_string())?,
+                None => {
+                    return Err(format!(
+                        "the cluster serves no resource type `{target}`; namespaces are \
+                         restricted here, so the type must be known"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The namespaces `scope` covers, refused when one is not on the allow-list.
     fn scope_allowed(&self, scope: &Scope) -> Result<(), String> {
         match scope {
@@ -265,6 +297,9 @@ impl KubernetesServer {
         };
         if let Err(e) = self.scope_allowed(&checked.scope) {
             return Ok(failure(e).into());
+        }
+        if let Err(e) = self.cluster_targets_allowed(&connection, &checked).await {
+            return Ok(failure(format!("refused before running: {e}")).into());
         }
         let manifest = args.manifest.as_deref();
         let redactor = self.secret_values(&connection, &checked, manifest).await;

@@ -245,6 +245,9 @@ impl KubernetesServer {
                         "{kind} {name} is cluster-scoped: remove metadata.namespace"
                     ));
                 }
+                self.clients()
+                    .cluster_kind_allowed(&resource.kind)
+                    .map_err(|e| e.to_string())?;
                 String::new()
             } else if given.is_empty() {
                 default_ns.clone()?
@@ -492,6 +495,7 @@ impl KubernetesServer {
                 ns,
             )
         } else {
+            or_fail!(self.clients().cluster_kind_allowed(&resource.kind));
             (Api::all_with(conn.client.clone(), &resource), String::new())
         };
         let live = or_fail!(api.get(&args.name).await.map_err(|e| explain(&conn, e)));

@@ -147,6 +147,7 @@ impl KubernetesServer {
         } else {
             ("node_uncordon", "uncordon")
         };
+        or_fail!(self.clients().cluster_kind_allowed("Node"));
         let conn = or_fail!(self.clients().connect(args.context.as_deref()).await);
         let nodes: Api<Node> = Api::all(conn.client.clone());
         let node = or_fail!(nodes.get(&args.name).await.map_err(|e| explain(&conn, e)));
@@ -367,6 +368,7 @@ impl KubernetesServer {
         exchange: Exchange,
         Parameters(args): Parameters<DrainArgs>,
     ) -> Result<CallToolResponse, ErrorData> {
+        or_fail!(self.clients().cluster_kind_allowed("Node"));
         let conn = or_fail!(self.clients().connect(args.context.as_deref()).await);
         let nodes: Api<Node> = Api::all(conn.client.clone());
         or_fail!(nodes.get(&args.name).await.map_err(|e| explain(&conn, e)));

@@ -446,6 +446,77 @@ async fn glued_namespaces_stay_in_the_allow_list() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_scoped_objects_under_a_namespace_allow_list() {
+    let s = setup(&[
+        "--mode",
+        "yolo",
+        "--enable-destructive-operations",
+        "--allowed-namespaces",
+        "shop",
+        "--allowed-cluster-kinds",
+        "Node",
+    ])
+    .await;
+    let before = state(&admin(&s).await).await;
+    let binding = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: mine}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}\nsubjects: [{kind: User, name: me, apiGroup: rbac.authorization.k8s.io}]\n";
+    let namespace = "apiVersion: v1\nkind: Namespace\nmetadata: {name: mine}\n";
+    let refused = "is cluster-scoped and namespaces are restricted here";
+    for (tool, args) in [
+        ("resources_apply", json!({ "manifest": binding })),
+        ("resources_apply", json!({ "manifest": namespace })),
+        (
+            "resources_delete",
+            json!({ "api_version": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "name": "view" }),
+        ),
+        (
+            "kubectl",
+            json!({ "args": ["create", "clusterrolebinding", "mine", "--clusterrole=cluster-admin", "--user=me"] }),
+        ),
+        (
+            "kubectl",
+            json!({ "args": ["delete", "clusterroles.rbac.authorization.k8s.io", "view"] }),
+        ),
+        ("kubectl", json!({ "args": ["label", "ns/shop", "evil=1"] })),
+        (
+            "kubectl",
+            json!({ "args": ["apply", "-f", "-"], "manifest": binding }),
+        ),
+    ] {
+        let mut args = args;
+        args["confidence"] = json!(0.99);
+        let (is_error, text) = s.call(tool, args.clone()).await;
+        assert!(is_error && text.contains(refused), "{tool} {args}: {text}");
+    }
+    assert_eq!(
+        changes(&before, &state(&admin(&s).await).await),
+        Vec::<String>::new()
+    );
+    // A kind the configuration allows, and namespaced objects, go through the mode as before.
+    let (is_error, text) = kubectl(&s, &["cordon", "node-a"]).await;
+    assert!(!is_error && text.contains("cordoned"), "{text}");
+    let s = setup(&[
+        "--mode",
+        "yolo",
+        "--enable-destructive-operations",
+        "--allowed-namespaces",
+        "shop",
+    ])
+    .await;
+    let (is_error, text) = s
+        .call(
+            "node_cordon",
+            json!({ "name": "node-a", "confidence": 0.99 }),
+        )
+        .await;
+    assert!(
+        is_error && text.contains("Node is cluster-scoped"),
+        "{text}"
+    );
+    let (is_error, text) = kubectl(&s, &["label", "deploy/web", "-n", "shop", "team=shop"]).await;
+    assert!(!is_error, "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn allowed_contexts_restrict_the_context() {
     let s = setup(&["--mode", "yolo", "--allowed-contexts", "sandbox-view"]).await;
     let (is_error, text) = kubectl(&s, &["get", "pods", "--context=sandbox"]).await;

@@ -76,6 +76,10 @@ pub struct Checked {
     pub read_only: bool,
     /// Whether it reads Secrets (their values must be hidden from what it prints).
     pub reads_secrets: bool,
+    /// The resource types a change acts on, as written (`clusterrolebinding`, `crb`, `nodes`,
+    /// a manifest's kinds), lower-case: the server resolves them by discovery to learn which
+    /// are cluster-scoped. Empty for reads.
+    pub targets: Vec<String>,
 }
 
 /// Where the command runs by default.
@@ -364,12 +368,15 @@ pub fn check(
     {
         return Err(Refusal::Command { command: name, why });
     }
+    let table = &super::table::TABLE;
     for flag in &command.flags {
-        if let Some((f, why)) = REFUSED_GLOBAL
-            .iter()
-            .chain(FILE_FLAGS)
-            .find(|(f, _)| *f == flag.name)
-        {
+        // A command's own flag shadows a global of its name (`create rolebinding --user` names
+        // the subject, not kubectl's credentials).
+        let local = table
+            .command(&command.path)
+            .is_some_and(|c| c.flags.iter().any(|f| f.long == flag.name));
+        let globals = REFUSED_GLOBAL.iter().filter(|_| !local);
+        if let Some((f, why)) = globals.chain(FILE_FLAGS).find(|(f, _)| *f == flag.name) {
             return Err(Refusal::Flag {
                 flag: format!("--{f}"),
                 why,
@@ -501,6 +508,11 @@ pub fn check(
     let read_only = READS.contains(&name.as_str())
         || matches!(command.value("dry-run"), Some("server" | "client"));
     let mut assessment = assess(&command, &kinds, raw.as_ref(), read_only);
+    let targets = if read_only {
+        Vec::new()
+    } else {
+        targets(&command, &kinds)
+    };
     if assessment.level == RiskLevel::Forbidden {
         return Ok(Checked {
             argv: command.argv(false),
@@ -511,6 +523,7 @@ pub fn check(
             preview: Preview::Text("forbidden: it is never run".into()),
             read_only: false,
             reads_secrets,
+            targets,
         });
     }
     if raw.is_some() && command.verb() != "get" {
@@ -537,10 +550,34 @@ pub fn check(
         context,
         assessment,
         scope,
+        targets,
         preview,
         read_only,
         reads_secrets,
     })
+}
+
+/// The resource types a change names: the kind a `create` subcommand makes, nodes for the node
+/// commands, signing requests for `certificate`, a manifest's kinds, else its resource words.
+fn targets(command: &Command, kinds: &[String]) -> Vec<String> {
+    let mut targets: Vec<String> = kinds.iter().map(|k| k.to_ascii_lowercase()).collect();
+    match command.path.as_slice() {
+        [create, kind, ..] if create == "create" => targets.push(kind.clone()),
+        [verb, ..] if matches!(verb.as_str(), "cordon" | "uncordon" | "drain" | "taint") => {
+            targets.push("nodes".into());
+        }
+        [verb, ..] if verb == "certificate" => targets.push("certificatesigningrequests".into()),
+        _ if kinds.is_empty() => {
+            let words = kind_words(command);
+            let typed = words.iter().any(|w| w.contains('/'));
+            let words = words.into_iter().filter(|w| !typed || w.contains('/'));
+            targets.extend(words.flat_map(kinds_in));
+        }
+        _ => {}
+    }
+    targets.sort();
+    targets.dedup();
+    targets
 }
 
 fn scope(command: &Command, namespace: &str, raw: Option<&RawPath>) -> Scope {
@@ -1248,6 +1285,31 @@ mod tests {
         assert_eq!(ok("drain node-a").scope, Scope::All);
         assert_eq!(ok("describe node node-a").scope, Scope::All);
         assert_eq!(ok("taint nodes node-a k=v:NoExecute").scope, Scope::All);
+    }
+
+    #[test]
+    fn changes_name_their_resource_types_for_the_cluster_scope_check() {
+        let targets = |s: &str| ok(s).targets;
+        assert_eq!(
+            targets("create clusterrolebinding x --clusterrole=cluster-admin --user=me"),
+            ["clusterrolebinding"]
+        );
+        assert_eq!(
+            targets("delete clusterroles.rbac.authorization.k8s.io view"),
+            ["clusterroles"]
+        );
+        assert_eq!(targets("label crb/x a=b"), ["crb"]);
+        assert_eq!(targets("cordon node-a"), ["nodes"]);
+        assert_eq!(
+            targets("certificate approve csr-1"),
+            ["certificatesigningrequests"]
+        );
+        assert_eq!(targets("get clusterroles"), Vec::<String>::new());
+        let manifest = "kind: ClusterRoleBinding\nmetadata: {name: x}\n---\nkind: ConfigMap\n";
+        assert_eq!(
+            run("apply -f -", Some(manifest)).unwrap().targets,
+            ["clusterrolebinding", "configmap"]
+        );
     }
 
     mod properties {
