@@ -213,24 +213,82 @@ fn corpus(count: usize) -> Vec<Vec<String>> {
 
 const MANIFEST: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\n  namespace: shop\ndata:\n  EVIL: \"1\"\n";
 
+/// Calls of every structured change tool: the workloads, namespaces and values an agent
+/// could name (system namespaces, zero and huge counts, forbidden kinds, a privileged pod).
+fn structured_cases() -> Vec<(&'static str, Value)> {
+    let privileged = "apiVersion: v1\nkind: Pod\nmetadata: {name: root, namespace: shop}\nspec:\n  hostPID: true\n  containers: [{name: c, image: busybox, securityContext: {privileged: true}}]\n";
+    let namespace = "apiVersion: v1\nkind: Namespace\nmetadata: {name: evil}\n";
+    let mut cases = Vec::new();
+    for (name, namespace_) in [
+        ("web", "shop"),
+        ("worker", "batch"),
+        ("coredns", "kube-system"),
+    ] {
+        let at = |extra: Value| {
+            let mut args = json!({ "name": name, "namespace": namespace_ });
+            args.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            args
+        };
+        for replicas in [0, 3, 100_000] {
+            cases.push(("deployment_scale", at(json!({ "replicas": replicas }))));
+        }
+        cases.push(("deployment_restart", at(json!({}))));
+        cases.push(("deployment_rollback", at(json!({ "revision": 1 }))));
+        cases.push((
+            "container_resources_set",
+            at(json!({ "memory_limit": "1Mi" })),
+        ));
+        cases.push((
+            "pods_restart",
+            json!({ "namespace": namespace_, "label_selector": format!("app={name}") }),
+        ));
+        cases.push(("pod_exec", at(json!({ "command": ["sh", "-c", "kill 1"] }))));
+    }
+    for manifest in [MANIFEST, privileged, namespace] {
+        cases.push((
+            "resources_apply",
+            json!({ "manifest": manifest, "force": true }),
+        ));
+    }
+    for (api_version, kind, name, namespace_) in [
+        ("v1", "ConfigMap", "web-config", Some("shop")),
+        ("v1", "Namespace", "batch", None),
+        ("v1", "Node", "node-a", None),
+        ("rbac.authorization.k8s.io/v1", "ClusterRole", "view", None),
+    ] {
+        cases.push(("resources_delete", json!({ "api_version": api_version, "kind": kind, "name": name, "namespace": namespace_ })));
+    }
+    for tool in ["node_cordon", "node_drain"] {
+        cases.push((tool, json!({ "name": "node-a", "force": true })));
+    }
+    cases
+}
+
 async fn invariant(s: &IncidentSetup, mode: &str) {
     let client = admin(s).await;
     let before = state(&client).await;
     let (mut forbidden_refused, mut gated) = (0, 0);
     let cases = corpus(120);
-    for argv in &cases {
-        let manifest = argv.iter().any(|a| a == "-f").then_some(MANIFEST);
-        let (_, text) = s
-            .call(
-                "kubectl",
-                json!({ "args": argv, "manifest": manifest, "confidence": 1.0 }),
-            )
-            .await;
+    let mut calls: Vec<(&str, Value)> = cases
+        .iter()
+        .map(|argv| {
+            let manifest = argv.iter().any(|a| a == "-f").then_some(MANIFEST);
+            ("kubectl", json!({ "args": argv, "manifest": manifest }))
+        })
+        .collect();
+    calls.extend(structured_cases());
+    let mut structured_gated = 0;
+    for (tool, mut args) in calls {
+        args["confidence"] = json!(1.0);
+        let (_, text) = s.call(tool, args).await;
         if text.contains("forbidden actions are never executed") {
             forbidden_refused += 1;
         }
         if text.starts_with("PLAN") || text.contains("the user answered no") {
             gated += 1;
+            structured_gated += usize::from(tool != "kubectl");
         }
     }
     let after = state(&client).await;
@@ -241,13 +299,14 @@ async fn invariant(s: &IncidentSetup, mode: &str) {
         changed.join("\n")
     );
     eprintln!(
-        "{mode}: {} cases, {forbidden_refused} forbidden, {gated} gated",
+        "{mode}: {} kubectl cases, {forbidden_refused} forbidden, {gated} gated \
+         ({structured_gated} of them structured)",
         cases.len()
     );
     // The corpus reaches the gate, not only the parser's refusals.
     assert!(
-        forbidden_refused >= 3 && gated >= 20,
-        "{mode}: {forbidden_refused} forbidden, {gated} gated"
+        forbidden_refused >= 3 && gated >= 20 && structured_gated >= 10,
+        "{mode}: {forbidden_refused} forbidden, {gated} gated ({structured_gated} structured)"
     );
     let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client);
     assert!(
