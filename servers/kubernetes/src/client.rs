@@ -297,9 +297,10 @@ impl Clients {
 }
 
 /// Every resource type the cluster serves, by each word kubectl accepts for it (plural,
-/// singular, lower-case kind, short names): its kind and whether it is namespaced. Read from
-/// the discovery documents (the core group and each group's preferred version), as kubectl
-/// reads them to map a word to a type.
+/// singular, lower-case kind, short names, each also as `word.group` and `word.version.group`):
+/// its kind and whether it is namespaced. Read from the discovery documents (the core group
+/// first, then each group's preferred version in the server's order), as kubectl reads them to
+/// map a word to a type; a bare word two groups claim goes to the first, as in kubectl.
 pub async fn resource_words(
     connection: &Connection,
 ) -> Result<std::collections::HashMap<String, (String, bool)>, kube::Error> {
@@ -315,22 +316,32 @@ pub async fn resource_words(
         }
     }
     let mut words = std::collections::HashMap::new();
-    for resource in lists.into_iter().flat_map(|l| l.resources) {
-        if resource.name.contains('/') {
-            continue; // a subresource (pods/log)
-        }
-        let entry = (resource.kind.clone(), resource.namespaced);
-        let names = [
-            resource.name,
-            resource.singular_name,
-            resource.kind.to_lowercase(),
-        ]
-        .into_iter()
-        .chain(resource.short_names.unwrap_or_default());
-        for name in names.filter(|n| !n.is_empty()) {
-            words
-                .entry(name.to_lowercase())
-                .or_insert_with(|| entry.clone());
+    for list in lists {
+        let (group, version) = list
+            .group_version
+            .rsplit_once('/')
+            .unwrap_or(("", &list.group_version));
+        for resource in list.resources {
+            if resource.name.contains('/') {
+                continue; // a subresource (pods/log)
+            }
+            let entry = (resource.kind.clone(), resource.namespaced);
+            let names = [
+                resource.name,
+                resource.singular_name,
+                resource.kind.to_lowercase(),
+            ]
+            .into_iter()
+            .chain(resource.short_names.unwrap_or_default())
+            .filter(|n| !n.is_empty())
+            .map(|n| n.to_lowercase());
+            for name in names {
+                if !group.is_empty() {
+                    words.insert(format!("{name}.{group}"), entry.clone());
+                    words.insert(format!("{name}.{version}.{group}"), entry.clone());
+                }
+                words.entry(name).or_insert_with(|| entry.clone());
+            }
         }
     }
     Ok(words)

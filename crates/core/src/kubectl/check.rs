@@ -508,10 +508,10 @@ pub fn check(
     let read_only = READS.contains(&name.as_str())
         || matches!(command.value("dry-run"), Some("server" | "client"));
     let mut assessment = assess(&command, &kinds, raw.as_ref(), read_only);
-    let targets = if read_only {
-        Vec::new()
-    } else {
-        targets(&command, &kinds)
+    let targets = match (read_only, manifest) {
+        (true, _) => Vec::new(),
+        (false, Some(m)) => targets(&command, &manifest_types(m)?),
+        (false, None) => targets(&command, &[]),
     };
     if assessment.level == RiskLevel::Forbidden {
         return Ok(Checked {
@@ -557,27 +557,77 @@ pub fn check(
     })
 }
 
-/// The resource types a change names: the kind a `create` subcommand makes, nodes for the node
-/// commands, signing requests for `certificate`, a manifest's kinds, else its resource words.
-fn targets(command: &Command, kinds: &[String]) -> Vec<String> {
-    let mut targets: Vec<String> = kinds.iter().map(|k| k.to_ascii_lowercase()).collect();
+/// The resource types a change names, lower-case and with their group when written
+/// (`clusterroles.rbac.authorization.k8s.io`): the kind a `create` subcommand makes, pods for
+/// `run`, nodes for the node commands, signing requests for `certificate`, a manifest's kinds
+/// (`kind.group`), else every type among its words as kubectl reads them — label and annotation
+/// pairs (`k=v`, `k-`) and `set`'s assignments left out, then `TYPE NAME…` or `TYPE/NAME…`.
+fn targets(command: &Command, types: &[String]) -> Vec<String> {
+    let mut targets: Vec<String> = types.to_vec();
     match command.path.as_slice() {
         [create, kind, ..] if create == "create" => targets.push(kind.clone()),
+        [run] if run == "run" => targets.push("pods".into()),
         [verb, ..] if matches!(verb.as_str(), "cordon" | "uncordon" | "drain" | "taint") => {
             targets.push("nodes".into());
         }
         [verb, ..] if verb == "certificate" => targets.push("certificatesigningrequests".into()),
-        _ if kinds.is_empty() => {
-            let words = kind_words(command);
-            let typed = words.iter().any(|w| w.contains('/'));
-            let words = words.into_iter().filter(|w| !typed || w.contains('/'));
-            targets.extend(words.flat_map(kinds_in));
+        _ if types.is_empty() => {
+            let mut words = command
+                .args
+                .iter()
+                .filter(|w| !w.contains('=') && !w.ends_with('-'));
+            // The first word is a type unless it is TYPE/NAME; every TYPE/NAME adds its type.
+            if let Some(first) = words.next() {
+                targets.push(first.split('/').next().unwrap_or(first).to_owned());
+            }
+            targets.extend(
+                words
+                    .filter_map(|w| w.split_once('/'))
+                    .map(|(kind, _)| kind.to_owned()),
+            );
         }
         _ => {}
+    }
+    for target in &mut targets {
+        *target = target.to_ascii_lowercase();
     }
     targets.sort();
     targets.dedup();
     targets
+}
+
+/// A manifest's types as `kind.group` (`clusterrolebinding.rbac.authorization.k8s.io`,
+/// `namespace` for the core group), each list item's included.
+fn manifest_types(manifest: &str) -> Result<Vec<String>, Refusal> {
+    let docs: Vec<serde_json::Value> =
+        serde_saphyr::from_multiple(manifest).map_err(|e| Refusal::Manifest(e.to_string()))?;
+    let mut types = Vec::new();
+    let mut add = |api_version: &str, kind: &str| {
+        let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+        types.push(match group {
+            "" => kind.to_owned(),
+            group => format!("{kind}.{group}"),
+        });
+    };
+    for doc in &docs {
+        let (api_version, kind) = (
+            doc["apiVersion"].as_str().unwrap_or_default(),
+            doc["kind"].as_str().unwrap_or_default(),
+        );
+        if let Some(items) = doc["items"].as_array() {
+            let item_kind = kind.strip_suffix("List").unwrap_or_default();
+            for item in items {
+                let kind = item["kind"]
+                    .as_str()
+                    .filter(|k| !k.is_empty())
+                    .unwrap_or(item_kind);
+                add(item["apiVersion"].as_str().unwrap_or(api_version), kind);
+            }
+        } else if !kind.is_empty() {
+            add(api_version, kind);
+        }
+    }
+    Ok(types)
 }
 
 fn scope(command: &Command, namespace: &str, raw: Option<&RawPath>) -> Scope {
@@ -1296,19 +1346,32 @@ mod tests {
         );
         assert_eq!(
             targets("delete clusterroles.rbac.authorization.k8s.io view"),
-            ["clusterroles"]
+            ["clusterroles.rbac.authorization.k8s.io"]
         );
         assert_eq!(targets("label crb/x a=b"), ["crb"]);
+        // Label pairs are not resources, whatever they look like (kubectl reads them so).
+        assert_eq!(
+            targets("label ns other pods/x=1 team=a --overwrite"),
+            ["ns"]
+        );
+        assert_eq!(targets("annotate ns prod pods/x- a-"), ["ns"]);
+        assert_eq!(targets("set image ds/x c=docker.io/img"), ["ds"]);
+        assert_eq!(targets("annotate deploy/x example.com/a=b"), ["deploy"]);
+        assert_eq!(targets("run mypod --image=busybox"), ["pods"]);
         assert_eq!(targets("cordon node-a"), ["nodes"]);
         assert_eq!(
             targets("certificate approve csr-1"),
             ["certificatesigningrequests"]
         );
         assert_eq!(targets("get clusterroles"), Vec::<String>::new());
-        let manifest = "kind: ClusterRoleBinding\nmetadata: {name: x}\n---\nkind: ConfigMap\n";
+        let manifest = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: x}\n---\napiVersion: v1\nkind: List\nitems:\n- {apiVersion: management.cattle.io/v3, kind: Cluster}\n- {apiVersion: v1, kind: ConfigMap}\n";
         assert_eq!(
             run("apply -f -", Some(manifest)).unwrap().targets,
-            ["clusterrolebinding", "configmap"]
+            [
+                "cluster.management.cattle.io",
+                "clusterrolebinding.rbac.authorization.k8s.io",
+                "configmap"
+            ]
         );
     }
 
