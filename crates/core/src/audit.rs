@@ -638,6 +638,14 @@ fn verify_file(
         };
         let record: Record =
             serde_json::from_slice(line).map_err(|e| broken(n, &format!("not a record: {e}")))?;
+        // The hash covers the record's fields; a line must be exactly the record written.
+        if serde_json::to_vec(&record).ok().as_deref() != Some(line) {
+            return Err(broken(
+                n,
+                "the line holds what its hash does not cover (a field was added, repeated or \
+                 rewritten)",
+            ));
+        }
         let starts_here = n == 1 && oldest && report.last_hash == GENESIS;
         if starts_here && record.prev != GENESIS {
             if record.entry.decision != ROTATED {
@@ -924,6 +932,22 @@ mod tests {
         assert!(
             err.contains("no record is keyed although a key was given"),
             "{err}"
+        );
+
+        let log = AuditLog::open(&keyed).unwrap();
+        std::fs::remove_file(&keyed).unwrap();
+        let log = log.with_key(Some(key.clone()));
+        log.append(entry(9)).unwrap();
+        let text = std::fs::read_to_string(&keyed).unwrap();
+        std::fs::write(
+            &keyed,
+            text.replacen("{\"time\"", "{\"approved_by\":\"ceo\",\"time\"", 1),
+        )
+        .unwrap();
+        let added = verify(&keyed, Some(&key)).unwrap_err().to_string();
+        assert!(
+            added.contains("line 1: the line holds what its hash does not cover"),
+            "{added}"
         );
 
         let short = dir.0.join("short.key");

@@ -92,7 +92,8 @@ pub enum Command {
 #[derive(Debug, Clone, Subcommand)]
 pub enum AuditCommand {
     /// Check the hash chain of the audit log (and the files rotated out of it); exit 1 and
-    /// name the first broken record if it is not intact
+    /// name the first broken record if it is not intact, 3 if keyed records could not be
+    /// checked without the key
     Verify {
         /// The log to check (default: --audit-log, OPSMCP_AUDIT_LOG or the state directory)
         file: Option<PathBuf>,
@@ -216,6 +217,11 @@ impl<A: Args> Cli<A> {
             None => None,
         };
         Some(match crate::audit::verify(&path, key.as_ref()) {
+            // Links intact, but the content of keyed records unchecked without the key.
+            Ok(report) if report.unchecked > 0 => {
+                println!("{report}");
+                3
+            }
             Ok(report) => {
                 println!("{report}");
                 0

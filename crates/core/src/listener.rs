@@ -1,12 +1,21 @@
 //! The HTTP accept loop, bounded: at most `--max-connections` connections are served at once
-//! (the next waits in the kernel's backlog until one closes), a client must send a request's
-//! headers within `--header-timeout` (also how long an idle keep-alive connection stays open),
-//! and on shutdown every connection is asked to finish, given the grace period, then dropped.
+//! (the next waits in the kernel's backlog until one closes), a connection must bring its first
+//! request and every request's headers within `--header-timeout-secs` (also how long an idle
+//! HTTP/1 keep-alive connection stays open; HTTP/2 connections are pinged at that interval and
+//! closed when the peer stops answering), and on shutdown every connection is asked to finish,
+//! given the grace period, then dropped. Request bodies have their own deadline
+//! (`serve::jsonrpc_errors`).
 //!
 //! hyper-util's connection builder and graceful watcher do the work; `axum::serve` exposes
 //! neither a timer nor a cap.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use axum::{Router, body::Body, extract::Request};
 use hyper_util::{
@@ -54,7 +63,9 @@ pub async fn serve(
     builder
         .http2()
         .timer(TokioTimer::new())
-        .keep_alive_interval(limits.header_timeout);
+        .keep_alive_interval(limits.header_timeout)
+        .keep_alive_timeout(limits.header_timeout)
+        .max_concurrent_streams(32);
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
     loop {
@@ -76,17 +87,33 @@ pub async fn serve(
         };
         // Without TCP_NODELAY keep-alive clients stall ~40 ms a call.
         let _ = tcp.set_nodelay(true);
-        let service = TowerToHyperService::new(
-            router
-                .clone()
-                .map_request(|request: Request<hyper::body::Incoming>| request.map(Body::new)),
-        );
+        // hyper's protocol detection has no timer: a connection that sends nothing (or half an
+        // HTTP/2 preface) is closed when no request has arrived within the header timeout.
+        let seen = Arc::new(AtomicBool::new(false));
+        let service = TowerToHyperService::new(router.clone().map_request({
+            let seen = seen.clone();
+            move |request: Request<hyper::body::Incoming>| {
+                seen.store(true, Ordering::Relaxed);
+                request.map(Body::new)
+            }
+        }));
         let connection = builder
             .serve_connection_with_upgrades(TokioIo::new(tcp), service)
             .into_owned();
         let connection = graceful.watch(connection);
+        let first_request = limits.header_timeout;
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
+            let mut connection = std::pin::pin!(connection);
+            let ended = tokio::select! {
+                ended = connection.as_mut() => Some(ended),
+                () = tokio::time::sleep(first_request) => None,
+            };
+            let ended = match ended {
+                Some(ended) => Some(ended),
+                None if seen.load(Ordering::Relaxed) => Some(connection.await),
+                None => None, // dropped: the socket closes
+            };
+            if let Some(Err(error)) = ended {
                 tracing::debug!(%peer, %error, "connection ended");
             }
             drop(permit);

@@ -521,10 +521,9 @@ async fn guard_layer(State(guard): State<Arc<Guard>>, request: Request, next: Ne
     next.run(request).await
 }
 
-/// Give malformed POST bodies on `/mcp` the JSON-RPC answers clients expect: rmcp answers
-/// `415 fail to deserialize` for both bad JSON and bad messages; this turns that into
-/// `400` with `-32700 Parse error` or `-32600 Invalid Request`, and an oversized body into a
-/// `413` with a JSON-RPC error. Happy-path requests pass through unchanged.
+/// How long a request body may take to arrive (a client trickling one holds a connection).
+const BODY_DEADLINE: Duration = Duration::from_secs(30);
+
 /// A request that would open a streamable HTTP session (a POST without `Mcp-Session-Id`) while
 /// `max` are open gets 503; rmcp closes a session idle for `--session-idle-secs`.
 async fn session_cap(
@@ -544,6 +543,11 @@ async fn session_cap(
     next.run(request).await
 }
 
+/// Give malformed POST bodies on `/mcp` the JSON-RPC answers clients expect: rmcp answers
+/// `415 fail to deserialize` for both bad JSON and bad messages; this turns that into
+/// `400` with `-32700 Parse error` or `-32600 Invalid Request`, an oversized body into a `413`
+/// and one slower than [`BODY_DEADLINE`] into a `408`, with a JSON-RPC error. Happy-path
+/// requests pass through unchanged.
 async fn jsonrpc_errors(State(limit): State<usize>, request: Request, next: Next) -> Response {
     let is_json_post = request.method() == http::Method::POST
         && request
@@ -555,12 +559,26 @@ async fn jsonrpc_errors(State(limit): State<usize>, request: Request, next: Next
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
-        return jsonrpc_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            -32600,
-            &format!("request body is larger than {limit} bytes"),
-        );
+    let read = tokio::time::timeout(BODY_DEADLINE, axum::body::to_bytes(body, limit));
+    let bytes = match read.await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(_)) => {
+            return jsonrpc_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                -32600,
+                &format!("request body is larger than {limit} bytes"),
+            );
+        }
+        Err(_) => {
+            return jsonrpc_error(
+                StatusCode::REQUEST_TIMEOUT,
+                -32600,
+                &format!(
+                    "the request body did not arrive within {} s",
+                    BODY_DEADLINE.as_secs()
+                ),
+            );
+        }
     };
     let response = next
         .run(Request::from_parts(parts, Body::from(bytes.clone())))

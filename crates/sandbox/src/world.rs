@@ -273,6 +273,10 @@ impl Sandbox {
                 self.notion_ids.incidents.0.to_string(),
             ),
             ("NOTION_RUNBOOKS_ID", self.notion_ids.runbooks.0.to_string()),
+            (
+                "NOTION_POSTMORTEM_TEMPLATE_ID",
+                self.notion_ids.template.to_string(),
+            ),
         ]
         .into_iter()
         .chain(

@@ -3,7 +3,10 @@
 //! gateway's and opsmcp's tools win every name wherever their upstreams stand in the file (a
 //! foreign `kubectl` never shadows the guarded one); between the others the first in the file
 //! wins. Every collision is reported, never resolved silently, and a foreign tool named like
-//! an opsmcp one stops the gateway at start unless its upstream allows it. A resource URI
+//! an opsmcp one stops the gateway at start unless its upstream allows it. A name an opsmcp
+//! upstream lists stays its own even when the file filters it out, and foreign tools wait
+//! until every opsmcp upstream has listed (a name it has not told yet cannot be checked);
+//! foreign upstreams may not serve `opsmcp:` URIs or `?upstream=` ones. A resource URI
 //! several upstreams serve (every opsmcp server has `opsmcp://metrics` and
 //! `opsmcp://audit/recent`) is listed once per upstream, qualified with `?upstream=NAME`.
 
@@ -68,10 +71,21 @@ pub struct Listing<'a> {
     pub opsmcp: bool,
     /// A foreign tool named like an opsmcp one is left out quietly rather than a conflict.
     pub allow_collisions: bool,
+    /// For an opsmcp upstream: every tool name it lists, before the file's filters (with its
+    /// prefix). Empty until it has listed: foreign tools wait until each opsmcp upstream has.
+    pub reserved: Vec<String>,
     pub tools: Vec<Tool>,
     pub resources: Vec<Resource>,
     pub templates: Vec<ResourceTemplate>,
     pub prompts: Vec<Prompt>,
+}
+
+impl Listing<'_> {
+    /// Whether this upstream may serve `uri`: opsmcp's `opsmcp://` resources, and the gateway's
+    /// `?upstream=` qualification, belong to opsmcp's servers.
+    fn serves(&self, uri: &str) -> bool {
+        self.opsmcp || !(uri.starts_with("opsmcp:") || uri.contains("upstream="))
+    }
 }
 
 impl Catalog {
@@ -91,6 +105,17 @@ impl Catalog {
             .iter()
             .map(|name| ((*name).to_owned(), ("the gateway", true)))
             .collect();
+        // Names opsmcp upstreams list (filtered out or not), and those that have not listed yet.
+        let mut reserved: BTreeMap<String, &str> = BTreeMap::new();
+        let mut pending = Vec::new();
+        for listing in upstreams.iter().filter(|l| l.opsmcp) {
+            if listing.reserved.is_empty() {
+                pending.push(listing.upstream);
+            }
+            for name in &listing.reserved {
+                reserved.entry(name.clone()).or_insert(listing.upstream);
+            }
+        }
         let mut order: Vec<(usize, Listing<'a>)> = upstreams.into_iter().enumerate().collect();
         order.sort_by_key(|(_, listing)| !listing.opsmcp);
         for (index, listing) in order {
@@ -104,9 +129,12 @@ impl Catalog {
                 prompts,
                 ..
             } = listing;
-            catalog
-                .templates
-                .extend(templates.into_iter().map(|t| (index, t)));
+            catalog.templates.extend(
+                templates
+                    .into_iter()
+                    .filter(|t| opsmcp || !t.uri_template.starts_with("opsmcp:"))
+                    .map(|t| (index, t)),
+            );
             for mut prompt in prompts {
                 let listed = format!("{prefix}{}", prompt.name);
                 if catalog.prompt_routes.contains_key(&listed) {
@@ -126,10 +154,23 @@ impl Catalog {
                 );
                 catalog.prompts.push(prompt);
             }
+            if !opsmcp && !pending.is_empty() && !tools.is_empty() {
+                catalog.collisions.push(format!(
+                    "{upstream}'s tools wait until {} has listed its own (a foreign tool may not \
+                     take an opsmcp tool's name)",
+                    pending.join(", ")
+                ));
+                continue;
+            }
             for mut tool in tools {
                 let original = tool.name.to_string();
                 let listed = format!("{prefix}{original}");
-                if let Some(&(owner, guarded)) = owners.get(&listed) {
+                let owner = owners.get(&listed).copied().or_else(|| {
+                    (!opsmcp)
+                        .then(|| reserved.get(&listed).map(|o| (*o, true)))
+                        .flatten()
+                });
+                if let Some((owner, guarded)) = owner {
                     let collision = format!(
                         "{listed}: offered by {owner} and {upstream} ({owner}'s is listed)"
                     );
@@ -166,12 +207,19 @@ impl Catalog {
     fn merge_resources(&mut self, builtin: &[&str], upstreams: &[Listing<'_>]) {
         let mut servers: HashMap<&str, usize> = builtin.iter().map(|uri| (*uri, 1)).collect();
         for listing in upstreams {
-            for resource in &listing.resources {
+            for resource in listing.resources.iter().filter(|r| listing.serves(&r.uri)) {
                 *servers.entry(resource.uri.as_str()).or_default() += 1;
             }
         }
         for (index, listing) in upstreams.iter().enumerate() {
             for resource in &listing.resources {
+                if !listing.serves(&resource.uri) {
+                    self.collisions.push(format!(
+                        "resource {}: a foreign upstream ({}) may not serve opsmcp's URIs",
+                        resource.uri, listing.upstream
+                    ));
+                    continue;
+                }
                 let mut listed = resource.clone();
                 if servers[resource.uri.as_str()] > 1 {
                     let separator = if resource.uri.contains('?') { '&' } else { '?' };
@@ -284,6 +332,7 @@ mod tests {
             prefix: prefix.to_owned(),
             opsmcp: true,
             allow_collisions: false,
+            reserved: tools.iter().map(|t| format!("{prefix}{t}")).collect(),
             tools: tools.iter().map(|t| tool(t)).collect(),
             resources: uris.iter().map(|u| Resource::new(*u, "r")).collect(),
             templates: Vec::new(),
@@ -341,6 +390,37 @@ mod tests {
             ]
         );
         assert_eq!(c.collisions.len(), 3, "{:?}", c.collisions);
+
+        // A name the file's filters leave out of an opsmcp upstream stays its own; an opsmcp
+        // upstream that has not listed yet holds every foreign tool back; opsmcp's URIs are
+        // opsmcp's.
+        let kubernetes = |reserved: &[&str]| Listing {
+            reserved: reserved.iter().map(|r| r.to_string()).collect(),
+            ..listing("kubernetes", "", &["kubectl"], &["opsmcp://audit/recent"])
+        };
+        let vendor = || Listing {
+            resources: vec![Resource::new(
+                "opsmcp://audit/recent?upstream=kubernetes",
+                "r",
+            )],
+            ..foreign("vendor", true)
+        };
+        let filtered = Catalog::merge(&[], &[], [vendor(), kubernetes(&["kubectl", "search"])]);
+        assert_eq!(filtered.routes.len(), 1, "{:?}", filtered.routes);
+        assert_eq!(
+            filtered.resource_routes["opsmcp://audit/recent"].upstream,
+            1
+        );
+        let waiting = Catalog::merge(&[], &[], [vendor(), kubernetes(&[])]);
+        assert!(waiting.routes.contains_key("kubectl") && !waiting.routes.contains_key("search"));
+        assert!(
+            waiting
+                .collisions
+                .iter()
+                .any(|c| c.contains("wait until kubernetes has listed")),
+            "{:?}",
+            waiting.collisions
+        );
     }
 
     #[test]

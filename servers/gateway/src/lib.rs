@@ -187,6 +187,11 @@ impl GatewayServer {
                     prefix: u.spec.prefix(),
                     opsmcp: u.spec.is_opsmcp(),
                     allow_collisions: u.spec.allow_collisions,
+                    reserved: listed
+                        .tools
+                        .iter()
+                        .map(|t| format!("{}{}", u.spec.prefix(), t.name))
+                        .collect(),
                     tools: listed
                         .tools
                         .into_iter()

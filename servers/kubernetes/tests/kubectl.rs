@@ -536,7 +536,10 @@ async fn cluster_scoped_objects_under_a_namespace_allow_list() {
             json!({ "args": ["delete", "clusterroles.rbac.authorization.k8s.io", "view"] }),
         ),
         ("kubectl", json!({ "args": ["label", "ns/shop", "evil=1"] })),
-        ("kubectl", json!({ "args": ["label", "ns", "shop", "pods/x=1", "evil=1", "--overwrite"] })),
+        (
+            "kubectl",
+            json!({ "args": ["label", "ns", "shop", "pods/x=1", "evil=1", "--overwrite"] }),
+        ),
         (
             "kubectl",
             json!({ "args": ["apply", "-f", "-"], "manifest": binding }),

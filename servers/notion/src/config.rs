@@ -28,7 +28,7 @@ pub struct NotionArgs {
     pub notion_postmortem_template_id: Option<String>,
 
     /// Pages and databases (ids or URLs, comma-separated) opsmcp may write under; default: the
-    /// incidents and runbooks databases and the page holding the post-mortem template
+    /// incidents and runbooks databases and the page holding NOTION_POSTMORTEM_TEMPLATE_ID
     #[arg(long, env = "NOTION_WRITE_PARENTS", value_delimiter = ',')]
     pub notion_write_parents: Vec<String>,
 

@@ -397,9 +397,10 @@ impl NotionServer {
                 _ => json!({ "page_id": template }),
             },
         };
-        if let Some(node) = crate::scope::Node::parent(&parent) {
-            or_fail!(self.writable(node, &format!("the parent {parent}")).await);
-        }
+        let Some(node) = crate::scope::Node::parent(&parent) else {
+            return Ok(failure(format!("{parent} is not a page to write under")).into());
+        };
+        or_fail!(self.writable(node, &format!("the parent {parent}")).await);
         let title = format!("Post-mortem: {}", a.title.trim());
         let properties =
             json!({ "title": { "title": [{ "type": "text", "text": { "content": title } }] } });

@@ -1,6 +1,6 @@
 //! Where opsmcp-notion may write: at or under the pages and databases of `NOTION_WRITE_PARENTS`,
 //! by default the configured databases (incidents, runbooks) and the page the post-mortem
-//! template sits in (where post-mortems go). A page is in scope when it, or one of its
+//! template sits in when `NOTION_POSTMORTEM_TEMPLATE_ID` names it (where post-mortems go). A page is in scope when it, or one of its
 //! ancestors (page, block, data source, database — followed up to [`MAX_DEPTH`] levels), is one
 //! of them; anything else is refused before a plan or a question, whatever the mode.
 
@@ -56,8 +56,9 @@ impl NotionServer {
             .flatten()
             .map(str::to_lowercase)
             .collect();
-        let template = self.template().unwrap_or("Post-mortem template");
-        if let Ok(id) = self.resolve_page(template).await {
+        // The template's page only when configured by id: a title search would let whoever can
+        // name a page "Post-mortem template" choose where opsmcp writes.
+        if let Some(id) = self.template() {
             let page = self
                 .nt()
                 .get(&format!("v1/pages/{id}"), &format!("page {id}"))

@@ -152,8 +152,21 @@ fn incident_ref() -> Value {
 impl PagerDutyServer {
     /// The incident as it is now, if opsmcp may change it (its service is in the write scope).
     async fn incident(&self, id: &str) -> Result<Value, PdError> {
+        // PagerDuty's ids and incident numbers are letters and digits; anything else would
+        // change the path the request goes to.
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(PdError::Other(format!(
+                "{:?} is not an incident id or number",
+                untrusted_line(id)
+            )));
+        }
         let got = self.pd().get(&format!("incidents/{id}"), &[]).await?;
         let incident = got["incident"].clone();
+        if incident["id"].as_str().is_none_or(str::is_empty) {
+            return Err(PdError::Other(format!(
+                "PagerDuty's answer for incident {id} names no incident"
+            )));
+        }
         self.writable(&incident["service"], || {
             format!("incident {}", state(&incident))
         })?;
@@ -516,18 +529,27 @@ impl PagerDutyServer {
         if !matches!(urgency.as_str(), "high" | "low") {
             return Ok(failure("urgency is high or low").into());
         }
+        if !args.service_id.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Ok(failure(format!(
+                "{:?} is not a service id",
+                untrusted_line(&args.service_id)
+            ))
+            .into());
+        }
         let service = or_fail!(
             self.pd()
                 .get(&format!("services/{}", args.service_id), &[])
                 .await
         );
+        let service_id = service["service"]["id"].as_str().unwrap_or_default();
         or_fail!(self.writable(
-            &json!({ "id": service["service"]["id"], "summary": name(&service["service"]) }),
+            &json!({ "id": service_id, "summary": name(&service["service"]) }),
             || "a new incident".into()
         ));
+        // The service as PagerDuty named it, the one the scope was checked against.
         let mut incident = json!({
             "type": "incident", "title": args.title.trim(), "urgency": urgency,
-            "service": { "id": args.service_id, "type": "service_reference" },
+            "service": { "id": service_id, "type": "service_reference" },
         });
         if let Some(d) = &args.details {
             incident["body"] = json!({ "type": "incident_body", "details": d });

@@ -64,10 +64,15 @@ pub struct PagerDutyArgs {
 impl PagerDutyArgs {
     /// The services whose incidents may be changed (empty: every service).
     pub fn write_services(&self) -> Vec<String> {
-        if self.pagerduty_write_service_ids.is_empty() {
-            self.pagerduty_service_ids.clone()
-        } else {
-            self.pagerduty_write_service_ids.clone()
+        let listed = |ids: &[String]| -> Vec<String> {
+            ids.iter()
+                .map(|id| id.trim().to_owned())
+                .filter(|id| !id.is_empty())
+                .collect()
+        };
+        match listed(&self.pagerduty_write_service_ids) {
+            none if none.is_empty() => listed(&self.pagerduty_service_ids),
+            ids => ids,
         }
     }
 

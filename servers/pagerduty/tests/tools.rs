@@ -447,6 +447,14 @@ async fn pagerduty_acts_only_on_incidents_of_the_services_it_may_change() {
         let (is_error, text) = s.call(tool, args).await;
         assert!(is_error && text.contains(outside), "{tool}: {text}");
     }
+    // An id that would change the request's path is no id.
+    let (is_error, text) = s
+        .call(
+            "incident_note_add",
+            json!({ "id": format!("{number}/notes?"), "content": "x", "confidence": 0.99 }),
+        )
+        .await;
+    assert!(is_error && text.contains("is not an incident id"), "{text}");
     let status = s
         .sandbox
         .pagerduty
