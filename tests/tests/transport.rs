@@ -514,14 +514,7 @@ async fn http_bounds_slow_headers_connections_and_sessions() -> Result<()> {
     };
     let server = HttpServer::start(
         FIXTURE,
-        &[
-            "--header-timeout-secs",
-            "1",
-            "--max-connections",
-            "2",
-            "--max-sessions",
-            "1",
-        ],
+        &["--header-timeout-secs", "1", "--max-connections", "2"],
     )?;
     let healthz = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
     let read_all = async |tcp: &mut TcpStream| -> Result<String> {
@@ -536,6 +529,13 @@ async fn http_bounds_slow_headers_connections_and_sessions() -> Result<()> {
         .await?;
     let answer = read_all(&mut slow).await?;
     assert!(!answer.contains("ok"), "{answer}");
+
+    // Nothing at all, or half an HTTP/2 preface: closed too, not held.
+    for opening in [&b""[..], b"PRI * HTTP/2.0\r\n"] {
+        let mut silent = TcpStream::connect(server.addr).await?;
+        silent.write_all(opening).await?;
+        assert_eq!(read_all(&mut silent).await?, "");
+    }
 
     // Two connections held open: the third waits for one of them to close.
     let mut first = TcpStream::connect(server.addr).await?;
@@ -560,7 +560,9 @@ async fn http_bounds_slow_headers_connections_and_sessions() -> Result<()> {
     );
     drop(second);
 
-    // One session open at most: the second initialize gets 503 until the first is closed.
+    // One session open at most: the second initialize gets 503 until the first is closed. (A
+    // server of its own: with a 1 s idle close, a client's pooled connection races it.)
+    let server = HttpServer::start(FIXTURE, &["--max-sessions", "1"])?;
     let mut one = RawSession::new(server.url("/mcp"));
     one.initialize().await?;
     let refused = RawSession::new(server.url("/mcp")).initialize().await;

@@ -94,7 +94,7 @@ impl Running {
             let patterns = server.call_text(
                 2,
                 "logs_patterns",
-                json!({ "service": "patterns", "filter": "", "start": "1h" }),
+                json!({ "service": "patterns", "filter": ".*", "start": "1h" }),
             )?;
             let all = reqwest::Client::new()
                 .get(format!("{}/loki/api/v1/query_range", self.sandbox.url()))

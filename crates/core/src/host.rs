@@ -146,6 +146,12 @@ impl<S: Send + Sync + 'static> ToolHost<S> {
         cx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let structured = structured::requested(&cx.meta);
+        let mut request = request;
+        if let (Some(tool), Some(arguments)) =
+            (self.router.get(&request.name), request.arguments.as_mut())
+        {
+            crate::tools::drop_not_given(&tool.input_schema, arguments);
+        }
         let mut response = call_instrumented(
             &self.router,
             &self.metrics,

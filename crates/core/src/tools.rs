@@ -224,9 +224,61 @@ fn compact(node: &mut serde_json::Value, defs: Option<&serde_json::Value>, nulls
         o.remove("default");
     }
     o.remove("title");
-    for value in o.values_mut() {
-        compact(value, defs, nulls);
+    // An object without properties says it is closed: strict hosts (OpenAI's Agents SDK,
+    // Gemini) refuse an object that may hold anything.
+    if nulls == Nulls::Drop
+        && o.get("type") == Some(&Value::from("object"))
+        && !o.contains_key("additionalProperties")
+        && o.get("properties")
+            .is_none_or(|p| p.as_object().is_some_and(|p| p.is_empty()))
+    {
+        o.insert("properties".into(), Value::Object(Default::default()));
+        o.insert("additionalProperties".into(), Value::Bool(false));
     }
+    for (key, value) in o.iter_mut() {
+        match key.as_str() {
+            // Maps of names to schemas: the names are a tool's own (a parameter called `title`).
+            "properties" | "patternProperties" | "$defs" | "definitions" => {
+                if let Value::Object(schemas) = value {
+                    schemas.values_mut().for_each(|v| compact(v, defs, nulls));
+                }
+            }
+            // Values, not schemas.
+            "enum" | "const" | "default" | "examples" | "required" => {}
+            _ => compact(value, defs, nulls),
+        }
+    }
+}
+
+/// Remove the arguments a strict host sends for "not given": strict hosts (OpenAI's Agents SDK,
+/// Gemini) make every parameter required and send `null` for one the model leaves out, and
+/// models write `""`, `[]` or `{}` for an optional value they do not have. `null` always means
+/// absent; an empty string, list or object means absent for an optional parameter; so does `0`
+/// for an optional integer (a limit, a line, a timeout: each has a positive default).
+pub fn drop_not_given(schema: &JsonObject, arguments: &mut JsonObject) {
+    use serde_json::Value;
+    let required = |name: &str| {
+        schema
+            .get("required")
+            .and_then(Value::as_array)
+            .is_some_and(|r| r.iter().any(|n| n == name))
+    };
+    let property = |name: &str| schema.get("properties").and_then(|p| p.get(name));
+    arguments.retain(|name, value| {
+        let empty = match value {
+            Value::Null => return false,
+            Value::String(s) => s.is_empty(),
+            Value::Array(a) => a.is_empty(),
+            Value::Object(o) => o.is_empty(),
+            // Every optional count of these tools has a positive default; 0 asks for nothing.
+            Value::Number(n) => {
+                n.as_u64() == Some(0)
+                    && property(name).and_then(|p| p.get("type")) == Some(&Value::from("integer"))
+            }
+            Value::Bool(_) => false,
+        };
+        !empty || required(name)
+    });
 }
 
 /// Problems with the annotations of `tools`: each must say whether it is read-only and whether
@@ -394,6 +446,54 @@ mod tests {
         let input = compact_schema(&raw);
         assert_eq!(input["properties"]["resolved_at"]["type"], "string");
         assert_eq!(input["properties"]["service"]["type"], "object");
+    }
+
+    #[test]
+    fn a_parameter_may_be_called_title_and_an_empty_object_is_closed() {
+        #[derive(schemars::JsonSchema, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Create {
+            /// The page's title
+            title: String,
+            #[serde(default)]
+            default: Option<String>,
+        }
+        #[derive(schemars::JsonSchema, serde::Deserialize)]
+        struct Nothing {}
+        let create = compact_schema(&rmcp::handler::server::common::schema_for_type::<Create>());
+        assert_eq!(create["required"], serde_json::json!(["title"]));
+        assert_eq!(create["properties"]["title"]["type"], "string");
+        assert_eq!(create["properties"]["default"]["type"], "string");
+        assert!(!create.contains_key("title"), "the keyword still goes");
+        let nothing = compact_schema(&rmcp::handler::server::common::schema_for_type::<Nothing>());
+        assert_eq!(
+            serde_json::Value::Object((*nothing).clone()),
+            serde_json::json!({ "type": "object", "properties": {}, "additionalProperties": false })
+        );
+    }
+
+    #[test]
+    fn what_a_strict_host_sends_for_not_given_is_not_given() {
+        let schema = serde_json::json!({
+            "type": "object",
+            "required": ["title", "labels"],
+            "properties": {
+                "title": { "type": "string" }, "labels": { "type": "array" },
+                "urgency": { "type": "string" }, "draft": { "type": "boolean" },
+                "tail": { "type": "integer", "minimum": 0 }, "replicas": { "type": "integer" },
+                "confidence": { "type": "number" },
+                "extra": { "type": "object" }
+            }
+        });
+        let mut args = serde_json::json!({
+            "title": "", "labels": [], "urgency": "", "draft": null,
+            "tail": 0, "replicas": 0, "extra": {}, "unknown": null, "confidence": 0
+        });
+        drop_not_given(schema.as_object().unwrap(), args.as_object_mut().unwrap());
+        assert_eq!(
+            args,
+            serde_json::json!({ "title": "", "labels": [], "confidence": 0 })
+        );
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub struct PatternArgs {
     pub service: Option<String>,
     /// Stream selector, e.g. {namespace="shop"}
     pub selector: Option<String>,
-    /// Regex lines must match (default: error-like lines); "" for all lines
+    /// Regex lines must match (default: error-like lines); ".*" for all lines
     pub filter: Option<String>,
     /// Default now-1h
     pub start: Option<String>,
@@ -130,7 +130,7 @@ impl LokiServer {
             .filter
             .clone()
             .unwrap_or_else(|| ERROR_FILTER.to_owned());
-        let query = if filter.is_empty() {
+        let query = if filter.is_empty() || filter == ".*" {
             selector.clone()
         } else {
             format!("{selector} |~ {}", escape_string(&filter))
@@ -270,7 +270,7 @@ fn render(query: &str, range: Range, found: &[Found], limit: usize, source: &str
     let total: u64 = found.iter().map(|f| f.count).sum();
     if total == 0 {
         return format!(
-            "no lines match {query} over the last {}: nothing to group. Try filter=\"\" for all lines or a wider range.",
+            "no lines match {query} over the last {}: nothing to group. Try filter=\".*\" for all lines or a wider range.",
             human(range.span())
         );
     }

@@ -40,11 +40,38 @@ pub struct CreateArgs {
     pub markdown: String,
     /// A page (id, URL or title), a database id, "incidents" or "runbooks"
     pub parent: String,
-    /// Database properties as plain values, e.g. {"Severity": "SEV2", "Started": "now-2h"}
-    #[serde(default)]
+    /// Database properties as plain values, e.g. [{"name": "Severity", "value": "SEV2"},
+    /// {"name": "Started", "value": "now-2h"}]
+    #[serde(default, deserialize_with = "properties")]
+    #[schemars(with = "Vec<Property>")]
     pub properties: BTreeMap<String, String>,
     /// 0-1; yolo runs confident changes unasked
     pub confidence: Option<f64>,
+}
+
+/// One database property of a new page.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Property {
+    pub name: String,
+    pub value: String,
+}
+
+/// Properties as a list of name/value pairs (what a strict-schema host can send), or as the map
+/// `{"Severity": "SEV2"}` earlier clients send.
+fn properties<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Given {
+        Pairs(Vec<Property>),
+        Map(BTreeMap<String, String>),
+    }
+    Ok(match Given::deserialize(deserializer)? {
+        Given::Pairs(pairs) => pairs.into_iter().map(|p| (p.name, p.value)).collect(),
+        Given::Map(map) => map,
+    })
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]

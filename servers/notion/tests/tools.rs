@@ -17,9 +17,10 @@ use serde_json::json;
 fn cli(sandbox: &Sandbox, dir: &std::path::Path, extra: &[&str]) -> Cli<NotionArgs> {
     let audit = dir.join("audit.jsonl").display().to_string();
     let (url, token) = (sandbox.notion_url(), sandbox.notion.token.clone());
-    let (incidents, runbooks) = (
+    let (incidents, runbooks, template) = (
         sandbox.notion_ids.incidents.0.to_string(),
         sandbox.notion_ids.runbooks.0.to_string(),
+        sandbox.notion_ids.template.to_string(),
     );
     let mut argv = vec![
         "opsmcp-notion",
@@ -31,6 +32,8 @@ fn cli(sandbox: &Sandbox, dir: &std::path::Path, extra: &[&str]) -> Cli<NotionAr
         &incidents,
         "--notion-runbooks-id",
         &runbooks,
+        "--notion-postmortem-template-id",
+        &template,
         "--audit-log",
         &audit,
     ];
@@ -395,7 +398,7 @@ async fn appending_into_a_section_on_the_2026_api() {
 async fn plan_mode_shows_the_markdown_and_writes_nothing() {
     let s = setup(&["--mode", "plan"]).await;
     let plan = s
-        .ok("page_create", json!({ "title": "Drill notes", "parent": "incidents", "markdown": "## Summary\n\nAll good.", "properties": { "Severity": "SEV3" } }))
+        .ok("page_create", json!({ "title": "Drill notes", "parent": "incidents", "markdown": "## Summary\n\nAll good.", "properties": [{ "name": "Severity", "value": "SEV3" }] }))
         .await;
     assert!(
         plan.contains("## Summary")
