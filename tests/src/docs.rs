@@ -84,3 +84,47 @@ pub fn snapshot(server: &str) -> Vec<serde_json::Value> {
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
+
+/// What a strict-schema host refuses in `tools`' input schemas: a required name that is not
+/// declared, or a schema the OpenAI Agents SDK's strict converter cannot convert
+/// (`tests/python/strict_schemas.py` runs the SDK's own converter in the tests' venv).
+pub fn strict_schema_problems(tools: &[serde_json::Value]) -> anyhow::Result<Vec<String>> {
+    let dir = crate::TempDir::new("strict-schemas")?;
+    let file = dir.path().join("tools.json");
+    std::fs::write(&file, serde_json::to_vec(tools)?)?;
+    let script = workspace_root().join("tests/python/strict_schemas.py");
+    let out = std::process::Command::new(crate::python()?)
+        .arg(script)
+        .arg(&file)
+        .output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    anyhow::ensure!(
+        out.status.success() || !stdout.trim().is_empty(),
+        "the strict-schema check did not run: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(stdout.lines().map(str::to_owned).collect())
+}
+
+/// `given` as a strict-schema host sends it: every other parameter of `server`'s `tool` present
+/// and `null` (strict hosts make each optional parameter required and nullable).
+pub fn strict_arguments(server: &str, tool: &str, given: serde_json::Value) -> serde_json::Value {
+    let tools = snapshot(server);
+    let schema = &tools
+        .iter()
+        .find(|t| t["name"] == tool)
+        .unwrap_or_else(|| panic!("{server} has no tool {tool}"))["inputSchema"];
+    let mut arguments = given;
+    for name in schema["properties"]
+        .as_object()
+        .into_iter()
+        .flat_map(|p| p.keys())
+    {
+        arguments
+            .as_object_mut()
+            .expect("arguments are an object")
+            .entry(name.clone())
+            .or_insert(serde_json::Value::Null);
+    }
+    arguments
+}

@@ -29,3 +29,12 @@ fn tool_names_are_unique_across_the_six_servers() {
     );
     assert_eq!(owners.len(), total);
 }
+
+/// Strict-schema hosts (OpenAI's Agents SDK in strict mode, Gemini) can call every tool: each
+/// required name is declared and every input schema passes the SDK's own strict converter.
+#[test]
+fn every_tool_passes_a_strict_hosts_conversion() {
+    let tools: Vec<serde_json::Value> = SERVERS.iter().flat_map(|s| snapshot(s)).collect();
+    let problems = opsmcp_e2e::docs::strict_schema_problems(&tools).unwrap();
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

@@ -62,7 +62,7 @@ pub fn read_tool(
     let serde_json::Value::Object(schema) = schema else {
         panic!("the input schema of {name} is not a JSON object");
     };
-    Tool::new(name, description, std::sync::Arc::new(schema))
+    Tool::new(name, description, compact_schema(&schema))
         .annotate(annotations(Effect::Read, open_world))
 }
 

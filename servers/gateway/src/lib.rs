@@ -467,6 +467,16 @@ impl ServerHandler for GatewayServer {
         request: CallToolRequestParams,
         cx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        let mut request = request;
+        // What a strict host sends for "not given", for the gateway's own tools and workflows
+        // (an upstream's tools are normalized by the upstream).
+        let catalog = self.catalog().await;
+        let own = (self.inner.builtin_tools.iter())
+            .chain(catalog.workflows.iter().map(|w| &w.tool))
+            .find(|t| t.name == request.name);
+        if let (Some(tool), Some(arguments)) = (own, request.arguments.as_mut()) {
+            opsmcp_core::tools::drop_not_given(&tool.input_schema, arguments);
+        }
         match request.name.as_ref() {
             health::NAME => Ok(health::run(self).await.into()),
             history::TOOL => {

@@ -421,7 +421,7 @@ impl Workflow {
         Tool::new(
             self.name.clone(),
             format!("{} (workflow: {})", self.description, self.step_summary()),
-            std::sync::Arc::new(schema),
+            opsmcp_core::tools::compact_schema(&schema),
         )
         .annotate(annotations)
     }

@@ -93,6 +93,13 @@ async fn a_workflow_chains_structured_results_in_parallel_with_fallbacks() {
     assert_eq!(triage.input_schema["required"], json!(["incident"]));
     // Hosts are not sent the output schemas the gateway asked the upstreams for.
     assert!(tools.iter().all(|t| t.output_schema.is_none()));
+    // A strict-schema host can call the workflows too.
+    let as_json: Vec<serde_json::Value> = tools
+        .iter()
+        .map(|t| serde_json::to_value(t).unwrap())
+        .collect();
+    let problems = opsmcp_e2e::docs::strict_schema_problems(&as_json).unwrap();
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 
     let report = g
         .ok("oncall_triage", json!({ "incident": number.to_string() }))

@@ -381,9 +381,13 @@ async fn the_fix_pr_in_plan_mode_shows_the_diff_and_changes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_fix_pr_in_yolo_mode_is_opened_and_read_back() {
     let s = setup(&["--mode", "yolo"]).await;
-    let opened = s
-        .ok("pr_create", fix_args(json!({ "confidence": 0.95 })))
-        .await;
+    // As a strict-schema host sends it: every parameter not given is there, null.
+    let strict = opsmcp_e2e::docs::strict_arguments(
+        "github",
+        "pr_create",
+        fix_args(json!({ "confidence": 0.95 })),
+    );
+    let opened = s.ok("pr_create", strict).await;
     assert!(
         opened.contains("opened #43 worker: free the batch buffer after each batch (fix/free-batch-buffer → main, commit ")
             && opened.contains("1 file); review requested from @jonas-weber"),

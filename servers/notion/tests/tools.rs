@@ -283,7 +283,10 @@ async fn the_incident_report_and_the_postmortem_in_one_call_each() {
         "pagerduty_url": "https://shop.pagerduty.com/incidents/Q1", "pr_url": "https://github.com/shop/worker/pull/43",
         "on_call": ["maya.chen@shop.example"], "confidence": 0.95,
     });
-    let written = s.ok("incident_report_create", report.clone()).await;
+    // As a strict-schema host sends it: every parameter not given is there, null.
+    let strict =
+        opsmcp_e2e::docs::strict_arguments("notion", "incident_report_create", report.clone());
+    let written = s.ok("incident_report_create", strict).await;
     assert!(
         written.contains("wrote the incident report") && written.contains("duration 38 min"),
         "{written}"
