@@ -85,10 +85,12 @@ fuzz SECONDS="600":
 # nginx over SSE and the other five over stdio, from the page to the fix PR, the approved and
 # verified limit, the Notion report, the resolve and the verified audit log
 demo:
-    cargo build --quiet -p opsmcp-prometheus -p opsmcp-loki -p opsmcp-kubernetes -p opsmcp-pagerduty -p opsmcp-github -p opsmcp-notion -p opsmcp-e2e --bins
-    cargo run --quiet -p opsmcp-e2e --bin opsmcp-drill
+    # Exactly the build the drill asks for (every binary of the workspace, features unified), so
+    # nothing is built once its world's clock runs; then the drill itself, as built.
+    cargo build --quiet --workspace --bins
+    "${CARGO_TARGET_DIR:-target}/debug/opsmcp-drill"
 
 # The Prometheus-only walk-through (six hours of backfilled incident history)
 demo-prometheus:
-    cargo build --quiet -p opsmcp-prometheus -p opsmcp-e2e --bins
-    cargo run --quiet -p opsmcp-e2e --bin opsmcp-demo
+    cargo build --quiet --workspace --bins
+    "${CARGO_TARGET_DIR:-target}/debug/opsmcp-demo"

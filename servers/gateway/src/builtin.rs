@@ -68,8 +68,8 @@ pub fn tools(services: &[ServiceSpec]) -> Vec<Tool> {
             TRIAGE,
             "An incident and everything about its service in one report: on-call, unhealthy pods and last terminations, memory/CPU against limits, error patterns, warnings, revisions, commits of the day before, runbooks",
             json!({ "type": "object", "properties": {
-                "incident": { "type": "string", "description": "PagerDuty incident number or id" }
-            }, "required": ["incident"] }),
+                "incident": { "type": "string", "description": "PagerDuty incident number or id (default: the newest open one)" }
+            } }),
             true,
         ));
         tools.push(read_tool(
@@ -109,6 +109,15 @@ impl Part {
     }
 }
 
+/// Put `head` before the first text of `result`.
+fn prepend(result: &mut CallToolResult, head: &str) {
+    if let Some(first) = result.content.first_mut()
+        && let Some(t) = first.as_text()
+    {
+        *first = rmcp::model::ContentBlock::text(format!("{head}{}", t.text));
+    }
+}
+
 impl GatewayServer {
     pub(crate) async fn run_builtin(
         &self,
@@ -120,7 +129,34 @@ impl GatewayServer {
         match name {
             TRIAGE => match arg("incident") {
                 Some(incident) => self.triage(incident, cx).await,
-                None => failure("incident_triage needs `incident` (a PagerDuty number or id)"),
+                // An agent that comes after the page starts from what is open.
+                None => match self.open_incidents(cx).await {
+                    Ok(open) if open.is_empty() => {
+                        text("No open incident (triggered or acknowledged): nothing to triage.")
+                    }
+                    Ok(open) => {
+                        let newest = open.iter().max().copied().unwrap_or_default().to_string();
+                        let mut report = self.triage(&newest, cx).await;
+                        if open.len() > 1 {
+                            let others: Vec<String> = open
+                                .iter()
+                                .filter(|n| n.to_string() != newest)
+                                .map(|n| format!("#{n}"))
+                                .collect();
+                            prepend(
+                                &mut report,
+                                &format!(
+                                    "Open incidents: the newest (#{newest}) below; also open: {}\n\n",
+                                    others.join(", ")
+                                ),
+                            );
+                        }
+                        report
+                    }
+                    Err(why) => failure(format!(
+                        "the open incidents could not be read (pagerduty/incidents_list): {why}"
+                    )),
+                },
             },
             OVERVIEW => match arg("service").and_then(|s| self.service(|m| m.name == s)) {
                 Some(service) => {
@@ -158,6 +194,17 @@ impl GatewayServer {
 
     fn service(&self, matches: impl Fn(&ServiceSpec) -> bool) -> Option<ServiceSpec> {
         self.inner.services.iter().find(|s| matches(s)).cloned()
+    }
+
+    /// The numbers of the open incidents (`incidents_list`'s default: triggered and
+    /// acknowledged, on the configured services).
+    async fn open_incidents(&self, cx: &RequestContext<RoleServer>) -> Result<Vec<u64>, String> {
+        let listed = self.part_call("incidents_list", json!({}), cx).await?;
+        Ok(text_of(&listed)
+            .lines()
+            .skip(1)
+            .filter_map(|line| line.split_whitespace().next()?.parse().ok())
+            .collect())
     }
 
     async fn triage(&self, incident: &str, cx: &RequestContext<RoleServer>) -> CallToolResult {

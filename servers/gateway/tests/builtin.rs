@@ -90,6 +90,14 @@ async fn triage_overview_and_search_over_the_six_servers() {
     // Its size in a host's context (the bench measures cl100k tokens; ~4 bytes a token).
     assert!(report.len() < 10_000, "{} bytes:\n{report}", report.len());
     eprintln!("incident_triage: {took:?}, {} bytes", report.len());
+    // An agent that comes after the page, with no number: the newest open incident.
+    let found = g.ok("incident_triage", json!({})).await;
+    assert!(
+        found.contains(&format!(
+            "Triage of incident {number}: service worker (shop)"
+        )),
+        "{found}"
+    );
 
     let overview = g
         .ok("service_overview", json!({ "service": "worker" }))

@@ -13,12 +13,13 @@ use serde_json::json;
 
 #[tokio::main]
 async fn main() -> Result<()> {
+    // Built before the backends start: their history is relative to now.
+    let server = binary("opsmcp-prometheus");
     println!("Starting Prometheus and Alertmanager with six hours of incident history…");
     let backends = Backends::start()?;
     println!("  prometheus   {}", backends.prometheus_url);
     println!("  alertmanager {}", backends.alertmanager_url);
 
-    let server = binary("opsmcp-prometheus");
     let transport =
         TokioChildProcess::new(tokio::process::Command::new(&server).configure(|cmd| {
             cmd.env("PROMETHEUS_URL", &backends.prometheus_url)

@@ -39,6 +39,16 @@ use rmcp::{
 };
 use serde_json::json;
 
+/// The servers the drill runs.
+const SERVERS: [&str; 6] = [
+    "opsmcp-prometheus",
+    "opsmcp-kubernetes",
+    "opsmcp-loki",
+    "opsmcp-pagerduty",
+    "opsmcp-github",
+    "opsmcp-notion",
+];
+
 /// Lines of an approval question shown.
 const QUESTION_LINES: usize = 16;
 
@@ -136,6 +146,21 @@ fn word_after<'a>(text: &'a str, marker: &str) -> Result<&'a str> {
 
 #[tokio::main]
 async fn main() -> Result<()> {
+    // `--late-host SECS`: the host connects that long after the world starts, as an agent does
+    // that comes online after the page (the laptop was closed, the bot restarted).
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let late = match args.as_slice() {
+        [] => None,
+        [flag, secs] if flag == "--late-host" => Some(Duration::from_secs(
+            secs.parse().context("--late-host takes seconds")?,
+        )),
+        _ => bail!("usage: opsmcp-drill [--late-host SECS]"),
+    };
+    // Every binary the drill runs is built before the world's clock starts: the worker is
+    // OOM-killed and paged on that clock, not on the build's.
+    for server in SERVERS {
+        binary(server);
+    }
     let started = Instant::now();
     println!("Starting the sandbox world (scenario: the shop on a bad day)…");
     let sandbox = Sandbox::incident().await?;
@@ -199,6 +224,13 @@ async fn main() -> Result<()> {
     println!("  sse            {}", nginx.url("/sse"));
     println!("  webhooks       {}", nginx.url("/webhooks/pagerduty"));
 
+    if let Some(late) = late {
+        println!(
+            "\nThe host comes online {} s after the world started (--late-host)…",
+            late.as_secs()
+        );
+        tokio::time::sleep(late.saturating_sub(started.elapsed())).await;
+    }
     let questions = Arc::new(Mutex::new(0));
     let pd_host = Host::new("opsmcp-pagerduty", &questions);
     let pagerduty = pd_host
@@ -235,31 +267,51 @@ async fn main() -> Result<()> {
         "\nConnected: opsmcp-pagerduty over legacy SSE through nginx; opsmcp-prometheus, opsmcp-loki, opsmcp-kubernetes, opsmcp-github and opsmcp-notion over stdio. Every server is in approval mode.\n"
     );
 
-    // 1. The page.
-    println!("== Subscribed to pagerduty://events; waiting for the page…");
+    // 1. The page: subscribe, then take what is already there — a host that comes late works
+    // the incident paged before it connected — or wait for the notification.
     // Over the legacy SSE endpoint a subscription is `resources/subscribe` (rmcp marks it
     // deprecated in favour of 2026-07-28's `subscriptions/listen`).
     #[allow(deprecated)]
     pagerduty
         .subscribe(SubscribeRequestParams::new("pagerduty://events"))
         .await?;
-    let waited = Instant::now();
-    tokio::time::timeout(Duration::from_secs(90), pd_host.updated.notified())
-        .await
-        .context("no page within 90 s: the worker was not OOM-killed, Prometheus did not fire, Alertmanager did not page or the webhook did not arrive")?;
-    let paged = Instant::now();
-    println!(
-        "   (after {:.0} s: OOM kill → Prometheus → Alertmanager → PagerDuty → webhook through nginx)\n",
-        waited.elapsed().as_secs_f64()
-    );
-    let events = step(
+    let arrived = step_once(
         &pagerduty,
-        "What came in?",
+        "Subscribed to pagerduty://events. Anything already in?",
         "events_recent",
         json!({}),
-        |t| t.contains("incident.triggered"),
     )
     .await?;
+    let paged = if arrived.contains("incident.triggered") {
+        println!(
+            "   (paged before this host connected: {:.0} s after the world started)\n",
+            started.elapsed().as_secs_f64()
+        );
+        Instant::now()
+    } else {
+        println!("== Nothing yet; waiting for the page…");
+        let waited = Instant::now();
+        tokio::time::timeout(Duration::from_secs(90), pd_host.updated.notified())
+            .await
+            .context("no page within 90 s: the worker was not OOM-killed, Prometheus did not fire, Alertmanager did not page or the webhook did not arrive")?;
+        println!(
+            "   (after {:.0} s: OOM kill → Prometheus → Alertmanager → PagerDuty → webhook through nginx)\n",
+            waited.elapsed().as_secs_f64()
+        );
+        Instant::now()
+    };
+    let events = if arrived.contains("incident.triggered") {
+        arrived
+    } else {
+        step(
+            &pagerduty,
+            "What came in?",
+            "events_recent",
+            json!({}),
+            |t| t.contains("incident.triggered"),
+        )
+        .await?
+    };
     let triggered = line_with(&events, "incident.triggered")?;
     let number = word_after(triggered, "#")?.to_owned();
     let incident = step(
