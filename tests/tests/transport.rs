@@ -426,6 +426,30 @@ fn refuses_a_public_address_without_a_token_and_says_why() -> Result<()> {
     Ok(())
 }
 
+/// Booleans in variables as people write them, a bad one named by its variable, and the
+/// server's flags after `serve` as well as before it.
+#[tokio::test]
+async fn variables_and_flags_as_people_write_them() -> Result<()> {
+    for spelling in ["1", "yes", "On", "TRUE"] {
+        let server = HttpServer::start_with_env(
+            FIXTURE,
+            &["--mode", "plan"],
+            &[("OPSMCP_READ_ONLY", spelling)],
+        )?;
+        drop(server);
+    }
+    let mut cmd = command(binary(FIXTURE));
+    cmd.args(["serve", "--listen", "127.0.0.1:0"])
+        .env("OPSMCP_READ_ONLY", "maybe");
+    let (ok, _, stderr) = run(cmd, Duration::from_secs(20))?;
+    assert!(!ok);
+    assert!(
+        stderr.contains("'maybe'") && stderr.contains("the environment variable OPSMCP_READ_ONLY"),
+        "{stderr}"
+    );
+    Ok(())
+}
+
 #[test]
 fn help_and_version() -> Result<()> {
     let mut cmd = command(binary(FIXTURE));

@@ -21,7 +21,7 @@ use std::{
     str::FromStr,
 };
 
-use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::policy::{Mode, Thresholds};
 
@@ -407,8 +407,70 @@ where
         let table = read_table(&path)?;
         command = apply_file_defaults(command, &table, &path)?;
     }
-    let matches: ArgMatches = command.try_get_matches_from(args)?;
+    // The usual spellings of a boolean in a variable (`OPSMCP_READ_ONLY=1`, `yes`, `On`), and
+    // the server's flags on either side of `serve` (`serve --listen … --mode plan`).
+    command = boolish(command).mut_args(|arg| {
+        if arg.is_positional() {
+            arg
+        } else {
+            arg.global(true)
+        }
+    });
+    let matches = command
+        .clone()
+        .try_get_matches_from(args)
+        .map_err(|e| name_the_variable(e, &command))?;
     Ok(Cli::<A>::from_arg_matches(&matches)?)
+}
+
+/// Boolean flags read from a variable accept `1/0`, `yes/no`, `on/off`, `true/false` in any case.
+fn boolish(command: clap::Command) -> clap::Command {
+    command
+        .mut_args(|arg| {
+            if matches!(arg.get_action(), clap::ArgAction::SetTrue) && arg.get_env().is_some() {
+                arg.value_parser(clap::builder::BoolishValueParser::new())
+            } else {
+                arg
+            }
+        })
+        .mut_subcommands(boolish)
+}
+
+/// An invalid value that came from a variable says so: a desktop host shows only this line.
+fn name_the_variable(error: clap::Error, command: &clap::Command) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !matches!(
+        error.kind(),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation
+    ) {
+        return error;
+    }
+    let Some(ContextValue::String(flag)) = error.get(ContextKind::InvalidArg) else {
+        return error;
+    };
+    let long = flag.split_whitespace().next().unwrap_or_default();
+    let variable = std::iter::once(command)
+        .chain(command.get_subcommands())
+        .flat_map(|c| c.get_arguments())
+        .find(|a| a.get_long().is_some_and(|l| format!("--{l}") == long))
+        .and_then(|a| a.get_env())
+        .filter(|env| std::env::var_os(env).is_some());
+    match variable {
+        Some(env) => clap::Error::raw(
+            error.kind(),
+            format!(
+                "{} (from the environment variable {})\n",
+                error
+                    .to_string()
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .trim_start_matches("error: "),
+                env.to_string_lossy()
+            ),
+        ),
+        None => error,
+    }
 }
 
 /// `--config FILE`, `--config=FILE` or `OPSMCP_CONFIG`, found before clap runs.
