@@ -275,7 +275,7 @@ fn approval_over_http_refuses_forged_and_replayed_answers() -> Result<()> {
     // The audit log names the HTTP principal by a fingerprint, never the token.
     let log = std::fs::read_to_string(&audit)?;
     assert!(
-        log.contains("(bearer sha256:") && !log.contains("e2e-secret-token"),
+        log.contains("\"principal\":\"bearer sha256:") && !log.contains("e2e-secret-token"),
         "{log}"
     );
     let (ok, out) = audit_verify(&audit)?;

@@ -410,7 +410,8 @@ where
     // The usual spellings of a boolean in a variable (`OPSMCP_READ_ONLY=1`, `yes`, `On`), and
     // the server's flags on either side of `serve` (`serve --listen … --mode plan`).
     command = boolish(command).mut_args(|arg| {
-        if arg.is_positional() {
+        // clap allows neither a positional nor a required argument to be global.
+        if arg.is_positional() || arg.is_required_set() {
             arg
         } else {
             arg.global(true)
@@ -603,6 +604,35 @@ mod tests {
         /// API key
         #[arg(long, env = "OPSMCP_TEST_DEMO_KEY", hide_env_values = true)]
         api_key: Option<Secret>,
+    }
+
+    #[derive(Debug, Args)]
+    struct Needs {
+        /// A file the server cannot start without
+        #[arg(long, required = true)]
+        file: PathBuf,
+    }
+
+    #[test]
+    fn a_servers_flags_go_on_either_side_of_serve_and_required_ones_stay_required() {
+        let cli = parse_from::<Needs, _, _>(
+            ID,
+            [
+                "x",
+                "--file",
+                "f",
+                "serve",
+                "--listen",
+                "127.0.0.1:1",
+                "--mode",
+                "plan",
+            ],
+        )
+        .unwrap();
+        assert_eq!(cli.safety.mode, Mode::Plan);
+        assert_eq!(cli.server.file, PathBuf::from("f"));
+        let missing = parse_from::<Needs, _, _>(ID, ["x", "serve"]).unwrap_err();
+        assert!(format!("{missing:?}").contains("--file"), "{missing:?}");
     }
 
     fn write(contents: &str) -> (tempdir::Dir, PathBuf) {
