@@ -228,7 +228,7 @@ impl Clients {
             .map_err(|e| ClusterError::Config(e.to_string()))?
             .with_layer(&tower::buffer::BufferLayer::new(256))
             .with_layer(&tower::retry::RetryLayer::new(
-                kube::client::retry::RetryPolicy::default(),
+                crate::retry::Retry::default(),
             ))
             .build();
         let connection = Connection {

@@ -20,6 +20,7 @@ pub mod manifests;
 pub mod nodes;
 pub mod pods;
 pub mod render;
+pub mod retry;
 pub mod workloads;
 
 use std::sync::Arc;
