@@ -293,11 +293,22 @@ impl Sandbox {
     /// GITHUB_TOKEN and set them to authenticate as the App).
     pub fn write_files(&self, dir: &Path) -> std::io::Result<PathBuf> {
         let dir = std::fs::canonicalize(dir)?;
+        // Tokens and a private key: the owner's only.
+        let write = |path: &Path, contents: &[u8]| -> std::io::Result<()> {
+            use std::{io::Write, os::unix::fs::OpenOptionsExt};
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(path)?
+                .write_all(contents)
+        };
         let kubeconfig = dir.join("sandbox.kubeconfig");
         let ca_file = dir.join("sandbox-ca.pem");
         let env_file = dir.join("sandbox.env");
-        std::fs::write(&kubeconfig, self.kubeconfig())?;
-        std::fs::write(&ca_file, &self.ca_pem)?;
+        write(&kubeconfig, self.kubeconfig().as_bytes())?;
+        write(&ca_file, self.ca_pem.as_bytes())?;
         let mut env = String::from(
             "# Written by opsmcp-sandbox. `set -a; . sandbox.env; set +a` points the servers here.\n",
         );
@@ -305,14 +316,14 @@ impl Sandbox {
             env.push_str(&format!("{name}='{}'\n", value.replace('\'', r"'\''")));
         }
         let app_key = dir.join("github-app.pem");
-        std::fs::write(&app_key, self.github.app.private_key_pem())?;
+        write(&app_key, self.github.app.private_key_pem().as_bytes())?;
         env.push_str(&format!(
             "# GitHub App instead of GITHUB_TOKEN:\n# GITHUB_APP_ID='{}'\n# GITHUB_APP_PRIVATE_KEY_FILE='{}'\n# GITHUB_APP_INSTALLATION_ID='{}'\n",
             self.github.app.id,
             app_key.display(),
             self.github.app.installation
         ));
-        std::fs::write(&env_file, env)?;
+        write(&env_file, env.as_bytes())?;
         Ok(env_file)
     }
 }

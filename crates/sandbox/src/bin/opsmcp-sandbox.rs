@@ -1,5 +1,6 @@
-//! `opsmcp-sandbox`: serve the simulated world on loopback and write, side by side, a kubeconfig
-//! and `sandbox.env` (every URL, token and CA path the servers need).
+//! `opsmcp-sandbox`: serve the simulated world on loopback and write, side by side in a
+//! directory of their own (`./sandbox/` by default), a kubeconfig and `sandbox.env` (every URL,
+//! token and CA path the servers need).
 
 use std::{net::SocketAddr, path::PathBuf};
 
@@ -15,8 +16,9 @@ struct Args {
     /// the Kubernetes API (HTTPS) and the SaaS stand-ins get free ports on the same host
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: SocketAddr,
-    /// Where to write sandbox.kubeconfig, sandbox-ca.pem and sandbox.env
-    #[arg(long, default_value = ".")]
+    /// Where to write sandbox.kubeconfig, sandbox-ca.pem, sandbox.env and github-app.pem (tokens
+    /// and a private key, readable by the owner only)
+    #[arg(long, default_value = "sandbox")]
     dir: PathBuf,
     /// Deliver PagerDuty's webhooks to this URL (e.g. http://127.0.0.1:8080/webhooks/pagerduty of
     /// a running `opsmcp-pagerduty serve`); the secret goes into sandbox.env
