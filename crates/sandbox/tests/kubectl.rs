@@ -254,6 +254,19 @@ async fn changes_scale_roll_patch_and_delete() {
         let after = k.ok("get rs -o name").lines().count();
         assert_eq!(after, first_rs.len(), "the rollback re-used the first ReplicaSet: {first_rs:?}");
 
+        // The typed creates kubectl sends as protobuf.
+        k.ok("create configmap flags --from-literal=mode=fast -n shop");
+        assert_eq!(k.ok("get cm flags -n shop -o jsonpath={.data.mode}"), "fast");
+        k.ok("create secret generic db --from-literal=password=hunter2 -n shop");
+        assert_eq!(
+            k.ok("get secret db -n shop -o jsonpath={.data.password}"),
+            "aHVudGVyMg=="
+        );
+        k.ok("create namespace scratch --dry-run=server");
+        assert!(!k.run("get ns scratch").0, "a dry run creates nothing");
+        k.ok("create namespace scratch");
+        assert!(k.ok("get ns scratch").contains("Active"));
+
         // The three patch types; containers merge by name.
         k.ok("patch deploy web --type=merge -p '{\"spec\":{\"replicas\":1}}'");
         k.ok("patch deploy web --type=json -p '[{\"op\":\"replace\",\"path\":\"/spec/template/spec/containers/0/image\",\"value\":\"shop/web:2.3.2\"}]'");
