@@ -110,8 +110,9 @@ impl LokiServer {
         );
         if names.is_empty() {
             return Ok(text(format!(
-                "no streams in the last {}",
-                human(range.span())
+                "no streams in the last {}{}",
+                human(range.span()),
+                self.tenant_hint()
             )));
         }
         Ok(text(format!(

@@ -43,6 +43,8 @@ struct Inner {
     host: ToolHost<LokiServer>,
     max_scan_bytes: u64,
     service_label: String,
+    /// `LOKI_ORG_ID`, to say which tenant an empty answer came from.
+    tenant: Option<String>,
 }
 
 /// The server; cheap to clone (one clone per MCP session).
@@ -79,6 +81,7 @@ impl LokiServer {
                     .with_output_schemas(&[("logs_patterns", schema_for::<patterns::Patterns>())]),
                 max_scan_bytes: args.max_scan_bytes,
                 service_label: args.service_label.clone(),
+                tenant: args.loki_org_id.clone(),
             }),
         })
     }
@@ -93,6 +96,16 @@ impl LokiServer {
 
     pub(crate) fn max_scan_bytes(&self) -> u64 {
         self.inner.max_scan_bytes
+    }
+
+    /// What to check when Loki has no streams at all: a tenant mismatch looks like an empty Loki.
+    pub(crate) fn tenant_hint(&self) -> String {
+        match &self.inner.tenant {
+            Some(tenant) => format!(
+                " for tenant {tenant:?} (LOKI_ORG_ID): if logs are expected, check they are in that tenant"
+            ),
+            None => " (no tenant sent: a multi-tenant Loki needs LOKI_ORG_ID)".into(),
+        }
     }
 
     pub(crate) fn service_label(&self) -> &str {

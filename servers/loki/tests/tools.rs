@@ -393,6 +393,19 @@ async fn tenants_are_separate() {
     let b = ToolClient::in_process(b, Duration::from_secs(5)).await;
     let text = b.ok("logs_search", json!({ "service": "ledger" })).await;
     assert!(text.contains("tenant b only"), "{text}");
+    // A tenant with nothing in it says which tenant was asked.
+    let nobody = server(&cli(
+        &s.sandbox.url(),
+        s.dir(),
+        &["--loki-org-id", "nobody"],
+    ));
+    let nobody = ToolClient::in_process(nobody, Duration::from_secs(5)).await;
+    let text = nobody.ok("logs_labels", json!({})).await;
+    assert!(
+        text.starts_with("no streams in the last")
+            && text.contains("for tenant \"nobody\" (LOKI_ORG_ID)"),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
