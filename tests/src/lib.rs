@@ -81,6 +81,20 @@ pub fn binary(package: &str) -> PathBuf {
     path
 }
 
+/// A server assembled as its binary assembles it: the metrics registry, the safety engine from
+/// the parsed `cli` (mode, audit log, rules, breaker), then `new(&cli.server, safety, metrics)` —
+/// the one place the servers' tests build a server, so a change to that sequence is one change.
+pub fn assemble<A: clap::Args, S, E>(
+    identity: opsmcp_core::config::Identity,
+    cli: &opsmcp_core::config::Cli<A>,
+    new: impl FnOnce(&A, opsmcp_core::approval::Safety, opsmcp_core::metrics::Metrics) -> Result<S, E>,
+) -> Result<S, E> {
+    let metrics = opsmcp_core::metrics::Metrics::new(identity);
+    let safety = opsmcp_core::approval::Safety::new(identity, &cli.safety, &metrics)
+        .expect("the safety engine starts");
+    new(&cli.server, safety, metrics)
+}
+
 /// The Python interpreter of the test venv.
 pub fn python() -> Result<PathBuf> {
     let python = tools_dir().join("venv/bin/python");

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use axum::{Router, routing::get};
-use opsmcp_core::{approval::Safety, identity, metrics::Metrics};
+use opsmcp_core::identity;
 use opsmcp_e2e::mcp::{ToolClient, stub_backend};
 use opsmcp_github::{GitHubServer, config::GitHubArgs};
 use opsmcp_sandbox::{
@@ -16,9 +16,7 @@ use serde_json::json;
 
 fn server(argv: Vec<String>) -> GitHubServer {
     let cli = opsmcp_core::config::parse_from::<GitHubArgs, _, _>(identity!(), argv).unwrap();
-    let metrics = Metrics::new(identity!());
-    let safety = Safety::new(identity!(), &cli.safety, &metrics).unwrap();
-    GitHubServer::new(&cli.server, safety, metrics).unwrap()
+    opsmcp_e2e::assemble(identity!(), &cli, GitHubServer::new).unwrap()
 }
 
 /// A server against `url` with `token`, defaulting to shop/worker.

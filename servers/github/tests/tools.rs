@@ -6,10 +6,7 @@
 
 use std::time::Duration;
 
-use opsmcp_core::{
-    approval::Safety, config::Cli, identity, metrics::Metrics, output::estimate_tokens,
-    tools::annotation_problems,
-};
+use opsmcp_core::{config::Cli, identity, output::estimate_tokens, tools::annotation_problems};
 use opsmcp_e2e::mcp::{Approver, IncidentSetup};
 use opsmcp_github::{GitHubServer, config::GitHubArgs};
 use opsmcp_sandbox::Sandbox;
@@ -39,9 +36,7 @@ fn cli(sandbox: &Sandbox, dir: &std::path::Path, extra: &[&str]) -> Cli<GitHubAr
 }
 
 fn server(cli: &Cli<GitHubArgs>) -> GitHubServer {
-    let metrics = Metrics::new(identity!());
-    let safety = Safety::new(identity!(), &cli.safety, &metrics).unwrap();
-    GitHubServer::new(&cli.server, safety, metrics).unwrap()
+    opsmcp_e2e::assemble(identity!(), cli, GitHubServer::new).unwrap()
 }
 
 async fn setup(extra: &'static [&'static str]) -> IncidentSetup {
@@ -611,9 +606,7 @@ async fn incomplete_app_settings_are_named_at_start() {
         "34",
     ];
     let cli = opsmcp_core::config::parse_from::<GitHubArgs, _, _>(identity!(), argv).unwrap();
-    let metrics = Metrics::new(identity!());
-    let safety = Safety::new(identity!(), &cli.safety, &metrics).unwrap();
-    let error = GitHubServer::new(&cli.server, safety, metrics).unwrap_err();
+    let error = opsmcp_e2e::assemble(identity!(), &cli, GitHubServer::new).unwrap_err();
     assert!(
         error
             .to_string()

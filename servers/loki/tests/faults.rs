@@ -11,7 +11,7 @@ use std::{
 };
 
 use axum::{Router, http::StatusCode, response::IntoResponse, routing::get};
-use opsmcp_core::{approval::Safety, identity, metrics::Metrics};
+use opsmcp_core::identity;
 use opsmcp_e2e::mcp::{ToolClient, stub_backend};
 use opsmcp_loki::{LokiServer, config::LokiArgs};
 use serde_json::json;
@@ -24,9 +24,7 @@ async fn client(url: &str, extra: &[&str]) -> ToolClient {
     let mut argv = vec!["opsmcp-loki", "--loki-url", url, "--audit-log", &audit];
     argv.extend_from_slice(extra);
     let cli = opsmcp_core::config::parse_from::<LokiArgs, _, _>(identity!(), argv).unwrap();
-    let metrics = Metrics::new(identity!());
-    let safety = Safety::new(identity!(), &cli.safety, &metrics).unwrap();
-    let server = LokiServer::new(&cli.server, safety, metrics).unwrap();
+    let server = opsmcp_e2e::assemble(identity!(), &cli, LokiServer::new).unwrap();
     ToolClient::in_process(server, Duration::from_secs(5)).await
 }
 

@@ -4,10 +4,7 @@
 
 use std::time::Duration;
 
-use opsmcp_core::{
-    approval::Safety, config::Cli, identity, metrics::Metrics, output::estimate_tokens,
-    tools::annotation_problems,
-};
+use opsmcp_core::{config::Cli, identity, output::estimate_tokens, tools::annotation_problems};
 use opsmcp_e2e::{
     feed::push,
     mcp::{IncidentSetup, ProgressLog, ToolClient, call_with_progress},
@@ -24,9 +21,7 @@ fn cli(url: &str, dir: &std::path::Path, extra: &[&str]) -> Cli<LokiArgs> {
 }
 
 fn server(cli: &Cli<LokiArgs>) -> LokiServer {
-    let metrics = Metrics::new(identity!());
-    let safety = Safety::new(identity!(), &cli.safety, &metrics).unwrap();
-    LokiServer::new(&cli.server, safety, metrics).unwrap()
+    opsmcp_e2e::assemble(identity!(), cli, LokiServer::new).unwrap()
 }
 
 async fn setup(extra: &[&str]) -> IncidentSetup {

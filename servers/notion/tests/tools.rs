@@ -5,10 +5,7 @@
 
 use std::time::Duration;
 
-use opsmcp_core::{
-    approval::Safety, config::Cli, identity, metrics::Metrics, output::estimate_tokens,
-    tools::annotation_problems,
-};
+use opsmcp_core::{config::Cli, identity, output::estimate_tokens, tools::annotation_problems};
 use opsmcp_e2e::mcp::{IncidentSetup, ToolClient};
 use opsmcp_notion::{NotionServer, config::NotionArgs};
 use opsmcp_sandbox::Sandbox;
@@ -42,9 +39,7 @@ fn cli(sandbox: &Sandbox, dir: &std::path::Path, extra: &[&str]) -> Cli<NotionAr
 }
 
 fn server(cli: &Cli<NotionArgs>) -> NotionServer {
-    let metrics = Metrics::new(identity!());
-    let safety = Safety::new(identity!(), &cli.safety, &metrics).unwrap();
-    NotionServer::new(&cli.server, safety, metrics).unwrap()
+    opsmcp_e2e::assemble(identity!(), cli, NotionServer::new).unwrap()
 }
 
 async fn setup(extra: &'static [&'static str]) -> IncidentSetup {

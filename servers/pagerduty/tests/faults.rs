@@ -5,16 +5,14 @@
 use std::time::{Duration, Instant};
 
 use axum::{Router, routing::get};
-use opsmcp_core::{approval::Safety, identity, metrics::Metrics};
+use opsmcp_core::identity;
 use opsmcp_e2e::mcp::{IncidentSetup, ToolClient, stub_backend};
 use opsmcp_pagerduty::{PagerDutyServer, config::PagerDutyArgs};
 use serde_json::json;
 
 fn server(argv: Vec<String>) -> PagerDutyServer {
     let cli = opsmcp_core::config::parse_from::<PagerDutyArgs, _, _>(identity!(), argv).unwrap();
-    let metrics = Metrics::new(identity!());
-    let safety = Safety::new(identity!(), &cli.safety, &metrics).unwrap();
-    PagerDutyServer::new(&cli.server, safety, metrics).unwrap()
+    opsmcp_e2e::assemble(identity!(), &cli, PagerDutyServer::new).unwrap()
 }
 
 /// A server against `url` with `key`, its audit log in a scratch directory.

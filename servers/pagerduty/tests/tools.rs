@@ -7,10 +7,7 @@ use std::{
     time::Duration,
 };
 
-use opsmcp_core::{
-    approval::Safety, config::Cli, identity, metrics::Metrics, output::estimate_tokens,
-    tools::annotation_problems,
-};
+use opsmcp_core::{config::Cli, identity, output::estimate_tokens, tools::annotation_problems};
 use opsmcp_e2e::{feed::page, free_port, mcp::IncidentSetup};
 use opsmcp_pagerduty::{PagerDutyServer, config::PagerDutyArgs};
 use opsmcp_sandbox::Sandbox;
@@ -46,9 +43,7 @@ fn cli(sandbox: &Sandbox, dir: &std::path::Path, extra: &[&str]) -> Cli<PagerDut
 }
 
 fn server(cli: &Cli<PagerDutyArgs>) -> PagerDutyServer {
-    let metrics = Metrics::new(identity!());
-    let safety = Safety::new(identity!(), &cli.safety, &metrics).unwrap();
-    PagerDutyServer::new(&cli.server, safety, metrics).unwrap()
+    opsmcp_e2e::assemble(identity!(), cli, PagerDutyServer::new).unwrap()
 }
 
 async fn setup(extra: &'static [&'static str]) -> IncidentSetup {

@@ -10,7 +10,7 @@ use std::{
 };
 
 use axum::{Router, http::StatusCode, response::IntoResponse, routing::get};
-use opsmcp_core::{approval::Safety, identity, metrics::Metrics};
+use opsmcp_core::identity;
 use opsmcp_e2e::mcp::stub_backend;
 use opsmcp_prometheus::{PrometheusServer, config::PrometheusArgs};
 use rmcp::{RoleClient, ServiceExt, model::CallToolRequestParams, service::RunningService};
@@ -25,9 +25,7 @@ async fn client(url: &str, extra: &[&str]) -> RunningService<RoleClient, ()> {
     let audit = audit.display().to_string();
     argv.extend_from_slice(&["--audit-log", &audit]);
     let cli = opsmcp_core::config::parse_from::<PrometheusArgs, _, _>(identity!(), argv).unwrap();
-    let metrics = Metrics::new(identity!());
-    let safety = Safety::new(identity!(), &cli.safety, &metrics).unwrap();
-    let server = PrometheusServer::new(&cli.server, safety, metrics).unwrap();
+    let server = opsmcp_e2e::assemble(identity!(), &cli, PrometheusServer::new).unwrap();
     let (a, b) = tokio::io::duplex(1 << 16);
     tokio::spawn(async move {
         let _ = server.serve(a).await.unwrap().waiting().await;

@@ -4,13 +4,8 @@
 use std::{sync::OnceLock, time::Duration};
 
 use opsmcp_core::{
-    approval::{AUDIT_RESOURCE_URI, Safety},
-    audit,
-    config::Cli,
-    identity,
-    metrics::Metrics,
-    output::estimate_tokens,
-    tools::annotation_problems,
+    approval::AUDIT_RESOURCE_URI, audit, config::Cli, identity, metrics::Metrics,
+    output::estimate_tokens, tools::annotation_problems,
 };
 use opsmcp_e2e::{
     mcp::ToolClient,
@@ -67,9 +62,13 @@ impl Drop for Client {
 }
 
 async fn connect(cli: Cli<PrometheusArgs>) -> Client {
-    let metrics = Metrics::new(identity!());
-    let safety = Safety::new(identity!(), &cli.safety, &metrics).unwrap();
-    let server = PrometheusServer::new(&cli.server, safety, metrics.clone()).unwrap();
+    let mut kept = None;
+    let server = opsmcp_e2e::assemble(identity!(), &cli, |args, safety, metrics| {
+        kept = Some(metrics.clone());
+        PrometheusServer::new(args, safety, metrics)
+    })
+    .unwrap();
+    let metrics = kept.expect("assembled");
     Client {
         tools: ToolClient::in_process(server, Duration::from_secs(45)).await,
         metrics,

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use opsmcp_core::{approval::Safety, config::Cli, identity, metrics::Metrics};
+use opsmcp_core::{config::Cli, identity};
 use opsmcp_e2e::mcp::{Approver, IncidentSetup};
 use opsmcp_kubernetes::{KubernetesServer, config::KubernetesArgs};
 
@@ -12,9 +12,10 @@ pub fn server(args: &[String]) -> KubernetesServer {
     let mut argv = vec!["opsmcp-kubernetes".to_owned()];
     argv.extend(args.iter().cloned());
     let cli: Cli<KubernetesArgs> = opsmcp_core::config::parse_from(identity!(), argv).unwrap();
-    let metrics = Metrics::new(identity!());
-    let safety = Safety::new(identity!(), &cli.safety, &metrics).unwrap();
-    KubernetesServer::new(&cli.server, safety, metrics)
+    opsmcp_e2e::assemble(identity!(), &cli, |args, safety, metrics| {
+        Ok::<_, std::convert::Infallible>(KubernetesServer::new(args, safety, metrics))
+    })
+    .unwrap()
 }
 
 /// The incident sandbox and the server with `extra` arguments, pointed at it by a kubeconfig
