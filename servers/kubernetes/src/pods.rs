@@ -389,7 +389,7 @@ impl KubernetesServer {
     }
 
     /// Logs of a pod's container: the last lines (or since a time), the previous run with
-    /// previous=true, filtered with grep; long output is cut with a notice.
+    /// previous=true, filtered with grep.
     #[tool]
     pub async fn pod_logs(
         &self,
