@@ -1,8 +1,9 @@
 //! Where opsmcp-notion may write: at or under the pages and databases of `NOTION_WRITE_PARENTS`,
 //! by default the configured databases (incidents, runbooks) and the page the post-mortem
-//! template sits in when `NOTION_POSTMORTEM_TEMPLATE_ID` names it (where post-mortems go). A page is in scope when it, or one of its
-//! ancestors (page, block, data source, database — followed up to [`MAX_DEPTH`] levels), is one
-//! of them; anything else is refused before a plan or a question, whatever the mode.
+//! template sits in when `NOTION_POSTMORTEM_TEMPLATE_ID` names it (where post-mortems go). A
+//! page is in scope when it, or one of its ancestors (page, block, data source, database —
+//! followed up to [`MAX_DEPTH`] levels), is one of them; anything else is refused before a plan
+//! or a question, whatever the mode.
 
 use serde_json::Value;
 
