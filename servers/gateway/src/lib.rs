@@ -179,19 +179,18 @@ impl GatewayServer {
         let mut catalog = Catalog::merge(
             &builtin,
             BUILTIN_RESOURCES,
-            self.upstreams()
-                .iter()
-                .zip(listings)
-                .map(|(u, listed)| Listing {
+            self.upstreams().iter().zip(listings).map(|(u, listed)| {
+                let prefix = u.spec.prefix();
+                Listing {
                     upstream: &u.spec.name,
-                    prefix: u.spec.prefix(),
                     opsmcp: u.spec.is_opsmcp(),
                     allow_collisions: u.spec.allow_collisions,
                     reserved: listed
                         .tools
                         .iter()
-                        .map(|t| format!("{}{}", u.spec.prefix(), t.name))
+                        .map(|t| format!("{prefix}{}", t.name))
                         .collect(),
+                    prefix,
                     tools: listed
                         .tools
                         .into_iter()
@@ -200,7 +199,8 @@ impl GatewayServer {
                     resources: listed.resources,
                     templates: listed.templates,
                     prompts: listed.prompts,
-                }),
+                }
+            }),
         );
         self.check_workflows_on(&mut catalog);
         let catalog = Arc::new(catalog);

@@ -506,16 +506,14 @@ async fn glued_namespaces_stay_in_the_allow_list() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_scoped_objects_under_a_namespace_allow_list() {
-    let s = setup(&[
+    let restricted = [
         "--mode",
         "yolo",
         "--enable-destructive-operations",
         "--allowed-namespaces",
         "shop",
-        "--allowed-cluster-kinds",
-        "Node",
-    ])
-    .await;
+    ];
+    let s = setup(&[&restricted[..], &["--allowed-cluster-kinds", "Node"]].concat()).await;
     let before = state(&admin(&s).await).await;
     let binding = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: mine}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}\nsubjects: [{kind: User, name: me, apiGroup: rbac.authorization.k8s.io}]\n";
     let namespace = "apiVersion: v1\nkind: Namespace\nmetadata: {name: mine}\n";
@@ -557,14 +555,7 @@ async fn cluster_scoped_objects_under_a_namespace_allow_list() {
     // A kind the configuration allows, and namespaced objects, go through the mode as before.
     let (is_error, text) = kubectl(&s, &["cordon", "node-a"]).await;
     assert!(!is_error && text.contains("cordoned"), "{text}");
-    let s = setup(&[
-        "--mode",
-        "yolo",
-        "--enable-destructive-operations",
-        "--allowed-namespaces",
-        "shop",
-    ])
-    .await;
+    let s = setup(&restricted).await;
     let (is_error, text) = s
         .call(
             "node_cordon",

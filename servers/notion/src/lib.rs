@@ -64,6 +64,8 @@ struct Inner {
     template: Option<String>,
     /// `NOTION_WRITE_PARENTS`, as ids.
     write_parents: Vec<String>,
+    /// The page holding the configured template, read on the first write.
+    template_parent: tokio::sync::OnceCell<Option<String>>,
 }
 
 /// The server; cheap to clone (one clone per MCP session).
@@ -103,6 +105,7 @@ impl NotionServer {
                 runbooks: id(&args.notion_runbooks_id),
                 template: id(&args.notion_postmortem_template_id),
                 write_parents: scope::parse_parents(&args.notion_write_parents),
+                template_parent: tokio::sync::OnceCell::new(),
             }),
         })
     }
@@ -137,6 +140,11 @@ impl NotionServer {
     /// `NOTION_WRITE_PARENTS`, as ids (empty: the default scope).
     pub(crate) fn write_parents_configured(&self) -> &[String] {
         &self.inner.write_parents
+    }
+
+    /// Where the template's page was read to sit, once.
+    pub(crate) fn template_parent_cell(&self) -> &tokio::sync::OnceCell<Option<String>> {
+        &self.inner.template_parent
     }
 }
 

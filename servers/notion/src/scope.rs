@@ -60,13 +60,20 @@ impl NotionServer {
         // The template's page only when configured by id: a title search would let whoever can
         // name a page "Post-mortem template" choose where opsmcp writes.
         if let Some(id) = self.template() {
-            let page = self
-                .nt()
-                .get(&format!("v1/pages/{id}"), &format!("page {id}"))
+            let parent = self
+                .template_parent_cell()
+                .get_or_try_init(|| async {
+                    let page = self
+                        .nt()
+                        .get(&format!("v1/pages/{id}"), &format!("page {id}"))
+                        .await?;
+                    Ok::<_, NtError>(match Node::parent(&page["parent"]) {
+                        Some(Node::Page(parent)) => Some(parent),
+                        _ => None,
+                    })
+                })
                 .await?;
-            if let Some(Node::Page(parent)) = Node::parent(&page["parent"]) {
-                parents.push(parent);
-            }
+            parents.extend(parent.clone());
         }
         Ok(parents)
     }
