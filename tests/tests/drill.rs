@@ -1,6 +1,6 @@
 //! The README's main job, `just demo`, runs end to end across the six servers: the page
 //! reaches the host through Alertmanager, PagerDuty and its webhook; the cause is found in the
-//! cluster, Prometheus, Loki, Notion's runbook and GitHub's history; the fix PR, the limit and
+//! cluster, Prometheus, Loki, Notion's runbook and GitHub's releases; the fix PR, the limit and
 //! the report are each approved through elicitation; the incident resolves, the alert too; and
 //! the shared audit log verifies. It fails (non-zero exit or a missing line) if any of that does
 //! not happen.
@@ -23,6 +23,9 @@ const STORY: &[&str] = &[
     "WARN heap pressure: holding 63 MiB of a 64 MiB limit",
     "Memory cgroup out of memory: Killed process",
     "# Worker OOM runbook",
+    // From what runs to the change that shipped it.
+    "shop/worker:1.4.2 runs: which release is it",
+    "What changed from v1.4.1 to v1.4.2?",
     "cache the working set between batches",
     // The fix PR, asked and approved, mentioning the on-call engineer.
     "?? opsmcp-github asks the user",
@@ -77,6 +80,18 @@ fn a_host_that_comes_late_works_the_incident_already_paged() -> Result<()> {
     let stdout = drill(&["--late-host", "75"])?;
     assert!(
         stdout.contains("paged before this host connected"),
+        "{stdout}"
+    );
+    Ok(())
+}
+
+/// A world that has been running for a day and more tells the same story: the release the
+/// running image came from still leads to the leaking change, however old it now is.
+#[test]
+fn the_drill_works_a_world_that_has_run_for_a_day() -> Result<()> {
+    let stdout = drill(&["--aged", "30"])?;
+    assert!(
+        stdout.contains("(aged: the world has been running 30 h"),
         "{stdout}"
     );
     Ok(())

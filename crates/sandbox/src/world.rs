@@ -22,7 +22,7 @@ use crate::{
     loki::{self, Loki},
     notion::{self, Notion},
     pagerduty::{self, PagerDuty, model::Urls},
-    scenario::Scenario,
+    scenario::{Scenario, Timeline},
     tls::Authority,
 };
 
@@ -81,19 +81,50 @@ impl Sandbox {
         Self::start_with(SocketAddr::from(([127, 0, 0, 1], 0)), Some(&scenario)).await
     }
 
+    /// [`Sandbox::incident`] as it is after running for `age`: the past the scenario seeds
+    /// (commits, deploys, past incidents, pages) happened that much earlier, while what keeps
+    /// going (the leaking worker's runs, logs and metrics) is where the live clock has it.
+    pub async fn incident_aged(age: Duration) -> std::io::Result<Self> {
+        let scenario = Scenario::parse(crate::scenario::INCIDENT).map_err(std::io::Error::other)?;
+        Self::start_aged(SocketAddr::from(([127, 0, 0, 1], 0)), Some(&scenario), age).await
+    }
+
     /// [`Sandbox::start`] with a scenario applied on top of the baseline.
     pub async fn start_with(
         listen: SocketAddr,
         scenario: Option<&Scenario>,
     ) -> std::io::Result<Self> {
+        Self::start_aged(listen, scenario, Duration::ZERO).await
+    }
+
+    /// [`Sandbox::start_with`] for a world seeded `age` ago (see [`Sandbox::incident_aged`]).
+    pub async fn start_aged(
+        listen: SocketAddr,
+        scenario: Option<&Scenario>,
+        age: Duration,
+    ) -> std::io::Result<Self> {
         let now = jiff::Timestamp::now();
+        let epoch = now.as_second() - i64::try_from(age.as_secs()).unwrap_or(i64::MAX / 2);
+        // GitHub first: its production deployments say when each image went live, and every
+        // other service's past is placed on the same timeline.
+        let github = Arc::new(
+            GitHub::shop(epoch, format!("ghp_{}", uuid::Uuid::new_v4().simple()))
+                .map_err(std::io::Error::other)?,
+        );
+        let timeline = Timeline::new(
+            epoch,
+            github.went_live(),
+            scenario.map_or(&[][..], |s| &s.deploys),
+        );
         let loki = Arc::new(Loki::default());
         let cluster = Arc::new(Cluster::default());
         cluster.ship_logs_to(loki.clone());
         kube::seed::baseline(&cluster);
         kube::controller::reconcile(&cluster);
         if let Some(s) = scenario {
-            s.kube.apply(&cluster).map_err(std::io::Error::other)?;
+            s.kube
+                .apply(&cluster, &timeline)
+                .map_err(std::io::Error::other)?;
             // Its pods exist and are scheduled, not yet started: the history is written for
             // them, and the kubelet takes over the runs it leaves going.
             kube::history::backfill(&cluster, now.as_nanosecond() as i64);
@@ -117,7 +148,9 @@ impl Sandbox {
 
         let seed = scenario.and_then(|s| s.pagerduty.as_ref());
         let account = match seed {
-            Some(seed) => seed.account(now).map_err(std::io::Error::other)?,
+            Some(seed) => seed
+                .account(now, &timeline)
+                .map_err(std::io::Error::other)?,
             None => pagerduty::model::Account::default(),
         };
         let user = seed
@@ -136,13 +169,6 @@ impl Sandbox {
         let (pagerduty_addr, pd_server) = authority
             .serve(SocketAddr::new(listen.ip(), 0), pd_app)
             .await?;
-        let github = Arc::new(
-            GitHub::shop(
-                now.as_second(),
-                format!("ghp_{}", uuid::Uuid::new_v4().simple()),
-            )
-            .map_err(std::io::Error::other)?,
-        );
         let github_listener =
             tokio::net::TcpListener::bind(SocketAddr::new(listen.ip(), 0)).await?;
         let github_addr = github_listener.local_addr()?;
@@ -150,10 +176,8 @@ impl Sandbox {
         let github_server = tokio::spawn(async move {
             let _ = axum::serve(github_listener, github_app).await;
         });
-        let (notion, notion_ids) = notion::seed::shop(
-            now.as_second(),
-            format!("ntn_{}", uuid::Uuid::new_v4().simple()),
-        );
+        let (notion, notion_ids) =
+            notion::seed::shop(epoch, format!("ntn_{}", uuid::Uuid::new_v4().simple()));
         let notion = Arc::new(notion);
         let notion_listener =
             tokio::net::TcpListener::bind(SocketAddr::new(listen.ip(), 0)).await?;

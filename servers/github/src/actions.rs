@@ -142,7 +142,7 @@ impl GitHubServer {
             .filter(|r| r.conclusion.as_deref() == Some("failure"))
             .count();
         Ok(text(format!(
-            "{owner}/{repo}: {} run{}, {failed} failed\n{}job_logs run_id=<RUN> shows why one failed.",
+            "{owner}/{repo}: {} run{}, {failed} failed\n{}\njob_logs run_id=<RUN> shows why one failed.",
             runs.len(),
             if runs.len() == 1 { "" } else { "s" },
             table.render()

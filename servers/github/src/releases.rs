@@ -94,7 +94,7 @@ impl GitHubServer {
             ]);
         }
         Ok(text(format!(
-            "{owner}/{repo}:\n{}compare base=<older tag> head=<newer tag> shows what changed.",
+            "{owner}/{repo}:\n{}\ncompare base=<older tag> head=<newer tag> shows what changed.",
             table.render()
         )))
     }

@@ -8,7 +8,8 @@
 //!
 //! The story: the page arrives as a resource update; the incident and who is on call; the
 //! OOM-killed pod, its logs, its memory ramp, its history in Loki; the runbook in Notion; the
-//! commits of the last day and the leaking diff; the fix PR mentioning the on-call engineer;
+//! release the running image came from, what changed since the release before and the leaking
+//! diff; the fix PR mentioning the on-call engineer;
 //! the memory limit raised (asked, approved, verified); the incident report in Notion; a note
 //! and the resolve in PagerDuty; the alert resolving and Alertmanager's resolve going out; the
 //! audit log of every decision, verified.
@@ -133,6 +134,11 @@ fn line_with<'a>(text: &'a str, needle: &str) -> Result<&'a str> {
 }
 
 /// The word after `marker` in `text` (up to a space, comma or bracket).
+/// A short commit sha as the GitHub server prints it.
+fn is_sha7(word: &str) -> bool {
+    word.len() == 7 && word.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 fn word_after<'a>(text: &'a str, marker: &str) -> Result<&'a str> {
     let start = text
         .find(marker)
@@ -148,14 +154,25 @@ fn word_after<'a>(text: &'a str, marker: &str) -> Result<&'a str> {
 async fn main() -> Result<()> {
     // `--late-host SECS`: the host connects that long after the world starts, as an agent does
     // that comes online after the page (the laptop was closed, the bot restarted).
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let late = match args.as_slice() {
-        [] => None,
-        [flag, secs] if flag == "--late-host" => Some(Duration::from_secs(
-            secs.parse().context("--late-host takes seconds")?,
-        )),
-        _ => bail!("usage: opsmcp-drill [--late-host SECS]"),
-    };
+    // `--aged HOURS`: the world has been running that long (its past seeded that much earlier).
+    let (mut late, mut age) = (None, Duration::ZERO);
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let mut secs = |unit: u64| -> Result<Duration> {
+            let value = args
+                .next()
+                .with_context(|| format!("{flag} takes a number"))?;
+            let n: u64 = value
+                .parse()
+                .with_context(|| format!("{flag} takes a number, not `{value}`"))?;
+            Ok(Duration::from_secs(n * unit))
+        };
+        match flag.as_str() {
+            "--late-host" => late = Some(secs(1)?),
+            "--aged" => age = secs(3600)?,
+            _ => bail!("usage: opsmcp-drill [--late-host SECS] [--aged HOURS]"),
+        }
+    }
     // Every binary the drill runs is built before the world's clock starts: the worker is
     // OOM-killed and paged on that clock, not on the build's.
     for server in SERVERS {
@@ -163,7 +180,13 @@ async fn main() -> Result<()> {
     }
     let started = Instant::now();
     println!("Starting the sandbox world (scenario: the shop on a bad day)…");
-    let sandbox = Sandbox::incident().await?;
+    let sandbox = Sandbox::incident_aged(age).await?;
+    if !age.is_zero() {
+        println!(
+            "  (aged: the world has been running {} h; its past happened that much earlier)",
+            age.as_secs() / 3600
+        );
+    }
     let dir = TempDir::new("opsmcp-drill")?;
     let env_file = sandbox.write_files(dir.path())?;
     let files = env_file.parent().context("the env file's directory")?;
@@ -363,7 +386,7 @@ async fn main() -> Result<()> {
         .next()
         .context("the worker pod")?
         .to_owned();
-    step(
+    let described = step(
         &kubernetes,
         &format!("Why is {worker} restarting?"),
         "pod_describe",
@@ -371,6 +394,12 @@ async fn main() -> Result<()> {
         |_| true,
     )
     .await?;
+    // What runs: `container worker image shop/worker:1.4.2`.
+    let running = word_after(line_with(&described, " image ")?, " image ")?.to_owned();
+    let version = running
+        .rsplit_once(':')
+        .map(|(_, v)| v.to_owned())
+        .context("the running image's version")?;
     step(
         &kubernetes,
         "What did it log before it was killed?",
@@ -439,22 +468,59 @@ async fn main() -> Result<()> {
         .next()
         .context("a login")?
         .to_owned();
-    let commits = step(
+    // From what runs to the change that shipped it, however long ago that was: the running
+    // image's release, the release before it, and what changed between the two.
+    let releases = step(
         &github,
-        "What changed in the worker in the last 24 hours?",
-        "commits_list",
-        json!({ "since": "now-24h" }),
+        &format!("{running} runs: which release is it, and which came before?"),
+        "releases_list",
+        json!({}),
         |_| true,
     )
     .await?;
-    // The commit that touched the worker's code: its line precedes its files.
-    let lines: Vec<&str> = commits.lines().collect();
-    let leaking: Vec<&str> = lines
-        .windows(2)
-        .find(|pair| pair[1].contains("worker.c"))
-        .map(|pair| pair[0].split_whitespace().collect())
-        .context("a commit touching worker.c")?;
-    // sha, date, time, (age), author, message…
+    let tags: Vec<&str> = releases
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|w| w.starts_with('v') && w[1..].starts_with(|c: char| c.is_ascii_digit()))
+        .collect();
+    let current = format!("v{version}");
+    let previous = tags
+        .iter()
+        .skip_while(|t| **t != current)
+        .nth(1)
+        .with_context(|| format!("a release before {current} in: {tags:?}"))?
+        .to_string();
+    let compared = step(
+        &github,
+        &format!("What changed from {previous} to {current}?"),
+        "compare",
+        json!({ "base": previous, "head": current }),
+        |_| true,
+    )
+    .await?;
+    // Its commits (sha, date, time, (age), author, message…), oldest first: the one whose diff
+    // touches the worker's code.
+    let mut leaking = None;
+    for commit in compared
+        .lines()
+        .filter(|l| l.split_whitespace().next().is_some_and(is_sha7))
+    {
+        let words: Vec<&str> = commit.split_whitespace().collect();
+        let diff = step(
+            &github,
+            &format!("The diff of {}:", words[0]),
+            "commit_get",
+            json!({ "ref": words[0], "max_lines": 40 }),
+            |_| true,
+        )
+        .await?;
+        if diff.contains("worker.c") {
+            leaking = Some(words);
+            break;
+        }
+    }
+    let leaking = leaking
+        .with_context(|| format!("a commit from {previous} to {current} touching worker.c"))?;
     let leak = leaking[0].to_owned();
     let author = leaking
         .iter()
@@ -462,14 +528,6 @@ async fn main() -> Result<()> {
         .nth(1)
         .context("the commit's author")?
         .to_string();
-    step(
-        &github,
-        &format!("The diff of {leak}:"),
-        "commit_get",
-        json!({ "ref": leak, "max_lines": 40 }),
-        |_| true,
-    )
-    .await?;
     let pr = step_once(
         &github,
         "Open the fix: free the batch buffer again (approval mode):",

@@ -218,6 +218,7 @@ pub fn releases(
             description: format!("Deploy {image}:{version}"),
             creator: author,
             created: at,
+            payload: serde_json::json!({ "image": format!("{image}:{version}") }),
             statuses: vec![
                 DeploymentStatus {
                     id: *ids * 10,

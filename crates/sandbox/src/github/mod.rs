@@ -203,6 +203,8 @@ pub struct Deployment {
     pub description: String,
     pub creator: String,
     pub created: i64,
+    /// What the deploy tool passed along (`{"image": …}`), served as the deployment's `payload`.
+    pub payload: serde_json::Value,
     pub statuses: Vec<DeploymentStatus>,
 }
 
@@ -281,6 +283,21 @@ impl GitHub {
 
     pub fn repos(&self) -> MutexGuard<'_, BTreeMap<String, RepoState>> {
         self.repos.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// When each image went live in production (unix seconds): the time of the `success`
+    /// status of the production deployment whose payload names it.
+    pub fn went_live(&self) -> BTreeMap<String, i64> {
+        self.repos()
+            .values()
+            .flat_map(|r| &r.deployments)
+            .filter(|d| d.environment == "production")
+            .filter_map(|d| {
+                let image = d.payload.get("image")?.as_str()?.to_owned();
+                let live = d.statuses.iter().find(|s| s.state == "success")?;
+                Some((image, live.created))
+            })
+            .collect()
     }
 
     pub fn user(&self, login: &str) -> Option<&User> {

@@ -1,8 +1,9 @@
 //! The shop's GitHub: the engineers of the PagerDuty rotation as users (same emails, so an
 //! on-call email maps to a login), and `shop/worker` — a small C service with weeks of healthy
-//! history, then, about 20 hours before the drill, "cache the working set between batches",
-//! which drops the `free(buffer)` after each batch's 10 MB allocation; tagged `v1.4.2` and
-//! merged as a reviewed pull request. `shop/checkout` — a small Python service whose last
+//! history, then, 21 hours before the world's epoch, "cache the working set between batches",
+//! which drops the `free(buffer)` after each batch's 10 MB allocation; merged as a reviewed
+//! pull request and tagged `v1.4.2`, whose deployment went live an hour later (the instant the
+//! cluster's ReplicaSet and PagerDuty's change event take, see [`crate::scenario::Timeline`]). `shop/checkout` — a small Python service whose last
 //! change broke a test.
 
 use std::collections::BTreeMap;
@@ -59,6 +60,8 @@ pub fn users() -> Vec<User> {
 
 const HOUR: i64 = 3600;
 const DAY: i64 = 24 * HOUR;
+/// How long before the epoch the leak was merged (and tagged `v1.4.2`).
+const LEAK_MERGED: i64 = 21 * HOUR;
 
 fn by(login: &str, time: i64) -> Person {
     let (_, _, name, email) = USERS.iter().find(|u| u.0 == login).expect("a seeded user");
@@ -228,7 +231,7 @@ pub fn worker(now: i64) -> Result<Repo, git2::Error> {
         ),
         (
             "jonas-weber",
-            now - 20 * HOUR,
+            now - LEAK_MERGED,
             vec![
                 write("worker.c", worker_c(true, true, false)),
                 write("deploy/worker.yaml", deployment("shop/worker:1.4.2")),
@@ -367,9 +370,9 @@ pub fn repos(now: i64) -> Result<Vec<RepoState>, git2::Error> {
             labels: vec!["enhancement".into()],
             assignees: vec![],
             comments: vec![],
-            created: now - 22 * HOUR,
-            updated: now - 20 * HOUR,
-            closed: Some(now - 20 * HOUR),
+            created: now - LEAK_MERGED - 2 * HOUR,
+            updated: now - LEAK_MERGED,
+            closed: Some(now - LEAK_MERGED),
             pull: Some(Pull {
                 id: 2_200_042,
                 head: "jonas/cache-working-set".into(),
@@ -383,11 +386,11 @@ pub fn repos(now: i64) -> Result<Vec<RepoState>, git2::Error> {
                     state: "APPROVED".into(),
                     body: "Nice speed-up.".into(),
                     commit: leak.clone(),
-                    submitted: now - 21 * HOUR,
+                    submitted: now - LEAK_MERGED - HOUR,
                 }],
                 merged: Some(Merged {
                     base: before,
-                    at: now - 20 * HOUR,
+                    at: now - LEAK_MERGED,
                     sha: leak,
                     by: "jonas-weber".into(),
                 }),

@@ -14,7 +14,7 @@ use super::{
     events,
     resources::{ResourceType, find},
     selectors::LabelSelector,
-    store::{Store, name_of, namespace_of, now, suffix},
+    store::{Store, name_of, namespace_of, suffix},
 };
 
 fn rt(group: &str, plural: &str) -> &'static ResourceType {
@@ -504,7 +504,7 @@ fn deployment_status(cluster: &Cluster) {
             .map(|rs| stat(rs, "replicas"))
             .sum();
         let complete = updated == desired && new_ready == desired && old_pods == 0;
-        let ts = now();
+        let ts = store.now();
         let rs_name = new_rs.map(|rs| name_of(rs).to_owned()).unwrap_or_default();
         let generation = d["metadata"]["generation"].clone();
         store.modify(deploy_t, &ns, name_of(&d), |d| {

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::{
     resources::find,
-    store::{Store, name_of, namespace_of, now},
+    store::{Store, name_of, namespace_of},
 };
 
 /// Record an event about `object`, or bump the count of the same one.
@@ -39,7 +39,7 @@ pub fn record(
                 && (e["message"] == message || reason == "FailedCreate")
         })
         .map(|e| name_of(e).to_owned());
-    let ts = now();
+    let ts = store.now();
     if let Some(name) = existing {
         store.modify(events, &ns, &name, |e| {
             e["count"] = json!(e["count"].as_i64().unwrap_or(1) + 1);

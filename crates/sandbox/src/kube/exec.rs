@@ -489,7 +489,12 @@ mod tests {
         let cluster = Cluster::default();
         super::super::seed::baseline(&cluster);
         let scenario = crate::scenario::Scenario::parse(crate::scenario::INCIDENT).unwrap();
-        scenario.kube.apply(&cluster).unwrap();
+        let timeline = crate::scenario::Timeline::new(
+            jiff::Timestamp::now().as_second(),
+            Default::default(),
+            &scenario.deploys,
+        );
+        scenario.kube.apply(&cluster, &timeline).unwrap();
         for _ in 0..3 {
             super::super::controller::reconcile(&cluster);
         }

@@ -241,18 +241,25 @@ fn worker(cluster: &Cluster, pod: &Value, start: i64, end: i64) {
         .pointer("/spec/nodeName")
         .and_then(Value::as_str)
         .unwrap_or("node-a");
-    // Run starts, newest first: the live one, then back to the one going at `start`.
+    // The pod came to be when its image went live; its first run began right after.
+    let born = pod
+        .pointer("/metadata/creationTimestamp")
+        .and_then(Value::as_str)
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        .map_or(start, |t| t.as_second() + 2);
+    // Run starts, newest first: the live one, then back to the one going at `start` (the runs
+    // before are only counted, in the restarts).
     let mut runs = Vec::new();
+    let mut restarts = 0;
     match leak.killed_at(limit) {
         Some(length) => {
-            let mut run = end + LIVE_KILL_AFTER - length;
-            runs.push(run);
-            while run > start {
-                run -= length + RESTART_SECS;
-                runs.push(run);
-            }
+            let period = length + RESTART_SECS;
+            let live = end + LIVE_KILL_AFTER - length;
+            restarts = (live - born).max(0) / period;
+            let shown = restarts.min(((live - start).max(0) + period - 1) / period);
+            runs.extend((0..=shown).map(|k| live - k * period));
         }
-        None => runs.push(start),
+        None => runs.push(born.max(start)),
     }
     runs.reverse();
     let mut dice = Dice::new(7);
@@ -303,14 +310,11 @@ fn worker(cluster: &Cluster, pod: &Value, start: i64, end: i64) {
     logs.push(container_labels(&namespace, &name, cname, "worker"), stdout);
     cluster.write_kernel_log(node, &kernel);
     logs.push(kernel_labels(node), kernel);
-    // The pod has been there since its first run, restarting once per kill.
-    let first = runs.first().copied().unwrap_or(start);
-    let restarts = runs.len() - 1;
+    // The pod has been there since its image went live, restarting once per kill.
     cluster
         .store()
         .modify(find("", "v1", "pods").unwrap(), &namespace, &name, |p| {
-            p["metadata"]["creationTimestamp"] = json!(time_of(first - 2));
-            p["status"]["startTime"] = json!(time_of(first - 1));
+            p["status"]["startTime"] = json!(time_of(born - 1));
             p["status"]["containerStatuses"] =
                 json!([{ "name": cname, "restartCount": restarts, "lastState": last_state }]);
         });
@@ -338,15 +342,18 @@ fn run_lines(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::Scenario;
+    use crate::scenario::{Scenario, Timeline};
 
     #[test]
     fn the_live_worker_keeps_the_pace_of_its_history() {
         let cluster = Cluster::default();
         crate::kube::seed::baseline(&cluster);
         let scenario = Scenario::parse(crate::scenario::INCIDENT).unwrap();
-        scenario.kube.apply(&cluster).unwrap();
         let end = 1_800_000_000;
+        // 1.4.2 went live 19 hours ago.
+        let deployed = [("shop/worker:1.4.2".to_owned(), end - 19 * 3600)];
+        let timeline = Timeline::new(end, deployed.into_iter().collect(), &[]);
+        scenario.kube.apply(&cluster, &timeline).unwrap();
         backfill(&cluster, end * SECOND);
 
         let pods = cluster.listed(find("", "v1", "pods").unwrap(), Some("shop"));
@@ -389,7 +396,8 @@ mod tests {
             .get(find("", "v1", "pods").unwrap(), "shop", name_of(pod))
             .unwrap()["status"]["containerStatuses"][0]
             .clone();
-        assert_eq!(status["restartCount"], 4);
+        // Every 4,780 s since the deploy, though Loki only holds the last six hours.
+        assert_eq!(status["restartCount"], (19 * 3600 - 4755 - 2) / 4780);
         assert_eq!(status["lastState"]["terminated"]["reason"], "OOMKilled");
     }
 }

@@ -165,6 +165,8 @@ pub struct Store {
     objects: BTreeMap<Key, Value>,
     resource_version: u64,
     changes: broadcast::Sender<Change>,
+    /// While a scenario's past is written: the instant it happens at (unix seconds).
+    clock: Option<i64>,
 }
 
 impl Default for Store {
@@ -173,6 +175,7 @@ impl Default for Store {
             objects: BTreeMap::new(),
             resource_version: 1000,
             changes: broadcast::channel(4096).0,
+            clock: None,
         }
     }
 }
@@ -262,6 +265,17 @@ pub fn suffix(len: usize) -> String {
 }
 
 impl Store {
+    /// The time writes are stamped with: the scenario's clock while its past is written, else
+    /// now.
+    pub fn now(&self) -> String {
+        self.clock.map_or_else(now, time_of)
+    }
+
+    /// Write what follows at `at` (unix seconds), or at the live time again with `None`.
+    pub fn set_clock(&mut self, at: Option<i64>) {
+        self.clock = at;
+    }
+
     pub fn subscribe(&self) -> broadcast::Receiver<Change> {
         self.changes.subscribe()
     }
@@ -356,7 +370,7 @@ impl Store {
         }
         meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
         meta.insert("resourceVersion".into(), json!(version));
-        meta.insert("creationTimestamp".into(), json!(now()));
+        meta.insert("creationTimestamp".into(), json!(self.now()));
         if has_generation(t) {
             meta.insert("generation".into(), json!(1));
         }

@@ -453,11 +453,17 @@ mod tests {
     use jiff::{SignedDuration, Timestamp};
 
     use super::*;
-    use crate::scenario::{INCIDENT, Scenario};
+    use crate::scenario::{INCIDENT, Scenario, Timeline};
 
     fn account(now: Timestamp) -> Account {
         let scenario = Scenario::parse(INCIDENT).unwrap();
-        scenario.pagerduty.unwrap().account(now).unwrap()
+        let went_live = [("shop/worker:1.4.2".to_owned(), now.as_second() - 19 * 3600)];
+        let timeline = Timeline::new(
+            now.as_second(),
+            went_live.into_iter().collect(),
+            &scenario.deploys,
+        );
+        scenario.pagerduty.unwrap().account(now, &timeline).unwrap()
     }
 
     fn oom(account: &mut Account, at: Timestamp) -> String {

@@ -7,6 +7,8 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::scenario::Timeline;
+
 use super::{
     incidents::NewIncident,
     model::{
@@ -94,7 +96,13 @@ pub struct PastNote {
 pub struct ChangeSeed {
     pub service: String,
     pub summary: String,
-    pub hours_ago: f64,
+    /// The deploy this event announces (an image): it is sent when the image went live on the
+    /// world's [`Timeline`].
+    #[serde(default)]
+    pub deploy: Option<String>,
+    /// Or when it happened, before the world's epoch.
+    #[serde(default)]
+    pub hours_ago: Option<f64>,
     #[serde(default)]
     pub source: String,
     #[serde(default)]
@@ -104,8 +112,10 @@ pub struct ChangeSeed {
 }
 
 impl Seed {
-    /// The account as it is at `now`; errors name what the section gets wrong.
-    pub fn account(&self, now: Timestamp) -> Result<Account, String> {
+    /// The account as it is at `now`, its past placed on `timeline`; errors name what the
+    /// section gets wrong.
+    pub fn account(&self, now: Timestamp, timeline: &Timeline) -> Result<Account, String> {
+        let epoch = Timestamp::from_second(timeline.epoch).map_err(|e| e.to_string())?;
         let mut account = Account::default();
         account.subdomain = self.subdomain.clone();
         for u in &self.users {
@@ -186,7 +196,7 @@ impl Seed {
         let mut past = self.past_incidents.clone();
         past.sort_by_key(|p| -p.days_ago);
         for p in &past {
-            let start = now - SignedDuration::from_hours(24 * p.days_ago);
+            let start = epoch - SignedDuration::from_hours(24 * p.days_ago);
             let at = |minutes: i64| start + SignedDuration::from_mins(minutes);
             let integration = Agent::Integration {
                 service: p.service.clone(),
@@ -236,11 +246,29 @@ impl Seed {
                 .map_err(fail)?;
         }
         for c in &self.change_events {
+            let timestamp = match (&c.deploy, c.hours_ago) {
+                (Some(image), _) => timeline
+                    .deployed(image)
+                    .and_then(|at| Timestamp::from_second(at).ok())
+                    .ok_or_else(|| {
+                        format!(
+                            "pagerduty: change event `{}`: {image} was never deployed",
+                            c.summary
+                        )
+                    })?,
+                (None, Some(hours)) => epoch - SignedDuration::from_secs_f64(hours * 3600.0),
+                (None, None) => {
+                    return Err(format!(
+                        "pagerduty: change event `{}` needs `deploy` or `hours_ago`",
+                        c.summary
+                    ));
+                }
+            };
             let id = account.new_id();
             account.change_events.push(ChangeEvent {
                 id,
                 service: c.service.clone(),
-                timestamp: now - SignedDuration::from_secs_f64(c.hours_ago * 3600.0),
+                timestamp,
                 summary: c.summary.clone(),
                 source: c.source.clone(),
                 custom_details: c.custom_details.clone(),

@@ -94,7 +94,7 @@ fn deployment_json(gh: &GitHub, b: &Base, r: &RepoState, d: &Deployment) -> Valu
     let updated = d.statuses.last().map_or(d.created, |s| s.created);
     json!({
         "id": d.id, "node_id": node_id("Deployment", &d.id.to_string()), "url": api,
-        "sha": d.sha, "ref": d.reference, "task": "deploy", "payload": {},
+        "sha": d.sha, "ref": d.reference, "task": "deploy", "payload": d.payload,
         "original_environment": d.environment, "environment": d.environment,
         "description": d.description, "creator": login_user(gh, b, &d.creator),
         "created_at": iso(d.created), "updated_at": iso(updated),
