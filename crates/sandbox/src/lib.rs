@@ -13,8 +13,9 @@
 //! - [`notion`]: a Notion stand-in (pages, blocks, databases with data sources, queries,
 //!   comments, users) for `Notion-Version` 2025-09-03 and later.
 //!
-//! [`world`] builds them from one [`scenario`] and wires the flows between them through the
-//! narrow interfaces of [`flows`]; no service reaches into another.
+//! [`world`] builds them from one [`scenario`] (its past on one [`timeline`]) and wires the
+//! flows between them through the narrow interfaces of [`flows`]; no service reaches into
+//! another.
 
 pub mod flows;
 pub mod github;
@@ -23,6 +24,7 @@ pub mod loki;
 pub mod notion;
 pub mod pagerduty;
 pub mod scenario;
+pub mod timeline;
 pub mod tls;
 pub mod world;
 

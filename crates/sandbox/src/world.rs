@@ -22,7 +22,8 @@ use crate::{
     loki::{self, Loki},
     notion::{self, Notion},
     pagerduty::{self, PagerDuty, model::Urls},
-    scenario::{Scenario, Timeline},
+    scenario::Scenario,
+    timeline::Timeline,
     tls::Authority,
 };
 

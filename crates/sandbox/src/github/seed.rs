@@ -3,8 +3,8 @@
 //! history, then, 21 hours before the world's epoch, "cache the working set between batches",
 //! which drops the `free(buffer)` after each batch's 10 MB allocation; merged as a reviewed
 //! pull request and tagged `v1.4.2`, whose deployment went live an hour later (the instant the
-//! cluster's ReplicaSet and PagerDuty's change event take, see [`crate::scenario::Timeline`]). `shop/checkout` — a small Python service whose last
-//! change broke a test.
+//! cluster's ReplicaSet and PagerDuty's change event take, see [`crate::timeline::Timeline`]).
+//! `shop/checkout` — a small Python service whose last change broke a test.
 
 use std::collections::BTreeMap;
 

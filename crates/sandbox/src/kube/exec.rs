@@ -489,7 +489,7 @@ mod tests {
         let cluster = Cluster::default();
         super::super::seed::baseline(&cluster);
         let scenario = crate::scenario::Scenario::parse(crate::scenario::INCIDENT).unwrap();
-        let timeline = crate::scenario::Timeline::new(
+        let timeline = crate::timeline::Timeline::new(
             jiff::Timestamp::now().as_second(),
             Default::default(),
             &scenario.deploys,

@@ -342,7 +342,7 @@ fn run_lines(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::{Scenario, Timeline};
+    use crate::{scenario::Scenario, timeline::Timeline};
 
     #[test]
     fn the_live_worker_keeps_the_pace_of_its_history() {

@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::scenario::Timeline;
+use crate::timeline::Timeline;
 
 use super::{
     cluster::Cluster,

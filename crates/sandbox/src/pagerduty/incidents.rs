@@ -453,7 +453,10 @@ mod tests {
     use jiff::{SignedDuration, Timestamp};
 
     use super::*;
-    use crate::scenario::{INCIDENT, Scenario, Timeline};
+    use crate::{
+        scenario::{INCIDENT, Scenario},
+        timeline::Timeline,
+    };
 
     fn account(now: Timestamp) -> Account {
         let scenario = Scenario::parse(INCIDENT).unwrap();

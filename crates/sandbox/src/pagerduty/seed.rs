@@ -7,7 +7,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::scenario::Timeline;
+use crate::timeline::Timeline;
 
 use super::{
     incidents::NewIncident,
