@@ -5,7 +5,7 @@
 
 use axum::{
     Json,
-    extract::{Path, Query, State},
+    extract::{Query, State},
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -14,8 +14,8 @@ use sha2::{Digest, Sha256};
 
 use super::{
     common::{
-        Answer, Base, Params, Refusal, Shared, base, error, iso, link, login_user, node_id, paging,
-        repo, repo_api, repo_web, with_link,
+        Answer, Base, InRepo, Params, Refusal, Shared, base, error, iso, link, login_user, node_id,
+        paging, repo, repo_api, repo_web, with_link,
     },
     repos::repository,
 };
@@ -110,10 +110,8 @@ fn job_json(b: &Base, r: &RepoState, run: &Run, job: &Job) -> Value {
 
 pub(super) async fn workflows_list(
     State(gh): Shared,
-    headers: HeaderMap,
-    Path((owner, name)): Path<(String, String)>,
+    InRepo(b, owner, name, ()): InRepo,
 ) -> Answer {
-    let b = base(&headers);
     let repos = gh.repos();
     let r = repo(&repos, &owner, &name)?;
     let items: Vec<Value> = r
@@ -167,11 +165,9 @@ fn runs_page(
 
 pub(super) async fn runs_list(
     State(gh): Shared,
-    headers: HeaderMap,
-    Path((owner, name)): Path<(String, String)>,
+    InRepo(b, owner, name, ()): InRepo,
     Query(p): Params,
 ) -> Answer {
-    let b = base(&headers);
     let repos = gh.repos();
     let r = repo(&repos, &owner, &name)?;
     let path = format!("/repos/{owner}/{name}/actions/runs");
@@ -180,11 +176,9 @@ pub(super) async fn runs_list(
 
 pub(super) async fn workflow_runs(
     State(gh): Shared,
-    headers: HeaderMap,
-    Path((owner, name, workflow)): Path<(String, String, String)>,
+    InRepo(b, owner, name, workflow): InRepo<String>,
     Query(p): Params,
 ) -> Answer {
-    let b = base(&headers);
     let repos = gh.repos();
     let r = repo(&repos, &owner, &name)?;
     let id = r
@@ -211,23 +205,13 @@ fn job_of(r: &RepoState, id: u64) -> Result<(&Run, &Job), Refusal> {
         .ok_or_else(|| error(StatusCode::NOT_FOUND, "Not Found"))
 }
 
-pub(super) async fn run_get(
-    State(gh): Shared,
-    headers: HeaderMap,
-    Path((owner, name, id)): Path<(String, String, u64)>,
-) -> Answer {
-    let b = base(&headers);
+pub(super) async fn run_get(State(gh): Shared, InRepo(b, owner, name, id): InRepo<u64>) -> Answer {
     let repos = gh.repos();
     let r = repo(&repos, &owner, &name)?;
     Ok(Json(run_json(&gh, &b, r, run_of(r, id)?)).into_response())
 }
 
-pub(super) async fn run_jobs(
-    State(gh): Shared,
-    headers: HeaderMap,
-    Path((owner, name, id)): Path<(String, String, u64)>,
-) -> Answer {
-    let b = base(&headers);
+pub(super) async fn run_jobs(State(gh): Shared, InRepo(b, owner, name, id): InRepo<u64>) -> Answer {
     let repos = gh.repos();
     let r = repo(&repos, &owner, &name)?;
     let run = run_of(r, id)?;
@@ -235,12 +219,7 @@ pub(super) async fn run_jobs(
     Ok(Json(json!({ "total_count": jobs.len(), "jobs": jobs })).into_response())
 }
 
-pub(super) async fn job_get(
-    State(gh): Shared,
-    headers: HeaderMap,
-    Path((owner, name, id)): Path<(String, String, u64)>,
-) -> Answer {
-    let b = base(&headers);
+pub(super) async fn job_get(State(gh): Shared, InRepo(b, owner, name, id): InRepo<u64>) -> Answer {
     let repos = gh.repos();
     let r = repo(&repos, &owner, &name)?;
     let (run, job) = job_of(r, id)?;
@@ -253,12 +232,7 @@ fn signature(gh: &GitHub, path: &str) -> String {
 }
 
 /// `302` to the job's log, as GitHub answers (`Location` is a signed URL on another path).
-pub(super) async fn job_logs(
-    State(gh): Shared,
-    headers: HeaderMap,
-    Path((owner, name, id)): Path<(String, String, u64)>,
-) -> Answer {
-    let b = base(&headers);
+pub(super) async fn job_logs(State(gh): Shared, InRepo(b, owner, name, id): InRepo<u64>) -> Answer {
     let repos = gh.repos();
     let r = repo(&repos, &owner, &name)?;
     job_of(r, id)?;
@@ -270,7 +244,7 @@ pub(super) async fn job_logs(
 /// The signed download of a job's log (outside the API's token check).
 pub(super) async fn log_download(
     State(gh): Shared,
-    Path((owner, name, id)): Path<(String, String, u64)>,
+    InRepo(_b, owner, name, id): InRepo<u64>,
     Query(p): Params,
 ) -> Response {
     let path = format!("/_logs/{owner}/{name}/jobs/{id}");

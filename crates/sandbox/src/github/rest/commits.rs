@@ -3,25 +3,23 @@
 
 use axum::{
     Json,
-    extract::{Path, Query, State},
+    extract::{Query, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::IntoResponse,
 };
 use serde_json::{Value, json};
 
 use super::common::{
-    Answer, Media, Params, Shared, base, commit_json, diff_entry, error, format_patch, internal,
+    Answer, InRepo, Media, Params, Shared, commit_json, diff_entry, error, format_patch, internal,
     link, paging, repo, time_param,
 };
 use crate::github::git::CommitInfo;
 
 pub(super) async fn commits_list(
     State(gh): Shared,
-    headers: HeaderMap,
-    Path((owner, name)): Path<(String, String)>,
+    InRepo(b, owner, name, ()): InRepo,
     Query(p): Params,
 ) -> Answer {
-    let b = base(&headers);
     let repos = gh.repos();
     let r = repo(&repos, &owner, &name)?;
     let (since, until) = (time_param(&p, "since")?, time_param(&p, "until")?);
@@ -80,9 +78,8 @@ pub(super) async fn commits_list(
 pub(super) async fn commit_get(
     State(gh): Shared,
     headers: HeaderMap,
-    Path((owner, name, reference)): Path<(String, String, String)>,
+    InRepo(b, owner, name, reference): InRepo<String>,
 ) -> Answer {
-    let b = base(&headers);
     let repos = gh.repos();
     let r = repo(&repos, &owner, &name)?;
     // `commits/{ref}/check-runs` shares the path (a ref may hold slashes).

@@ -6,8 +6,8 @@ use std::{collections::HashMap, sync::Arc};
 
 use axum::{
     Json,
-    extract::{Query, State},
-    http::{HeaderMap, StatusCode, header},
+    extract::{FromRequestParts, Path, Query, State},
+    http::{HeaderMap, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
 use base64::Engine;
@@ -69,6 +69,60 @@ pub(super) fn error(status: StatusCode, message: &str) -> Refusal {
 }
 
 pub(super) type Answer = Result<Response, Refusal>;
+
+/// What a `/repos/{owner}/{repo}/…` request starts from: the base URLs the client reached, the
+/// repository's owner and name, and the path's one further parameter (`()` when there is none;
+/// an issue's number, a ref, a sha…). Every repository handler takes it, so what they share
+/// about the path changes here.
+pub(super) struct InRepo<T = ()>(pub Base, pub String, pub String, pub T);
+
+/// The path parameter after `{owner}/{repo}`, parsed: a number GitHub cannot read is a 404, as
+/// for a path it does not serve.
+pub(super) trait PathTail: Sized {
+    fn parse(values: &[(String, String)]) -> Option<Self>;
+}
+
+impl PathTail for () {
+    fn parse(values: &[(String, String)]) -> Option<Self> {
+        (values.len() == 2).then_some(())
+    }
+}
+
+impl PathTail for String {
+    fn parse(values: &[(String, String)]) -> Option<Self> {
+        match values {
+            [_, _, (_, value)] => Some(value.clone()),
+            _ => None,
+        }
+    }
+}
+
+impl PathTail for u64 {
+    fn parse(values: &[(String, String)]) -> Option<Self> {
+        String::parse(values)?.parse().ok()
+    }
+}
+
+impl<S: Send + Sync, T: PathTail> FromRequestParts<S> for InRepo<T> {
+    type Rejection = Refusal;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Refusal> {
+        let not_found = || error(StatusCode::NOT_FOUND, "Not Found");
+        let Path(values) = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| not_found())?;
+        let rest = T::parse(&values).ok_or_else(not_found)?;
+        let [(_, owner), (_, name), ..] = values.as_slice() else {
+            return Err(not_found());
+        };
+        Ok(Self(
+            base(&parts.headers),
+            owner.clone(),
+            name.clone(),
+            rest,
+        ))
+    }
+}
 
 /// The API's and the web's base URLs, from the request's host.
 pub(super) struct Base {

@@ -2,20 +2,20 @@
 
 use axum::{
     Json,
-    extract::{Path, Query, State},
+    extract::{Query, State},
     http::{HeaderMap, StatusCode, header},
     response::IntoResponse,
 };
 use base64::Engine;
 use serde_json::{Value, json};
 
-use super::common::{Answer, Params, Shared, base, error, internal, repo};
+use super::common::{Answer, InRepo, Params, Shared, base, error, internal, repo};
 use crate::github::git::Entry;
 
 pub(super) async fn contents_root(
     state: Shared,
     headers: HeaderMap,
-    Path((owner, name)): Path<(String, String)>,
+    InRepo(_, owner, name, ()): InRepo,
     query: Params,
 ) -> Answer {
     contents(state, headers, owner, name, String::new(), query).await
@@ -24,7 +24,7 @@ pub(super) async fn contents_root(
 pub(super) async fn contents_get(
     state: Shared,
     headers: HeaderMap,
-    Path((owner, name, path)): Path<(String, String, String)>,
+    InRepo(_, owner, name, path): InRepo<String>,
     query: Params,
 ) -> Answer {
     contents(state, headers, owner, name, path, query).await

@@ -2,19 +2,13 @@
 //! create — 422 when it exists — and update, refusing a non-fast-forward unless forced), blobs,
 //! trees (with `base_tree`) and commits, written as real git objects.
 
-use axum::{
-    Json,
-    body::Bytes,
-    extract::{Path, State},
-    http::{HeaderMap, StatusCode},
-    response::IntoResponse,
-};
+use axum::{Json, body::Bytes, extract::State, http::StatusCode, response::IntoResponse};
 use base64::Engine;
 use git2::Oid;
 use serde_json::{Value, json};
 
 use super::common::{
-    Answer, Asker, Base, Refusal, Shared, base, body, commit_json, diff_entry, error, git_person,
+    Answer, Asker, Base, InRepo, Refusal, Shared, body, commit_json, diff_entry, error, git_person,
     internal, node_id, repo, repo_api, repo_mut,
 };
 use crate::github::{
@@ -42,10 +36,8 @@ fn ref_json(b: &Base, r: &RepoState, name: &str, oid: Oid) -> Value {
 
 pub(super) async fn ref_get(
     State(gh): Shared,
-    headers: HeaderMap,
-    Path((owner, name, reference)): Path<(String, String, String)>,
+    InRepo(b, owner, name, reference): InRepo<String>,
 ) -> Answer {
-    let b = base(&headers);
     let repos = gh.repos();
     let r = repo(&repos, &owner, &name)?;
     let full = format!("refs/{}", reference.trim_start_matches("refs/"));
@@ -59,11 +51,9 @@ pub(super) async fn ref_get(
 
 pub(super) async fn ref_create(
     State(gh): Shared,
-    headers: HeaderMap,
-    Path((owner, name)): Path<(String, String)>,
+    InRepo(b, owner, name, ()): InRepo,
     bytes: Bytes,
 ) -> Answer {
-    let b = base(&headers);
     let v = body(&bytes)?;
     let mut repos = gh.repos();
     let r = repo_mut(&mut repos, &owner, &name)?;
@@ -93,11 +83,9 @@ pub(super) async fn ref_create(
 
 pub(super) async fn ref_update(
     State(gh): Shared,
-    headers: HeaderMap,
-    Path((owner, name, reference)): Path<(String, String, String)>,
+    InRepo(b, owner, name, reference): InRepo<String>,
     bytes: Bytes,
 ) -> Answer {
-    let b = base(&headers);
     let v = body(&bytes)?;
     let mut repos = gh.repos();
     let r = repo_mut(&mut repos, &owner, &name)?;
@@ -138,7 +126,7 @@ fn refuse_protected(r: &RepoState, full: &str) -> Result<(), Refusal> {
 
 pub(super) async fn ref_delete(
     State(gh): Shared,
-    Path((owner, name, reference)): Path<(String, String, String)>,
+    InRepo(_, owner, name, reference): InRepo<String>,
 ) -> Answer {
     let mut repos = gh.repos();
     let r = repo_mut(&mut repos, &owner, &name)?;
@@ -156,11 +144,9 @@ pub(super) async fn ref_delete(
 
 pub(super) async fn blob_create(
     State(gh): Shared,
-    headers: HeaderMap,
-    Path((owner, name)): Path<(String, String)>,
+    InRepo(b, owner, name, ()): InRepo,
     bytes: Bytes,
 ) -> Answer {
-    let b = base(&headers);
     let v = body(&bytes)?;
     let repos = gh.repos();
     let r = repo(&repos, &owner, &name)?;
@@ -194,10 +180,8 @@ pub(super) async fn blob_create(
 
 pub(super) async fn blob_get(
     State(gh): Shared,
-    headers: HeaderMap,
-    Path((owner, name, blob)): Path<(String, String, String)>,
+    InRepo(b, owner, name, blob): InRepo<String>,
 ) -> Answer {
-    let b = base(&headers);
     let repos = gh.repos();
     let r = repo(&repos, &owner, &name)?;
     let oid = sha(&blob)?;
@@ -239,10 +223,8 @@ fn tree_json(b: &Base, r: &RepoState, oid: Oid) -> Result<Value, Refusal> {
 
 pub(super) async fn tree_get(
     State(gh): Shared,
-    headers: HeaderMap,
-    Path((owner, name, tree)): Path<(String, String, String)>,
+    InRepo(b, owner, name, tree): InRepo<String>,
 ) -> Answer {
-    let b = base(&headers);
     let repos = gh.repos();
     let r = repo(&repos, &owner, &name)?;
     let oid = sha(&tree)?;
@@ -254,11 +236,9 @@ pub(super) async fn tree_get(
 
 pub(super) async fn tree_create(
     State(gh): Shared,
-    headers: HeaderMap,
-    Path((owner, name)): Path<(String, String)>,
+    InRepo(b, owner, name, ()): InRepo,
     bytes: Bytes,
 ) -> Answer {
-    let b = base(&headers);
     let v = body(&bytes)?;
     let repos = gh.repos();
     let r = repo(&repos, &owner, &name)?;
@@ -319,10 +299,8 @@ fn git_commit_json(b: &Base, r: &RepoState, oid: Oid) -> Result<Value, Refusal> 
 
 pub(super) async fn git_commit_get(
     State(gh): Shared,
-    headers: HeaderMap,
-    Path((owner, name, commit)): Path<(String, String, String)>,
+    InRepo(b, owner, name, commit): InRepo<String>,
 ) -> Answer {
-    let b = base(&headers);
     let repos = gh.repos();
     let r = repo(&repos, &owner, &name)?;
     Ok(Json(git_commit_json(&b, r, sha(&commit)?)?).into_response())
@@ -331,11 +309,9 @@ pub(super) async fn git_commit_get(
 pub(super) async fn commit_create(
     State(gh): Shared,
     axum::Extension(caller): Asker,
-    headers: HeaderMap,
-    Path((owner, name)): Path<(String, String)>,
+    InRepo(b, owner, name, ()): InRepo,
     bytes: Bytes,
 ) -> Answer {
-    let b = base(&headers);
     let v = body(&bytes)?;
     let repos = gh.repos();
     let r = repo(&repos, &owner, &name)?;
@@ -394,10 +370,8 @@ pub(super) async fn commit_create(
 
 pub(super) async fn compare(
     State(gh): Shared,
-    headers: HeaderMap,
-    Path((owner, name, basehead)): Path<(String, String, String)>,
+    InRepo(b, owner, name, basehead): InRepo<String>,
 ) -> Answer {
-    let b = base(&headers);
     let repos = gh.repos();
     let r = repo(&repos, &owner, &name)?;
     let (from, to) = basehead

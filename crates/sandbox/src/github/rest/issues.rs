@@ -5,14 +5,14 @@
 use axum::{
     Json,
     body::Bytes,
-    extract::{Path, Query, State},
-    http::{HeaderMap, StatusCode},
+    extract::{Query, State},
+    http::StatusCode,
     response::IntoResponse,
 };
 use serde_json::{Value, json};
 
 use super::common::{
-    Answer, Asker, Base, Params, Refusal, Shared, base, body, error, invalid, iso, login_user,
+    Answer, Asker, Base, InRepo, Params, Refusal, Shared, body, error, invalid, iso, login_user,
     node_id, page_of, repo, repo_api, repo_mut, repo_web, time_param,
 };
 use crate::github::{Comment, GitHub, Issue, Label, RepoState};
@@ -97,11 +97,9 @@ fn issue_ref(r: &RepoState, number: u64) -> Result<&Issue, Refusal> {
 
 pub(super) async fn issues_list(
     State(gh): Shared,
-    headers: HeaderMap,
-    Path((owner, name)): Path<(String, String)>,
+    InRepo(b, owner, name, ()): InRepo,
     Query(p): Params,
 ) -> Answer {
-    let b = base(&headers);
     let repos = gh.repos();
     let r = repo(&repos, &owner, &name)?;
     let state = p.get("state").map_or("open", String::as_str);
@@ -155,10 +153,8 @@ pub(super) async fn issues_list(
 
 pub(super) async fn issue_get(
     State(gh): Shared,
-    headers: HeaderMap,
-    Path((owner, name, number)): Path<(String, String, u64)>,
+    InRepo(b, owner, name, number): InRepo<u64>,
 ) -> Answer {
-    let b = base(&headers);
     let repos = gh.repos();
     let r = repo(&repos, &owner, &name)?;
     Ok(Json(issue_json(&gh, &b, r, issue_ref(r, number)?)).into_response())
@@ -198,11 +194,9 @@ fn check_assignees(gh: &GitHub, names: &[String]) -> Result<(), Refusal> {
 pub(super) async fn issue_create(
     State(gh): Shared,
     axum::Extension(caller): Asker,
-    headers: HeaderMap,
-    Path((owner, name)): Path<(String, String)>,
+    InRepo(b, owner, name, ()): InRepo,
     bytes: Bytes,
 ) -> Answer {
-    let b = base(&headers);
     let v = body(&bytes)?;
     let Some(title) = v["title"].as_str().filter(|t| !t.trim().is_empty()) else {
         return Err(invalid("Issue", "title", "missing_field", None));
@@ -240,11 +234,9 @@ pub(super) async fn issue_create(
 
 pub(super) async fn issue_update(
     State(gh): Shared,
-    headers: HeaderMap,
-    Path((owner, name, number)): Path<(String, String, u64)>,
+    InRepo(b, owner, name, number): InRepo<u64>,
     bytes: Bytes,
 ) -> Answer {
-    let b = base(&headers);
     let v = body(&bytes)?;
     let mut repos = gh.repos();
     let r = repo_mut(&mut repos, &owner, &name)?;
@@ -294,11 +286,9 @@ pub(super) async fn issue_update(
 
 pub(super) async fn comments_list(
     State(gh): Shared,
-    headers: HeaderMap,
-    Path((owner, name, number)): Path<(String, String, u64)>,
+    InRepo(b, owner, name, number): InRepo<u64>,
     Query(p): Params,
 ) -> Answer {
-    let b = base(&headers);
     let repos = gh.repos();
     let r = repo(&repos, &owner, &name)?;
     let items = issue_ref(r, number)?
@@ -317,11 +307,9 @@ pub(super) async fn comments_list(
 pub(super) async fn comment_create(
     State(gh): Shared,
     axum::Extension(caller): Asker,
-    headers: HeaderMap,
-    Path((owner, name, number)): Path<(String, String, u64)>,
+    InRepo(b, owner, name, number): InRepo<u64>,
     bytes: Bytes,
 ) -> Answer {
-    let b = base(&headers);
     let v = body(&bytes)?;
     let Some(text) = v["body"].as_str().filter(|t| !t.trim().is_empty()) else {
         return Err(invalid("IssueComment", "body", "missing_field", None));
@@ -345,11 +333,9 @@ pub(super) async fn comment_create(
 
 pub(super) async fn labels_add(
     State(gh): Shared,
-    headers: HeaderMap,
-    Path((owner, name, number)): Path<(String, String, u64)>,
+    InRepo(b, owner, name, number): InRepo<u64>,
     bytes: Bytes,
 ) -> Answer {
-    let b = base(&headers);
     let v = body(&bytes)?;
     let Some(names) = strings(&v["labels"]) else {
         return Err(invalid("Label", "labels", "missing_field", None));
@@ -370,11 +356,9 @@ pub(super) async fn labels_add(
 
 pub(super) async fn labels_list(
     State(gh): Shared,
-    headers: HeaderMap,
-    Path((owner, name)): Path<(String, String)>,
+    InRepo(b, owner, name, ()): InRepo,
     Query(p): Params,
 ) -> Answer {
-    let b = base(&headers);
     let repos = gh.repos();
     let r = repo(&repos, &owner, &name)?;
     let items = r.labels.iter().map(|l| label_json(&b, r, l)).collect();

@@ -6,7 +6,7 @@
 use axum::{
     Json,
     body::Bytes,
-    extract::{Path, Query, State},
+    extract::{Query, State},
     http::{HeaderMap, StatusCode},
     response::IntoResponse,
 };
@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::{
     common::{
-        Answer, Asker, Base, Media, Params, Refusal, Shared, base, body, commit_json, diff_entry,
+        Answer, Asker, Base, InRepo, Media, Params, Refusal, Shared, body, commit_json, diff_entry,
         error, format_patch, internal, invalid, iso, login_user, node_id, page_of, repo, repo_api,
         repo_mut, repo_web,
     },
@@ -153,11 +153,9 @@ fn pull_json(
 
 pub(super) async fn pulls_list(
     State(gh): Shared,
-    headers: HeaderMap,
-    Path((owner, name)): Path<(String, String)>,
+    InRepo(b, owner, name, ()): InRepo,
     Query(p): Params,
 ) -> Answer {
-    let b = base(&headers);
     let repos = gh.repos();
     let r = repo(&repos, &owner, &name)?;
     let state = p.get("state").map_or("open", String::as_str);
@@ -196,9 +194,8 @@ pub(super) async fn pulls_list(
 pub(super) async fn pull_get(
     State(gh): Shared,
     headers: HeaderMap,
-    Path((owner, name, number)): Path<(String, String, u64)>,
+    InRepo(b, owner, name, number): InRepo<u64>,
 ) -> Answer {
-    let b = base(&headers);
     let repos = gh.repos();
     let r = repo(&repos, &owner, &name)?;
     let (i, p) = pull_of(r, number)?;
@@ -251,11 +248,9 @@ fn custom(message: &str) -> Refusal {
 pub(super) async fn pull_create(
     State(gh): Shared,
     axum::Extension(caller): Asker,
-    headers: HeaderMap,
-    Path((owner, name)): Path<(String, String)>,
+    InRepo(b, owner, name, ()): InRepo,
     bytes: Bytes,
 ) -> Answer {
-    let b = base(&headers);
     let v = body(&bytes)?;
     let mut repos = gh.repos();
     let r = repo_mut(&mut repos, &owner, &name)?;
@@ -337,11 +332,9 @@ pub(super) async fn pull_create(
 
 pub(super) async fn pull_update(
     State(gh): Shared,
-    headers: HeaderMap,
-    Path((owner, name, number)): Path<(String, String, u64)>,
+    InRepo(b, owner, name, number): InRepo<u64>,
     bytes: Bytes,
 ) -> Answer {
-    let b = base(&headers);
     let v = body(&bytes)?;
     let mut repos = gh.repos();
     let r = repo_mut(&mut repos, &owner, &name)?;
@@ -384,11 +377,9 @@ pub(super) async fn pull_update(
 
 pub(super) async fn pull_files(
     State(gh): Shared,
-    headers: HeaderMap,
-    Path((owner, name, number)): Path<(String, String, u64)>,
+    InRepo(b, owner, name, number): InRepo<u64>,
     Query(q): Params,
 ) -> Answer {
-    let b = base(&headers);
     let repos = gh.repos();
     let r = repo(&repos, &owner, &name)?;
     let (_, p) = pull_of(r, number)?;
@@ -408,11 +399,9 @@ pub(super) async fn pull_files(
 
 pub(super) async fn pull_commits(
     State(gh): Shared,
-    headers: HeaderMap,
-    Path((owner, name, number)): Path<(String, String, u64)>,
+    InRepo(b, owner, name, number): InRepo<u64>,
     Query(q): Params,
 ) -> Answer {
-    let b = base(&headers);
     let repos = gh.repos();
     let r = repo(&repos, &owner, &name)?;
     let (_, p) = pull_of(r, number)?;
@@ -446,11 +435,9 @@ fn review_json(gh: &GitHub, b: &Base, r: &RepoState, number: u64, rv: &Review) -
 
 pub(super) async fn reviews_list(
     State(gh): Shared,
-    headers: HeaderMap,
-    Path((owner, name, number)): Path<(String, String, u64)>,
+    InRepo(b, owner, name, number): InRepo<u64>,
     Query(q): Params,
 ) -> Answer {
-    let b = base(&headers);
     let repos = gh.repos();
     let r = repo(&repos, &owner, &name)?;
     let (_, p) = pull_of(r, number)?;
@@ -470,11 +457,9 @@ pub(super) async fn reviews_list(
 pub(super) async fn review_create(
     State(gh): Shared,
     axum::Extension(caller): Asker,
-    headers: HeaderMap,
-    Path((owner, name, number)): Path<(String, String, u64)>,
+    InRepo(b, owner, name, number): InRepo<u64>,
     bytes: Bytes,
 ) -> Answer {
-    let b = base(&headers);
     let v = body(&bytes)?;
     let mut repos = gh.repos();
     let r = repo_mut(&mut repos, &owner, &name)?;
@@ -512,10 +497,8 @@ pub(super) async fn review_create(
 
 pub(super) async fn reviewers_get(
     State(gh): Shared,
-    headers: HeaderMap,
-    Path((owner, name, number)): Path<(String, String, u64)>,
+    InRepo(b, owner, name, number): InRepo<u64>,
 ) -> Answer {
-    let b = base(&headers);
     let repos = gh.repos();
     let r = repo(&repos, &owner, &name)?;
     let (_, p) = pull_of(r, number)?;
@@ -529,11 +512,9 @@ pub(super) async fn reviewers_get(
 
 pub(super) async fn reviewers_request(
     State(gh): Shared,
-    headers: HeaderMap,
-    Path((owner, name, number)): Path<(String, String, u64)>,
+    InRepo(b, owner, name, number): InRepo<u64>,
     bytes: Bytes,
 ) -> Answer {
-    let b = base(&headers);
     let v = body(&bytes)?;
     let mut repos = gh.repos();
     let r = repo_mut(&mut repos, &owner, &name)?;
@@ -585,7 +566,7 @@ pub(super) async fn reviewers_request(
 pub(super) async fn pull_merge(
     State(gh): Shared,
     axum::Extension(caller): Asker,
-    Path((owner, name, number)): Path<(String, String, u64)>,
+    InRepo(_, owner, name, number): InRepo<u64>,
     bytes: Bytes,
 ) -> Answer {
     let v = if bytes.is_empty() {

@@ -3,14 +3,14 @@
 
 use axum::{
     Json,
-    extract::{Path, Query, State},
-    http::{HeaderMap, StatusCode},
+    extract::{Query, State},
+    http::StatusCode,
     response::IntoResponse,
 };
 use serde_json::{Value, json};
 
 use super::common::{
-    Answer, Base, Params, Refusal, Shared, base, error, iso, login_user, node_id, page_of, repo,
+    Answer, Base, InRepo, Params, Refusal, Shared, error, iso, login_user, node_id, page_of, repo,
     repo_api, repo_web,
 };
 use crate::github::{Deployment, GitHub, Release, RepoState};
@@ -39,11 +39,9 @@ fn newest_first(r: &RepoState) -> Vec<&Release> {
 
 pub(super) async fn releases_list(
     State(gh): Shared,
-    headers: HeaderMap,
-    Path((owner, name)): Path<(String, String)>,
+    InRepo(b, owner, name, ()): InRepo,
     Query(p): Params,
 ) -> Answer {
-    let b = base(&headers);
     let repos = gh.repos();
     let r = repo(&repos, &owner, &name)?;
     let items = newest_first(r)
@@ -60,10 +58,8 @@ pub(super) async fn releases_list(
 
 pub(super) async fn release_latest(
     State(gh): Shared,
-    headers: HeaderMap,
-    Path((owner, name)): Path<(String, String)>,
+    InRepo(b, owner, name, ()): InRepo,
 ) -> Answer {
-    let b = base(&headers);
     let repos = gh.repos();
     let r = repo(&repos, &owner, &name)?;
     let latest = newest_first(r)
@@ -75,10 +71,8 @@ pub(super) async fn release_latest(
 
 pub(super) async fn release_by_tag(
     State(gh): Shared,
-    headers: HeaderMap,
-    Path((owner, name, tag)): Path<(String, String, String)>,
+    InRepo(b, owner, name, tag): InRepo<String>,
 ) -> Answer {
-    let b = base(&headers);
     let repos = gh.repos();
     let r = repo(&repos, &owner, &name)?;
     let rel = r
@@ -105,11 +99,9 @@ fn deployment_json(gh: &GitHub, b: &Base, r: &RepoState, d: &Deployment) -> Valu
 
 pub(super) async fn deployments_list(
     State(gh): Shared,
-    headers: HeaderMap,
-    Path((owner, name)): Path<(String, String)>,
+    InRepo(b, owner, name, ()): InRepo,
     Query(p): Params,
 ) -> Answer {
-    let b = base(&headers);
     let repos = gh.repos();
     let r = repo(&repos, &owner, &name)?;
     let mut found: Vec<&Deployment> = r
@@ -142,11 +134,9 @@ fn deployment_of(r: &RepoState, id: u64) -> Result<&Deployment, Refusal> {
 
 pub(super) async fn deployment_statuses(
     State(gh): Shared,
-    headers: HeaderMap,
-    Path((owner, name, id)): Path<(String, String, u64)>,
+    InRepo(b, owner, name, id): InRepo<u64>,
     Query(p): Params,
 ) -> Answer {
-    let b = base(&headers);
     let repos = gh.repos();
     let r = repo(&repos, &owner, &name)?;
     let d = deployment_of(r, id)?;

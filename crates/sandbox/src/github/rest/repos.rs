@@ -10,8 +10,8 @@ use axum::{
 use serde_json::{Value, json};
 
 use super::common::{
-    Answer, Asker, Base, Params, Shared, base, commit_json, error, internal, login_user, node_id,
-    page_of, repo, repo_api, repo_web,
+    Answer, Asker, Base, InRepo, Params, Shared, base, commit_json, error, internal, login_user,
+    node_id, page_of, repo, repo_api, repo_web,
 };
 use crate::github::{GitHub, RepoState};
 
@@ -108,12 +108,7 @@ pub(super) fn repository(gh: &GitHub, b: &Base, r: &RepoState, full: bool) -> Va
     v
 }
 
-pub(super) async fn repo_get(
-    State(gh): Shared,
-    headers: HeaderMap,
-    Path((owner, name)): Path<(String, String)>,
-) -> Answer {
-    let b = base(&headers);
+pub(super) async fn repo_get(State(gh): Shared, InRepo(b, owner, name, ()): InRepo) -> Answer {
     let repos = gh.repos();
     let r = repo(&repos, &owner, &name)?;
     Ok(Json(repository(&gh, &b, r, true)).into_response())
@@ -179,11 +174,9 @@ fn branch_json(b: &Base, r: &RepoState, name: &str, oid: git2::Oid, full: bool) 
 
 pub(super) async fn branches_list(
     State(gh): Shared,
-    headers: HeaderMap,
-    Path((owner, name)): Path<(String, String)>,
+    InRepo(b, owner, name, ()): InRepo,
     Query(p): Params,
 ) -> Answer {
-    let b = base(&headers);
     let repos = gh.repos();
     let r = repo(&repos, &owner, &name)?;
     let only = p.get("protected").map(|v| v == "true");
@@ -205,10 +198,8 @@ pub(super) async fn branches_list(
 
 pub(super) async fn branch_get(
     State(gh): Shared,
-    headers: HeaderMap,
-    Path((owner, name, branch)): Path<(String, String, String)>,
+    InRepo(b, owner, name, branch): InRepo<String>,
 ) -> Answer {
-    let b = base(&headers);
     let repos = gh.repos();
     let r = repo(&repos, &owner, &name)?;
     let oid = *r
