@@ -35,3 +35,35 @@ async fn notions_official_client_reads_writes_queries_and_is_rate_limited() -> R
     assert_eq!(report["ok"], true, "{report:#}");
     Ok(())
 }
+
+/// An id that is not a UUID is Notion's 400 `validation_error`, naming the parameter after the
+/// route's kind of object, as Notion's own answers do.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_malformed_id_is_a_validation_error_naming_its_parameter() -> Result<()> {
+    let sandbox = Sandbox::incident().await?;
+    let http = reqwest::Client::new();
+    for (path, parameter) in [
+        ("/v1/pages/not-a-page", "path.page_id"),
+        ("/v1/blocks/x/children", "path.block_id"),
+        ("/v1/data_sources/42", "path.data_source_id"),
+        ("/v1/databases/nope", "path.database_id"),
+        ("/v1/users/someone", "path.user_id"),
+    ] {
+        let response = http
+            .get(format!("{}{path}", sandbox.notion_url()))
+            .bearer_auth(&sandbox.notion.token)
+            .header("Notion-Version", "2025-09-03")
+            .send()
+            .await?;
+        assert_eq!(response.status(), 400, "{path}");
+        let body: serde_json::Value = response.json().await?;
+        assert_eq!(body["code"], "validation_error", "{path}: {body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(&format!("{parameter} should be a valid uuid"))),
+            "{path}: {body}"
+        );
+    }
+    Ok(())
+}

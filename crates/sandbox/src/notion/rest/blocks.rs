@@ -6,14 +6,14 @@
 use axum::{
     Json,
     body::Bytes,
-    extract::{Path, Query, State},
+    extract::{Query, State},
     response::IntoResponse,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{
-    Answer, Refusal, Shared, Speaks, body, id, invalid, list, not_found, pages::trash_flag,
+    Answer, PathId, Refusal, Shared, Speaks, body, id, invalid, list, not_found, pages::trash_flag,
     query_paging,
 };
 use crate::notion::{
@@ -45,9 +45,8 @@ fn as_block(store: &Store, bid: Uuid, version: Version) -> Result<Value, Refusal
 pub(super) async fn block_get(
     State(notion): Shared,
     axum::Extension(version): Speaks,
-    Path(raw): Path<String>,
+    PathId(bid): PathId,
 ) -> Answer {
-    let bid = id(&raw, "block_id")?;
     let store = notion.store();
     Ok(Json(as_block(&store, bid, version)?).into_response())
 }
@@ -55,10 +54,9 @@ pub(super) async fn block_get(
 pub(super) async fn block_update(
     State(notion): Shared,
     axum::Extension(version): Speaks,
-    Path(raw): Path<String>,
+    PathId(bid): PathId,
     bytes: Bytes,
 ) -> Answer {
-    let bid = id(&raw, "block_id")?;
     let v = body(&bytes)?;
     let trash = trash_flag(&v, version)?;
     let mut store = notion.store();
@@ -112,9 +110,8 @@ pub(super) async fn block_update(
 pub(super) async fn block_delete(
     State(notion): Shared,
     axum::Extension(version): Speaks,
-    Path(raw): Path<String>,
+    PathId(bid): PathId,
 ) -> Answer {
-    let bid = id(&raw, "block_id")?;
     let mut store = notion.store();
     let now = jiff::Timestamp::now().as_second();
     if let Some(page) = store.pages.get_mut(&bid) {
@@ -142,10 +139,9 @@ fn container(store: &Store, pid: Uuid) -> Result<(), Refusal> {
 pub(super) async fn children_list(
     State(notion): Shared,
     axum::Extension(version): Speaks,
-    Path(raw): Path<String>,
+    PathId(pid): PathId,
     Query(q): Query<std::collections::HashMap<String, String>>,
 ) -> Answer {
-    let pid = id(&raw, "block_id")?;
     let (size, cursor) = query_paging(&q)?;
     let store = notion.store();
     container(&store, pid)?;
@@ -160,10 +156,9 @@ pub(super) async fn children_list(
 pub(super) async fn children_append(
     State(notion): Shared,
     axum::Extension(version): Speaks,
-    Path(raw): Path<String>,
+    PathId(pid): PathId,
     bytes: Bytes,
 ) -> Answer {
-    let pid = id(&raw, "block_id")?;
     let v = body(&bytes)?;
     let mut count = 0;
     let new = blocks::blocks(&v["children"], "body.children", 1, &mut count).map_err(invalid)?;

@@ -1,23 +1,17 @@
 //! Databases (containers of data sources), data sources (their schema) and queries of a data
 //! source with Notion's filters and sorts, paged.
 
-use axum::{
-    Json,
-    body::Bytes,
-    extract::{Path, State},
-    response::IntoResponse,
-};
+use axum::{Json, body::Bytes, extract::State, response::IntoResponse};
 use serde_json::Value;
 
-use super::{Answer, Shared, Speaks, body, id, invalid, list, not_found, paging};
+use super::{Answer, PathId, Shared, Speaks, body, invalid, list, not_found, paging};
 use crate::notion::{model::Parent, query};
 
 pub(super) async fn database_get(
     State(notion): Shared,
     axum::Extension(version): Speaks,
-    Path(raw): Path<String>,
+    PathId(did): PathId,
 ) -> Answer {
-    let did = id(&raw, "database_id")?;
     let store = notion.store();
     let db = store
         .databases
@@ -29,9 +23,8 @@ pub(super) async fn database_get(
 pub(super) async fn data_source_get(
     State(notion): Shared,
     axum::Extension(version): Speaks,
-    Path(raw): Path<String>,
+    PathId(sid): PathId,
 ) -> Answer {
-    let sid = id(&raw, "data_source_id")?;
     let store = notion.store();
     let ds = store
         .data_sources
@@ -45,10 +38,9 @@ pub(super) async fn data_source_get(
 pub(super) async fn query(
     State(notion): Shared,
     axum::Extension(version): Speaks,
-    Path(raw): Path<String>,
+    PathId(sid): PathId,
     bytes: Bytes,
 ) -> Answer {
-    let sid = id(&raw, "data_source_id")?;
     let v = body(&bytes)?;
     let (size, cursor) = paging(v.get("page_size"), v.get("start_cursor"))?;
     let store = notion.store();

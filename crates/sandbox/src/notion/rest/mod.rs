@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 use axum::{
     Json, Router,
-    extract::{Request, State},
-    http::{HeaderValue, StatusCode, header},
+    extract::{FromRequestParts, MatchedPath, Path, Request, State},
+    http::{HeaderValue, StatusCode, header, request::Parts},
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -85,6 +85,30 @@ pub(super) fn id(text: &str, name: &str) -> Result<Uuid, Refusal> {
             "path failed validation: path.{name} should be a valid uuid, instead was `{text:?}`."
         ))
     })
+}
+
+/// The object a `/v1/{objects}/{id}…` path names, checked as Notion checks it: an id that is
+/// not a UUID is a 400 naming the parameter after the route's kind of object (`path.page_id`,
+/// `path.block_id`, `path.data_source_id`…).
+pub(super) struct PathId(pub Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
+    type Rejection = Refusal;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Refusal> {
+        let name = parts
+            .extensions
+            .get::<MatchedPath>()
+            .and_then(|m| m.as_str().split('/').take_while(|s| *s != "{id}").last())
+            .map_or_else(
+                || "id".to_owned(),
+                |kind| format!("{}_id", kind.trim_end_matches('s')),
+            );
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| invalid(format!("path failed validation: {e}")))?;
+        id(&raw, &name).map(Self)
+    }
 }
 
 /// A JSON body that must be an object.

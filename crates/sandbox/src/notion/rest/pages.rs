@@ -2,16 +2,11 @@
 //! properties and children), retrieve, update (properties, icon, trash) — and search by title
 //! over pages and data sources.
 
-use axum::{
-    Json,
-    body::Bytes,
-    extract::{Path, State},
-    response::IntoResponse,
-};
+use axum::{Json, body::Bytes, extract::State, response::IntoResponse};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{Answer, Refusal, Shared, Speaks, body, id, invalid, list, not_found, paging};
+use super::{Answer, PathId, Refusal, Shared, Speaks, body, id, invalid, list, not_found, paging};
 use crate::notion::{
     blocks,
     model::{Page, Parent, Stamp, Store, Version, plain},
@@ -137,9 +132,8 @@ pub(super) async fn page_create(
 pub(super) async fn page_get(
     State(notion): Shared,
     axum::Extension(version): Speaks,
-    Path(raw): Path<String>,
+    PathId(pid): PathId,
 ) -> Answer {
-    let pid = id(&raw, "page_id")?;
     let store = notion.store();
     let page = store
         .pages
@@ -151,10 +145,9 @@ pub(super) async fn page_get(
 pub(super) async fn page_update(
     State(notion): Shared,
     axum::Extension(version): Speaks,
-    Path(raw): Path<String>,
+    PathId(pid): PathId,
     bytes: Bytes,
 ) -> Answer {
-    let pid = id(&raw, "page_id")?;
     let v = body(&bytes)?;
     let trash = trash_flag(&v, version)?;
     let mut store = notion.store();

@@ -4,12 +4,12 @@
 use axum::{
     Json,
     body::Bytes,
-    extract::{Path, Query, State},
+    extract::{Query, State},
     response::IntoResponse,
 };
 use uuid::Uuid;
 
-use super::{Answer, Shared, body, id, invalid, list, not_found, query_paging};
+use super::{Answer, PathId, Shared, body, id, invalid, list, not_found, query_paging};
 use crate::notion::{
     blocks::rich_text,
     model::{Comment, Parent, Stamp},
@@ -25,8 +25,7 @@ pub(super) async fn users_list(
     list(items, size, cursor, "user")
 }
 
-pub(super) async fn user_get(State(notion): Shared, Path(raw): Path<String>) -> Answer {
-    let uid = id(&raw, "user_id")?;
+pub(super) async fn user_get(State(notion): Shared, PathId(uid): PathId) -> Answer {
     let store = notion.store();
     let user = store
         .users
