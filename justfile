@@ -71,7 +71,7 @@ bench:
 soak *args:
     cargo build --release -p opsmcp-bench
     for s in prometheus kubernetes loki pagerduty github notion; do cargo build --release -p opsmcp-$s; done
-    target/release/opsmcp-soak --bin-dir target/release --out bench-results/soak.json {{args}}
+    "${CARGO_TARGET_DIR:-target}/release/opsmcp-soak" --bin-dir "${CARGO_TARGET_DIR:-target}/release" --out bench-results/soak.json {{args}}
 
 # Fuzz the kubectl argv classifier, the risk-rules parser and LogQL (nightly + cargo-fuzz), SECONDS each
 fuzz SECONDS="600":

@@ -196,7 +196,7 @@ impl Nt {
         let mut cursor: Option<String> = None;
         for _ in 0..1000 {
             let size = (max - items.len()).clamp(1, 100);
-            let page = match body {
+            let mut page = match body {
                 None => {
                     let mut query = vec![("page_size", size.to_string())];
                     if let Some(c) = &cursor {
@@ -214,7 +214,9 @@ impl Nt {
                     self.read(path, &b, what).await?
                 }
             };
-            items.extend(page["results"].as_array().cloned().unwrap_or_default());
+            if let Value::Array(results) = page["results"].take() {
+                items.extend(results);
+            }
             cursor = page["next_cursor"].as_str().map(str::to_owned);
             if cursor.is_none() {
                 return Ok((items, false));

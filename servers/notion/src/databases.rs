@@ -118,6 +118,7 @@ impl NotionServer {
         &self,
         Parameters(args): Parameters<QueryArgs>,
     ) -> Result<CallToolResult, ErrorData> {
+        let _turn = or_fail!(self.read_turn().await);
         let id = or_fail!(self.database_id(args.database.as_deref()));
         let source = or_fail!(self.nt().data_source(&id).await);
         let schema = schema_of(&source);

@@ -186,6 +186,7 @@ impl NotionServer {
     }
 
     async fn node(&self, block: Value) -> Result<Node, NtError> {
+        let block = slim(block);
         let deeper = block["has_children"] == true
             && !matches!(
                 block["type"].as_str(),
@@ -201,6 +202,42 @@ impl NotionServer {
     }
 }
 
+/// A block as a tree keeps it: its id, type, whether it has children and its content, without
+/// what Notion sends about every block (parent, who created and edited it and when, trash
+/// flags) or rich-text annotations that are all defaults. Notion's JSON is verbose and a parsed
+/// `Value` costs several times its text; a page read holds its whole tree until it is rendered,
+/// so under load (64 calls at once) this is most of the server's memory.
+fn slim(mut block: Value) -> Value {
+    let Some(fields) = block.as_object_mut() else {
+        return block;
+    };
+    let kind = fields
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    fields.retain(|k, _| matches!(k.as_str(), "id" | "type" | "has_children") || *k == kind);
+    if let Some(runs) = fields
+        .get_mut(&kind)
+        .and_then(|c| c.get_mut("rich_text"))
+        .and_then(Value::as_array_mut)
+    {
+        for run in runs.iter_mut().filter_map(Value::as_object_mut) {
+            let plain = run
+                .get("annotations")
+                .and_then(Value::as_object)
+                .is_none_or(|a| {
+                    a.iter()
+                        .all(|(k, v)| v == false || (k == "color" && v == "default"))
+                });
+            if plain {
+                run.remove("annotations");
+            }
+        }
+    }
+    block
+}
+
 #[tool_router(router = pages_router, vis = "pub(crate)")]
 impl NotionServer {
     /// Find pages and databases by title (runbooks=true: only the runbooks database).
@@ -209,6 +246,7 @@ impl NotionServer {
         &self,
         Parameters(args): Parameters<SearchArgs>,
     ) -> Result<CallToolResult, ErrorData> {
+        let _turn = or_fail!(self.read_turn().await);
         let limit = args.limit.unwrap_or(10).clamp(1, 50);
         let now = Timestamp::now();
         let results: Vec<Value> = if args.runbooks {
@@ -289,6 +327,7 @@ impl NotionServer {
         &self,
         Parameters(args): Parameters<ReadArgs>,
     ) -> Result<CallToolResult, ErrorData> {
+        let _turn = or_fail!(self.read_turn().await);
         let id = or_fail!(self.resolve_page(&args.page).await);
         let start = match &args.cursor {
             Some(c) => or_fail!(Cursor::decode(c, &id).map_err(|e| e.to_string())).offset,

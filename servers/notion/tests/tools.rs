@@ -556,3 +556,36 @@ async fn faults_are_sentences_and_429s_are_waited_out() {
         started.elapsed()
     );
 }
+
+/// Reads that hold large answers take turns (8 at once): while Notion keeps them all waiting, a
+/// ninth says so after half of NOTION_TIMEOUT instead of queueing behind them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_take_turns_and_a_read_without_one_says_notion_is_slow() {
+    let silent = opsmcp_e2e::mcp::stub_backend(axum::Router::new().route(
+        "/v1/search",
+        axum::routing::post(|| async {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            "{}"
+        }),
+    ))
+    .await;
+    let c = client_for(&silent, Some("ntn_silent"), &["--notion-timeout-secs", "4"]).await;
+    let started = std::time::Instant::now();
+    let answers = futures::future::join_all(
+        (0..9).map(|i| c.call("pages_search", json!({ "query": format!("q{i}") }))),
+    )
+    .await;
+    let slow: Vec<&String> = answers
+        .iter()
+        .filter(|(_, text)| text.contains("Notion is answering slowly"))
+        .map(|(_, text)| text)
+        .collect();
+    assert_eq!(slow.len(), 1, "{answers:?}");
+    assert!(slow[0].contains("for 2 s"), "{}", slow[0]);
+    assert!(answers.iter().all(|(is_error, _)| *is_error), "{answers:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+}
