@@ -2,6 +2,9 @@
 
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
+# Where cargo puts release builds (CARGO_TARGET_DIR is honoured, as cargo honours it).
+release := env_var_or_default("CARGO_TARGET_DIR", "target") + "/release"
+
 # List the recipes
 default:
     @just --list
@@ -55,14 +58,14 @@ bench:
     cargo build --release -p opsmcp-github
     cargo build --release -p opsmcp-notion
     cargo build --release -p opsmcp-gateway
-    target/release/opsmcp-bench --server target/release/opsmcp-fixture --out bench-results/opsmcp-fixture.json
-    target/release/opsmcp-gateway-bench --gateway target/release/opsmcp-gateway --fixture target/release/opsmcp-fixture --bin-dir target/release --out bench-results/opsmcp-gateway.json
-    target/release/opsmcp-bench --server target/release/opsmcp-prometheus --with-prometheus --tool query_instant --tool-args '{"query":"up"}' --seconds 3 --out bench-results/opsmcp-prometheus.json
-    target/release/opsmcp-bench --server target/release/opsmcp-kubernetes --with-sandbox --target-rss-mib 10 --target-tools-list-tokens 3500 --seconds 0 --out bench-results/opsmcp-kubernetes.json
-    target/release/opsmcp-bench --server target/release/opsmcp-loki --with-loki --seconds 0 --out bench-results/opsmcp-loki.json
-    target/release/opsmcp-bench --server target/release/opsmcp-pagerduty --with-pagerduty --target-rss-mib 8 --target-tools-list-tokens 2500 --seconds 0 --out bench-results/opsmcp-pagerduty.json
-    target/release/opsmcp-bench --server target/release/opsmcp-github --with-github --target-rss-mib 10 --target-tools-list-tokens 3500 --seconds 0 --out bench-results/opsmcp-github.json
-    target/release/opsmcp-bench --server target/release/opsmcp-notion --with-notion --target-rss-mib 8 --target-tools-list-tokens 2000 --seconds 0 --out bench-results/opsmcp-notion.json
+    {{release}}/opsmcp-bench --server {{release}}/opsmcp-fixture --out bench-results/opsmcp-fixture.json
+    {{release}}/opsmcp-gateway-bench --gateway {{release}}/opsmcp-gateway --fixture {{release}}/opsmcp-fixture --bin-dir {{release}} --out bench-results/opsmcp-gateway.json
+    {{release}}/opsmcp-bench --server {{release}}/opsmcp-prometheus --with-prometheus --tool query_instant --tool-args '{"query":"up"}' --seconds 3 --out bench-results/opsmcp-prometheus.json
+    {{release}}/opsmcp-bench --server {{release}}/opsmcp-kubernetes --with-sandbox --target-rss-mib 10 --target-tools-list-tokens 3500 --seconds 0 --out bench-results/opsmcp-kubernetes.json
+    {{release}}/opsmcp-bench --server {{release}}/opsmcp-loki --with-loki --seconds 0 --out bench-results/opsmcp-loki.json
+    {{release}}/opsmcp-bench --server {{release}}/opsmcp-pagerduty --with-pagerduty --target-rss-mib 8 --target-tools-list-tokens 2500 --seconds 0 --out bench-results/opsmcp-pagerduty.json
+    {{release}}/opsmcp-bench --server {{release}}/opsmcp-github --with-github --target-rss-mib 10 --target-tools-list-tokens 3500 --seconds 0 --out bench-results/opsmcp-github.json
+    {{release}}/opsmcp-bench --server {{release}}/opsmcp-notion --with-notion --target-rss-mib 8 --target-tools-list-tokens 2000 --seconds 0 --out bench-results/opsmcp-notion.json
     python3 -c 'import json,glob; n={f.split("/")[-1][:-5]: json.load(open(f))["tools_list"]["cl100k_tokens"] for f in sorted(glob.glob("bench-results/opsmcp-*.json")) if "fixture" not in f}; print("tools/list of the six servers together:", sum(n.values()), "cl100k tokens (target <= 15000):", n)'
 
 # Soak each server over streamable HTTP against the sandbox (Prometheus: a real one): 64 sessions
@@ -71,7 +74,7 @@ bench:
 soak *args:
     cargo build --release -p opsmcp-bench
     for s in prometheus kubernetes loki pagerduty github notion; do cargo build --release -p opsmcp-$s; done
-    "${CARGO_TARGET_DIR:-target}/release/opsmcp-soak" --bin-dir "${CARGO_TARGET_DIR:-target}/release" --out bench-results/soak.json {{args}}
+    {{release}}/opsmcp-soak --bin-dir {{release}} --out bench-results/soak.json {{args}}
 
 # Fuzz the kubectl argv classifier, the risk-rules parser and LogQL (nightly + cargo-fuzz), SECONDS each
 fuzz SECONDS="600":
