@@ -66,7 +66,7 @@ bench:
     {{release}}/opsmcp-bench --server {{release}}/opsmcp-pagerduty --with-pagerduty --target-rss-mib 8 --target-tools-list-tokens 2500 --seconds 0 --out bench-results/opsmcp-pagerduty.json
     {{release}}/opsmcp-bench --server {{release}}/opsmcp-github --with-github --target-rss-mib 10 --target-tools-list-tokens 3500 --seconds 0 --out bench-results/opsmcp-github.json
     {{release}}/opsmcp-bench --server {{release}}/opsmcp-notion --with-notion --target-rss-mib 8 --target-tools-list-tokens 2000 --seconds 0 --out bench-results/opsmcp-notion.json
-    python3 -c 'import json,glob; n={f.split("/")[-1][:-5]: json.load(open(f))["tools_list"]["cl100k_tokens"] for f in sorted(glob.glob("bench-results/opsmcp-*.json")) if "fixture" not in f}; print("tools/list of the six servers together:", sum(n.values()), "cl100k tokens (target <= 15000):", n)'
+    python3 -c 'import json,glob; n={f.split("/")[-1][:-5]: json.load(open(f))["tools_list"]["cl100k_tokens"] for f in sorted(glob.glob("bench-results/opsmcp-*.json")) if "fixture" not in f and "gateway" not in f}; print("tools/list of the six servers together:", sum(n.values()), "cl100k tokens (target <= 15000):", n)'
 
 # Soak each server over streamable HTTP against the sandbox (Prometheus: a real one): 64 sessions
 # of read calls for 60 s (calls, errors, p50/p99, memory and descriptors), then again with the
